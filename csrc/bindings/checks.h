@@ -1,0 +1,36 @@
+// Argument checks shared by the bindings: every array that reaches a kernel has been checked for
+// dtype, rank, shape and memory layout here, and a bad one raises TypeError/ValueError naming
+// the function, the argument and what was received.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+namespace fastkeras::bindings {
+
+namespace py = pybind11;
+
+std::string shape_str(const py::array& a);
+
+// Raises TypeError unless `a` holds float32.
+void require_float32(const py::array& a, const char* fn, const char* arg);
+// Raises ValueError unless `a` has `ndim` dimensions.
+void require_ndim(const py::array& a, int ndim, const char* fn, const char* arg);
+
+// A 2-D float32 operand as the kernels see it: a row-major matrix with leading dimension `ld`,
+// possibly the transpose of what Python holds (a Fortran-ordered array or a `.T` view is read
+// as the transpose of a row-major one, without a copy).
+struct MatrixView {
+  const float* data;
+  int64_t ld;
+  bool transposed;  // the memory holds the transpose of the logical matrix
+};
+MatrixView matrix_view(const py::array& a, const char* fn, const char* arg);
+
+// True when the byte ranges spanned by the two arrays overlap.
+bool overlaps(const py::array& a, const py::array& b);
+
+}  // namespace fastkeras::bindings

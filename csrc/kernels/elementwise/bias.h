@@ -1,0 +1,13 @@
+// Bias helpers for the backward pass.
+#pragma once
+
+#include <cstdint>
+
+namespace fastkeras {
+
+// out[j] = beta * out[j] + sum_i x[i, j] over a rows x cols row-major view (leading dim ldx):
+// the bias gradient of a Dense layer (column sums of the output gradient). beta == 0 means out
+// is only written.
+void column_sums(const float* x, int64_t rows, int64_t cols, int64_t ldx, float beta, float* out);
+
+}  // namespace fastkeras

@@ -1,0 +1,101 @@
+#include "kernels/gemm/pack.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace fastkeras {
+namespace {
+
+// Gathers `rows` (<= W) strided lines of `len` contiguous floats into `len` groups of W floats
+// (a transpose into a panel), zero-filling lines rows..W-1. W is a compile-time width so the
+// inner loop unrolls.
+template <int W>
+void gather_lines(const float* src, int64_t stride, int rows, int64_t len, float* dst) {
+  if (rows == W) {
+    for (int64_t k = 0; k < len; ++k) {
+      const float* s = src + k;
+#pragma GCC unroll 16
+      for (int r = 0; r < W; ++r) dst[k * W + r] = s[r * stride];
+    }
+    return;
+  }
+  for (int64_t k = 0; k < len; ++k) {
+    int r = 0;
+    for (; r < rows; ++r) dst[k * W + r] = src[r * stride + k];
+    for (; r < W; ++r) dst[k * W + r] = 0.0f;
+  }
+}
+
+// Copies `len` lines of `cols` (<= W) contiguous floats (lines `stride` apart) into `len`
+// groups of W floats, zero-filling columns cols..W-1.
+template <int W>
+void copy_lines(const float* src, int64_t stride, int cols, int64_t len, float* dst) {
+  if (cols == W) {
+    for (int64_t k = 0; k < len; ++k) std::memcpy(dst + k * W, src + k * stride, W * sizeof(float));
+    return;
+  }
+  for (int64_t k = 0; k < len; ++k) {
+    std::memcpy(dst + k * W, src + k * stride, cols * sizeof(float));
+    std::memset(dst + k * W + cols, 0, (W - cols) * sizeof(float));
+  }
+}
+
+// One micro-panel of width W: `width` (<= W) lines taken along the panel's short side.
+// `transposed_source` says the short side is contiguous in memory.
+template <int W>
+void pack_panel(bool short_side_contiguous, const float* src, int64_t ld, int width, int64_t len,
+                float* dst) {
+  if (short_side_contiguous) {
+    copy_lines<W>(src, ld, width, len, dst);
+  } else {
+    gather_lines<W>(src, ld, width, len, dst);
+  }
+}
+
+using PanelFn = void (*)(bool, const float*, int64_t, int, int64_t, float*);
+
+PanelFn panel_fn(int w) {
+  switch (w) {
+    case 4: return pack_panel<4>;
+    case 6: return pack_panel<6>;
+    case 8: return pack_panel<8>;
+    case 12: return pack_panel<12>;
+    case 16: return pack_panel<16>;
+    case 32: return pack_panel<32>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+void pack_a_block(Trans trans, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
+                  int64_t kc, int mr, float* dst) {
+  PanelFn fn = panel_fn(mr);
+  // op(A)(i, k) is a[i*lda + k] (no transpose: rows of the panel are strided lines) or
+  // a[k*lda + i] (transpose: the panel's mr values for one k are contiguous).
+  const bool contiguous = trans == Trans::kYes;
+  for (int64_t p = 0; p < mc; p += mr) {
+    const int width = static_cast<int>(std::min<int64_t>(mr, mc - p));
+    const int64_t i = i0 + p;
+    const float* src = contiguous ? a + k0 * lda + i : a + i * lda + k0;
+    fn(contiguous, src, lda, width, kc, dst);
+    dst += kc * mr;
+  }
+}
+
+void pack_b_block(Trans trans, const float* b, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                  int64_t nc, int nr, float* dst) {
+  PanelFn fn = panel_fn(nr);
+  // op(B)(k, j) is b[k*ldb + j] (no transpose: nr values for one k are contiguous) or
+  // b[j*ldb + k] (transpose: each column of the panel is a strided line).
+  const bool contiguous = trans == Trans::kNo;
+  for (int64_t p = 0; p < nc; p += nr) {
+    const int width = static_cast<int>(std::min<int64_t>(nr, nc - p));
+    const int64_t j = j0 + p;
+    const float* src = contiguous ? b + k0 * ldb + j : b + j * ldb + k0;
+    fn(contiguous, src, ldb, width, kc, dst);
+    dst += kc * nr;
+  }
+}
+
+}  // namespace fastkeras

@@ -1,0 +1,49 @@
+# `make demo` and `make test` do all the set-up themselves: a virtual environment in .venv,
+# the Python packages, the extension build (incremental) and the Debian packages the tests use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CTEST_BUILD := build/ctest
+JOBS ?= 2
+
+.PHONY: demo test ctest pytest install venv benchmark wheel clean
+
+demo: install
+	$(PY) examples/gemm_demo.py
+
+test: ctest pytest
+
+ctest: venv
+	./scripts/system-deps.sh
+	$(VENV)/bin/cmake -S . -B $(CTEST_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja \
+		-DFASTKERAS_BUILD_PYTHON=OFF -DFASTKERAS_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release
+	$(VENV)/bin/cmake --build $(CTEST_BUILD) -j $(JOBS)
+	cd $(CTEST_BUILD) && ../../$(VENV)/bin/ctest --output-on-failure -j $(JOBS)
+
+pytest: install
+	./scripts/system-deps.sh
+	$(PY) -m pytest -ra
+
+# The build tools live in the venv so the extension builds without build isolation (offline
+# friendly, and incremental through the persistent build/ directory).
+$(VENV)/.deps: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja numpy h5py pytest
+	touch $@
+
+venv: $(VENV)/.deps
+
+install: venv
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PIP) install -q --no-build-isolation ".[test]"
+
+benchmark: install
+	$(PY) benchmarks/gemm.py --markdown
+
+wheel: venv
+	$(PIP) wheel --no-build-isolation --no-deps -w dist .
+
+clean:
+	rm -rf build dist $(VENV)

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bindings/checks.h"
+#include "bindings/registry.h"
 #include "kernels/cpu_features.h"
 #include "kernels/elementwise/bias.h"
 #include "kernels/gemm/gemm.h"
@@ -149,8 +150,6 @@ py::array_t<float> column_sums_py(const py::array& x, py::object out, float beta
   return o;
 }
 
-}  // namespace
-
 void register_gemm(py::module_& m) {
   // Positional calls are the fast path (pybind11 spends ~0.6 us matching keywords), so every
   // argument may be passed either way.
@@ -201,4 +200,7 @@ With out=None a new (M, N) array is returned (beta must then be 0).)doc");
   }, py::arg("name"));
 }
 
+Registrar registrar("gemm", &register_gemm);
+
+}  // namespace
 }  // namespace fastkeras::bindings

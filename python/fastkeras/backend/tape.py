@@ -1,0 +1,224 @@
+"""Tensors and the tape: every op computes its value eagerly and, when gradients are being
+recorded, remembers its inputs and how to send a gradient back to them.
+
+An op is built with `make_op(value, parents, backward)`, where `backward(grad, needs)` gets the
+gradient of the loss with respect to the op's output and a tuple saying which parents need a
+gradient, and returns one array (or None) per parent. `gradients(loss, sources)` walks the
+recorded graph backwards from `loss`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+_state = threading.local()
+
+
+def grad_enabled() -> bool:
+    """True while ops record what backward needs (inside a GradientTape / training step)."""
+    return getattr(_state, "recording", 0) > 0
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Ops inside run without recording (inference)."""
+    saved = getattr(_state, "recording", 0)
+    _state.recording = 0
+    try:
+        yield
+    finally:
+        _state.recording = saved
+
+
+class GradientTape:
+    """Records ops while open: `with GradientTape(): loss = ...` then `gradients(loss, vars)`."""
+
+    def __enter__(self):
+        _state.recording = getattr(_state, "recording", 0) + 1
+        return self
+
+    def __exit__(self, *exc):
+        _state.recording -= 1
+        return False
+
+    def gradient(self, target: "Tensor", sources):
+        return gradients(target, sources)
+
+
+class Tensor:
+    """An array in the autodiff graph.
+
+    `value` is a numpy array (float32 for floating data). A tensor made by an op while recording
+    keeps its parents and backward function; a tensor made from data has neither.
+    """
+
+    __slots__ = ("value", "_parents", "_backward", "requires_grad", "_keras_logits",
+                 "_keras_logits_from", "_keras_mask", "__weakref__")
+
+    def __init__(self, value, parents: Sequence["Tensor"] = (), backward: Callable | None = None,
+                 requires_grad: bool = False):
+        self.value = value
+        self._parents = tuple(parents)
+        self._backward = backward
+        self.requires_grad = requires_grad
+        self._keras_logits = None      # the logits a softmax/sigmoid output came from
+        self._keras_logits_from = None  # "softmax" or "sigmoid"
+        self._keras_mask = None
+
+    # --- array-like surface ---
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    @property
+    def ndim(self):
+        return self.value.ndim
+
+    def numpy(self) -> np.ndarray:
+        return np.array(self.value, copy=True)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype=dtype)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __repr__(self):
+        return f"<Tensor shape={self.value.shape} dtype={self.value.dtype}>\n{self.value!r}"
+
+    def __float__(self):
+        return float(self.value)
+
+    # Arithmetic goes through fastkeras.ops so it records gradients.
+    def __add__(self, other):
+        from fastkeras import ops
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        from fastkeras import ops
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        from fastkeras import ops
+        return ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        from fastkeras import ops
+        return ops.subtract(other, self)
+
+    def __mul__(self, other):
+        from fastkeras import ops
+        return ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        from fastkeras import ops
+        return ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        from fastkeras import ops
+        return ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        from fastkeras import ops
+        return ops.divide(other, self)
+
+    def __neg__(self):
+        from fastkeras import ops
+        return ops.negative(self)
+
+    def __matmul__(self, other):
+        from fastkeras import ops
+        return ops.matmul(self, other)
+
+    def __pow__(self, other):
+        from fastkeras import ops
+        return ops.power(self, other)
+
+    def __getitem__(self, index):
+        from fastkeras import ops
+        return ops.getitem(self, index)
+
+
+def convert_to_tensor(x, dtype=None) -> Tensor:
+    """Wraps data (arrays, lists, scalars) as a constant Tensor; Tensors pass through."""
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype == np.float64 or arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    return Tensor(arr)
+
+
+def make_op(value, parents: Sequence, backward: Callable) -> Tensor:
+    """The output of an op: records (parents, backward) when recording and a parent needs it."""
+    if grad_enabled():
+        ps = tuple(parents)
+        for p in ps:
+            if isinstance(p, Tensor) and p.requires_grad:
+                return Tensor(value, ps, backward, requires_grad=True)
+    return Tensor(value)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in node._parents:
+            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None) -> list:
+    """d target / d source for each source (None where target does not depend on it).
+
+    target is usually a scalar loss; output_gradient defaults to ones of target's shape.
+    """
+    sources = list(sources)
+    if not isinstance(target, Tensor) or not target.requires_grad:
+        return [None] * len(sources)
+    if output_gradient is None:
+        output_gradient = np.ones_like(target.value, dtype=np.float32)
+    grads = {id(target): np.asarray(output_gradient, dtype=np.float32)}
+    wanted = {id(s) for s in sources}
+    results = {}
+    for node in reversed(_topological_order(target)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if id(node) in wanted:
+            results[id(node)] = g
+        if node._backward is None:
+            continue
+        parents = node._parents
+        needs = tuple(isinstance(p, Tensor) and p.requires_grad for p in parents)
+        parent_grads = node._backward(g, needs)
+        for p, pg, need in zip(parents, parent_grads, needs):
+            if not need or pg is None:
+                continue
+            key = id(p)
+            prev = grads.get(key)
+            if prev is None:
+                grads[key] = pg
+            else:
+                # Never add in place into an array an op may still own; make a new one.
+                grads[key] = prev + pg
+    return [results.get(id(s)) for s in sources]

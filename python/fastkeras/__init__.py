@@ -1,11 +1,41 @@
 """fastkeras: Keras's API on fast C++ CPU kernels.
 
     import fastkeras as keras
+
+    model = keras.Sequential([
+        keras.layers.Flatten(input_shape=[28, 28]),
+        keras.layers.Dense(300, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
 """
 
-from fastkeras import config
 from fastkeras import _core
+from fastkeras import config
+from fastkeras import backend
+from fastkeras import ops
+from fastkeras import activations
+from fastkeras import initializers
+from fastkeras import regularizers
+from fastkeras import layers
+from fastkeras import callbacks
+from fastkeras import models
+from fastkeras.layers import Input, Layer
+from fastkeras.models import Model, Sequential
+from fastkeras.backend import Variable
 
 __version__ = "0.1.0"
 
-__all__ = ["config", "__version__"]
+
+def __getattr__(name):
+    # Modules built in parallel: imported on first use so a missing one doesn't break import.
+    import importlib
+    if name in ("losses", "metrics", "optimizers", "datasets", "utils", "saving"):
+        module = importlib.import_module(f"fastkeras.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'fastkeras' has no attribute '{name}'")
+
+
+__all__ = ["Input", "Layer", "Model", "Sequential", "Variable", "activations", "backend",
+           "callbacks", "config", "initializers", "layers", "models", "ops", "regularizers",
+           "__version__"]

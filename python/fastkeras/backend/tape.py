@@ -187,12 +187,21 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+_pass_counter = [0]
+
+
+def backward_pass_id() -> int:
+    """Identifies the backward pass in progress (ops use it to reuse gradient buffers)."""
+    return _pass_counter[0]
+
+
 def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None) -> list:
     """d target / d source for each source (None where target does not depend on it).
 
     target is usually a scalar loss; output_gradient defaults to ones of target's shape.
     """
     sources = list(sources)
+    _pass_counter[0] += 1
     if not isinstance(target, Tensor) or not target.requires_grad:
         return [None] * len(sources)
     if output_gradient is None:

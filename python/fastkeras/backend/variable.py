@@ -15,7 +15,7 @@ class Variable(Tensor):
     references to it stay valid. `assign` copies new data into it.
     """
 
-    __slots__ = ("name", "path", "_grad_buffer", "_grad_pass", "regularizer",
+    __slots__ = ("name", "path", "_grad_buffer", "_grad_pass", "regularizer", "_declared_trainable",
                  "constraint")
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str | None = None,

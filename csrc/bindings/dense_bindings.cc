@@ -1,0 +1,81 @@
+// dense_backward: a Dense layer's whole backward pass in one call.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "bindings/checks.h"
+#include "bindings/registry.h"
+#include "kernels/dense/dense.h"
+
+namespace fastkeras::bindings {
+namespace {
+
+// A C-contiguous float32 array of exactly `shape`, or ValueError/TypeError.
+float* checked(const py::object& obj, std::initializer_list<int64_t> shape, const char* arg,
+               bool writable) {
+  const char* fn = "dense_backward";
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(fn) + ": `" + arg + "` must be a float32 numpy array");
+  }
+  py::array a = obj.cast<py::array>();
+  require_float32(a, fn, arg);
+  require_ndim(a, static_cast<int>(shape.size()), fn, arg);
+  int i = 0;
+  for (int64_t d : shape) {
+    if (a.shape(i++) != d) {
+      std::string want = "(";
+      int j = 0;
+      for (int64_t e : shape) want += (j++ ? ", " : "") + std::to_string(e);
+      want += shape.size() == 1 ? ",)" : ")";
+      throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " + want +
+                            ", received " + shape_str(a));
+    }
+  }
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` must be C-contiguous");
+  }
+  if (writable && !a.writeable()) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` is read-only");
+  }
+  return static_cast<float*>(a.mutable_data());
+}
+
+void dense_backward_py(const py::array& x, const py::array& w, const py::object& y,
+                       const py::array& dy, bool relu, const py::object& dx,
+                       const py::object& dw, const py::object& db, float beta) {
+  MatrixView xv = matrix_view(x, "dense_backward", "x");
+  if (xv.transposed && x.shape(0) > 1 && x.shape(1) > 1) {
+    throw py::value_error("dense_backward: `x` must be row-major");
+  }
+  require_ndim(w, 2, "dense_backward", "w");
+  const int64_t batch = x.shape(0), in = x.shape(1), units = w.shape(1);
+  DenseBackwardArgs a;
+  a.batch = batch;
+  a.in = in;
+  a.units = units;
+  a.x = xv.data;
+  a.ldx = xv.ld;
+  a.w = checked(w, {in, units}, "w", false);
+  a.dy = checked(dy, {batch, units}, "dy", false);
+  a.act = relu ? Activation::kRelu : Activation::kIdentity;
+  if (relu) a.y = checked(y, {batch, units}, "y", false);
+  if (!dx.is_none()) a.dx = checked(dx, {batch, in}, "dx", true);
+  if (!dw.is_none()) a.dw = checked(dw, {in, units}, "dw", true);
+  if (!db.is_none()) a.db = checked(db, {units}, "db", true);
+  py::gil_scoped_release release;
+  dense_backward(a);
+}
+
+void register_dense(py::module_& m) {
+  m.def("dense_backward", &dense_backward_py, py::arg("x"), py::arg("w"), py::arg("y"),
+        py::arg("dy"), py::arg("relu"), py::arg("dx"), py::arg("dw"), py::arg("db"),
+        py::arg("beta") = 0.0f,
+        "Backward of y = act(x @ w + b): fills dx (or None), dw and db (or None); "
+        "dw/db = grad + beta * dw/db.");
+}
+
+Registrar registrar("dense", &register_dense);
+
+}  // namespace
+}  // namespace fastkeras::bindings

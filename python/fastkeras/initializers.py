@@ -1,0 +1,248 @@
+"""Weight initializers (Keras 3's `keras.initializers`), drawing from fastkeras's seeded
+generator so `fastkeras.utils.set_random_seed` makes runs reproducible."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastkeras.backend import random as fk_random
+
+
+def _fans(shape):
+    """Keras's fan computation: dense (in, out); conv (*receptive, in, out)."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = int(np.prod(shape[:-2]))
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    def __call__(self, shape, dtype="float32"):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class _Seeded(Initializer):
+    def __init__(self, seed=None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def _gen(self):
+        return self._rng if self._rng is not None else fk_random.generator()
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.zeros(shape, dtype=dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.ones(shape, dtype=dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32"):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(_Seeded):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        return self._gen().normal(self.mean, self.stddev, size=shape).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(_Seeded):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape, dtype="float32"):
+        return self._gen().uniform(self.minval, self.maxval, size=shape).astype(dtype)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+def _truncated_normal(gen, shape, mean, stddev):
+    """Normal samples redrawn until within two standard deviations."""
+    out = gen.normal(0.0, 1.0, size=shape)
+    bad = np.abs(out) > 2
+    while bad.any():
+        out[bad] = gen.normal(0.0, 1.0, size=int(bad.sum()))
+        bad = np.abs(out) > 2
+    return mean + stddev * out
+
+
+class TruncatedNormal(_Seeded):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        return _truncated_normal(self._gen(), shape, self.mean, self.stddev).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(_Seeded):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if scale <= 0:
+            raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError("Invalid `mode` argument: expected one of {'fan_in', 'fan_out', "
+                             f"'fan_avg'}}. Received: mode={mode}")
+        distribution = distribution.lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in ("uniform", "truncated_normal", "untruncated_normal"):
+            raise ValueError("Invalid `distribution` argument: expected one of {'uniform', "
+                             "'truncated_normal', 'untruncated_normal'}. Received: "
+                             f"distribution={distribution}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, dtype="float32"):
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        scale = self.scale / max(1.0, n)
+        gen = self._gen()
+        if self.distribution == "truncated_normal":
+            stddev = math.sqrt(scale) / 0.87962566103423978
+            return _truncated_normal(gen, shape, 0.0, stddev).astype(dtype)
+        if self.distribution == "untruncated_normal":
+            return gen.normal(0.0, math.sqrt(scale), size=shape).astype(dtype)
+        limit = math.sqrt(3.0 * scale)
+        return gen.uniform(-limit, limit, size=shape).astype(dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
+def _preset(name, scale, mode, distribution):
+    class Preset(VarianceScaling):
+        def __init__(self, seed=None):
+            super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+
+        def get_config(self):
+            return {"seed": self.seed}
+
+    Preset.__name__ = Preset.__qualname__ = name
+    return Preset
+
+
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
+
+
+class Orthogonal(_Seeded):
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) < 2:
+            raise ValueError("Orthogonal initializer requires a shape with at least 2 "
+                             f"dimensions. Received: shape={shape}")
+        rows = int(np.prod(shape[:-1]))
+        cols = shape[-1]
+        flat = self._gen().normal(size=(max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(flat)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q[:rows, :cols]).reshape(shape).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer requires a 2D shape. Received: shape={shape}")
+        return self.gain * np.eye(*shape, dtype=dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_ALIASES = {
+    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
+    "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
+    "orthogonal": Orthogonal, "identity": Identity,
+}
+_CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
+
+
+def get(identifier):
+    """An initializer from a name ('glorot_uniform'), class name, config dict, instance or
+    callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"Could not interpret initializer identifier: '{identifier}'. "
+                             f"Expected one of {sorted(_ALIASES)}.")
+        return cls()
+    if isinstance(identifier, dict):
+        cls = _CLASSES.get(identifier.get("class_name")) or _ALIASES.get(
+            str(identifier.get("class_name")).lower())
+        if cls is None:
+            raise ValueError(f"Unknown initializer class: {identifier.get('class_name')!r}")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+def serialize(init):
+    return {"module": "keras.initializers", "class_name": type(init).__name__,
+            "config": init.get_config(), "registered_name": None}

@@ -1,0 +1,231 @@
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Lambda."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastkeras import activations as activations_mod
+from fastkeras import initializers as initializers_mod
+from fastkeras import ops
+from fastkeras import regularizers as regularizers_mod
+from fastkeras.backend import random as fk_random
+from fastkeras.backend.tape import Tensor, make_op
+from fastkeras.layers.layer import Layer
+
+
+def _check_positive_int(value, arg, layer):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{arg}` in {layer}, expected a "
+                         f"positive integer. Received: {arg}={value!r}")
+    return int(value)
+
+
+def _serialize(obj):
+    if obj is None:
+        return None
+    return {"module": f"keras.{type(obj).__module__.split('.')[-1]}",
+            "class_name": type(obj).__name__, "config": obj.get_config(),
+            "registered_name": None}
+
+
+class Dense(Layer):
+    """`outputs = activation(inputs @ kernel + bias)` on the last axis of the input.
+
+    Args:
+        units: positive integer, the output size.
+        activation: name or function (default: linear).
+        use_bias: whether to add a bias vector.
+        kernel_initializer, bias_initializer: initializers (glorot_uniform, zeros).
+        kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+
+    Input shape: (batch, ..., input_dim). Output shape: (batch, ..., units).
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_positive_int(units, "units", "Dense")
+        self.activation = activations_mod.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers_mod.get(kernel_initializer)
+        self.bias_initializer = initializers_mod.get(bias_initializer)
+        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"The last dimension of the input to Dense layer '{self.name}' "
+                             f"must be defined. Received input shape: {input_shape}")
+        self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,),
+                                        initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        if inputs.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
+                             f"expected axis -1 of input shape to have value "
+                             f"{self.kernel.shape[0]}, but received input with shape "
+                             f"{(None,) + tuple(inputs.shape[1:])}")
+        lead = inputs.shape[:-1]
+        x = inputs if inputs.ndim == 2 else ops.reshape(inputs, (-1, inputs.shape[-1]))
+        fuse_relu = self.activation is activations_mod.relu
+        y = ops.dense(x, self.kernel, self.bias if self.use_bias else None, relu=fuse_relu)
+        if inputs.ndim != 2:
+            y = ops.reshape(y, lead + (self.units,))
+        if not fuse_relu and self.activation is not activations_mod.linear:
+            y = self.activation(y)
+        if self.activity_regularizer is not None:
+            self._activity_losses = [ops.divide(self.activity_regularizer(y), y.shape[0])]
+        return y
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations_mod.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _serialize(self.kernel_initializer),
+            "bias_initializer": _serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize(self.kernel_regularizer),
+            "bias_regularizer": _serialize(self.bias_regularizer),
+            "activity_regularizer": _serialize(self.activity_regularizer),
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        })
+        return config
+
+
+class Activation(Layer):
+    """Applies an activation function: `Activation("relu")`."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations_mod.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = activations_mod.serialize(self.activation)
+        return config
+
+
+class Dropout(Layer):
+    """Zeroes a fraction `rate` of inputs while training and scales the rest by 1/(1-rate);
+    passes inputs through unchanged at inference."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"Invalid value received for argument `rate`. Expected a float "
+                             f"value between 0 and 1. Received: rate={rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = noise_shape
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate == 1:
+            return ops.multiply(inputs, 0.0)
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
+        gen = self._rng if self._rng is not None else fk_random.generator()
+        keep = gen.random(shape, dtype=np.float32) >= self.rate
+        scale = (keep / np.float32(1 - self.rate)).astype(np.float32)
+        return ops.multiply(inputs, scale)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})
+        return config
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch: (batch, 28, 28) -> (batch, 784)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
+        return ops.reshape(inputs, (inputs.shape[0], int(math.prod(inputs.shape[1:]))))
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config
+
+
+class Reshape(Layer):
+    """Reshapes everything but the batch axis to `target_shape` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def call(self, inputs):
+        n = int(math.prod(inputs.shape[1:]))
+        target = list(self.target_shape)
+        if -1 in target:
+            known = int(math.prod(d for d in target if d != -1))
+            if known == 0 or n % known:
+                raise ValueError(f"Layer '{self.name}': cannot reshape input of shape "
+                                 f"{(None,) + tuple(inputs.shape[1:])} to {self.target_shape}")
+            target[target.index(-1)] = n // known
+        if int(math.prod(target)) != n:
+            raise ValueError(f"Layer '{self.name}': total size of the input "
+                             f"{(None,) + tuple(inputs.shape[1:])} ({n}) does not match "
+                             f"target_shape {self.target_shape}")
+        return ops.reshape(inputs, (inputs.shape[0],) + tuple(target))
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer (use fastkeras.ops inside for gradients)."""
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ValueError(f"Lambda expects a callable. Received: function={function!r}")
+        self.function = function
+        self.arguments = arguments or {}
+        self._lambda_output_shape = output_shape
+
+    def call(self, inputs):
+        out = self.function(inputs, **self.arguments)
+        if not isinstance(out, Tensor):
+            out = make_op(np.asarray(out, np.float32), (), None)
+        return out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"function": getattr(self.function, "__name__", "lambda"),
+                       "arguments": self.arguments})
+        return config

@@ -1,0 +1,109 @@
+"""Input / InputLayer and the symbolic KerasTensor that records how layers were connected."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras.layers.layer import Layer, standardize_shape, unique_name
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape (batch dim None) and the layer call that produced it."""
+
+    def __init__(self, shape, dtype="float32", name=None, layer=None, inputs=(), index=0):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.name = name
+        self._layer = layer        # the layer whose call produced this tensor
+        self._inputs = inputs      # that call's symbolic inputs (nested structure)
+        self._index = index        # which output of the layer call
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class InputLayer(Layer):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 input_tensor=None, name=None, **kwargs):
+        if "input_shape" in kwargs and shape is None:
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs and batch_shape is None:
+            batch_shape = kwargs.pop("batch_input_shape")
+        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        if batch_shape is not None:
+            batch_shape = standardize_shape(batch_shape, "batch_shape")
+        elif shape is not None:
+            batch_shape = (batch_size,) + standardize_shape(shape, "shape")
+        else:
+            raise ValueError("You must pass a `shape` argument to Input/InputLayer.")
+        self.batch_shape = batch_shape
+        self.built = True
+        self._build_input_shape = batch_shape
+        self._output_shape = batch_shape
+        self.output = KerasTensor(batch_shape, dtype=self.dtype, name=self.name, layer=self)
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
+                "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None):
+    """A symbolic input: `fastkeras.Input(shape=(28, 28))`."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape,
+                       name=name)
+    return layer.output
+
+
+def symbolic_call(layer, inputs, args, kwargs):
+    """Calling a layer on KerasTensors: infer the output shape (building the layer on a probe
+    batch) and return KerasTensors that remember the call."""
+    from fastkeras.backend.tape import Tensor, no_grad
+
+    def probe(x):
+        if isinstance(x, KerasTensor):
+            return Tensor(np.zeros(tuple(1 if d is None else d for d in x.shape),
+                                   np.dtype(x.dtype) if x.dtype != "string" else np.float32))
+        if isinstance(x, (list, tuple)):
+            return type(x)(probe(v) for v in x)
+        if isinstance(x, dict):
+            return {k: probe(v) for k, v in x.items()}
+        return x
+
+    try:
+        with no_grad():
+            out = layer(probe(inputs), *args, training=False, **kwargs)
+    except ValueError as e:
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on "
+                         f"input shape {_shapes(inputs)}: {e}") from e
+    layer._output_shape = _none_batch(out)
+    layer._inbound_nodes.append(inputs)
+
+    def wrap(o, i):
+        return KerasTensor(_none_batch(o), dtype=str(o.dtype), name=layer.name, layer=layer,
+                           inputs=inputs, index=i)
+
+    if isinstance(out, (list, tuple)):
+        return [wrap(o, i) for i, o in enumerate(out)]
+    return wrap(out, 0)
+
+
+def _none_batch(o):
+    if isinstance(o, (list, tuple)):
+        return [_none_batch(v) for v in o]
+    return (None,) + tuple(o.shape[1:])
+
+
+def _shapes(x):
+    if isinstance(x, KerasTensor):
+        return x.shape
+    if isinstance(x, (list, tuple)):
+        return [_shapes(v) for v in x]
+    return getattr(x, "shape", x)

@@ -1,0 +1,328 @@
+"""The Layer base class: weights, building on first call, sublayer tracking, configs."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import numpy as np
+
+from fastkeras import initializers as initializers_mod
+from fastkeras import regularizers as regularizers_mod
+from fastkeras.backend.tape import Tensor, convert_to_tensor
+from fastkeras.backend.variable import Variable
+
+_name_counts: dict[str, int] = {}
+
+
+def unique_name(base: str) -> str:
+    """Keras's auto names: 'dense', then 'dense_1', 'dense_2', ..."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names() -> None:
+    _name_counts.clear()
+
+
+def to_snake_case(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def standardize_shape(shape, arg="shape"):
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"Cannot convert '{shape}' to a shape: expected a tuple of integers "
+                         f"(or None). Received: {arg}={shape!r}")
+    for d in shape:
+        if d is not None and d < 0:
+            raise ValueError(f"Negative dimensions are not allowed. Received: {arg}={shape}")
+    return shape
+
+
+class Layer:
+    """Base class of every layer. Subclasses implement `build(input_shape)` (create weights
+    with `add_weight`) and `call(inputs, training=None)`; `__call__` builds on first use."""
+
+    def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
+                 **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs.pop("autocast", None)
+        kwargs.pop("input_length", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got unexpected keyword "
+                            f"argument(s): {sorted(kwargs)}")
+        object.__setattr__(self, "_tracked_layers", [])
+        object.__setattr__(self, "_own_weights", [])
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype = "float32" if dtype is None else str(np.dtype(dtype) if not isinstance(dtype, dict) else "float32")
+        self.built = False
+        self.supports_masking = False
+        # A shape given on a first layer ("input_shape=[28, 28]"): Sequential makes an Input.
+        if batch_input_shape is not None:
+            self._input_shape_arg = standardize_shape(batch_input_shape, "batch_input_shape")
+        elif input_shape is not None:
+            self._input_shape_arg = (batch_size,) + standardize_shape(input_shape, "input_shape")
+        elif input_dim is not None:
+            self._input_shape_arg = (batch_size, int(input_dim))
+        else:
+            self._input_shape_arg = None
+        self._build_input_shape = None
+        self._output_shape = None
+        self._call_has_training = "training" in inspect.signature(self.call).parameters
+        self._call_has_mask = "mask" in inspect.signature(self.call).parameters
+        self._inbound_nodes = []
+
+    # --- attribute tracking: layers held as attributes, in lists or dicts -----------------
+    def __setattr__(self, key, value):
+        if not key.startswith("_") or key == "_layers":
+            tracked = self.__dict__.get("_tracked_layers")
+            if tracked is not None:
+                for layer in _layers_in(value):
+                    if layer is not self and all(layer is not t for t in tracked):
+                        tracked.append(layer)
+        object.__setattr__(self, key, value)
+
+    # --- weights ---------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   regularizer=None, constraint=None, name=None, **kwargs):
+        shape = standardize_shape(shape or (), "shape")
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype in (None, "float32") else "zeros"
+        init = initializers_mod.get(initializer)
+        value = init(shape, dtype=dtype or "float32")
+        name = name or f"variable_{len(self._own_weights)}"
+        v = Variable(value, name=name, trainable=trainable and self._trainable,
+                     path=f"{self.name}/{name}", dtype=dtype or "float32")
+        v._declared_trainable = trainable
+        v.regularizer = regularizers_mod.get(regularizer)
+        v.constraint = constraint
+        self._own_weights.append(v)
+        return v
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for v in self._own_weights:
+            v.trainable = self._trainable and getattr(v, "_declared_trainable", True)
+        for layer in self._tracked_layers:
+            layer.trainable = value
+
+    def _all_layers(self):
+        seen, out = set(), []
+
+        def visit(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            out.append(layer)
+            for sub in layer._tracked_layers:
+                visit(sub)
+        visit(self)
+        return out
+
+    @property
+    def weights(self) -> list[Variable]:
+        seen, out = set(), []
+        for layer in self._all_layers():
+            for v in layer._own_weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer {self.name} expected {len(params)} variables, but received "
+                f"{len(weights)} variables during loading. Expected: "
+                f"{[v.name for v in params]}")
+        for v, w in zip(params, weights):
+            w = np.asarray(w)
+            if w.shape != v.shape:
+                raise ValueError(f"Layer {self.name} weight shape {v.shape} is not compatible "
+                                 f"with provided weight shape {w.shape} (variable {v.path}).")
+        for v, w in zip(params, weights):
+            v.assign(w)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the "
+                             "layer isn't built. You can build it manually via: "
+                             f"`{self.name}.build(batch_input_shape)`.")
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    @property
+    def losses(self) -> list:
+        """Regularization penalties of this layer's (and sublayers') weights, as tensors."""
+        out = []
+        for layer in self._all_layers():
+            for v in layer._own_weights:
+                if v.regularizer is not None and v.trainable:
+                    out.append(v.regularizer(v))
+            out.extend(getattr(layer, "_activity_losses", []))
+        return out
+
+    # --- building and calling --------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        self._build_input_shape = input_shape
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for an input shape (batch dim may be None), by a dry run on zeros."""
+        from fastkeras.backend.tape import no_grad
+        probe = _zeros_like_shape(input_shape)
+        with no_grad():
+            out = self(probe, training=False)
+        return _shape_with_none_batch(out)
+
+    def _maybe_build(self, inputs):
+        if not self.built:
+            shape = _shape_of(inputs)
+            self.build(shape)
+            self.built = True
+            if self._build_input_shape is None:
+                self._build_input_shape = shape
+
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        from fastkeras.layers.input_layer import KerasTensor, symbolic_call
+        if _contains(inputs, KerasTensor):
+            return symbolic_call(self, inputs, args, kwargs)
+        inputs = _to_tensors(inputs)
+        self._maybe_build(inputs)
+        if self._call_has_training:
+            kwargs["training"] = training
+        if self._call_has_mask and mask is not None:
+            kwargs["mask"] = mask
+        return self.call(inputs, *args, **kwargs)
+
+    # --- shapes and config -----------------------------------------------------------------
+    @property
+    def input_shape(self):
+        if self._build_input_shape is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has "
+                                 "no defined input.")
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        if self._output_shape is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has "
+                                 "no defined output shape.")
+        return self._output_shape
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._input_shape_arg is not None:
+            config["batch_input_shape"] = list(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if "batch_input_shape" in config and config["batch_input_shape"] is not None:
+            config["batch_input_shape"] = tuple(config["batch_input_shape"])
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = "float32"
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _layers_in(value):
+    if isinstance(value, Layer):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, Layer)]
+    if isinstance(value, dict):
+        return [v for v in value.values() if isinstance(v, Layer)]
+    return []
+
+
+def _contains(x, cls) -> bool:
+    if isinstance(x, cls):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_contains(v, cls) for v in x)
+    if isinstance(x, dict):
+        return any(_contains(v, cls) for v in x.values())
+    return False
+
+
+def _to_tensors(x):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (list, tuple)) and x and all(isinstance(v, (Tensor, np.ndarray)) for v in x) \
+            and len({np.shape(v) for v in x}) > 1:
+        return [_to_tensors(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _to_tensors(v) for k, v in x.items()}
+    return convert_to_tensor(x)
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shape_of(v) for k, v in x.items()}
+    return tuple(x.shape)
+
+
+def _zeros_like_shape(shape):
+    if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
+        return [_zeros_like_shape(s) for s in shape]
+    shape = tuple(1 if d is None else d for d in shape)
+    return Tensor(np.zeros(shape, np.float32))
+
+
+def _shape_with_none_batch(out):
+    if isinstance(out, (list, tuple)):
+        return [_shape_with_none_batch(o) for o in out]
+    return (None,) + tuple(out.shape[1:])

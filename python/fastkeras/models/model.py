@@ -1,0 +1,371 @@
+"""Model: a Layer with compile / fit / evaluate / predict. One training loop serves every
+kind of model (Sequential, subclassed): forward records the tape, the loss starts the
+gradient, backward replays it, the optimizer updates in place."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from fastkeras.backend import random as fk_random
+from fastkeras.backend.tape import GradientTape, Tensor, gradients, no_grad
+from fastkeras.callbacks.callback import CallbackList
+from fastkeras.callbacks.history import History
+from fastkeras.callbacks.progbar_logger import ProgbarLogger
+from fastkeras.layers.layer import Layer
+from fastkeras.trainers import data as data_mod
+
+
+class Model(Layer):
+    """Group layers into an object with training and inference features.
+
+    Subclass it and define `call(self, inputs, training=None)`, or use `Sequential`.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and ("inputs" in kwargs or "outputs" in kwargs or len(args) >= 2):
+            raise NotImplementedError(
+                "Functional models (Model(inputs=..., outputs=...)) are not available yet in "
+                "fastkeras; use Sequential or subclass Model.")
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(**{k: v for k, v in kwargs.items() if k in ("name", "trainable", "dtype")})
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._metrics = []
+        self._weighted_metrics = []
+        self._in_fit = False
+
+    # --- compile ---------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        from fastkeras import losses as losses_mod
+        from fastkeras import optimizers as optimizers_mod
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = loss
+        self._loss_fn = losses_mod.get(loss) if loss is not None else None
+        self._loss_weight = 1.0 if loss_weights is None else float(
+            loss_weights[0] if isinstance(loss_weights, (list, tuple)) else loss_weights)
+        self._metric_specs = list(metrics or [])
+        self._weighted_metric_specs = list(weighted_metrics or [])
+        self._metrics = None  # resolved on the first batch, when the shapes are known
+        self._weighted_metrics = None
+        self.compiled = True
+        self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
+                                "loss_weights": loss_weights, "weighted_metrics": weighted_metrics}
+
+    def _resolve_metrics(self, y, y_pred):
+        from fastkeras import metrics as metrics_mod
+
+        def resolve(spec):
+            if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
+                return metrics_mod.resolve_accuracy(spec, np.shape(y), tuple(y_pred.shape),
+                                                    loss=self.loss)
+            return metrics_mod.get(spec)
+
+        self._metrics = [resolve(s) for s in self._metric_specs]
+        self._weighted_metrics = [resolve(s) for s in self._weighted_metric_specs]
+        if self._weighted_metrics:
+            for m in self._weighted_metrics:
+                if any(m.name == o.name for o in self._metrics):
+                    m.name = "weighted_" + m.name
+
+    @property
+    def metrics(self):
+        return list(self._metrics or []) + list(self._weighted_metrics or [])
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self.metrics]
+
+    # --- one step --------------------------------------------------------------------------
+    def _check_compiled(self):
+        if not self.compiled or self._loss_fn is None:
+            raise RuntimeError("You must call `compile()` with a loss before training or "
+                               "evaluating the model.")
+
+    def _compute_loss(self, y, y_pred, sample_weight):
+        try:
+            loss = self._loss_fn(y, y_pred, sample_weight=sample_weight)
+        except ValueError as e:
+            out_name = self.layers[-1].name if getattr(self, "layers", None) else self.name
+            raise ValueError(f"{e} (model output '{out_name}' with shape "
+                             f"{(None,) + tuple(y_pred.shape[1:])})") from e
+        if self._loss_weight != 1.0:
+            loss = loss * self._loss_weight
+        for penalty in self.losses:
+            loss = loss + penalty
+        return loss
+
+    def _update_metrics(self, y, y_pred_value, sample_weight):
+        for m in self._metrics:
+            m.update_state(y, y_pred_value)
+        for m in self._weighted_metrics:
+            m.update_state(y, y_pred_value, sample_weight=sample_weight)
+
+    def _train_step(self, x, y, sample_weight):
+        with GradientTape():
+            y_pred = self(x, training=True)
+            loss = self._compute_loss(y, y_pred, sample_weight)
+        variables = self.trainable_weights
+        grads = gradients(loss, variables)
+        self.optimizer.apply(grads, variables)
+        for v in variables:
+            if v.constraint is not None:
+                v.assign(v.constraint(v.value))
+        return float(loss.value), y_pred.value
+
+    def _test_step(self, x, y, sample_weight):
+        with no_grad():
+            y_pred = self(x, training=False)
+            loss = self._compute_loss(y, y_pred, sample_weight)
+        return float(loss.value), y_pred.value
+
+    # --- loops -----------------------------------------------------------------------------
+    def _make_callbacks(self, callbacks, verbose, epochs, steps, add_history):
+        cbs = list(callbacks or [])
+        history = None
+        if add_history:
+            history = next((c for c in cbs if isinstance(c, History)), None)
+            if history is None:
+                history = History()
+                cbs.append(history)
+        if verbose and not any(isinstance(c, ProgbarLogger) for c in cbs):
+            cbs.insert(0, ProgbarLogger())
+        cl = CallbackList(cbs, model=self, verbose=verbose, epochs=epochs, steps=steps)
+        return cl, history
+
+    @staticmethod
+    def _verbose(verbose):
+        if verbose == "auto":
+            return 1
+        if verbose not in (0, 1, 2, True, False):
+            raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+        return int(verbose)
+
+    def _logs(self, loss_mean, prefix=""):
+        logs = {"loss": loss_mean}
+        for m in self.metrics:
+            logs[m.name] = float(m.result())
+        return {prefix + k: v for k, v in sorted(logs.items())}
+
+    def _reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        self._check_compiled()
+        verbose = self._verbose(verbose)
+        x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
+        sample_weight = data_mod.to_arrays(sample_weight)
+        if x is None:
+            raise ValueError("`fit` needs training data: pass `x` (and `y`).")
+        if validation_data is None and validation_split:
+            (x, y, sample_weight), (vx, vy, vsw) = data_mod.train_validation_split(
+                (x, y, sample_weight), validation_split)
+            validation_data = (vx, vy, vsw)
+        if class_weight is not None:
+            cw = data_mod.class_weight_to_sample_weight(y, class_weight)
+            sample_weight = cw if sample_weight is None else sample_weight * cw
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("`validation_data` should be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight). Received: "
+                                 f"{type(validation_data).__name__} of length "
+                                 f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
+        batches = data_mod.BatchIterator(x, y, sample_weight, batch_size or 32, shuffle=bool(shuffle),
+                                         rng=fk_random.generator())
+        steps = batches.steps if steps_per_epoch is None else min(batches.steps, steps_per_epoch)
+        cbs, history = self._make_callbacks(callbacks, verbose, epochs, steps, True)
+        history.history = {}
+        self.stop_training = False
+        self._in_fit = True
+        cbs.on_train_begin()
+        logs = {}
+        try:
+            for epoch in range(initial_epoch, epochs):
+                if self._metrics is not None:
+                    self._reset_metrics()
+                cbs.on_epoch_begin(epoch)
+                loss_sum, seen = 0.0, 0
+                for step, (bx, by, bsw) in enumerate(batches):
+                    if step >= steps:
+                        break
+                    cbs.on_train_batch_begin(step)
+                    if self._metrics is None:
+                        self._resolve_metrics(by, self._peek_output(bx))
+                    loss, y_pred = self._train_step(bx, by, bsw)
+                    n = data_mod.num_samples(bx)
+                    loss_sum += loss * n
+                    seen += n
+                    self._update_metrics(by, y_pred, bsw)
+                    logs = self._logs(loss_sum / seen)
+                    cbs.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
+                epoch_logs = dict(logs)
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    vx, vy = validation_data[0], validation_data[1]
+                    vsw = validation_data[2] if len(validation_data) == 3 else None
+                    val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size or 32,
+                                        sample_weight=vsw, verbose=0, return_dict=True,
+                                        _callbacks=cbs)
+                    epoch_logs.update({"val_" + k: v for k, v in val.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        finally:
+            self._in_fit = False
+        cbs.on_train_end(logs)
+        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        return history
+
+    def _peek_output(self, bx):
+        with no_grad():
+            return self(bx, training=False)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, _callbacks=None, **kwargs):
+        self._check_compiled()
+        verbose = self._verbose(verbose)
+        x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
+        sample_weight = data_mod.to_arrays(sample_weight)
+        batches = data_mod.BatchIterator(x, y, sample_weight, batch_size or 32)
+        n_steps = batches.steps if steps is None else min(steps, batches.steps)
+        if _callbacks is not None:
+            cbs = _callbacks
+        else:
+            cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
+        # Evaluation keeps its own metric state: fit's running training metrics are saved.
+        saved = [m.__dict__.copy() for m in self.metrics] if self._metrics is not None else None
+        if self._metrics is not None:
+            self._reset_metrics()
+        cbs.on_test_begin()
+        loss_sum, seen, logs = 0.0, 0, {}
+        for step, (bx, by, bsw) in enumerate(batches):
+            if step >= n_steps:
+                break
+            cbs.on_test_batch_begin(step)
+            if self._metrics is None:
+                self._resolve_metrics(by, self._peek_output(bx))
+            loss, y_pred = self._test_step(bx, by, bsw)
+            n = data_mod.num_samples(bx)
+            loss_sum += loss * n
+            seen += n
+            self._update_metrics(by, y_pred, bsw)
+            logs = self._logs(loss_sum / seen)
+            cbs.on_test_batch_end(step, logs)
+        cbs.on_test_end(logs)
+        if saved is not None and _callbacks is not None:
+            for m, state in zip(self.metrics, saved):
+                m.__dict__.update(state)
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        verbose = self._verbose(verbose)
+        x = data_mod.to_arrays(x)
+        batches = data_mod.BatchIterator(x, None, None, batch_size or 32)
+        n_steps = batches.steps if steps is None else min(steps, batches.steps)
+        cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
+        cbs.on_predict_begin()
+        outputs = []
+        with no_grad():
+            for step, (bx, _, _) in enumerate(batches):
+                if step >= n_steps:
+                    break
+                cbs.on_predict_batch_begin(step)
+                out = self(bx, training=False)
+                outputs.append(out.value if isinstance(out, Tensor) else
+                               [o.value for o in out])
+                cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        cbs.on_predict_end()
+        if not outputs:
+            raise ValueError("Unexpected result of `predict`: no batches were processed "
+                             "(the input is empty).")
+        if isinstance(outputs[0], list):
+            return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
+        return np.concatenate(outputs) if len(outputs) > 1 else outputs[0].copy()
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        self._check_compiled()
+        x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
+        sample_weight = data_mod.to_arrays(sample_weight)
+        if class_weight is not None:
+            cw = data_mod.class_weight_to_sample_weight(y, class_weight)
+            sample_weight = cw if sample_weight is None else sample_weight * cw
+        if self._metrics is None:
+            self._resolve_metrics(y, self._peek_output(x))
+        self._reset_metrics()
+        loss, y_pred = self._train_step(x, y, sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
+        return self._single_batch_result(loss, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._check_compiled()
+        x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
+        sample_weight = data_mod.to_arrays(sample_weight)
+        if self._metrics is None:
+            self._resolve_metrics(y, self._peek_output(x))
+        self._reset_metrics()
+        loss, y_pred = self._test_step(x, y, sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
+        return self._single_batch_result(loss, return_dict)
+
+    def _single_batch_result(self, loss, return_dict):
+        logs = self._logs(loss)
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
+        return values[0] if len(values) == 1 else values
+
+    def predict_on_batch(self, x):
+        with no_grad():
+            out = self(data_mod.to_arrays(x), training=False)
+        return out.value.copy() if isinstance(out, Tensor) else [o.value.copy() for o in out]
+
+    # --- inspection --------------------------------------------------------------------------
+    def _summary_rows(self):
+        rows = []
+        for layer in getattr(self, "layers", []):
+            shape = layer._output_shape
+            params = layer.count_params() if layer.built else 0
+            rows.append((layer.name, type(layer).__name__, shape, params))
+        return rows
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        from fastkeras.models.summary import format_summary
+        if not self.built:
+            raise ValueError(
+                "This model has not yet been built. Build the model first by calling `build()` "
+                "or by calling the model on a batch of data.")
+        opt_params = 0
+        if self.optimizer is not None and getattr(self.optimizer, "built", False):
+            opt_params = int(sum(int(np.prod(v.shape)) for v in self.optimizer.variables))
+        text = format_summary(self, rows=self._summary_rows(), optimizer_params=opt_params)
+        (print_fn or print)(text)
+
+    def get_compile_config(self):
+        return getattr(self, "_compile_config", None)
+
+    # --- weights files -------------------------------------------------------------------------
+    def save_weights(self, filepath, overwrite=True):
+        from fastkeras.saving import weights_h5
+        weights_h5.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        from fastkeras.saving import weights_h5
+        weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)

@@ -1,0 +1,119 @@
+"""Sequential: a plain stack of layers, each with one input and one output."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras.backend.tape import Tensor, no_grad
+from fastkeras.layers.input_layer import InputLayer, KerasTensor
+from fastkeras.layers.layer import Layer
+from fastkeras.models.model import Model
+
+
+class Sequential(Model):
+    """`Sequential([Flatten(input_shape=[28, 28]), Dense(300, activation="relu"), ...])`,
+    or built up with `.add()`. The input shape comes from an `Input(...)` first, an
+    `input_shape=` on the first layer, or the first data the model sees."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._layers = []
+        self._input_layer = None
+        if layers is not None:
+            if isinstance(layers, Layer):
+                layers = [layers]
+            for layer in layers:
+                self.add(layer, rebuild=False)
+            self._maybe_rebuild()
+
+    def add(self, layer, rebuild=True):
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `fastkeras.layers.Layer` can be added to a "
+                             f"Sequential model. Received: {layer!r} (of type {type(layer)})")
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("An Input can only be the first entry of a Sequential model.")
+            self._input_layer = layer
+        else:
+            if any(layer.name == other.name for other in self._layers):
+                raise ValueError(f"All layers added to a Sequential model should have unique "
+                                 f"names. Name '{layer.name}' is already the name of a layer in "
+                                 "this model. Update the `name` argument to pass a unique name.")
+            if not self._layers and self._input_layer is None and layer._input_shape_arg:
+                self._input_layer = InputLayer(batch_shape=layer._input_shape_arg)
+            self._layers.append(layer)
+            self._tracked_layers.append(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+
+    def pop(self, rebuild=True):
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        self._tracked_layers.remove(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+        return layer
+
+    def _maybe_rebuild(self):
+        if self._input_layer is not None and self._layers:
+            self.build(self._input_layer.batch_shape)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def input_shape(self):
+        if self._input_layer is not None:
+            return self._input_layer.batch_shape
+        return super().input_shape
+
+    @property
+    def output_shape(self):
+        if not self._layers or self._layers[-1]._output_shape is None:
+            raise AttributeError(f"Sequential model '{self.name}' has not been built yet.")
+        return self._layers[-1]._output_shape
+
+    def build(self, input_shape=None):
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError("You must provide an `input_shape` argument.")
+            input_shape = self._input_layer.batch_shape
+        input_shape = tuple(input_shape)
+        if self._input_layer is None:
+            self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:])
+        # One dry run on a batch of one builds every layer and records its output shape.
+        x = Tensor(np.zeros((1,) + tuple(1 if d is None else d for d in input_shape[1:]),
+                            np.float32))
+        with no_grad():
+            for layer in self._layers:
+                try:
+                    x = layer(x, training=False)
+                except ValueError as e:
+                    raise ValueError(f"Sequential model '{self.name}': layer '{layer.name}' "
+                                     f"({type(layer).__name__}) failed on input shape "
+                                     f"{(None,) + tuple(x.shape[1:])}: {e}") from e
+                layer._output_shape = (None,) + tuple(x.shape[1:])
+        self._build_input_shape = (None,) + tuple(input_shape[1:])
+        self._output_shape = self._layers[-1]._output_shape if self._layers else None
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
+
+    def get_config(self):
+        from fastkeras.saving.serialization import serialize_layer
+        layers = []
+        if self._input_layer is not None:
+            layers.append(serialize_layer(self._input_layer))
+        layers.extend(serialize_layer(layer) for layer in self._layers)
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
+                "layers": layers}

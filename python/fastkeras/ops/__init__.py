@@ -1,0 +1,12 @@
+"""Differentiable operations on tensors (Keras's `keras.ops` surface).
+
+Each op computes its value with numpy or a C++ kernel and, while gradients are recorded, knows
+its own backward. Inputs may be Tensors, Variables, numpy arrays or Python numbers.
+"""
+
+from fastkeras.ops.math import *  # noqa: F401,F403
+from fastkeras.ops.math import __all__ as _math_all
+from fastkeras.ops.nn import *  # noqa: F401,F403
+from fastkeras.ops.nn import __all__ as _nn_all
+
+__all__ = list(_math_all) + list(_nn_all)

@@ -1,0 +1,336 @@
+"""Elementwise, reduction and shape ops with their gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
+
+__all__ = [
+    "convert_to_tensor", "convert_to_numpy", "add", "subtract", "multiply", "divide", "negative",
+    "power", "matmul", "dot", "sum", "mean", "max", "min", "exp", "log", "sqrt", "square", "abs",
+    "maximum", "minimum", "where", "reshape", "transpose", "concatenate", "stack", "expand_dims",
+    "squeeze", "getitem", "clip", "cast", "shape", "zeros_like", "ones_like", "sign", "log1p",
+    "expm1", "cos", "sin", "argmax", "argmin", "flatten", "std", "var", "erf",
+]
+
+
+def _t(x) -> Tensor:
+    return convert_to_tensor(x)
+
+
+def _float(x: Tensor) -> np.ndarray:
+    v = x.value
+    return v if v.dtype.kind == "f" else v.astype(np.float32)
+
+
+def convert_to_numpy(x) -> np.ndarray:
+    return np.asarray(x.value if isinstance(x, Tensor) else x)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sums grad over the axes broadcasting added, so it matches an input of `shape`."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _binary(x, y, fn, grad_x, grad_y):
+    x, y = _t(x), _t(y)
+    xv, yv = _float(x), _float(y)
+    out = np.asarray(fn(xv, yv), dtype=np.result_type(xv, yv, np.float32))
+
+    def backward(g, needs):
+        gx = unbroadcast(grad_x(g, xv, yv, out), xv.shape) if needs[0] else None
+        gy = unbroadcast(grad_y(g, xv, yv, out), yv.shape) if needs[1] else None
+        return gx, gy
+
+    return make_op(out, (x, y), backward)
+
+
+def _unary(x, fn, grad):
+    x = _t(x)
+    xv = _float(x)
+    out = np.asarray(fn(xv))
+
+    def backward(g, needs):
+        return (grad(g, xv, out),)
+
+    return make_op(out, (x,), backward)
+
+
+def add(x, y):
+    return _binary(x, y, np.add, lambda g, a, b, o: g, lambda g, a, b, o: g)
+
+
+def subtract(x, y):
+    return _binary(x, y, np.subtract, lambda g, a, b, o: g, lambda g, a, b, o: -g)
+
+
+def multiply(x, y):
+    return _binary(x, y, np.multiply, lambda g, a, b, o: g * b, lambda g, a, b, o: g * a)
+
+
+def divide(x, y):
+    return _binary(x, y, np.divide, lambda g, a, b, o: g / b, lambda g, a, b, o: -g * a / (b * b))
+
+
+def power(x, y):
+    def gy(g, a, b, o):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * o * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+    return _binary(x, y, np.power, lambda g, a, b, o: g * b * np.power(a, b - 1), gy)
+
+
+def maximum(x, y):
+    return _binary(x, y, np.maximum, lambda g, a, b, o: g * (a >= b), lambda g, a, b, o: g * (a < b))
+
+
+def minimum(x, y):
+    return _binary(x, y, np.minimum, lambda g, a, b, o: g * (a <= b), lambda g, a, b, o: g * (a > b))
+
+
+def negative(x):
+    return _unary(x, np.negative, lambda g, a, o: -g)
+
+
+def exp(x):
+    return _unary(x, np.exp, lambda g, a, o: g * o)
+
+
+def expm1(x):
+    return _unary(x, np.expm1, lambda g, a, o: g * (o + 1))
+
+
+def log(x):
+    return _unary(x, np.log, lambda g, a, o: g / a)
+
+
+def log1p(x):
+    return _unary(x, np.log1p, lambda g, a, o: g / (1 + a))
+
+
+def sqrt(x):
+    return _unary(x, np.sqrt, lambda g, a, o: g * 0.5 / o)
+
+
+def square(x):
+    return _unary(x, np.square, lambda g, a, o: g * 2 * a)
+
+
+def abs(x):  # noqa: A001 - Keras's name
+    return _unary(x, np.abs, lambda g, a, o: g * np.sign(a))
+
+
+def sign(x):
+    return _unary(x, np.sign, lambda g, a, o: np.zeros_like(g))
+
+
+def cos(x):
+    return _unary(x, np.cos, lambda g, a, o: -g * np.sin(a))
+
+
+def sin(x):
+    return _unary(x, np.sin, lambda g, a, o: g * np.cos(a))
+
+
+def erf(x):
+    from math import erf as _erf
+    verf = np.vectorize(_erf, otypes=[np.float64])
+    return _unary(x, lambda a: verf(a).astype(a.dtype),
+                  lambda g, a, o: g * (2 / np.sqrt(np.pi)) * np.exp(-a * a))
+
+
+def clip(x, x_min, x_max):
+    return _unary(x, lambda a: np.clip(a, x_min, x_max),
+                  lambda g, a, o: g * ((a >= x_min) & (a <= x_max)))
+
+
+def cast(x, dtype):
+    x = _t(x)
+    out = x.value.astype(dtype)
+    if np.dtype(dtype).kind != "f":
+        return Tensor(out)
+    return make_op(out, (x,), lambda g, needs: (g.astype(x.value.dtype),))
+
+
+def matmul(x, y):
+    x, y = _t(x), _t(y)
+    xv, yv = _float(x), _float(y)
+    out = np.matmul(xv, yv)
+
+    def backward(g, needs):
+        gx = gy = None
+        if needs[0]:
+            gx = np.matmul(g, np.swapaxes(yv, -1, -2)) if yv.ndim > 1 else np.multiply.outer(g, yv)
+            gx = unbroadcast(gx, xv.shape)
+        if needs[1]:
+            if xv.ndim > 1:
+                gy = unbroadcast(np.matmul(np.swapaxes(xv, -1, -2), g), yv.shape)
+            else:
+                gy = np.multiply.outer(xv, g)
+        return gx, gy
+
+    return make_op(out, (x, y), backward)
+
+
+dot = matmul
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(a % ndim for a in axis)
+
+
+def _expand_back(g, shape, axis, keepdims):
+    if keepdims or axis is None and np.ndim(g) == 0:
+        return np.broadcast_to(g, shape) if keepdims or np.ndim(g) == 0 else g
+    axes = _axes(axis, len(shape))
+    return np.broadcast_to(np.expand_dims(g, axes), shape)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    x = _t(x)
+    xv = _float(x)
+    out = np.asarray(np.sum(xv, axis=axis, keepdims=keepdims), dtype=xv.dtype)
+    return make_op(out, (x,), lambda g, needs: (
+        np.array(_expand_back(g, xv.shape, axis, keepdims), dtype=xv.dtype),))
+
+
+def mean(x, axis=None, keepdims=False):
+    x = _t(x)
+    xv = _float(x)
+    out = np.asarray(np.mean(xv, axis=axis, keepdims=keepdims), dtype=xv.dtype)
+    count = xv.size // max(out.size, 1) if xv.size else 1
+    return make_op(out, (x,), lambda g, needs: (
+        np.array(_expand_back(g, xv.shape, axis, keepdims), dtype=xv.dtype) / count,))
+
+
+def var(x, axis=None, keepdims=False):
+    m = mean(x, axis=axis, keepdims=True)
+    return mean(square(subtract(x, m)), axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def _extreme(x, axis, keepdims, fn):
+    x = _t(x)
+    xv = _float(x)
+    out = np.asarray(fn(xv, axis=axis, keepdims=keepdims))
+
+    def backward(g, needs):
+        full = fn(xv, axis=axis, keepdims=True)
+        mask = (xv == full).astype(xv.dtype)
+        mask /= mask.sum(axis=axis, keepdims=True)  # ties share the gradient
+        gk = g if keepdims else (np.expand_dims(g, _axes(axis, xv.ndim)) if axis is not None else g)
+        return (mask * gk,)
+
+    return make_op(out, (x,), backward)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return _extreme(x, axis, keepdims, np.max)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return _extreme(x, axis, keepdims, np.min)
+
+
+def argmax(x, axis=-1, keepdims=False):
+    return Tensor(np.argmax(convert_to_numpy(x), axis=axis, keepdims=keepdims))
+
+
+def argmin(x, axis=-1, keepdims=False):
+    return Tensor(np.argmin(convert_to_numpy(x), axis=axis, keepdims=keepdims))
+
+
+def where(condition, x1, x2):
+    cond = np.asarray(convert_to_numpy(condition), dtype=bool)
+    return _binary(x1, x2, lambda a, b: np.where(cond, a, b),
+                   lambda g, a, b, o: np.where(cond, g, 0), lambda g, a, b, o: np.where(cond, 0, g))
+
+
+def reshape(x, new_shape):
+    x = _t(x)
+    out = x.value.reshape(new_shape)
+    return make_op(out, (x,), lambda g, needs: (g.reshape(x.value.shape),))
+
+
+def flatten(x):
+    return reshape(x, (-1,))
+
+
+def transpose(x, axes=None):
+    x = _t(x)
+    out = np.transpose(x.value, axes)
+    inverse = None if axes is None else np.argsort(axes)
+    return make_op(out, (x,), lambda g, needs: (np.transpose(g, inverse),))
+
+
+def expand_dims(x, axis):
+    x = _t(x)
+    return make_op(np.expand_dims(x.value, axis), (x,), lambda g, needs: (g.reshape(x.value.shape),))
+
+
+def squeeze(x, axis=None):
+    x = _t(x)
+    return make_op(np.squeeze(x.value, axis), (x,), lambda g, needs: (g.reshape(x.value.shape),))
+
+
+def concatenate(xs, axis=-1):
+    ts = [_t(x) for x in xs]
+    vals = [_float(t) for t in ts]
+    out = np.concatenate(vals, axis=axis)
+    bounds = np.cumsum([v.shape[axis] for v in vals])[:-1]
+
+    def backward(g, needs):
+        return tuple(np.split(g, bounds, axis=axis))
+
+    return make_op(out, ts, backward)
+
+
+def stack(xs, axis=0):
+    ts = [_t(x) for x in xs]
+    out = np.stack([_float(t) for t in ts], axis=axis)
+
+    def backward(g, needs):
+        return tuple(np.take(g, i, axis=axis) for i in range(len(ts)))
+
+    return make_op(out, ts, backward)
+
+
+def getitem(x, index):
+    x = _t(x)
+    if isinstance(index, Tensor):
+        index = index.value
+    out = x.value[index]
+
+    def backward(g, needs):
+        full = np.zeros_like(x.value, dtype=np.float32)
+        np.add.at(full, index, g)
+        return (full,)
+
+    return make_op(np.array(out) if np.ndim(out) == 0 else out, (x,), backward)
+
+
+def shape(x):
+    return tuple(convert_to_numpy(x).shape)
+
+
+def zeros_like(x, dtype=None):
+    return Tensor(np.zeros_like(convert_to_numpy(x), dtype=dtype))
+
+
+def ones_like(x, dtype=None):
+    return Tensor(np.ones_like(convert_to_numpy(x), dtype=dtype))

@@ -1,0 +1,197 @@
+"""Neural-network ops: activations with stable gradients, softmax, and the fused Dense op."""
+
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from fastkeras import _core
+from fastkeras.backend.tape import Tensor, backward_pass_id, convert_to_tensor, make_op
+from fastkeras.ops.math import _float, _t
+
+__all__ = [
+    "relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "elu", "selu", "softplus",
+    "softsign", "silu", "swish", "gelu", "leaky_relu", "exponential", "hard_sigmoid",
+    "hard_silu", "hard_swish", "linear", "dense", "one_hot",
+]
+
+
+def _act(x, forward, derivative):
+    """An elementwise activation; derivative(x, y) gives dy/dx."""
+    x = _t(x)
+    xv = _float(x)
+    y = np.asarray(forward(xv), dtype=xv.dtype)
+    return make_op(y, (x,), lambda g, needs: (g * derivative(xv, y),))
+
+
+def linear(x):
+    return _t(x)
+
+
+def relu(x):
+    return _act(x, lambda v: np.maximum(v, 0), lambda v, y: (v > 0).astype(v.dtype))
+
+
+def relu6(x):
+    return _act(x, lambda v: np.clip(v, 0, 6), lambda v, y: ((v > 0) & (v < 6)).astype(v.dtype))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return _act(x, lambda v: np.where(v >= 0, v, negative_slope * v),
+                lambda v, y: np.where(v >= 0, 1.0, negative_slope).astype(v.dtype))
+
+
+def _sigmoid_np(v):
+    # exp of a non-positive number only: no overflow for either sign.
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1 / (1 + e), e / (1 + e)).astype(v.dtype)
+
+
+def sigmoid(x):
+    x = _t(x)
+    out = _act(x, _sigmoid_np, lambda v, y: y * (1 - y))
+    out._keras_logits = x
+    out._keras_logits_from = "sigmoid"
+    return out
+
+
+def hard_sigmoid(x):
+    # Keras 3: relu6(x + 3) / 6
+    return _act(x, lambda v: np.clip(v / 6 + 0.5, 0, 1),
+                lambda v, y: ((v > -3) & (v < 3)).astype(v.dtype) / 6)
+
+
+def hard_silu(x):
+    return _act(x, lambda v: v * np.clip(v / 6 + 0.5, 0, 1),
+                lambda v, y: np.where(v <= -3, 0, np.where(v >= 3, 1, v / 3 + 0.5)).astype(v.dtype))
+
+
+hard_swish = hard_silu
+
+
+def tanh(x):
+    return _act(x, np.tanh, lambda v, y: 1 - y * y)
+
+
+def exponential(x):
+    return _act(x, np.exp, lambda v, y: y)
+
+
+def elu(x, alpha=1.0):
+    return _act(x, lambda v: np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))),
+                lambda v, y: np.where(v > 0, 1, y + alpha).astype(v.dtype))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x):
+    a, s = _SELU_ALPHA, _SELU_SCALE
+    return _act(x, lambda v: s * np.where(v > 0, v, a * np.expm1(np.minimum(v, 0))),
+                lambda v, y: np.where(v > 0, s, y + s * a).astype(v.dtype))
+
+
+def softplus(x):
+    return _act(x, lambda v: np.logaddexp(0, v), lambda v, y: _sigmoid_np(v))
+
+
+def softsign(x):
+    return _act(x, lambda v: v / (1 + np.abs(v)), lambda v, y: 1 / np.square(1 + np.abs(v)))
+
+
+def silu(x):
+    return _act(x, lambda v: v * _sigmoid_np(v),
+                lambda v, y: (lambda s: s * (1 + v * (1 - s)))(_sigmoid_np(v)))
+
+
+swish = silu
+
+_SQRT_2_OVER_PI = _pymath.sqrt(2 / _pymath.pi)
+_erf = np.vectorize(_pymath.erf, otypes=[np.float64])
+
+
+def gelu(x, approximate=False):
+    if approximate:
+        def fwd(v):
+            return 0.5 * v * (1 + np.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)))
+
+        def der(v, y):
+            t = np.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v ** 3))
+            return (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * _SQRT_2_OVER_PI *
+                    (1 + 3 * 0.044715 * v * v)).astype(v.dtype)
+        return _act(x, fwd, der)
+
+    def fwd(v):
+        return (0.5 * v * (1 + _erf(v / _pymath.sqrt(2)))).astype(v.dtype)
+
+    def der(v, y):
+        cdf = 0.5 * (1 + _erf(v / _pymath.sqrt(2)))
+        pdf = np.exp(-0.5 * v * v) / _pymath.sqrt(2 * _pymath.pi)
+        return (cdf + v * pdf).astype(v.dtype)
+    return _act(x, fwd, der)
+
+
+def softmax(x, axis=-1):
+    x = _t(x)
+    xv = _float(x)
+    z = xv - xv.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    y = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g, needs):
+        return (y * (g - (g * y).sum(axis=axis, keepdims=True)),)
+
+    out = make_op(y, (x,), backward)
+    if axis in (-1, xv.ndim - 1):
+        out._keras_logits = x
+        out._keras_logits_from = "softmax"
+    return out
+
+
+def log_softmax(x, axis=-1):
+    x = _t(x)
+    xv = _float(x)
+    z = xv - xv.max(axis=axis, keepdims=True)
+    y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+    def backward(g, needs):
+        return (g - np.exp(y) * g.sum(axis=axis, keepdims=True),)
+
+    return make_op(y, (x,), backward)
+
+
+def one_hot(x, num_classes, axis=-1, dtype="float32"):
+    idx = np.asarray(x.value if isinstance(x, Tensor) else x).astype(np.int64)
+    out = np.zeros(idx.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, idx[..., None], 1, axis=-1)
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return Tensor(out)
+
+
+def dense(x, kernel, bias=None, relu=False):
+    """act(x @ kernel + bias) for 2-D x in one GEMM call (bias and relu fused); backward is one
+    dense_backward call writing the kernel/bias gradients into buffers the variables own."""
+    x = convert_to_tensor(x)
+    xv = x.value
+    if xv.dtype != np.float32:
+        xv = xv.astype(np.float32)
+    w = kernel.value
+    bv = bias.value if bias is not None else None
+    y = np.empty((xv.shape[0], w.shape[1]), dtype=np.float32)
+    _core.gemm(xv, w, y, False, False, 1.0, 0.0, bv, "relu" if relu else None)
+
+    def backward(g, needs):
+        g = np.ascontiguousarray(g, dtype=np.float32)
+        pass_id = backward_pass_id()
+        dx = np.empty_like(xv) if needs[0] else None
+        dw = kernel.grad_buffer(pass_id) if needs[1] else None
+        db = bias.grad_buffer(pass_id) if (bias is not None and needs[2]) else None
+        _core.dense_backward(xv if xv.flags.c_contiguous else np.ascontiguousarray(xv), w, y, g,
+                             relu, dx, dw, db)
+        return dx, dw, db
+
+    parents = (x, kernel) if bias is None else (x, kernel, bias)
+    return make_op(y, parents, backward)

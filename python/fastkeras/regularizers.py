@@ -1,0 +1,101 @@
+"""Weight regularizers (Keras 3's `keras.regularizers`): penalties added to the loss."""
+
+from __future__ import annotations
+
+from fastkeras import ops
+
+
+class Regularizer:
+    def __call__(self, x):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _check(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Value for argument `{name}` must be a float. Received: {name}={value!r}")
+    if value < 0:
+        raise ValueError(f"Value for argument `{name}` must be non-negative. "
+                         f"Received: {name}={value}")
+    return value
+
+
+class L1L2(Regularizer):
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _check("l1", l1)
+        self.l2 = _check("l2", l2)
+
+    def __call__(self, x):
+        total = 0.0
+        if self.l1:
+            total = ops.multiply(self.l1, ops.sum(ops.abs(x)))
+        if self.l2:
+            total = ops.add(total, ops.multiply(self.l2, ops.sum(ops.square(x))))
+        return total
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(Regularizer):
+    def __init__(self, l1=0.01):
+        self.l1 = _check("l1", l1)
+
+    def __call__(self, x):
+        return ops.multiply(self.l1, ops.sum(ops.abs(x)))
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(Regularizer):
+    def __init__(self, l2=0.01):
+        self.l2 = _check("l2", l2)
+
+    def __call__(self, x):
+        return ops.multiply(self.l2, ops.sum(ops.square(x)))
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+def l1_l2(l1=0.01, l2=0.01):
+    return L1L2(l1=l1, l2=l2)
+
+
+l1 = L1
+l2 = L2
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    if identifier is None:
+        return None
+    if isinstance(identifier, Regularizer) or callable(identifier) and not isinstance(identifier, type):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Could not interpret regularizer identifier: '{identifier}'")
+        return cls(0.01, 0.01) if cls is L1L2 else cls()
+    if isinstance(identifier, dict):
+        cls = _CLASSES.get(identifier.get("class_name"))
+        if cls is None:
+            raise ValueError(f"Unknown regularizer: {identifier.get('class_name')!r}")
+        return cls.from_config(identifier.get("config", {}))
+    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+
+
+def serialize(reg):
+    return {"module": "keras.regularizers", "class_name": type(reg).__name__,
+            "config": reg.get_config(), "registered_name": None}

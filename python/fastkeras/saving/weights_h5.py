@@ -1,0 +1,97 @@
+"""Keras 3's `.weights.h5` layout: every object's variables under `<path>/vars/<i>`, where a
+child of a container is addressed by its class name in snake case plus a counter among
+siblings of the same class ('dense', 'dense_1', ...), not by its (auto-generated) name."""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+
+from fastkeras.layers.layer import to_snake_case
+from fastkeras.saving.files import atomic_path
+
+
+def _children(model):
+    """(key, layer) for the model's layers in order, keyed as Keras keys them."""
+    used = {}
+    out = []
+    for layer in getattr(model, "layers", []):
+        base = to_snake_case(type(layer).__name__)
+        if base in used:
+            used[base] += 1
+            key = f"{base}_{used[base]}"
+        else:
+            used[base] = 0
+            key = base
+        out.append((key, layer))
+    return out
+
+
+def _own_vars(layer):
+    return list(layer._own_weights)
+
+
+def save_weights(model, filepath, overwrite=True):
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError("The filename must end in `.weights.h5`. "
+                         f"Received: filepath={filepath}")
+    with atomic_path(filepath, overwrite) as tmp:
+        with h5py.File(tmp, "w") as f:
+            layers_group = f.create_group("layers")
+            for key, layer in _children(model):
+                g = layers_group.create_group(key).create_group("vars")
+                g.attrs["name"] = layer.name
+                for i, v in enumerate(_own_vars(layer)):
+                    g.create_dataset(str(i), data=v.value)
+            opt = getattr(model, "optimizer", None)
+            if opt is not None and getattr(opt, "built", False):
+                g = f.create_group("optimizer").create_group("vars")
+                g.attrs["name"] = opt.name
+                for i, v in enumerate(opt.variables):
+                    g.create_dataset(str(i), data=np.asarray(v.value))
+            f.create_group("vars").attrs["name"] = model.name
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No such file: '{filepath}'")
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built yet: build it (or call it on data) "
+                         "before loading weights into it.")
+    try:
+        f = h5py.File(filepath, "r")
+    except OSError as e:
+        raise ValueError(f"'{filepath}' is not a readable HDF5 weights file: {e}") from e
+    with f:
+        if "layers" not in f:
+            raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has no 'layers' "
+                             f"group (top-level keys: {sorted(f.keys())})")
+        pending = []
+        for key, layer in _children(model):
+            own = _own_vars(layer)
+            if key not in f["layers"]:
+                if own and not skip_mismatch:
+                    raise ValueError(f"Layer '{layer.name}' ({key}) has {len(own)} weights but "
+                                     f"'{filepath}' has no entry 'layers/{key}'")
+                continue
+            stored = f["layers"][key].get("vars", {})
+            if len(stored) != len(own):
+                if skip_mismatch:
+                    continue
+                raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, but "
+                                 f"'{filepath}' has {len(stored)} for 'layers/{key}'")
+            for i, v in enumerate(own):
+                arr = stored[str(i)][()]
+                if arr.shape != v.shape:
+                    if skip_mismatch:
+                        break
+                    raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, "
+                                     f"but '{filepath}' stores shape {arr.shape} at "
+                                     f"'layers/{key}/vars/{i}'")
+                pending.append((v, arr))
+        for v, arr in pending:  # nothing changes unless every weight fits
+            v.assign(arr)

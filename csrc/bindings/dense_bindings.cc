@@ -38,7 +38,8 @@ float* checked(const py::object& obj, std::initializer_list<int64_t> shape, cons
   if (writable && !a.writeable()) {
     throw py::value_error(std::string(fn) + ": `" + arg + "` is read-only");
   }
-  return static_cast<float*>(a.mutable_data());
+  // Inputs may be read-only views; only outputs (checked writable above) are written.
+  return const_cast<float*>(static_cast<const float*>(a.data()));
 }
 
 void dense_backward_py(const py::array& x, const py::array& w, const py::object& y,

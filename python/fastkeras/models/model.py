@@ -50,7 +50,12 @@ class Model(Layer):
         from fastkeras import optimizers as optimizers_mod
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = loss
-        self._loss_fn = losses_mod.get(loss) if loss is not None else None
+        self._loss_fn = None
+        if loss is not None:
+            fn = losses_mod.get(loss)
+            if not isinstance(fn, losses_mod.Loss):  # a plain function: reduce it like Keras
+                fn = losses_mod.LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
+            self._loss_fn = fn
         self._loss_weight = 1.0 if loss_weights is None else float(
             loss_weights[0] if isinstance(loss_weights, (list, tuple)) else loss_weights)
         self._metric_specs = list(metrics or [])
@@ -66,8 +71,7 @@ class Model(Layer):
 
         def resolve(spec):
             if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
-                return metrics_mod.resolve_accuracy(spec, np.shape(y), tuple(y_pred.shape),
-                                                    loss=self.loss)
+                return metrics_mod.resolve_accuracy(spec, np.shape(y), tuple(y_pred.shape))
             return metrics_mod.get(spec)
 
         self._metrics = [resolve(s) for s in self._metric_specs]
@@ -183,7 +187,8 @@ class Model(Layer):
                                  "(x_val, y_val, val_sample_weight). Received: "
                                  f"{type(validation_data).__name__} of length "
                                  f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
-        batches = data_mod.BatchIterator(x, y, sample_weight, batch_size or 32, shuffle=bool(shuffle),
+        batches = data_mod.BatchIterator(x, y, sample_weight, 32 if batch_size is None else batch_size,
+                                         shuffle=bool(shuffle),
                                          rng=fk_random.generator())
         steps = batches.steps if steps_per_epoch is None else min(batches.steps, steps_per_epoch)
         cbs, history = self._make_callbacks(callbacks, verbose, epochs, steps, True)
@@ -337,6 +342,27 @@ class Model(Layer):
         return out.value.copy() if isinstance(out, Tensor) else [o.value.copy() for o in out]
 
     # --- inspection --------------------------------------------------------------------------
+    def get_layer(self, name=None, index=None):
+        """A layer by `name` or by `index` (position in `model.layers`)."""
+        layers = getattr(self, "layers", None)
+        if layers is None:
+            layers = [l for l in self._tracked_layers]
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        if index is not None:
+            if not isinstance(index, int) or not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
+                                 f"has {len(layers)} layers.")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[l.name for l in layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
     def _summary_rows(self):
         rows = []
         for layer in getattr(self, "layers", []):

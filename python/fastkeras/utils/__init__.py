@@ -1,0 +1,6 @@
+"""Helpers that sit outside the model: label encoding, normalization and seeding."""
+
+from fastkeras.utils.numerical_utils import normalize, to_categorical
+from fastkeras.utils.rng_utils import get_random_seed, set_random_seed
+
+__all__ = ["to_categorical", "normalize", "set_random_seed", "get_random_seed"]

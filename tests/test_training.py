@@ -261,3 +261,17 @@ def test_notes_mlp_one_epoch_on_real_fashion_mnist():
     h = model.fit(x_train, y_train, epochs=1, validation_data=(x_valid, y_valid), verbose=0)
     assert h.params["steps"] == 1719
     assert h.history["val_accuracy"][0] >= 0.80
+
+
+def test_metric_strings_name_history_keys():
+    x, y = blobs()
+    model = mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_categorical_accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2)])
+    h = model.fit(x, y, epochs=1, verbose=0)
+    assert set(h.history) == {"loss", "sparse_categorical_accuracy",
+                              "sparse_top_k_categorical_accuracy"}
+    reg = keras.Sequential([keras.layers.Dense(1, input_shape=(5,))])
+    reg.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    h = reg.fit(x, y.astype(np.float32), epochs=1, verbose=0)
+    assert set(h.history) == {"loss", "mae"}

@@ -70,9 +70,7 @@ class Model(Layer):
         from fastkeras import metrics as metrics_mod
 
         def resolve(spec):
-            if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
-                return metrics_mod.resolve_accuracy(spec, np.shape(y), tuple(y_pred.shape))
-            return metrics_mod.get(spec)
+            return metrics_mod.get_compile_metric(spec, np.shape(y), tuple(y_pred.shape))
 
         self._metrics = [resolve(s) for s in self._metric_specs]
         self._weighted_metrics = [resolve(s) for s in self._weighted_metric_specs]
@@ -120,10 +118,7 @@ class Model(Layer):
             loss = self._compute_loss(y, y_pred, sample_weight)
         variables = self.trainable_weights
         grads = gradients(loss, variables)
-        self.optimizer.apply(grads, variables)
-        for v in variables:
-            if v.constraint is not None:
-                v.assign(v.constraint(v.value))
+        self.optimizer.apply(grads, variables)  # also applies variable constraints, as Keras
         return float(loss.value), y_pred.value
 
     def _test_step(self, x, y, sample_weight):
@@ -282,6 +277,12 @@ class Model(Layer):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = self._verbose(verbose)
         x = data_mod.to_arrays(x)
+        if (not verbose and not callbacks and steps is None and isinstance(x, np.ndarray)
+                and 0 < len(x) <= (batch_size or 32)):
+            # One batch, nobody watching: skip the batching and callback machinery.
+            with no_grad():
+                out = self(x, training=False)
+            return out.value.copy() if isinstance(out, Tensor) else [o.value.copy() for o in out]
         batches = data_mod.BatchIterator(x, None, None, batch_size or 32)
         n_steps = batches.steps if steps is None else min(steps, batches.steps)
         cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)

@@ -1,0 +1,267 @@
+// Python bindings for the optimizer update kernels (kernels/optim/optim.h).
+//
+// Every function updates its array arguments in place and returns None. The arrays must be
+// float32, C-contiguous, of one shape (the variable's), and must not share memory; the variable
+// and the slot arrays must be writeable. Anything else raises TypeError/ValueError naming the
+// function, the argument and what was received.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings/checks.h"
+#include "bindings/registry.h"
+#include "kernels/optim/optim.h"
+
+namespace fastkeras::bindings {
+namespace {
+
+std::string type_name(const py::handle& obj) {
+  return std::string(py::str(py::type::of(obj).attr("__name__")));
+}
+
+// The operands of one update call, checked against the variable's shape.
+class Operands {
+ public:
+  Operands(const char* fn, const py::object& var, const py::object& grad) : fn_(fn) {
+    var_ = to_array(var, "var");
+    check_common(var_, "var", /*writeable=*/true);
+    grad_ = to_array(grad, "grad");
+    check_common(grad_, "grad", /*writeable=*/false);
+    check_shape(grad_, "grad");
+    arrays_.push_back({var_, "var"});
+    arrays_.push_back({grad_, "grad"});
+  }
+
+  float* var() { return static_cast<float*>(var_.mutable_data()); }
+  const float* grad() const { return static_cast<const float*>(grad_.data()); }
+  int64_t size() const { return static_cast<int64_t>(var_.size()); }
+
+  // A slot array (momentum, velocity, ...): same shape as the variable, writeable.
+  float* slot(const py::object& obj, const char* arg) {
+    py::array a = to_array(obj, arg);
+    check_common(a, arg, /*writeable=*/true);
+    check_shape(a, arg);
+    for (const auto& [other, other_name] : arrays_) {
+      if (overlaps(a, other)) {
+        throw py::value_error(std::string(fn_) + ": `" + arg + "` shares memory with `" +
+                              other_name + "`; each state array must be separate");
+      }
+    }
+    arrays_.push_back({a, arg});
+    return static_cast<float*>(a.mutable_data());
+  }
+
+  // A slot that may be None (absent for this configuration).
+  float* optional_slot(const py::object& obj, const char* arg) {
+    return obj.is_none() ? nullptr : slot(obj, arg);
+  }
+
+  void check_var_grad_disjoint() const {
+    if (overlaps(var_, grad_)) {
+      throw py::value_error(std::string(fn_) + ": `grad` shares memory with `var`");
+    }
+  }
+
+ private:
+  py::array to_array(const py::object& obj, const char* arg) const {
+    if (!py::isinstance<py::array>(obj)) {
+      throw py::type_error(std::string(fn_) + ": `" + arg +
+                           "` must be a float32 numpy array, received an object of type " +
+                           type_name(obj));
+    }
+    return obj.cast<py::array>();
+  }
+
+  void check_common(const py::array& a, const char* arg, bool writeable) const {
+    require_float32(a, fn_, arg);
+    if (!(a.flags() & py::array::c_style)) {
+      throw py::value_error(std::string(fn_) + ": `" + arg + "` of shape " + shape_str(a) +
+                            " must be C-contiguous (pass np.ascontiguousarray(" + arg + "))");
+    }
+    if (writeable && !a.writeable()) {
+      throw py::value_error(std::string(fn_) + ": `" + arg +
+                            "` is read-only; it is updated in place");
+    }
+  }
+
+  void check_shape(const py::array& a, const char* arg) const {
+    bool same = a.ndim() == var_.ndim();
+    for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == var_.shape(i);
+    if (!same) {
+      throw py::value_error(std::string(fn_) + ": `" + arg + "` must have the shape of `var` " +
+                            shape_str(var_) + ", received shape " + shape_str(a));
+    }
+  }
+
+  const char* fn_;
+  py::array var_, grad_;
+  std::vector<std::pair<py::array, const char*>> arrays_;
+};
+
+void sgd(const py::object& var, const py::object& grad, const py::object& momentum,
+         float learning_rate, float mu, bool nesterov) {
+  Operands ops("sgd_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* m = ops.optional_slot(momentum, "momentum");
+  optim::SgdParams p{learning_rate, mu, nesterov};
+  py::gil_scoped_release release;
+  optim::sgd_update(ops.var(), ops.grad(), m, ops.size(), p);
+}
+
+void adam(const py::object& var, const py::object& grad, const py::object& m,
+          const py::object& v, const py::object& velocity_hat, float alpha,
+          float one_minus_beta_1, float one_minus_beta_2, float epsilon) {
+  Operands ops("adam_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* mp = ops.slot(m, "m");
+  float* vp = ops.slot(v, "v");
+  float* vh = ops.optional_slot(velocity_hat, "velocity_hat");
+  optim::AdamParams p{alpha, one_minus_beta_1, one_minus_beta_2, epsilon};
+  py::gil_scoped_release release;
+  optim::adam_update(ops.var(), ops.grad(), mp, vp, vh, ops.size(), p);
+}
+
+void rmsprop(const py::object& var, const py::object& grad, const py::object& velocity,
+             const py::object& momentum, const py::object& average_grad, float learning_rate,
+             float rho, float one_minus_rho, float mu, float epsilon) {
+  Operands ops("rmsprop_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* vel = ops.slot(velocity, "velocity");
+  float* mom = ops.optional_slot(momentum, "momentum");
+  float* avg = ops.optional_slot(average_grad, "average_grad");
+  optim::RmspropParams p{learning_rate, rho, one_minus_rho, mu, epsilon};
+  py::gil_scoped_release release;
+  optim::rmsprop_update(ops.var(), ops.grad(), vel, mom, avg, ops.size(), p);
+}
+
+void adadelta(const py::object& var, const py::object& grad, const py::object& accumulated_grad,
+              const py::object& accumulated_delta_var, float learning_rate, float rho,
+              float one_minus_rho, float epsilon) {
+  Operands ops("adadelta_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* ag = ops.slot(accumulated_grad, "accumulated_grad");
+  float* ad = ops.slot(accumulated_delta_var, "accumulated_delta_var");
+  optim::AdadeltaParams p{learning_rate, rho, one_minus_rho, epsilon};
+  py::gil_scoped_release release;
+  optim::adadelta_update(ops.var(), ops.grad(), ag, ad, ops.size(), p);
+}
+
+void adagrad(const py::object& var, const py::object& grad, const py::object& accumulator,
+             float learning_rate, float epsilon) {
+  Operands ops("adagrad_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* acc = ops.slot(accumulator, "accumulator");
+  optim::AdagradParams p{learning_rate, epsilon};
+  py::gil_scoped_release release;
+  optim::adagrad_update(ops.var(), ops.grad(), acc, ops.size(), p);
+}
+
+void adamax(const py::object& var, const py::object& grad, const py::object& m,
+            const py::object& u, float learning_rate, float one_minus_beta_1, float beta_2,
+            float one_minus_beta_1_power, float epsilon) {
+  Operands ops("adamax_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* mp = ops.slot(m, "m");
+  float* up = ops.slot(u, "u");
+  optim::AdamaxParams p{learning_rate, one_minus_beta_1, beta_2, one_minus_beta_1_power,
+                        epsilon};
+  py::gil_scoped_release release;
+  optim::adamax_update(ops.var(), ops.grad(), mp, up, ops.size(), p);
+}
+
+void nadam(const py::object& var, const py::object& grad, const py::object& m,
+           const py::object& v, float learning_rate, float one_minus_beta_1,
+           float one_minus_beta_2, float u_next, float one_minus_u_product_next,
+           float one_minus_u, float one_minus_u_product, float one_minus_beta_2_power,
+           float epsilon) {
+  Operands ops("nadam_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* mp = ops.slot(m, "m");
+  float* vp = ops.slot(v, "v");
+  optim::NadamParams p{learning_rate,       one_minus_beta_1,    one_minus_beta_2,
+                       u_next,              one_minus_u_product_next, one_minus_u,
+                       one_minus_u_product, one_minus_beta_2_power,  epsilon};
+  py::gil_scoped_release release;
+  optim::nadam_update(ops.var(), ops.grad(), mp, vp, ops.size(), p);
+}
+
+void decay(const py::object& var, float weight_decay, float learning_rate) {
+  const char* fn = "decay_weights";
+  if (!py::isinstance<py::array>(var)) {
+    throw py::type_error(std::string(fn) +
+                         ": `var` must be a float32 numpy array, received an object of type " +
+                         type_name(var));
+  }
+  py::array a = var.cast<py::array>();
+  require_float32(a, fn, "var");
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(fn) + ": `var` of shape " + shape_str(a) +
+                          " must be C-contiguous");
+  }
+  if (!a.writeable()) throw py::value_error(std::string(fn) + ": `var` is read-only");
+  float* data = static_cast<float*>(a.mutable_data());
+  const int64_t n = static_cast<int64_t>(a.size());
+  py::gil_scoped_release release;
+  optim::decay_weights(data, n, weight_decay, learning_rate);
+}
+
+double sum_squares(const py::object& x) {
+  const char* fn = "sum_squares";
+  if (!py::isinstance<py::array>(x)) {
+    throw py::type_error(std::string(fn) +
+                         ": `x` must be a float32 numpy array, received an object of type " +
+                         type_name(x));
+  }
+  py::array a = x.cast<py::array>();
+  require_float32(a, fn, "x");
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(fn) + ": `x` of shape " + shape_str(a) +
+                          " must be C-contiguous");
+  }
+  const float* data = static_cast<const float*>(a.data());
+  const int64_t n = static_cast<int64_t>(a.size());
+  py::gil_scoped_release release;
+  return optim::sum_squares(data, n);
+}
+
+void register_optim(py::module_& m) {
+  // All arguments are positional-or-keyword; the Python optimizers call positionally.
+  m.def("sgd_update", &sgd, py::arg("var"), py::arg("grad"), py::arg("momentum"),
+        py::arg("learning_rate"), py::arg("mu"), py::arg("nesterov"),
+        "SGD step in place. momentum=None: var -= grad*lr. Otherwise m = m*mu - grad*lr and "
+        "var += m (or var += m*mu - grad*lr with nesterov).");
+  m.def("adam_update", &adam, py::arg("var"), py::arg("grad"), py::arg("m"), py::arg("v"),
+        py::arg("velocity_hat"), py::arg("alpha"), py::arg("one_minus_beta_1"),
+        py::arg("one_minus_beta_2"), py::arg("epsilon"),
+        "Adam step in place; alpha = lr*sqrt(1-beta_2^t)/(1-beta_1^t). velocity_hat (or None) "
+        "enables AMSGrad.");
+  m.def("rmsprop_update", &rmsprop, py::arg("var"), py::arg("grad"), py::arg("velocity"),
+        py::arg("momentum"), py::arg("average_grad"), py::arg("learning_rate"), py::arg("rho"),
+        py::arg("one_minus_rho"), py::arg("mu"), py::arg("epsilon"),
+        "RMSprop step in place. momentum and average_grad may be None (no momentum / not "
+        "centered).");
+  m.def("adadelta_update", &adadelta, py::arg("var"), py::arg("grad"),
+        py::arg("accumulated_grad"), py::arg("accumulated_delta_var"), py::arg("learning_rate"),
+        py::arg("rho"), py::arg("one_minus_rho"), py::arg("epsilon"), "Adadelta step in place.");
+  m.def("adagrad_update", &adagrad, py::arg("var"), py::arg("grad"), py::arg("accumulator"),
+        py::arg("learning_rate"), py::arg("epsilon"), "Adagrad step in place.");
+  m.def("adamax_update", &adamax, py::arg("var"), py::arg("grad"), py::arg("m"), py::arg("u"),
+        py::arg("learning_rate"), py::arg("one_minus_beta_1"), py::arg("beta_2"),
+        py::arg("one_minus_beta_1_power"), py::arg("epsilon"), "Adamax step in place.");
+  m.def("nadam_update", &nadam, py::arg("var"), py::arg("grad"), py::arg("m"), py::arg("v"),
+        py::arg("learning_rate"), py::arg("one_minus_beta_1"), py::arg("one_minus_beta_2"),
+        py::arg("u_next"), py::arg("one_minus_u_product_next"), py::arg("one_minus_u"),
+        py::arg("one_minus_u_product"), py::arg("one_minus_beta_2_power"), py::arg("epsilon"),
+        "Nadam step in place (the step-dependent scalars are computed by the caller).");
+  m.def("decay_weights", &decay, py::arg("var"), py::arg("weight_decay"),
+        py::arg("learning_rate"), "Decoupled weight decay in place: var -= var*wd*lr.");
+  m.def("sum_squares", &sum_squares, py::arg("x"),
+        "Sum of squares of a float32 array, accumulated in double.");
+}
+
+Registrar registrar("optim", &register_optim);
+
+}  // namespace
+}  // namespace fastkeras::bindings

@@ -1,0 +1,248 @@
+#include "kernels/optim/optim.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/parallel.h"
+
+// The update rules must round after every operation, as Keras's separate tensor ops do, so no
+// fused multiply-adds: x86-64 builds without -mfma have none to contract into; elsewhere the
+// compiler is asked not to contract.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__) && !defined(__x86_64__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace fastkeras::optim {
+namespace {
+
+// Elements per scheduling unit: chunks handed to threads are multiples of this.
+constexpr int64_t kGrain = 4096;
+
+// Runs fn(begin, end) over [0, n), on several threads when the work is large enough.
+template <typename Fn>
+void for_chunks(int64_t n, double flops_per_element, Fn&& fn) {
+  if (n <= 0) return;
+  const int64_t blocks = (n + kGrain - 1) / kGrain;
+  const int threads = threads_for(flops_per_element * static_cast<double>(n), blocks);
+  if (threads <= 1) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  const int64_t blocks_per_thread = (blocks + threads - 1) / threads;
+  run_parallel(threads, [&](int t) {
+    const int64_t begin = std::min(n, t * blocks_per_thread * kGrain);
+    const int64_t end = std::min(n, (t + 1) * blocks_per_thread * kGrain);
+    if (begin < end) fn(begin, end);
+  });
+}
+
+}  // namespace
+
+void sgd_update(float* var, const float* grad, float* momentum, int64_t n, const SgdParams& p) {
+  const float lr = p.learning_rate;
+  const float mu = p.momentum;
+  if (momentum == nullptr) {
+    for_chunks(n, 2.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) var[i] = var[i] - grad[i] * lr;
+    });
+  } else if (!p.nesterov) {
+    for_chunks(n, 4.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float m = momentum[i] * mu - grad[i] * lr;
+        momentum[i] = m;
+        var[i] = var[i] + m;
+      }
+    });
+  } else {
+    for_chunks(n, 7.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g_lr = grad[i] * lr;
+        const float m = momentum[i] * mu - g_lr;
+        momentum[i] = m;
+        var[i] = var[i] + (m * mu - g_lr);
+      }
+    });
+  }
+}
+
+void adam_update(float* var, const float* grad, float* m, float* v, float* velocity_hat,
+                 int64_t n, const AdamParams& p) {
+  const float alpha = p.alpha, c1 = p.one_minus_beta_1, c2 = p.one_minus_beta_2;
+  const float eps = p.epsilon;
+  if (velocity_hat == nullptr) {
+    for_chunks(n, 14.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g = grad[i];
+        const float mi = m[i] + (g - m[i]) * c1;
+        const float vi = v[i] + (g * g - v[i]) * c2;
+        m[i] = mi;
+        v[i] = vi;
+        var[i] = var[i] - (mi * alpha) / (std::sqrt(vi) + eps);
+      }
+    });
+  } else {
+    for_chunks(n, 15.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g = grad[i];
+        const float mi = m[i] + (g - m[i]) * c1;
+        const float vi = v[i] + (g * g - v[i]) * c2;
+        const float vh = std::max(velocity_hat[i], vi);
+        m[i] = mi;
+        v[i] = vi;
+        velocity_hat[i] = vh;
+        var[i] = var[i] - (mi * alpha) / (std::sqrt(vh) + eps);
+      }
+    });
+  }
+}
+
+void rmsprop_update(float* var, const float* grad, float* velocity, float* momentum,
+                    float* average_grad, int64_t n, const RmspropParams& p) {
+  const float lr = p.learning_rate, rho = p.rho, c = p.one_minus_rho, mu = p.momentum;
+  const float eps = p.epsilon;
+  // The four variants differ only in the denominator and in how the increment is applied;
+  // each gets its own loop so the inner loop has no branches.
+  auto run = [&](auto centered_tag, auto momentum_tag) {
+    constexpr bool kCentered = decltype(centered_tag)::value;
+    constexpr bool kMomentum = decltype(momentum_tag)::value;
+    for_chunks(n, 14.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g = grad[i];
+        const float vel = rho * velocity[i] + c * (g * g);
+        velocity[i] = vel;
+        float denom;
+        if constexpr (kCentered) {
+          const float avg = rho * average_grad[i] + c * g;
+          average_grad[i] = avg;
+          denom = (vel - avg * avg) + eps;
+        } else {
+          denom = vel + eps;
+        }
+        const float inc = (lr * g) / std::sqrt(denom);
+        if constexpr (kMomentum) {
+          const float mom = mu * momentum[i] + inc;
+          momentum[i] = mom;
+          var[i] = var[i] - mom;
+        } else {
+          var[i] = var[i] - inc;
+        }
+      }
+    });
+  };
+  using Yes = std::true_type;
+  using No = std::false_type;
+  const bool centered = average_grad != nullptr, with_momentum = momentum != nullptr;
+  if (centered && with_momentum) run(Yes{}, Yes{});
+  else if (centered) run(Yes{}, No{});
+  else if (with_momentum) run(No{}, Yes{});
+  else run(No{}, No{});
+}
+
+void adadelta_update(float* var, const float* grad, float* accumulated_grad,
+                     float* accumulated_delta_var, int64_t n, const AdadeltaParams& p) {
+  const float lr = p.learning_rate, rho = p.rho, c = p.one_minus_rho, eps = p.epsilon;
+  for_chunks(n, 18.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i];
+      const float ag = rho * accumulated_grad[i] + c * (g * g);
+      accumulated_grad[i] = ag;
+      const float delta = -((std::sqrt(accumulated_delta_var[i] + eps) * g) / std::sqrt(ag + eps));
+      accumulated_delta_var[i] = rho * accumulated_delta_var[i] + c * (delta * delta);
+      var[i] = var[i] + lr * delta;
+    }
+  });
+}
+
+void adagrad_update(float* var, const float* grad, float* accumulator, int64_t n,
+                    const AdagradParams& p) {
+  const float lr = p.learning_rate, eps = p.epsilon;
+  for_chunks(n, 8.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i];
+      const float acc = accumulator[i] + g * g;
+      accumulator[i] = acc;
+      var[i] = var[i] - (lr * g) / std::sqrt(acc + eps);
+    }
+  });
+}
+
+void adamax_update(float* var, const float* grad, float* m, float* u, int64_t n,
+                   const AdamaxParams& p) {
+  const float lr = p.learning_rate, c1 = p.one_minus_beta_1, b2 = p.beta_2;
+  const float bias = p.one_minus_beta_1_power, eps = p.epsilon;
+  for_chunks(n, 12.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i];
+      const float mi = m[i] + (g - m[i]) * c1;
+      const float ui = std::max(b2 * u[i], std::fabs(g));
+      m[i] = mi;
+      u[i] = ui;
+      var[i] = var[i] - (lr * mi) / (bias * (ui + eps));
+    }
+  });
+}
+
+void nadam_update(float* var, const float* grad, float* m, float* v, int64_t n,
+                  const NadamParams& p) {
+  const NadamParams q = p;
+  for_chunks(n, 20.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i];
+      const float mi = m[i] + (g - m[i]) * q.one_minus_beta_1;
+      const float vi = v[i] + (g * g - v[i]) * q.one_minus_beta_2;
+      m[i] = mi;
+      v[i] = vi;
+      const float m_hat = (q.u_next * mi) / q.one_minus_u_product_next +
+                          (q.one_minus_u * g) / q.one_minus_u_product;
+      const float v_hat = vi / q.one_minus_beta_2_power;
+      var[i] = var[i] - (m_hat * q.learning_rate) / (std::sqrt(v_hat) + q.epsilon);
+    }
+  });
+}
+
+void decay_weights(float* var, int64_t n, float weight_decay, float learning_rate) {
+  const float wd = weight_decay, lr = learning_rate;
+  for_chunks(n, 3.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) var[i] = var[i] - (var[i] * wd) * lr;
+  });
+}
+
+double sum_squares(const float* x, int64_t n) {
+  if (n <= 0) return 0.0;
+  // Fixed blocks, each summed on its own, then added in block order: the result is the same
+  // for any number of threads.
+  const int64_t blocks = (n + kGrain - 1) / kGrain;
+  std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
+  const int threads = threads_for(2.0 * static_cast<double>(n), blocks);
+  const int64_t blocks_per_thread = (blocks + threads - 1) / threads;
+  run_parallel(threads, [&](int t) {
+    const int64_t first = t * blocks_per_thread;
+    const int64_t last = std::min(blocks, first + blocks_per_thread);
+    for (int64_t blk = first; blk < last; ++blk) {
+      const int64_t b = blk * kGrain, e = std::min(n, b + kGrain);
+      // Four independent accumulators let the loop vectorize without reassociation flags.
+      double s[4] = {0.0, 0.0, 0.0, 0.0};
+      int64_t i = b;
+      for (; i + 4 <= e; i += 4) {
+        for (int k = 0; k < 4; ++k) {
+          const double v = x[i + k];
+          s[k] += v * v;
+        }
+      }
+      for (; i < e; ++i) {
+        const double v = x[i];
+        s[0] += v * v;
+      }
+      partial[static_cast<size_t>(blk)] = (s[0] + s[1]) + (s[2] + s[3]);
+    }
+  });
+  double total = 0.0;
+  for (double s : partial) total += s;
+  return total;
+}
+
+}  // namespace fastkeras::optim

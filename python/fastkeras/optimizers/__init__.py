@@ -1,0 +1,81 @@
+"""Optimizers (Keras 3's `keras.optimizers`): the update rules run in C++ kernels, one call per
+variable per step.
+
+    opt = fastkeras.optimizers.get("adam")
+    opt.apply(grads, model.trainable_variables)
+"""
+
+from __future__ import annotations
+
+from fastkeras.optimizers import schedules
+from fastkeras.optimizers.adadelta import Adadelta
+from fastkeras.optimizers.adagrad import Adagrad
+from fastkeras.optimizers.adam import Adam
+from fastkeras.optimizers.adamax import Adamax
+from fastkeras.optimizers.adamw import AdamW
+from fastkeras.optimizers.base_optimizer import BaseOptimizer, Optimizer
+from fastkeras.optimizers.nadam import Nadam
+from fastkeras.optimizers.rmsprop import RMSprop
+from fastkeras.optimizers.sgd import SGD
+
+__all__ = ["Optimizer", "BaseOptimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta",
+           "Adagrad", "Nadam", "Adamax", "schedules", "get", "serialize", "deserialize"]
+
+ALL_OBJECTS = {Optimizer, SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, Nadam, Adamax}
+ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
+
+
+def serialize(optimizer) -> dict:
+    """The optimizer as a JSON-compatible dict in Keras's format
+    (`{"module", "class_name", "config", "registered_name"}`)."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"serialize: expected an Optimizer instance. Received: {optimizer!r}")
+    builtin = ALL_OBJECTS_DICT.get(type(optimizer).__name__.lower()) is type(optimizer)
+    return {
+        "module": "keras.optimizers" if builtin else type(optimizer).__module__,
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None if builtin else type(optimizer).__name__,
+    }
+
+
+def deserialize(config, custom_objects=None):
+    """An optimizer from `serialize`'s dict (or any `{"class_name": ..., "config": ...}`).
+    Built-in class names match case-insensitively; `custom_objects` maps names to classes."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("Could not deserialize an optimizer: expected a dict with keys "
+                         f"'class_name' and 'config'. Received: {config!r}")
+    name = config["class_name"]
+    if not isinstance(name, str):
+        raise ValueError(f"Could not deserialize an optimizer: 'class_name' must be a string. "
+                         f"Received: {name!r}")
+    custom_objects = custom_objects or {}
+    cls = custom_objects.get(name) or ALL_OBJECTS_DICT.get(name.lower())
+    if cls is None:
+        raise ValueError(f"Could not interpret optimizer identifier: '{name}'. Known "
+                         f"optimizers: {sorted(ALL_OBJECTS_DICT)}; pass other classes in "
+                         "`custom_objects`.")
+    inner = config.get("config") or {}
+    if not isinstance(inner, dict):
+        raise ValueError(f"Could not deserialize optimizer '{name}': 'config' must be a dict. "
+                         f"Received: {inner!r}")
+    return cls.from_config(dict(inner), custom_objects=custom_objects)
+
+
+def get(identifier):
+    """An optimizer from a name ('adam', case-insensitive), a serialized dict, or an instance
+    (returned as is). None gives None."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = deserialize({"class_name": identifier, "config": {}})
+    else:
+        raise ValueError(f"Could not interpret optimizer identifier: {identifier!r} (expected an "
+                         "optimizer name such as 'adam', a config dict or an Optimizer)")
+    if isinstance(obj, Optimizer):
+        return obj
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")

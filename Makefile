@@ -10,8 +10,11 @@ JOBS ?= 2
 
 .PHONY: demo test ctest pytest install venv benchmark wheel clean
 
+# The Keras notes' Fashion-MNIST MLP on the real data (5 epochs; EPOCHS=30 for the notes' run).
+EPOCHS ?= 5
 demo: install
-	$(PY) examples/gemm_demo.py
+	./scripts/system-deps.sh
+	$(PY) examples/fashion_mnist_mlp.py --epochs $(EPOCHS)
 
 test: ctest pytest
 
@@ -31,7 +34,7 @@ pytest: install
 $(VENV)/.deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja numpy h5py pytest
+	$(PIP) install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja numpy h5py pytest pandas
 	touch $@
 
 venv: $(VENV)/.deps
@@ -41,6 +44,7 @@ install: venv
 
 benchmark: install
 	$(PY) benchmarks/gemm.py --markdown
+	$(PY) benchmarks/fashion_mnist_mlp.py --markdown
 
 wheel: venv
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

@@ -275,3 +275,19 @@ def test_metric_strings_name_history_keys():
     reg.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     h = reg.fit(x, y.astype(np.float32), epochs=1, verbose=0)
     assert set(h.history) == {"loss", "mae"}
+
+
+def test_regularization_penalty_is_part_of_the_loss():
+    x, y = blobs(64)
+    reg = keras.Sequential([
+        keras.layers.Dense(8, activation="relu", input_shape=(5,),
+                           kernel_regularizer=keras.regularizers.l2(0.1)),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    reg.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    logged = reg.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+    probs = reg.predict(x, verbose=0)
+    ce = -np.log(probs[np.arange(64), y]).mean()
+    penalty = 0.1 * np.sum(np.square(reg.layers[0].kernel.numpy()))
+    assert logged == pytest.approx(ce + penalty, rel=1e-5)
+    assert reg.evaluate(x, y, verbose=0) == pytest.approx(ce + penalty, rel=1e-5)

@@ -170,20 +170,20 @@ def make_op(value, parents: Sequence, backward: Callable) -> Tensor:
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes that need a gradient, inputs before the ops that use them."""
     order, seen = [], set()
-    stack = [(root, False)]
+    stack = [(root, iter(root._parents))]
+    seen.add(id(root))
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for p in node._parents:
+        node, parents = stack[-1]
+        for p in parents:
             if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
+                seen.add(id(p))
+                stack.append((p, iter(p._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
     return order
 
 
@@ -210,24 +210,22 @@ def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None) -
     wanted = {id(s) for s in sources}
     results = {}
     for node in reversed(_topological_order(target)):
-        g = grads.pop(id(node), None)
+        key = id(node)
+        g = grads.pop(key, None)
         if g is None:
             continue
-        if id(node) in wanted:
-            results[id(node)] = g
-        if node._backward is None:
+        if key in wanted:
+            results[key] = g
+        backward = node._backward
+        if backward is None:
             continue
         parents = node._parents
-        needs = tuple(isinstance(p, Tensor) and p.requires_grad for p in parents)
-        parent_grads = node._backward(g, needs)
-        for p, pg, need in zip(parents, parent_grads, needs):
+        needs = tuple([isinstance(p, Tensor) and p.requires_grad for p in parents])
+        for p, pg, need in zip(parents, backward(g, needs), needs):
             if not need or pg is None:
                 continue
-            key = id(p)
-            prev = grads.get(key)
-            if prev is None:
-                grads[key] = pg
-            else:
-                # Never add in place into an array an op may still own; make a new one.
-                grads[key] = prev + pg
+            pkey = id(p)
+            prev = grads.get(pkey)
+            # Never add in place into an array an op may still own; make a new one.
+            grads[pkey] = pg if prev is None else prev + pg
     return [results.get(id(s)) for s in sources]

@@ -125,6 +125,11 @@ class ProgbarLogger(Callback):
         self.verbose = params.get("verbose", 1)
         self.epochs = params.get("epochs", 1)
 
+    @property
+    def wants_batch_logs(self) -> bool:
+        """Only a live bar shows per-batch values; otherwise only epoch-end lines are printed."""
+        return self.verbose == 1 and _interactive(sys.stdout)
+
     def _start(self, target):
         self.progbar = Progbar(target, verbose=self.verbose)
 
@@ -134,7 +139,8 @@ class ProgbarLogger(Callback):
         self._start(self.params.get("steps"))
 
     def on_train_batch_end(self, batch, logs=None):
-        self.progbar.update(batch + 1, list((logs or {}).items()))
+        if logs is not None:
+            self.progbar.update(batch + 1, list(logs.items()))
 
     def on_epoch_end(self, epoch, logs=None):
         self.progbar.update(self.params.get("steps") or 0, list((logs or {}).items()),

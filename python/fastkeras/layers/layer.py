@@ -231,11 +231,13 @@ class Layer:
                 self._build_input_shape = shape
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
-        from fastkeras.layers.input_layer import KerasTensor, symbolic_call
-        if _contains(inputs, KerasTensor):
-            return symbolic_call(self, inputs, args, kwargs)
-        inputs = _to_tensors(inputs)
-        self._maybe_build(inputs)
+        if not isinstance(inputs, Tensor):  # the common case (a Tensor) skips these checks
+            from fastkeras.layers.input_layer import KerasTensor, symbolic_call
+            if _contains(inputs, KerasTensor):
+                return symbolic_call(self, inputs, args, kwargs)
+            inputs = _to_tensors(inputs)
+        if not self.built:
+            self._maybe_build(inputs)
         if self._call_has_training:
             kwargs["training"] = training
         if self._call_has_mask and mask is not None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import GradientTape, Tensor, gradients, no_grad
-from fastkeras.callbacks.callback import CallbackList
+from fastkeras.callbacks.callback import Callback, CallbackList
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.layers.layer import Layer
@@ -41,6 +41,7 @@ class Model(Layer):
         self._metrics = []
         self._weighted_metrics = []
         self._in_fit = False
+        self._penalties_on = None  # fit decides once per epoch; None: check every call
 
     # --- compile ---------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -102,9 +103,19 @@ class Model(Layer):
                              f"{(None,) + tuple(y_pred.shape[1:])})") from e
         if self._loss_weight != 1.0:
             loss = loss * self._loss_weight
-        for penalty in self.losses:
-            loss = loss + penalty
+        penalties = self._penalties_on
+        if penalties is None:
+            penalties = self._any_penalties()
+        if penalties:
+            for penalty in self.losses:
+                loss = loss + penalty
         return loss
+
+    def _any_penalties(self) -> bool:
+        """Whether weight or activity regularizers add to the loss."""
+        return any(v.regularizer is not None for v in self.weights) or any(
+            getattr(layer, "activity_regularizer", None) is not None
+            for layer in self._all_layers())
 
     def _update_metrics(self, y, y_pred_value, sample_weight):
         for m in self._metrics:
@@ -112,11 +123,12 @@ class Model(Layer):
         for m in self._weighted_metrics:
             m.update_state(y, y_pred_value, sample_weight=sample_weight)
 
-    def _train_step(self, x, y, sample_weight):
+    def _train_step(self, x, y, sample_weight, variables=None):
         with GradientTape():
             y_pred = self(x, training=True)
             loss = self._compute_loss(y, y_pred, sample_weight)
-        variables = self.trainable_weights
+        if variables is None:
+            variables = self.trainable_weights
         grads = gradients(loss, variables)
         self.optimizer.apply(grads, variables)  # also applies variable constraints, as Keras
         return float(loss.value), y_pred.value
@@ -188,6 +200,13 @@ class Model(Layer):
         steps = batches.steps if steps_per_epoch is None else min(batches.steps, steps_per_epoch)
         cbs, history = self._make_callbacks(callbacks, verbose, epochs, steps, True)
         history.history = {}
+        # Per-batch logs cost a metric evaluation per step: build them only for callbacks that
+        # look at them (a live progress bar, custom callbacks).
+        batch_logs_wanted = any(
+            getattr(cb, "wants_batch_logs", type(cb).on_train_batch_end
+                    is not Callback.on_train_batch_end
+                    or type(cb).on_batch_end is not Callback.on_batch_end)
+            for cb in cbs.callbacks)
         self.stop_training = False
         self._in_fit = True
         cbs.on_train_begin()
@@ -198,21 +217,27 @@ class Model(Layer):
                     self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
+                variables = self.trainable_weights if self.built else None
+                self._penalties_on = self._any_penalties() if self.built else None
                 for step, (bx, by, bsw) in enumerate(batches):
                     if step >= steps:
                         break
                     cbs.on_train_batch_begin(step)
                     if self._metrics is None:
                         self._resolve_metrics(by, self._peek_output(bx))
-                    loss, y_pred = self._train_step(bx, by, bsw)
-                    n = data_mod.num_samples(bx)
+                    loss, y_pred = self._train_step(bx, by, bsw, variables)
+                    if variables is None:
+                        variables = self.trainable_weights
+                        self._penalties_on = self._any_penalties()
+                    n = len(bx) if isinstance(bx, np.ndarray) else data_mod.num_samples(bx)
                     loss_sum += loss * n
                     seen += n
                     self._update_metrics(by, y_pred, bsw)
-                    logs = self._logs(loss_sum / seen)
-                    cbs.on_train_batch_end(step, logs)
+                    batch_logs = self._logs(loss_sum / seen) if batch_logs_wanted else None
+                    cbs.on_train_batch_end(step, batch_logs)
                     if self.stop_training:
                         break
+                logs = self._logs(loss_sum / seen) if seen else {}
                 epoch_logs = dict(logs)
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
                     vx, vy = validation_data[0], validation_data[1]
@@ -226,6 +251,7 @@ class Model(Layer):
                     break
         finally:
             self._in_fit = False
+            self._penalties_on = None
         cbs.on_train_end(logs)
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         return history

@@ -210,7 +210,7 @@ def mean(x, axis=None, keepdims=False):
     x = _t(x)
     xv = _float(x)
     out = np.asarray(np.mean(xv, axis=axis, keepdims=keepdims), dtype=xv.dtype)
-    count = xv.size // max(out.size, 1) if xv.size else 1
+    count = xv.size // (out.size or 1) if xv.size else 1  # `max` here is this module's op
     return make_op(out, (x,), lambda g, needs: (
         np.array(_expand_back(g, xv.shape, axis, keepdims), dtype=xv.dtype) / count,))
 

@@ -40,10 +40,10 @@ class _Seeded(Initializer):
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
 
     def _gen(self):
-        return self._rng if self._rng is not None else fk_random.generator()
+        # An integer seed gives the same values on every call (Keras 3's documented behaviour).
+        return fk_random.generator() if self.seed is None else np.random.default_rng(self.seed)
 
     def get_config(self):
         return {"seed": self.seed}

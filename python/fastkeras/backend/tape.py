@@ -188,6 +188,7 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 
 
 _pass_counter = [0]
+_reuse = [False]
 
 
 def backward_pass_id() -> int:
@@ -195,13 +196,30 @@ def backward_pass_id() -> int:
     return _pass_counter[0]
 
 
-def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None) -> list:
+def reuse_gradient_buffers() -> bool:
+    """True inside a training step's backward pass: weight gradients may then be written into
+    buffers the variables own and reuse every step (the optimizer consumes them at once)."""
+    return _reuse[0]
+
+
+def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None,
+              reuse_buffers: bool = False) -> list:
     """d target / d source for each source (None where target does not depend on it).
 
     target is usually a scalar loss; output_gradient defaults to ones of target's shape.
+    With reuse_buffers=True (the training loop) the returned weight gradients may be buffers
+    that the next backward pass overwrites; by default every result is a fresh array.
     """
     sources = list(sources)
     _pass_counter[0] += 1
+    _reuse[0] = reuse_buffers
+    try:
+        return _gradients(target, sources, output_gradient)
+    finally:
+        _reuse[0] = False
+
+
+def _gradients(target, sources, output_gradient):
     if not isinstance(target, Tensor) or not target.requires_grad:
         return [None] * len(sources)
     if output_gradient is None:

@@ -92,7 +92,7 @@ class Dense(Layer):
         if not fuse_relu and self.activation is not activations_mod.linear:
             y = self.activation(y)
         if self.activity_regularizer is not None:
-            self._activity_losses = [ops.divide(self.activity_regularizer(y), y.shape[0])]
+            self._activity_losses = [self.activity_regularizer(y)]
         return y
 
     def get_config(self):

@@ -155,6 +155,8 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[Variable]:
+        if not self._trainable:
+            return []
         return [v for v in self.weights if v.trainable]
 
     @property
@@ -163,6 +165,8 @@ class Layer:
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
+        if not self._trainable:
+            return self.weights
         return [v for v in self.weights if not v.trainable]
 
     @property

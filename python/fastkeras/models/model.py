@@ -129,7 +129,7 @@ class Model(Layer):
             loss = self._compute_loss(y, y_pred, sample_weight)
         if variables is None:
             variables = self.trainable_weights
-        grads = gradients(loss, variables)
+        grads = gradients(loss, variables, reuse_buffers=True)
         self.optimizer.apply(grads, variables)  # also applies variable constraints, as Keras
         return float(loss.value), y_pred.value
 

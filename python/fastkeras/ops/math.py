@@ -171,7 +171,9 @@ def matmul(x, y):
             gx = np.matmul(g, np.swapaxes(yv, -1, -2)) if yv.ndim > 1 else np.multiply.outer(g, yv)
             gx = unbroadcast(gx, xv.shape)
         if needs[1]:
-            if xv.ndim > 1:
+            if yv.ndim == 1 and xv.ndim > 1:
+                gy = xv.reshape(-1, xv.shape[-1]).T @ np.asarray(g).reshape(-1)
+            elif xv.ndim > 1:
                 gy = unbroadcast(np.matmul(np.swapaxes(xv, -1, -2), g), yv.shape)
             else:
                 gy = np.multiply.outer(xv, g)
@@ -273,6 +275,8 @@ def flatten(x):
 
 def transpose(x, axes=None):
     x = _t(x)
+    if axes is not None:
+        axes = tuple(a % x.value.ndim for a in axes)
     out = np.transpose(x.value, axes)
     inverse = None if axes is None else np.argsort(axes)
     return make_op(out, (x,), lambda g, needs: (np.transpose(g, inverse),))

@@ -7,7 +7,8 @@ import math as _pymath
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import Tensor, backward_pass_id, convert_to_tensor, make_op
+from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
+                                    reuse_gradient_buffers)
 from fastkeras.ops.math import _float, _t
 
 __all__ = [
@@ -185,10 +186,15 @@ def dense(x, kernel, bias=None, relu=False):
 
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
+        reuse = reuse_gradient_buffers()
         pass_id = backward_pass_id()
+
+        def grad_out(var):
+            return var.grad_buffer(pass_id) if reuse else np.empty_like(var.value)
+
         dx = np.empty_like(xv) if needs[0] else None
-        dw = kernel.grad_buffer(pass_id) if needs[1] else None
-        db = bias.grad_buffer(pass_id) if (bias is not None and needs[2]) else None
+        dw = grad_out(kernel) if needs[1] else None
+        db = grad_out(bias) if (bias is not None and needs[2]) else None
         _core.dense_backward(xv if xv.flags.c_contiguous else np.ascontiguousarray(xv), w, y, g,
                              relu, dx, dw, db)
         return dx, dw, db

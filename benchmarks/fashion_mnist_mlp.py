@@ -2,10 +2,11 @@
 PyTorch loop, in one run, on the same data.
 
 Model 784-300-100-10 (relu, relu, softmax), sparse categorical cross-entropy, SGD(0.01),
-batch 32, 55,000 Fashion-MNIST training images, shuffled every epoch. Reports the median
-seconds per epoch of each, the ratio, and the latency of predicting one sample.
+batch 32, 55,000 Fashion-MNIST training images, shuffled every epoch. Epochs of the two
+alternate. Reports the median seconds per epoch of each, the ratio, and the latency of
+predicting one sample (fastkeras: `model.predict(x[:1], verbose=0)`; PyTorch: the module call).
 
-    python benchmarks/fashion_mnist_mlp.py [--epochs 3] [--markdown]
+    python benchmarks/fashion_mnist_mlp.py [--epochs 5] [--markdown]
 
 PyTorch is optional: `pip install torch==2.13.0` (the CPU build); without it only fastkeras
 is timed.
@@ -28,7 +29,8 @@ def load_data():
     return x, y[5000:].astype(np.int64)
 
 
-def time_fastkeras(x, y, epochs):
+def fastkeras_trainer(x, y):
+    """A function that trains one epoch and returns (seconds, accuracy), and the model."""
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.layers.Flatten(input_shape=[28, 28]),
@@ -38,12 +40,14 @@ def time_fastkeras(x, y, epochs):
     ])
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.01),
                   metrics=["accuracy"])
-    times, acc = [], None
-    for _ in range(epochs):
+    def epoch():
         t0 = time.perf_counter()
         h = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        times.append(time.perf_counter() - t0)
-        acc = h.history["accuracy"][-1]
+        return time.perf_counter() - t0, h.history["accuracy"][-1]
+    return epoch, model
+
+
+def fastkeras_latency(model, x):
     one = x[:1]
     model.predict(one, verbose=0)
     lat = []
@@ -52,10 +56,10 @@ def time_fastkeras(x, y, epochs):
         for _ in range(200):
             model.predict(one, verbose=0)
         lat.append((time.perf_counter() - t0) / 200)
-    return times, acc, statistics.median(lat)
+    return statistics.median(lat)
 
 
-def time_torch(x, y, epochs, threads):
+def torch_trainer(x, y, threads):
     import torch
     from torch import nn
     torch.manual_seed(0)
@@ -66,8 +70,8 @@ def time_torch(x, y, epochs, threads):
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     n = len(xt)
-    times, acc = [], None
-    for _ in range(epochs):
+
+    def epoch():
         t0 = time.perf_counter()
         perm = torch.randperm(n)
         correct = 0
@@ -80,8 +84,12 @@ def time_torch(x, y, epochs, threads):
             loss.backward()
             opt.step()
             correct += (logits.argmax(1) == yb).sum().item()
-        times.append(time.perf_counter() - t0)
-        acc = correct / n
+        return time.perf_counter() - t0, correct / n
+    return epoch, model
+
+
+def torch_latency(model, xt):
+    import torch
     model.eval()
     one = xt[:1]
     lat = []
@@ -92,26 +100,42 @@ def time_torch(x, y, epochs, threads):
             for _ in range(200):
                 model(one).numpy()
             lat.append((time.perf_counter() - t0) / 200)
-    return times, acc, statistics.median(lat)
+    return statistics.median(lat)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per library")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per library")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     x, y = load_data()
     threads = keras.config.get_num_threads()
 
-    fk_times, fk_acc, fk_lat = time_fastkeras(x, y, args.epochs)
+    # Epochs alternate between the two libraries, after a pause, so both see the same
+    # machine (on a shared 2-core box the speed drifts by tens of percent).
+    fk_epoch, fk_model = fastkeras_trainer(x, y)
     try:
         import torch
-        time.sleep(0.5)
-        th_times, th_acc, th_lat = time_torch(x, y, args.epochs, threads)
+        th_epoch, th_model = torch_trainer(x, y, threads)
         torch_version = torch.__version__
     except ImportError:
-        th_times = None
+        th_epoch = None
         print("PyTorch is not installed (pip install torch==2.13.0): timing fastkeras only")
+    fk_times, th_times = [], []
+    for _ in range(args.epochs):
+        time.sleep(0.5)
+        t, fk_acc = fk_epoch()
+        fk_times.append(t)
+        if th_epoch is not None:
+            time.sleep(0.5)
+            t, th_acc = th_epoch()
+            th_times.append(t)
+    fk_lat = fastkeras_latency(fk_model, x)
+    if th_epoch is not None:
+        import torch
+        th_lat = torch_latency(th_model, torch.from_numpy(x))
+    else:
+        th_times = None
 
     fk = statistics.median(fk_times)
     print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")

@@ -133,34 +133,7 @@ class BatchIterator:
         order = None
         if self.shuffle:
             order = self.rng.permutation(self.n)
-        gather = _Gather()
         for step in range(self.steps):
             lo, hi = step * self.batch_size, min(self.n, (step + 1) * self.batch_size)
-            if order is None:
-                index = slice(lo, hi)
-                yield (take(self.x, index), take(self.y, index), take(self.sample_weight, index))
-            else:
-                index = order[lo:hi]
-                yield (gather(self.x, index, 0), gather(self.y, index, 1),
-                       gather(self.sample_weight, index, 2))
-
-
-class _Gather:
-    """Shuffled batches gathered into buffers reused from step to step (a model never keeps
-    its input batch past the step), so an epoch allocates no per-step batch arrays."""
-
-    def __init__(self):
-        self.buffers = {}
-
-    def __call__(self, data, index, slot):
-        if data is None:
-            return None
-        if not isinstance(data, np.ndarray):
-            return take(data, index)
-        shape = (len(index),) + data.shape[1:]
-        buf = self.buffers.get(slot)
-        if buf is None or buf.shape != shape or buf.dtype != data.dtype:
-            buf = np.empty(shape, data.dtype)
-            self.buffers[slot] = buf
-        np.take(data, index, axis=0, out=buf)
-        return buf
+            index = slice(lo, hi) if order is None else order[lo:hi]
+            yield (take(self.x, index), take(self.y, index), take(self.sample_weight, index))

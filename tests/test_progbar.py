@@ -1,0 +1,53 @@
+"""The progress bar: a live bar redrawn in place on a terminal, one line otherwise."""
+
+import io
+
+from fastkeras.callbacks.progbar_logger import Progbar
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_live_bar_redraws_in_place_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    stream = FakeTerminal()
+    bar = Progbar(10, stream=stream, interval=0.0)
+    for step in range(1, 11):
+        bar.update(step, [("accuracy", 0.5), ("loss", 1.25)], finalize=step == 10)
+    text = stream.getvalue()
+    frames = text.split("\r")[1:]
+    assert len(frames) == 10  # every update redrawn, on the same line
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert frames[2].startswith(" 3/10 ━━━━━━")
+    assert "accuracy: 0.5000 - loss: 1.2500" in frames[-1]
+    assert "/step" in frames[-1]
+
+
+def test_updates_are_throttled_on_a_terminal():
+    stream = FakeTerminal()
+    bar = Progbar(1000, stream=stream, interval=10.0)
+    for step in range(1, 1000):
+        bar.update(step)
+    bar.update(1000, finalize=True)
+    assert stream.getvalue().count("\r") == 2  # the first draw and the final one
+
+
+def test_not_a_terminal_prints_only_the_final_line():
+    stream = io.StringIO()
+    bar = Progbar(5, stream=stream)
+    for step in range(1, 6):
+        bar.update(step, [("loss", 0.5)], finalize=step == 5)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("5/5 ━━━━━━━━━━━━━━━━━━━━ ")
+    assert lines[0].endswith("loss: 0.5000")
+
+
+def test_verbose_2_prints_one_summary_line():
+    stream = io.StringIO()
+    bar = Progbar(4, stream=stream, verbose=2)
+    for step in range(1, 5):
+        bar.update(step, [("loss", 0.25)], finalize=step == 4)
+    (line,) = stream.getvalue().splitlines()
+    assert line.startswith("4/4 - ") and line.endswith("loss: 0.2500") and "/step" in line

@@ -3,6 +3,14 @@
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.normalization import BatchNormalization, LayerNormalization
+from fastkeras.layers.regularization import SpatialDropout1D, SpatialDropout2D
+from fastkeras.layers.reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector,
+                                        UpSampling1D, UpSampling2D, ZeroPadding1D,
+                                        ZeroPadding2D)
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
+__all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalization", "Permute",
+            "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
+            "ZeroPadding1D", "ZeroPadding2D"]

@@ -8,5 +8,8 @@ from fastkeras.ops.math import *  # noqa: F401,F403
 from fastkeras.ops.math import __all__ as _math_all
 from fastkeras.ops.nn import *  # noqa: F401,F403
 from fastkeras.ops.nn import __all__ as _nn_all
+from fastkeras.ops.norm import *  # noqa: F401,F403
+from fastkeras.ops.norm import __all__ as _norm_all
 
 __all__ = list(_math_all) + list(_nn_all)
+__all__ += list(_norm_all)

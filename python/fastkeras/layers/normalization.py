@@ -1,0 +1,320 @@
+"""Normalization layers: BatchNormalization (on the fused C++ kernel) and LayerNormalization."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras import initializers as initializers_mod
+from fastkeras import ops
+from fastkeras import regularizers as regularizers_mod
+from fastkeras.backend.tape import Tensor
+from fastkeras.layers.layer import Layer
+from fastkeras.ops import norm as norm_ops
+
+
+def serialize_initializer(init):
+    return None if init is None else initializers_mod.serialize(init)
+
+
+def serialize_regularizer(reg):
+    return None if reg is None else regularizers_mod.serialize(reg)
+
+
+def serialize_constraint(constraint):
+    """Keras's constraint config: None, or a {class_name, config} dict when the object can
+    describe itself."""
+    if constraint is None:
+        return None
+    get_config = getattr(constraint, "get_config", None)
+    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
+            "config": get_config() if callable(get_config) else {}, "registered_name": None}
+
+
+def _as_bool(value, arg, layer):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"Argument `{arg}` of {layer} must be a boolean. "
+                         f"Received: {arg}={value!r}")
+    return bool(value)
+
+
+def _as_float(value, arg, layer):
+    if isinstance(value, bool):
+        raise ValueError(f"Argument `{arg}` of {layer} must be a number. Received: {arg}={value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Argument `{arg}` of {layer} must be a number. "
+                         f"Received: {arg}={value!r}") from None
+
+
+def _incompatible(layer, detail, shape):
+    return ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: {detail}, "
+                      f"but received input with shape {(None,) + tuple(shape[1:])}")
+
+
+class BatchNormalization(Layer):
+    """Normalizes its inputs per channel (the `axis` dimension).
+
+    Training (`training=True`, as in `fit`): each channel is normalized with the batch's own
+    mean and biased variance, `gamma * (x - mean) / sqrt(var + epsilon) + beta`, and the moving
+    statistics are updated as `moving = moving * momentum + batch_stat * (1 - momentum)`.
+    Inference (`training=False` or None): the moving mean and variance are used instead.
+    A frozen layer (`trainable=False`) always runs in inference mode and never updates them.
+
+    Weights, in order: gamma (if scale), beta (if center), moving_mean, moving_variance; the
+    moving ones are non-trainable. Works on inputs of any rank: axis=-1 for (batch, features)
+    or channels-last images, axis=1 for channels-first images.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError("Argument `axis` of BatchNormalization must be a single integer "
+                             f"(the channel axis). Received: axis={axis!r}")
+        self.axis = int(axis)
+        if synchronized:
+            raise ValueError("Argument synchronized=True is only supported with the "
+                             "TensorFlow backend.")
+        self.synchronized = bool(synchronized)
+        self.momentum = _as_float(momentum, "momentum", "BatchNormalization")
+        self.epsilon = _as_float(epsilon, "epsilon", "BatchNormalization")
+        self.center = _as_bool(center, "center", "BatchNormalization")
+        self.scale = _as_bool(scale, "scale", "BatchNormalization")
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.moving_mean_initializer = initializers_mod.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers_mod.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = beta_constraint
+        self.gamma_constraint = gamma_constraint
+        self.supports_masking = True
+        self.gamma = None
+        self.beta = None
+        self.moving_mean = None
+        self.moving_variance = None
+        self._ndim = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"Invalid axis for BatchNormalization layer '{self.name}': "
+                             f"axis={self.axis} is out of range for inputs of rank {ndim} "
+                             f"(input shape {tuple(input_shape)})")
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(f"Axis {self.axis} of the input to BatchNormalization layer "
+                             f"'{self.name}' must have a known size. Received input shape: "
+                             f"{tuple(input_shape)}")
+        shape = (int(channels),)
+        if self.scale:
+            self.gamma = self.add_weight(shape=shape, name="gamma",
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, trainable=True)
+        if self.center:
+            self.beta = self.add_weight(shape=shape, name="beta",
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, trainable=True)
+        self.moving_mean = self.add_weight(shape=shape, name="moving_mean",
+                                           initializer=self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False)
+        self._ndim = ndim
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def _check_input(self, inputs):
+        if inputs.ndim != self._ndim:
+            raise _incompatible(self, f"expected ndim={self._ndim}, found ndim={inputs.ndim}",
+                                inputs.shape)
+        c = self.moving_mean.shape[0]
+        if inputs.shape[self.axis] != c:
+            raise _incompatible(self, f"expected axis {self.axis} of input shape to have value "
+                                f"{c}", inputs.shape)
+
+    def call(self, inputs, training=None, mask=None):
+        self._check_input(inputs)
+        half = inputs.dtype in (np.float16,)
+        if half:
+            inputs = ops.cast(inputs, "float32")
+        if mask is not None:
+            mask_shape = np.shape(mask.value if isinstance(mask, Tensor) else mask)
+            if len(mask_shape) != inputs.ndim - 1:
+                raise ValueError("The mask provided should be one dimension less than the "
+                                 f"inputs. Received: mask.shape={mask_shape}, "
+                                 f"inputs.shape={tuple(inputs.shape)}")
+        if training and self.trainable:
+            if mask is None:
+                outputs, mean, variance = norm_ops.fused_batch_normalization(
+                    inputs, scale=self.gamma, offset=self.beta, axis=self.axis,
+                    epsilon=self.epsilon)
+            else:
+                mean, variance = self._masked_moments(inputs, mask)
+                outputs = norm_ops.batch_normalization(
+                    inputs, mean, variance, axis=self.axis, offset=self.beta, scale=self.gamma,
+                    epsilon=self.epsilon)
+            if inputs.shape[self.axis] and inputs.value.size:
+                self._update_moving(mean.value, variance.value)
+        else:
+            outputs = norm_ops.batch_normalization(
+                inputs, self.moving_mean, self.moving_variance, axis=self.axis,
+                offset=self.beta, scale=self.gamma, epsilon=self.epsilon)
+        if half:
+            outputs = ops.cast(outputs, "float16")
+        return outputs
+
+    def _update_moving(self, mean, variance):
+        m = np.float32(self.momentum)
+        for var, stat in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            stat = np.asarray(stat, np.float32).reshape(var.shape)
+            var.assign(var.value * m + stat * (np.float32(1) - m))
+
+    def _masked_moments(self, inputs, mask):
+        # Statistics over the unmasked positions only (mask has the input's shape minus the
+        # channel axis, as Keras expects), differentiable so training sees their gradient.
+        red = tuple(d for d in range(inputs.ndim) if d != self.axis % inputs.ndim)
+        w = np.asarray(mask.value if isinstance(mask, Tensor) else mask).astype(np.float32)
+        w = Tensor(np.expand_dims(w, -1))
+        weighted = ops.multiply(inputs, w)
+        total_w = ops.add(ops.sum(ops.multiply(w, ops.ones_like(inputs)), axis=red,
+                                  keepdims=True), 1e-7)
+        mean = ops.divide(ops.sum(weighted, axis=red, keepdims=True), total_w)
+        sq = ops.square(ops.subtract(weighted, mean))
+        variance = ops.divide(ops.sum(ops.multiply(w, sq), axis=red, keepdims=True), total_w)
+        return ops.reshape(mean, (-1,)), ops.reshape(variance, (-1,))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": serialize_initializer(self.beta_initializer),
+            "gamma_initializer": serialize_initializer(self.gamma_initializer),
+            "moving_mean_initializer": serialize_initializer(self.moving_mean_initializer),
+            "moving_variance_initializer": serialize_initializer(
+                self.moving_variance_initializer),
+            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
+            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
+            "beta_constraint": serialize_constraint(self.beta_constraint),
+            "gamma_constraint": serialize_constraint(self.gamma_constraint),
+            "synchronized": self.synchronized,
+        })
+        return config
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over `axis` (an int or a list of ints, default the last axis):
+    `(x - mean) / sqrt(var + epsilon) * gamma + beta`, with gamma and beta spanning the
+    normalized axes. With `rms_scaling=True`, center and scale are ignored and the output is
+    `x / sqrt(var + epsilon) * gamma` (Keras's definition, which uses the variance).
+
+    Weights, in order: gamma (if scale or rms_scaling), beta (if center and not rms_scaling).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if not axis or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                                   for a in axis):
+                raise TypeError("Expected an int or a list/tuple of ints for the argument "
+                                f"'axis', but received: {axis!r}")
+            self.axis = [int(a) for a in axis]
+        elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+            self.axis = int(axis)
+        else:
+            raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
+                            f"but received: {axis!r}")
+        self.epsilon = _as_float(epsilon, "epsilon", "LayerNormalization")
+        self.center = _as_bool(center, "center", "LayerNormalization")
+        self.scale = _as_bool(scale, "scale", "LayerNormalization")
+        self.rms_scaling = _as_bool(rms_scaling, "rms_scaling", "LayerNormalization")
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = beta_constraint
+        self.gamma_constraint = gamma_constraint
+        self.supports_masking = True
+        self.gamma = None
+        self.beta = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ValueError(f"Axis {a} is out of bounds for input shape "
+                                 f"{tuple(input_shape)}. Ensure axis is within the range of "
+                                 "input dimensions.")
+        shape = tuple(input_shape[a] for a in axes)
+        if any(d is None for d in shape):
+            raise ValueError(f"The normalized axes {axes} of the input to LayerNormalization "
+                             f"layer '{self.name}' must have known sizes. Received input "
+                             f"shape: {tuple(input_shape)}")
+        self.axis = list(axes)
+        if self.scale or self.rms_scaling:
+            self.gamma = self.add_weight(name="gamma", shape=shape,
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, trainable=True)
+        if self.center and not self.rms_scaling:
+            self.beta = self.add_weight(name="beta", shape=shape,
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, trainable=True)
+        self._ndim = ndim
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        ndim = len(input_shape)
+        for a in (self.axis if isinstance(self.axis, list) else [self.axis]):
+            if not -ndim <= a < ndim:
+                raise ValueError(f"Axis {a} is out of bounds for input shape "
+                                 f"{tuple(input_shape)}. Ensure axis is within the range of "
+                                 "input dimensions.")
+        return tuple(input_shape)
+
+    def call(self, inputs):
+        if inputs.ndim != self._ndim:
+            raise _incompatible(self, f"expected ndim={self._ndim}, found ndim={inputs.ndim}",
+                                inputs.shape)
+        expected = tuple(self.gamma.shape if self.gamma is not None else
+                         self.beta.shape if self.beta is not None else ())
+        got = tuple(inputs.shape[a] for a in self.axis)
+        if expected and got != expected:
+            raise _incompatible(self, f"expected axes {self.axis} of input shape to have "
+                                f"values {expected}", inputs.shape)
+        return norm_ops.layer_normalization(inputs, self.gamma, self.beta, axis=self.axis,
+                                            epsilon=self.epsilon, rms_scaling=self.rms_scaling)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": serialize_initializer(self.beta_initializer),
+            "gamma_initializer": serialize_initializer(self.gamma_initializer),
+            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
+            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
+            "beta_constraint": serialize_constraint(self.beta_constraint),
+            "gamma_constraint": serialize_constraint(self.gamma_constraint),
+        })
+        return config

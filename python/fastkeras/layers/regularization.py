@@ -1,0 +1,74 @@
+"""Spatial dropout: Dropout that drops whole feature maps (channels) at once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras import ops
+from fastkeras.backend import random as fk_random
+from fastkeras.layers.core import Dropout
+from fastkeras.layers.reshaping import check_ndim, standardize_data_format
+
+
+class _SpatialDropout(Dropout):
+    """While training, zeroes each (sample, channel) feature map with probability `rate` and
+    scales the kept ones by 1 / (1 - rate); at inference passes inputs through."""
+
+    _ndim = None
+
+    def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
+
+    def _noise_shape(self, shape):
+        raise NotImplementedError
+
+    def call(self, inputs, training=None):
+        check_ndim(self, inputs, self._ndim)
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate == 1:
+            return ops.multiply(inputs, 0.0)
+        gen = self._rng if self._rng is not None else fk_random.generator()
+        keep = gen.random(self._noise_shape(inputs.shape), dtype=np.float32) >= self.rate
+        scale = (keep / np.float32(1 - self.rate)).astype(np.float32)
+        return ops.multiply(inputs, scale)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype}
+        if self._input_shape_arg is not None:
+            config["batch_input_shape"] = list(self._input_shape_arg)
+        return config
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Dropout of whole 1D feature maps: inputs (batch, steps, channels); a dropped channel is
+    zero at every step of that sample."""
+
+    _ndim = 3
+
+    def _noise_shape(self, shape):
+        return (shape[0], 1, shape[2])
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Dropout of whole 2D feature maps: inputs (batch, rows, cols, channels) for
+    "channels_last" (the default) or (batch, channels, rows, cols) for "channels_first"."""
+
+    _ndim = 4
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
+        self.data_format = standardize_data_format(data_format)
+
+    def _noise_shape(self, shape):
+        if self.data_format == "channels_first":
+            return (shape[0], shape[1], 1, 1)
+        return (shape[0], 1, 1, shape[3])
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config

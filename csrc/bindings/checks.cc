@@ -52,6 +52,27 @@ MatrixView matrix_view(const py::array& a, const char* fn, const char* arg) {
   throw py::value_error(msg.str());
 }
 
+FloatArray float_array(const py::object& obj, int ndim, const char* fn, const char* arg,
+                       bool writable) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(fn) + ": `" + arg + "` must be a float32 numpy array, "
+                         "received " + std::string(py::str(py::type::of(obj))));
+  }
+  py::array a = obj.cast<py::array>();
+  require_float32(a, fn, arg);
+  require_ndim(a, ndim, fn, arg);
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` must be C-contiguous "
+                          "(np.ascontiguousarray)");
+  }
+  if (writable && !a.writeable()) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` is read-only");
+  }
+  FloatArray out{const_cast<float*>(static_cast<const float*>(a.data())), {}};
+  for (int i = 0; i < ndim; ++i) out.shape.push_back(a.shape(i));
+  return out;
+}
+
 bool overlaps(const py::array& a, const py::array& b) {
   auto span = [](const py::array& x, const char** lo, const char** hi) {
     const char* base = static_cast<const char*>(x.data());

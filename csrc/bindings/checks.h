@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fastkeras::bindings {
 
@@ -29,6 +30,15 @@ struct MatrixView {
   bool transposed;  // the memory holds the transpose of the logical matrix
 };
 MatrixView matrix_view(const py::array& a, const char* fn, const char* arg);
+
+// A C-contiguous float32 array of rank `ndim` (TypeError/ValueError otherwise, naming `fn` and
+// `arg`); `writable` also requires it to be writable. Inputs may be read-only views.
+struct FloatArray {
+  float* data;
+  std::vector<int64_t> shape;
+};
+FloatArray float_array(const py::object& obj, int ndim, const char* fn, const char* arg,
+                       bool writable);
 
 // True when the byte ranges spanned by the two arrays overlap.
 bool overlaps(const py::array& a, const py::array& b);

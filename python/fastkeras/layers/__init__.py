@@ -1,5 +1,9 @@
 """Keras layers (`fastkeras.layers`)."""
 
+from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Convolution2D,
+                                     GlobalAveragePooling2D, GlobalAvgPool2D,
+                                     GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D,
+                                     MaxPooling2D)
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
@@ -14,3 +18,6 @@ __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "
 __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalization", "Permute",
             "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
             "ZeroPadding1D", "ZeroPadding2D"]
+__all__ += ["AveragePooling2D", "AvgPool2D", "Conv2D", "Convolution2D", "GlobalAveragePooling2D",
+            "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "MaxPool2D",
+            "MaxPooling2D"]

@@ -1,0 +1,218 @@
+// Bindings for 2-D convolution and pooling on NHWC float32 arrays.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "bindings/checks.h"
+#include "bindings/registry.h"
+#include "kernels/conv2d/conv2d.h"
+#include "kernels/pool2d/pool2d.h"
+
+namespace fastkeras::bindings {
+namespace {
+
+using Pair = std::array<int64_t, 2>;
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const char* fn,
+                   const char* arg) {
+  if (a.shape != want) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " +
+                          shape_text(want) + ", received " + shape_text(a.shape));
+  }
+}
+
+void require_positive(const Pair& p, const char* fn, const char* arg) {
+  if (p[0] < 1 || p[1] < 1) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` must be positive, received (" +
+                          std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")");
+  }
+}
+
+Conv2DShape conv_shape(const FloatArray& x, const FloatArray& w, const std::vector<int64_t>& y,
+                       Pair strides, Pair pads, Pair dilation, const char* fn) {
+  require_positive(strides, fn, "strides");
+  require_positive(dilation, fn, "dilation");
+  if (pads[0] < 0 || pads[1] < 0) throw py::value_error(std::string(fn) + ": negative padding");
+  Conv2DShape s;
+  s.n = x.shape[0], s.h = x.shape[1], s.w = x.shape[2], s.c = x.shape[3];
+  s.kh = w.shape[0], s.kw = w.shape[1], s.f = w.shape[3];
+  if (w.shape[2] != s.c) {
+    throw py::value_error(std::string(fn) + ": kernel " + shape_text(w.shape) + " expects " +
+                          std::to_string(w.shape[2]) + " input channels, input " +
+                          shape_text(x.shape) + " has " + std::to_string(s.c));
+  }
+  s.stride_h = strides[0], s.stride_w = strides[1];
+  s.dil_h = dilation[0], s.dil_w = dilation[1];
+  s.pad_top = pads[0], s.pad_left = pads[1];
+  if (y.size() != 4 || y[0] != s.n || y[3] != s.f) {
+    throw py::value_error(std::string(fn) + ": output must have shape (" + std::to_string(s.n) +
+                          ", oh, ow, " + std::to_string(s.f) + "), received " + shape_text(y));
+  }
+  s.oh = y[1], s.ow = y[2];
+  return s;
+}
+
+void conv2d_forward_py(const py::object& x, const py::object& w, const py::object& bias,
+                       const py::object& y, Pair strides, Pair pads, Pair dilation, bool relu) {
+  const char* fn = "conv2d_forward";
+  FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
+  FloatArray ya = float_array(y, 4, fn, "y", true);
+  Conv2DShape s = conv_shape(xa, wa, ya.shape, strides, pads, dilation, fn);
+  const float* b = nullptr;
+  if (!bias.is_none()) {
+    FloatArray ba = float_array(bias, 1, fn, "bias", false);
+    require_shape(ba, {s.f}, fn, "bias");
+    b = ba.data;
+  }
+  py::gil_scoped_release release;
+  conv2d_forward(s, xa.data, wa.data, b, relu, ya.data);
+}
+
+void conv2d_backward_py(const py::object& x, const py::object& w, const py::object& y,
+                        const py::object& dy, bool relu, const py::object& dx,
+                        const py::object& dw, const py::object& db, Pair strides, Pair pads,
+                        Pair dilation) {
+  const char* fn = "conv2d_backward";
+  FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
+  FloatArray dya = float_array(dy, 4, fn, "dy", false);
+  Conv2DShape s = conv_shape(xa, wa, dya.shape, strides, pads, dilation, fn);
+  const float* yp = nullptr;
+  if (relu) {
+    FloatArray ya = float_array(y, 4, fn, "y", false);
+    require_shape(ya, dya.shape, fn, "y");
+    yp = ya.data;
+  }
+  float *dxp = nullptr, *dwp = nullptr, *dbp = nullptr;
+  if (!dx.is_none()) {
+    FloatArray a = float_array(dx, 4, fn, "dx", true);
+    require_shape(a, xa.shape, fn, "dx");
+    dxp = a.data;
+  }
+  if (!dw.is_none()) {
+    FloatArray a = float_array(dw, 4, fn, "dw", true);
+    require_shape(a, wa.shape, fn, "dw");
+    dwp = a.data;
+  }
+  if (!db.is_none()) {
+    FloatArray a = float_array(db, 1, fn, "db", true);
+    require_shape(a, {s.f}, fn, "db");
+    dbp = a.data;
+  }
+  py::gil_scoped_release release;
+  conv2d_backward(s, xa.data, wa.data, yp, dya.data, relu, dxp, dwp, dbp);
+}
+
+Pool2DShape pool_shape(const std::vector<int64_t>& x, const std::vector<int64_t>& y, Pair pool,
+                       Pair strides, Pair pads, const char* fn) {
+  require_positive(pool, fn, "pool_size");
+  require_positive(strides, fn, "strides");
+  if (pads[0] < 0 || pads[1] < 0) throw py::value_error(std::string(fn) + ": negative padding");
+  if (y.size() != 4 || y[0] != x[0] || y[3] != x[3]) {
+    throw py::value_error(std::string(fn) + ": output " + shape_text(y) +
+                          " does not match input " + shape_text(x));
+  }
+  Pool2DShape s;
+  s.n = x[0], s.h = x[1], s.w = x[2], s.c = x[3];
+  s.ph = pool[0], s.pw = pool[1], s.stride_h = strides[0], s.stride_w = strides[1];
+  s.pad_top = pads[0], s.pad_left = pads[1], s.oh = y[1], s.ow = y[2];
+  if (s.h * s.w * s.c >= (int64_t{1} << 31)) {
+    throw py::value_error(std::string(fn) + ": one image is too large for 32-bit argmax indices");
+  }
+  return s;
+}
+
+py::array_t<int32_t> int_array(const py::object& obj, const std::vector<int64_t>& shape,
+                               const char* fn) {
+  // Checked before any cast: a converting cast would hand the kernel a temporary copy.
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(fn) + ": `argmax` must be an int32 numpy array");
+  }
+  py::array a = obj.cast<py::array>();
+  if (!a.dtype().is(py::dtype::of<int32_t>()) || !(a.flags() & py::array::c_style) ||
+      std::vector<int64_t>(a.shape(), a.shape() + a.ndim()) != shape) {
+    throw py::value_error(std::string(fn) + ": `argmax` must be a C-contiguous int32 array of "
+                          "shape " + shape_text(shape));
+  }
+  return py::reinterpret_borrow<py::array_t<int32_t>>(a);
+}
+
+void maxpool_forward_py(const py::object& x, const py::object& y, const py::object& argmax,
+                        Pair pool, Pair strides, Pair pads) {
+  const char* fn = "maxpool2d_forward";
+  FloatArray xa = float_array(x, 4, fn, "x", false), ya = float_array(y, 4, fn, "y", true);
+  Pool2DShape s = pool_shape(xa.shape, ya.shape, pool, strides, pads, fn);
+  int32_t* idx = nullptr;
+  py::array_t<int32_t> keep;
+  if (!argmax.is_none()) {
+    keep = int_array(argmax, ya.shape, fn);
+    if (!keep.writeable()) throw py::value_error("maxpool2d_forward: `argmax` is read-only");
+    idx = keep.mutable_data();
+  }
+  py::gil_scoped_release release;
+  maxpool2d_forward(s, xa.data, ya.data, idx);
+}
+
+void maxpool_backward_py(const py::object& dy, const py::object& argmax, const py::object& dx,
+                         Pair pool, Pair strides, Pair pads) {
+  const char* fn = "maxpool2d_backward";
+  FloatArray dya = float_array(dy, 4, fn, "dy", false), dxa = float_array(dx, 4, fn, "dx", true);
+  Pool2DShape s = pool_shape(dxa.shape, dya.shape, pool, strides, pads, fn);
+  py::array_t<int32_t> idx = int_array(argmax, dya.shape, fn);
+  const int32_t* ip = idx.data();
+  const int64_t limit = s.h * s.w * s.c;
+  for (int64_t i = 0, n = static_cast<int64_t>(idx.size()); i < n; ++i) {
+    if (ip[i] >= limit) throw py::value_error("maxpool2d_backward: `argmax` index out of range");
+  }
+  py::gil_scoped_release release;
+  maxpool2d_backward(s, dya.data, ip, dxa.data);
+}
+
+void avgpool_forward_py(const py::object& x, const py::object& y, Pair pool, Pair strides,
+                        Pair pads) {
+  const char* fn = "avgpool2d_forward";
+  FloatArray xa = float_array(x, 4, fn, "x", false), ya = float_array(y, 4, fn, "y", true);
+  Pool2DShape s = pool_shape(xa.shape, ya.shape, pool, strides, pads, fn);
+  py::gil_scoped_release release;
+  avgpool2d_forward(s, xa.data, ya.data);
+}
+
+void avgpool_backward_py(const py::object& dy, const py::object& dx, Pair pool, Pair strides,
+                         Pair pads) {
+  const char* fn = "avgpool2d_backward";
+  FloatArray dya = float_array(dy, 4, fn, "dy", false), dxa = float_array(dx, 4, fn, "dx", true);
+  Pool2DShape s = pool_shape(dxa.shape, dya.shape, pool, strides, pads, fn);
+  py::gil_scoped_release release;
+  avgpool2d_backward(s, dya.data, dxa.data);
+}
+
+void register_conv2d(py::module_& m) {
+  m.def("conv2d_forward", &conv2d_forward_py, py::arg("x"), py::arg("w"), py::arg("bias"),
+        py::arg("y"), py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("relu"),
+        "y = act(conv(x, w) + bias) on NHWC; w is (kh, kw, c, f); pads = (top, left).");
+  m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("y"),
+        py::arg("dy"), py::arg("relu"), py::arg("dx"), py::arg("dw"), py::arg("db"),
+        py::arg("strides"), py::arg("pads"), py::arg("dilation"));
+  m.def("maxpool2d_forward", &maxpool_forward_py, py::arg("x"), py::arg("y"), py::arg("argmax"),
+        py::arg("pool"), py::arg("strides"), py::arg("pads"));
+  m.def("maxpool2d_backward", &maxpool_backward_py, py::arg("dy"), py::arg("argmax"),
+        py::arg("dx"), py::arg("pool"), py::arg("strides"), py::arg("pads"));
+  m.def("avgpool2d_forward", &avgpool_forward_py, py::arg("x"), py::arg("y"), py::arg("pool"),
+        py::arg("strides"), py::arg("pads"));
+  m.def("avgpool2d_backward", &avgpool_backward_py, py::arg("dy"), py::arg("dx"),
+        py::arg("pool"), py::arg("strides"), py::arg("pads"));
+}
+
+Registrar registrar("conv2d", &register_conv2d);
+
+}  // namespace
+}  // namespace fastkeras::bindings

@@ -1,0 +1,130 @@
+#include "kernels/pool2d/pool2d.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "kernels/parallel.h"
+
+namespace fastkeras {
+namespace {
+
+// The window's valid input range along one axis.
+inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in, int64_t* lo,
+                   int64_t* hi) {
+  const int64_t start = o * stride - pad;
+  *lo = std::max<int64_t>(start, 0);
+  *hi = std::min<int64_t>(start + k, in);
+}
+
+template <typename Fn>
+void over_images(const Pool2DShape& s, double work_per_image, Fn&& fn) {
+  const int threads = threads_for(work_per_image * static_cast<double>(s.n), s.n);
+  run_parallel(threads, [&](int t) {
+    for (int64_t n = t; n < s.n; n += threads) fn(n);
+  });
+}
+
+}  // namespace
+
+void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* argmax) {
+  const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
+  over_images(s, static_cast<double>(out_image * s.ph * s.pw), [&](int64_t n) {
+    const float* xi = x + n * in_image;
+    std::vector<float> best(s.c);
+    std::vector<int32_t> where(s.c);
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      int64_t y0, y1;
+      window(oy, s.stride_h, s.pad_top, s.ph, s.h, &y0, &y1);
+      for (int64_t ox = 0; ox < s.ow; ++ox) {
+        int64_t x0, x1;
+        window(ox, s.stride_w, s.pad_left, s.pw, s.w, &x0, &x1);
+        std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+        std::fill(where.begin(), where.end(), -1);
+        for (int64_t iy = y0; iy < y1; ++iy) {
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            const int64_t base = (iy * s.w + ix) * s.c;
+            const float* row = xi + base;
+            for (int64_t ch = 0; ch < s.c; ++ch) {
+              // The first cell seeds the max; a strictly larger value replaces it (ties keep
+              // the first); a NaN replaces a number so it propagates.
+              const float v = row[ch];
+              if (where[ch] < 0 || v > best[ch] || (v != v && best[ch] == best[ch])) {
+                best[ch] = v;
+                where[ch] = static_cast<int32_t>(base + ch);
+              }
+            }
+          }
+        }
+        const int64_t o = n * out_image + (oy * s.ow + ox) * s.c;
+        std::copy(best.begin(), best.end(), y + o);
+        if (argmax) std::copy(where.begin(), where.end(), argmax + o);
+      }
+    }
+  });
+}
+
+void maxpool2d_backward(const Pool2DShape& s, const float* dy, const int32_t* argmax, float* dx) {
+  const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
+  over_images(s, static_cast<double>(out_image + in_image), [&](int64_t n) {
+    float* dxi = dx + n * in_image;
+    std::fill(dxi, dxi + in_image, 0.0f);
+    const float* g = dy + n * out_image;
+    const int32_t* idx = argmax + n * out_image;
+    for (int64_t i = 0; i < out_image; ++i) {
+      if (idx[i] >= 0) dxi[idx[i]] += g[i];
+    }
+  });
+}
+
+void avgpool2d_forward(const Pool2DShape& s, const float* x, float* y) {
+  const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
+  over_images(s, static_cast<double>(out_image * s.ph * s.pw), [&](int64_t n) {
+    const float* xi = x + n * in_image;
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      int64_t y0, y1;
+      window(oy, s.stride_h, s.pad_top, s.ph, s.h, &y0, &y1);
+      for (int64_t ox = 0; ox < s.ow; ++ox) {
+        int64_t x0, x1;
+        window(ox, s.stride_w, s.pad_left, s.pw, s.w, &x0, &x1);
+        float* out = y + n * out_image + (oy * s.ow + ox) * s.c;
+        std::fill(out, out + s.c, 0.0f);
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            const float* row = xi + (iy * s.w + ix) * s.c;
+            for (int64_t ch = 0; ch < s.c; ++ch) out[ch] += row[ch];
+          }
+        const int64_t cells = (y1 - y0) * (x1 - x0);
+        const float inv = cells > 0 ? 1.0f / static_cast<float>(cells) : 0.0f;
+        for (int64_t ch = 0; ch < s.c; ++ch) out[ch] *= inv;
+      }
+    }
+  });
+}
+
+void avgpool2d_backward(const Pool2DShape& s, const float* dy, float* dx) {
+  const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
+  over_images(s, static_cast<double>(out_image * s.ph * s.pw), [&](int64_t n) {
+    float* dxi = dx + n * in_image;
+    std::fill(dxi, dxi + in_image, 0.0f);
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      int64_t y0, y1;
+      window(oy, s.stride_h, s.pad_top, s.ph, s.h, &y0, &y1);
+      for (int64_t ox = 0; ox < s.ow; ++ox) {
+        int64_t x0, x1;
+        window(ox, s.stride_w, s.pad_left, s.pw, s.w, &x0, &x1);
+        const int64_t cells = (y1 - y0) * (x1 - x0);
+        if (cells == 0) continue;
+        const float inv = 1.0f / static_cast<float>(cells);
+        const float* g = dy + n * out_image + (oy * s.ow + ox) * s.c;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            float* d = dxi + (iy * s.w + ix) * s.c;
+            for (int64_t ch = 0; ch < s.c; ++ch) d[ch] += g[ch] * inv;
+          }
+      }
+    }
+  });
+}
+
+}  // namespace fastkeras

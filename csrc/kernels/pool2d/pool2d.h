@@ -1,0 +1,27 @@
+// 2-D max and average pooling on NHWC float32 tensors, forward and backward.
+#pragma once
+
+#include <cstdint>
+
+namespace fastkeras {
+
+struct Pool2DShape {
+  int64_t n = 0, h = 0, w = 0, c = 0;
+  int64_t ph = 1, pw = 1;              // window
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0;   // padded cells never win a max and are not averaged
+  int64_t oh = 0, ow = 0;
+};
+
+// y[n, oy, ox, c] = max over the window; argmax[...] = the winning input's flat index within
+// its image ((iy * w + ix) * c + ch), the first one on ties. A window entirely in padding
+// (impossible with TF's padding rules) gives -inf and index -1.
+void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* argmax);
+// dx = 0, then dx[argmax] += dy.
+void maxpool2d_backward(const Pool2DShape& s, const float* dy, const int32_t* argmax, float* dx);
+
+// y = mean over the window's cells inside the image (TF's 'same' average pooling).
+void avgpool2d_forward(const Pool2DShape& s, const float* x, float* y);
+void avgpool2d_backward(const Pool2DShape& s, const float* dy, float* dx);
+
+}  // namespace fastkeras

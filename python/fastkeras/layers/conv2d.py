@@ -1,0 +1,251 @@
+"""2-D convolution and pooling layers: Conv2D, MaxPooling2D, AveragePooling2D and the global
+poolings. channels_last runs the C++ kernels directly; channels_first transposes around them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras import activations as activations_mod
+from fastkeras import initializers as initializers_mod
+from fastkeras import ops
+from fastkeras import regularizers as regularizers_mod
+from fastkeras.layers.core import _check_positive_int, _serialize
+from fastkeras.layers.layer import Layer
+from fastkeras.ops.conv2d import avg_pool2d, conv2d, conv_output_length, max_pool2d
+
+
+def _pair(value, arg, layer):
+    """An int or a pair of positive ints, as Keras accepts for kernel_size/strides/..."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        pair = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        pair = ()
+    if len(pair) != 2 or any(v < 1 for v in pair) or any(isinstance(v, bool) for v in value):
+        raise ValueError(f"The `{arg}` argument of {layer} must be a positive integer or a tuple "
+                         f"of 2 positive integers. Received: {arg}={value!r}")
+    return pair
+
+
+def _padding(value, layer):
+    if not isinstance(value, str) or value.lower() not in ("valid", "same"):
+        raise ValueError(f"The `padding` argument of {layer} must be 'valid' or 'same' (any "
+                         f"case). Received: padding={value!r}")
+    return value.lower()
+
+
+def _data_format(value, layer):
+    value = "channels_last" if value is None else value
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"The `data_format` argument of {layer} must be 'channels_last' or "
+                         f"'channels_first'. Received: data_format={value!r}")
+    return value
+
+
+def _to_nhwc(x, data_format):
+    return ops.transpose(x, (0, 2, 3, 1)) if data_format == "channels_first" else x
+
+
+def _from_nhwc(y, data_format):
+    return ops.transpose(y, (0, 3, 1, 2)) if data_format == "channels_first" else y
+
+
+def _check_rank4(layer, inputs):
+    if inputs.ndim != 4:
+        raise ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: "
+                         f"expected ndim=4, found ndim={inputs.ndim}. Full shape received: "
+                         f"{(None,) + tuple(inputs.shape[1:])}")
+
+
+class Conv2D(Layer):
+    """2-D convolution: `activation(conv2d(inputs, kernel) + bias)`.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or (kh, kw).
+        strides: int or pair (default 1). padding: 'valid' or 'same' (TF's rule: the extra
+            row/column of padding goes at the bottom/right). data_format: 'channels_last'
+            (N, H, W, C) or 'channels_first' (N, C, H, W). dilation_rate: int or pair.
+        activation, use_bias, kernel/bias initializers, regularizers as for Dense.
+
+    Kernel shape (kh, kw, in_channels, filters) as Keras stores it.
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = _check_positive_int(filters, "filters", "Conv2D")
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
+        self.strides = _pair(strides, "strides", "Conv2D")
+        self.padding = _padding(padding, "Conv2D")
+        self.data_format = _data_format(data_format, "Conv2D")
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", "Conv2D")
+        if self.strides != (1, 1) and self.dilation_rate != (1, 1):
+            raise ValueError("Conv2D: `strides > 1` is not compatible with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides}, "
+                             f"dilation_rate={self.dilation_rate}")
+        if groups != 1:
+            raise ValueError(f"Conv2D: grouped convolution is not supported yet. Received: "
+                             f"groups={groups!r}")
+        self.groups = 1
+        self.activation = activations_mod.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers_mod.get(kernel_initializer)
+        self.bias_initializer = initializers_mod.get(bias_initializer)
+        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
+                             f"expected ndim=4, found ndim={len(input_shape)}. Full shape "
+                             f"received: {tuple(input_shape)}")
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        if channels is None:
+            raise ValueError(f"Conv2D '{self.name}': the channel dimension of the inputs must be "
+                             f"defined. Received input shape {tuple(input_shape)}")
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=self.kernel_size + (channels, self.filters),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                        initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        _check_rank4(self, inputs)
+        x = _to_nhwc(inputs, self.data_format)
+        h, w, c = x.shape[1:]
+        if c != self.kernel.shape[2]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
+                             f"expected {self.kernel.shape[2]} input channels, received input "
+                             f"with shape {(None,) + tuple(inputs.shape[1:])}")
+        oh = conv_output_length(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0],
+                                self.padding)
+        ow = conv_output_length(w, self.kernel_size[1], self.strides[1], self.dilation_rate[1],
+                                self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
+                             f"is too small for kernel_size={self.kernel_size} with "
+                             f"dilation_rate={self.dilation_rate} and padding='{self.padding}' "
+                             f"(output would be {(oh, ow)})")
+        fuse_relu = self.activation is activations_mod.relu
+        y = conv2d(x, self.kernel, self.bias if self.use_bias else None, self.strides,
+                   self.padding, self.dilation_rate, relu=fuse_relu)
+        if not fuse_relu and self.activation is not activations_mod.linear:
+            y = self.activation(y)
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(y)]
+        return _from_nhwc(y, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "padding": self.padding, "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate, "groups": self.groups,
+            "activation": activations_mod.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_initializer": _serialize(self.kernel_initializer),
+            "bias_initializer": _serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize(self.kernel_regularizer),
+            "bias_regularizer": _serialize(self.bias_regularizer),
+            "activity_regularizer": _serialize(self.activity_regularizer),
+            "kernel_constraint": None, "bias_constraint": None,
+        })
+        return config
+
+
+class _Pooling2D(Layer):
+    _pool = None
+    _name = ""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _pair(pool_size, "pool_size", self._name)
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides",
+                                                                    self._name)
+        self.padding = _padding(padding, self._name)
+        self.data_format = _data_format(data_format, self._name)
+
+    def call(self, inputs):
+        _check_rank4(self, inputs)
+        x = _to_nhwc(inputs, self.data_format)
+        h, w = x.shape[1:3]
+        oh = conv_output_length(h, self.pool_size[0], self.strides[0], 1, self.padding)
+        ow = conv_output_length(w, self.pool_size[1], self.strides[1], 1, self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
+                             f"is too small for pool_size={self.pool_size} with "
+                             f"padding='{self.padding}'")
+        y = type(self)._pool(x, self.pool_size, self.strides, self.padding)
+        return _from_nhwc(y, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pool_size": self.pool_size, "padding": self.padding,
+                       "strides": self.strides, "data_format": self.data_format})
+        return config
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max over pool_size windows moved by strides (default: pool_size, non-overlapping)."""
+    _pool = staticmethod(max_pool2d)
+    _name = "MaxPooling2D"
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over pool_size windows; with 'same' padding the padded cells are not counted."""
+    _pool = staticmethod(avg_pool2d)
+    _name = "AveragePooling2D"
+
+
+class _GlobalPooling2D(Layer):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, type(self).__name__)
+        self.keepdims = bool(keepdims)
+
+    def _axes(self):
+        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"data_format": self.data_format, "keepdims": self.keepdims})
+        return config
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over the spatial axes: (N, H, W, C) -> (N, C) (keepdims: (N, 1, 1, C))."""
+
+    def call(self, inputs):
+        _check_rank4(self, inputs)
+        return ops.mean(inputs, axis=self._axes(), keepdims=self.keepdims)
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Max over the spatial axes: (N, H, W, C) -> (N, C) (keepdims: (N, 1, 1, C))."""
+
+    def call(self, inputs):
+        _check_rank4(self, inputs)
+        return ops.max(inputs, axis=self._axes(), keepdims=self.keepdims)
+
+
+Convolution2D = Conv2D
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D

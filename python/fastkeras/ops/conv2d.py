@@ -1,0 +1,120 @@
+"""Differentiable 2-D convolution and pooling (NHWC), each one C++ call per direction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras import _core
+from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
+                                    reuse_gradient_buffers)
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "same_padding", "conv_output_length"]
+
+
+def conv_output_length(size, kernel, stride, dilation, padding):
+    """Keras's output length for 'valid' / 'same' (None stays None)."""
+    if size is None:
+        return None
+    span = dilation * (kernel - 1) + 1
+    if padding == "same":
+        return -(-size // stride)
+    return max(0, (size - span) // stride + 1)
+
+
+def same_padding(size, kernel, stride, dilation):
+    """(before, after) padding TF's 'same' uses: the odd extra cell goes after."""
+    out = -(-size // stride)
+    span = dilation * (kernel - 1) + 1
+    total = max((out - 1) * stride + span - size, 0)
+    return total // 2, total - total // 2
+
+
+def _f32(x: Tensor) -> np.ndarray:
+    v = x.value
+    if v.dtype != np.float32 or not v.flags.c_contiguous:
+        v = np.ascontiguousarray(v, dtype=np.float32)
+    return v
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False):
+    """act(conv(x, kernel) + bias) on NHWC x with a (kh, kw, c, f) kernel."""
+    x = convert_to_tensor(x)
+    kernel = convert_to_tensor(kernel)
+    xv, wv = _f32(x), _f32(kernel)
+    n, h, w, _ = xv.shape
+    kh, kw, _, f = wv.shape
+    if padding == "same":
+        pt, _ = same_padding(h, kh, strides[0], dilation[0])
+        pl, _ = same_padding(w, kw, strides[1], dilation[1])
+    else:
+        pt = pl = 0
+    oh = conv_output_length(h, kh, strides[0], dilation[0], padding)
+    ow = conv_output_length(w, kw, strides[1], dilation[1], padding)
+    y = np.empty((n, oh, ow, f), np.float32)
+    bv = None if bias is None else _f32(bias)
+    _core.conv2d_forward(xv, wv, bv, y, strides, (pt, pl), dilation, relu)
+
+    def backward(g, needs):
+        g = np.ascontiguousarray(g, dtype=np.float32)
+        reuse, pass_id = reuse_gradient_buffers(), backward_pass_id()
+
+        def grad_out(t):
+            if reuse and hasattr(t, "grad_buffer"):
+                return t.grad_buffer(pass_id)
+            return np.empty(t.value.shape, np.float32)
+
+        dx = np.empty_like(xv) if needs[0] else None
+        dw = grad_out(kernel) if needs[1] else None
+        db = grad_out(bias) if bias is not None and needs[2] else None
+        _core.conv2d_backward(xv, wv, y, g, relu, dx, dw, db, strides, (pt, pl), dilation)
+        return dx, dw, db
+
+    parents = (x, kernel) if bias is None else (x, kernel, bias)
+    return make_op(y, parents, backward)
+
+
+def _pool_geometry(xv, pool, strides, padding):
+    n, h, w, c = xv.shape
+    if padding == "same":
+        pt, _ = same_padding(h, pool[0], strides[0], 1)
+        pl, _ = same_padding(w, pool[1], strides[1], 1)
+    else:
+        pt = pl = 0
+    oh = conv_output_length(h, pool[0], strides[0], 1, padding)
+    ow = conv_output_length(w, pool[1], strides[1], 1, padding)
+    return (n, oh, ow, c), (pt, pl)
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    x = convert_to_tensor(x)
+    xv = _f32(x)
+    strides = tuple(strides or pool_size)
+    out_shape, pads = _pool_geometry(xv, pool_size, strides, padding)
+    y = np.empty(out_shape, np.float32)
+    argmax = np.empty(out_shape, np.int32)
+    _core.maxpool2d_forward(xv, y, argmax, tuple(pool_size), strides, pads)
+
+    def backward(g, needs):
+        dx = np.empty_like(xv)
+        _core.maxpool2d_backward(np.ascontiguousarray(g, dtype=np.float32), argmax, dx,
+                                 tuple(pool_size), strides, pads)
+        return (dx,)
+
+    return make_op(y, (x,), backward)
+
+
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    x = convert_to_tensor(x)
+    xv = _f32(x)
+    strides = tuple(strides or pool_size)
+    out_shape, pads = _pool_geometry(xv, pool_size, strides, padding)
+    y = np.empty(out_shape, np.float32)
+    _core.avgpool2d_forward(xv, y, tuple(pool_size), strides, pads)
+
+    def backward(g, needs):
+        dx = np.empty_like(xv)
+        _core.avgpool2d_backward(np.ascontiguousarray(g, dtype=np.float32), dx,
+                                 tuple(pool_size), strides, pads)
+        return (dx,)
+
+    return make_op(y, (x,), backward)

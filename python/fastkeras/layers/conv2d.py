@@ -16,6 +16,7 @@ from fastkeras.ops.conv2d import avg_pool2d, conv2d, conv_output_length, max_poo
 
 def _pair(value, arg, layer):
     """An int or a pair of positive ints, as Keras accepts for kernel_size/strides/..."""
+    received = value
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value), int(value))
     try:
@@ -23,6 +24,7 @@ def _pair(value, arg, layer):
     except (TypeError, ValueError):
         pair = ()
     if len(pair) != 2 or any(v < 1 for v in pair) or any(isinstance(v, bool) for v in value):
+        value = received
         raise ValueError(f"The `{arg}` argument of {layer} must be a positive integer or a tuple "
                          f"of 2 positive integers. Received: {arg}={value!r}")
     return pair

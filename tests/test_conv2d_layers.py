@@ -1,0 +1,270 @@
+"""Conv2D and 2-D pooling: values against a float64 NumPy reference, finite-difference
+gradients, Keras's shapes (the notes' CNN shapes), weights saved by real Keras, and a CNN that
+learns Fashion-MNIST."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastkeras as keras
+from fastkeras.backend import GradientTape, gradients
+from fastkeras.layers.layer import reset_names
+from fastkeras.ops.conv2d import same_padding
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
+
+
+@pytest.fixture(autouse=True)
+def _names():
+    reset_names()
+    keras.utils.set_random_seed(3)
+
+
+# --- float64 references ------------------------------------------------------------------------
+
+def ref_conv(x, w, b, strides, padding, dilation):
+    n, h, wd, c = x.shape
+    kh, kw, _, f = w.shape
+    if padding == "same":
+        (pt, pb), (pl, pr) = (same_padding(h, kh, strides[0], dilation[0]),
+                              same_padding(wd, kw, strides[1], dilation[1]))
+    else:
+        pt = pb = pl = pr = 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    oh = (xp.shape[1] - span_h) // strides[0] + 1
+    ow = (xp.shape[2] - span_w) // strides[1] + 1
+    out = np.zeros((n, oh, ow, f))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, i * dilation[0]: i * dilation[0] + (oh - 1) * strides[0] + 1: strides[0],
+                       j * dilation[1]: j * dilation[1] + (ow - 1) * strides[1] + 1: strides[1], :]
+            out += patch @ w[i, j].astype(np.float64)
+    return out + (0 if b is None else b)
+
+
+def ref_pool(x, pool, strides, padding, kind):
+    n, h, w, c = x.shape
+    if padding == "same":
+        (pt, pb), (pl, pr) = same_padding(h, pool[0], strides[0], 1), same_padding(w, pool[1], strides[1], 1)
+    else:
+        pt = pb = pl = pr = 0
+    fill = -np.inf if kind == "max" else np.nan
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=fill)
+    oh = (xp.shape[1] - pool[0]) // strides[0] + 1
+    ow = (xp.shape[2] - pool[1]) // strides[1] + 1
+    out = np.zeros((n, oh, ow, c))
+    for oy in range(oh):
+        for ox in range(ow):
+            win = xp[:, oy * strides[0]: oy * strides[0] + pool[0], ox * strides[1]: ox * strides[1] + pool[1]]
+            out[:, oy, ox] = win.max(axis=(1, 2)) if kind == "max" else np.nanmean(win, axis=(1, 2))
+    return out
+
+
+CONV_CASES = [
+    dict(kernel_size=3, strides=1, padding="valid", dilation_rate=1),
+    dict(kernel_size=3, strides=1, padding="same", dilation_rate=1),
+    dict(kernel_size=(2, 3), strides=(2, 1), padding="same", dilation_rate=1),
+    dict(kernel_size=3, strides=2, padding="valid", dilation_rate=1),
+    dict(kernel_size=3, strides=1, padding="same", dilation_rate=2),
+    dict(kernel_size=1, strides=1, padding="valid", dilation_rate=1),
+    dict(kernel_size=(7, 6), strides=1, padding="valid", dilation_rate=1),  # as large as input
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv2d_values_and_gradients(case, data_format):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 6, 3)).astype(np.float32)
+    layer = keras.layers.Conv2D(4, data_format=data_format, **case)
+    xin = x.transpose(0, 3, 1, 2) if data_format == "channels_first" else x
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(xin)
+        xt.requires_grad = True
+        y = layer(xt)
+        r = rng.standard_normal(y.shape).astype(np.float32)
+        loss = keras.ops.sum(y * r)
+    gx, gw, gb = gradients(loss, [xt, layer.kernel, layer.bias])
+    yv = y.numpy().transpose(0, 2, 3, 1) if data_format == "channels_first" else y.numpy()
+    k = layer.kernel.numpy().astype(np.float64)
+    b = layer.bias.numpy().astype(np.float64) + 0.1
+    layer.bias.assign(b)
+    strides = layer.strides
+    want = ref_conv(x, k, None, strides, layer.padding, layer.dilation_rate)
+    np.testing.assert_allclose(yv, want, rtol=1e-5, atol=1e-5)
+
+    # Finite differences of the float64 reference, against the C++ gradients.
+    rr = r.transpose(0, 2, 3, 1) if data_format == "channels_first" else r
+
+    def f(xx, kk, bb):
+        return float(np.sum(ref_conv(xx, kk, bb, strides, layer.padding, layer.dilation_rate) * rr))
+
+    eps = 1e-4
+    bb = np.zeros(4)
+    for (arr, grad, idx) in [(x.astype(np.float64), gx, (1, 3, 2, 1)), (k, gw, (0, 0, 2, 3)),
+                             (bb, gb, (2,))]:
+        plus, minus = arr.copy(), arr.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        args_p = [x.astype(np.float64), k, bb]
+        args_m = [x.astype(np.float64), k, bb]
+        pos = 0 if arr.shape == x.shape else 1 if arr.shape == k.shape else 2
+        args_p[pos], args_m[pos] = plus, minus
+        numeric = (f(*args_p) - f(*args_m)) / (2 * eps)
+        g = grad.transpose(0, 2, 3, 1) if (pos == 0 and data_format == "channels_first") else grad
+        assert g[idx] == pytest.approx(numeric, rel=1e-3, abs=1e-3)
+
+
+def test_conv2d_relu_fused_gradient_is_masked():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    layer = keras.layers.Conv2D(5, 3, activation="relu", bias_initializer="ones")
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(x)
+        xt.requires_grad = True
+        y = layer(xt)
+        loss = keras.ops.sum(y)
+    gx, gw = gradients(loss, [xt, layer.kernel])
+    pre = ref_conv(x, layer.kernel.numpy(), layer.bias.numpy(), (1, 1), "valid", (1, 1))
+    np.testing.assert_allclose(y.numpy(), np.maximum(pre, 0), rtol=1e-5, atol=1e-5)
+    mask = (pre > 0).astype(np.float64)
+    # dW[i, j, c, f] = sum over outputs of mask * x patch
+    want = np.zeros_like(layer.kernel.numpy(), dtype=np.float64)
+    for i in range(3):
+        for j in range(3):
+            want[i, j] = np.einsum("nhwc,nhwf->cf", x[:, i:i + 4, j:j + 4, :], mask)
+    np.testing.assert_allclose(gw, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("pool,strides,padding", [((2, 2), None, "valid"), ((3, 3), None, "valid"),
+                                                   ((2, 2), None, "same"), ((3, 2), (1, 2), "same"),
+                                                   ((2, 2), (1, 1), "valid")])
+def test_pooling_values_and_gradients(kind, pool, strides, padding):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 7, 5, 3)).astype(np.float32)
+    cls = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
+    layer = cls(pool, strides=strides, padding=padding)
+    s = layer.strides
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(x)
+        xt.requires_grad = True
+        y = layer(xt)
+        r = rng.standard_normal(y.shape).astype(np.float32)
+        loss = keras.ops.sum(y * r)
+    (gx,) = gradients(loss, [xt])
+    np.testing.assert_allclose(y.numpy(), ref_pool(x, pool, s, padding, kind), rtol=1e-6, atol=1e-6)
+    eps = 1e-4
+    for idx in [(0, 0, 0, 0), (1, 3, 2, 1), (0, 6, 4, 2)]:
+        plus, minus = x.astype(np.float64), x.astype(np.float64)
+        plus[idx] += eps
+        minus[idx] -= eps
+        numeric = (np.sum(ref_pool(plus, pool, s, padding, kind) * r)
+                   - np.sum(ref_pool(minus, pool, s, padding, kind) * r)) / (2 * eps)
+        assert gx[idx] == pytest.approx(numeric, rel=1e-3, abs=1e-3)
+
+
+def test_global_pooling():
+    x = np.random.default_rng(3).standard_normal((2, 4, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(keras.layers.GlobalAveragePooling2D()(x).numpy(), x.mean((1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(keras.layers.GlobalMaxPooling2D()(x).numpy(), x.max((1, 2)))
+    assert keras.layers.GlobalAveragePooling2D(keepdims=True)(x).shape == (2, 1, 1, 3)
+    xf = x.transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(
+        keras.layers.GlobalAveragePooling2D(data_format="channels_first")(xf).numpy(),
+        x.mean((1, 2)), rtol=1e-6)
+
+
+def test_notes_cnn_shapes():
+    model = keras.models.Sequential([
+        keras.layers.Conv2D(16, (3, 3), activation="relu", input_shape=(32, 32, 3)),
+        keras.layers.MaxPooling2D((3, 3)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    assert [l.output_shape for l in model.layers] == [(None, 30, 30, 16), (None, 10, 10, 16),
+                                                      (None, 1600), (None, 10)]
+    assert [l.name for l in model.layers][:2] == ["conv2d", "max_pooling2d"]
+    assert model.layers[0].kernel.shape == (3, 3, 3, 16)
+    same = keras.Sequential([keras.layers.Conv2D(16, (3, 3), padding="SAME", input_shape=(32, 32, 3))])
+    assert same.output_shape == (None, 32, 32, 16)
+    strided = keras.Sequential([keras.layers.Conv2D(8, 3, strides=2, input_shape=(32, 32, 3))])
+    assert strided.output_shape == (None, 15, 15, 8)
+    first = keras.Sequential([keras.layers.Conv2D(8, 3, data_format="channels_first",
+                                                  input_shape=(3, 32, 32))])
+    assert first.output_shape == (None, 8, 30, 30)
+    assert first.layers[0].kernel.shape == (3, 3, 3, 8)
+
+
+def test_conv_config_and_errors():
+    layer = keras.layers.Conv2D(8, 3, strides=(2, 2), padding="Same", activation="relu")
+    cfg = layer.get_config()
+    assert cfg["filters"] == 8 and cfg["kernel_size"] == (3, 3) and cfg["padding"] == "same"
+    assert cfg["activation"] == "relu" and cfg["strides"] == (2, 2)
+    with pytest.raises(ValueError, match="filters=0"):
+        keras.layers.Conv2D(0, 3)
+    with pytest.raises(ValueError, match="padding='full'"):
+        keras.layers.Conv2D(8, 3, padding="full")
+    with pytest.raises(ValueError, match="kernel_size=-1"):
+        keras.layers.Conv2D(8, -1)
+    with pytest.raises(ValueError, match="too small"):
+        keras.layers.Conv2D(8, 5)(np.zeros((1, 3, 3, 1), np.float32))
+    with pytest.raises(ValueError, match="expected ndim=4"):
+        keras.layers.Conv2D(8, 3)(np.zeros((1, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="pool_size"):
+        keras.layers.MaxPooling2D(0)
+
+
+def test_kernel_argument_checks():
+    from fastkeras import _core
+    x = np.zeros((1, 5, 5, 2), np.float32)
+    w = np.zeros((3, 3, 3, 4), np.float32)
+    y = np.zeros((1, 3, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="input channels"):
+        _core.conv2d_forward(x, w, None, y, (1, 1), (0, 0), (1, 1), False)
+    with pytest.raises(TypeError, match="float32"):
+        _core.conv2d_forward(x.astype(np.float64), w, None, y, (1, 1), (0, 0), (1, 1), False)
+    with pytest.raises(ValueError, match="argmax"):
+        _core.maxpool2d_forward(x, np.zeros((1, 2, 2, 2), np.float32),
+                                np.zeros((1, 2, 2, 2), np.int64), (2, 2), (2, 2), (0, 0))
+
+
+@pytest.mark.skipif(not FIXTURES.exists() and not os.environ.get("CI"),
+                    reason="../shared/fixtures/keras not found")
+def test_keras_cnn_weights_reproduce_predictions():
+    io = np.load(FIXTURES / "cnn_sgd_io.npz")
+    model = keras.Sequential([
+        keras.Input(shape=(12, 12, 3)),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(6, 3, strides=2, activation="elu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(5, activation="softmax"),
+    ])
+    model.load_weights(FIXTURES / "cnn_sgd.weights.h5")
+    assert model.count_params() == 787
+    np.testing.assert_allclose(model.predict(io["x0"], verbose=0), io["y0"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist") and not os.environ.get("CI"),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_cnn_learns_a_slice_of_fashion_mnist():
+    (x, y), _ = keras.datasets.fashion_mnist.load_data()
+    x = (x[:, :, :, None] / 255.0).astype(np.float32)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(16, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:4000], y[:4000], epochs=2, batch_size=32, verbose=0)
+    _, acc = model.evaluate(x[50000:51000], y[50000:51000], verbose=0)
+    assert acc > 0.7  # chance is 0.1

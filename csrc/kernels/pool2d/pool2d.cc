@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <vector>
 
 #include "kernels/parallel.h"
 
@@ -31,34 +30,49 @@ void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* 
   const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
   over_images(s, static_cast<double>(out_image * s.ph * s.pw), [&](int64_t n) {
     const float* xi = x + n * in_image;
-    std::vector<float> best(s.c);
-    std::vector<int32_t> where(s.c);
     for (int64_t oy = 0; oy < s.oh; ++oy) {
       int64_t y0, y1;
       window(oy, s.stride_h, s.pad_top, s.ph, s.h, &y0, &y1);
       for (int64_t ox = 0; ox < s.ow; ++ox) {
         int64_t x0, x1;
         window(ox, s.stride_w, s.pad_left, s.pw, s.w, &x0, &x1);
-        std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-        std::fill(where.begin(), where.end(), -1);
+        const int64_t o = n * out_image + (oy * s.ow + ox) * s.c;
+        const int64_t C = s.c;  // a local: stores through best/where cannot change it
+        float* __restrict best = y + o;
+        int32_t* __restrict where = argmax ? argmax + o : nullptr;
+        if (y0 >= y1 || x0 >= x1) {  // a window entirely in padding
+          for (int64_t ch = 0; ch < s.c; ++ch) best[ch] = -std::numeric_limits<float>::infinity();
+          if (where) std::fill(where, where + s.c, -1);
+          continue;
+        }
+        // The window's first cell seeds the max; later cells replace it only when strictly
+        // larger (ties keep the first). Written as masks so the compiler vectorizes it.
+        const int64_t first = (y0 * s.w + x0) * s.c;
+        for (int64_t ch = 0; ch < s.c; ++ch) best[ch] = xi[first + ch];
+        if (where) {
+          for (int64_t ch = 0; ch < s.c; ++ch) where[ch] = static_cast<int32_t>(first + ch);
+        }
         for (int64_t iy = y0; iy < y1; ++iy) {
           for (int64_t ix = x0; ix < x1; ++ix) {
             const int64_t base = (iy * s.w + ix) * s.c;
-            const float* row = xi + base;
-            for (int64_t ch = 0; ch < s.c; ++ch) {
-              // The first cell seeds the max; a strictly larger value replaces it (ties keep
-              // the first); a NaN replaces a number so it propagates.
-              const float v = row[ch];
-              if (where[ch] < 0 || v > best[ch] || (v != v && best[ch] == best[ch])) {
-                best[ch] = v;
-                where[ch] = static_cast<int32_t>(base + ch);
+            if (base == first) continue;
+            const float* __restrict row = xi + base;
+            const int32_t base32 = static_cast<int32_t>(base);
+            if (where) {
+              for (int64_t ch = 0; ch < C; ++ch) {
+                const float v = row[ch], b = best[ch];
+                const int32_t m = -static_cast<int32_t>(v > b);
+                best[ch] = v > b ? v : b;
+                where[ch] = (where[ch] & ~m) | ((base32 + static_cast<int32_t>(ch)) & m);
+              }
+            } else {
+              for (int64_t ch = 0; ch < C; ++ch) {
+                const float v = row[ch], b = best[ch];
+                best[ch] = v > b ? v : b;
               }
             }
           }
         }
-        const int64_t o = n * out_image + (oy * s.ow + ox) * s.c;
-        std::copy(best.begin(), best.end(), y + o);
-        if (argmax) std::copy(where.begin(), where.end(), argmax + o);
       }
     }
   });

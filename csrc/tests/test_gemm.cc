@@ -169,6 +169,23 @@ TEST_P(GemmIsaTest, ThreadedMatchesReference) {
   }
 }
 
+TEST_P(GemmIsaTest, SplitKForFewTilesAndLongDepth) {
+  // C smaller than one tile per thread and a long K: the depth is split across threads and the
+  // slices summed (a convolution's weight gradient has this shape).
+  const Isa isa = GetParam();
+  uint32_t seed = 900;
+  for (const auto& s : {std::array<int64_t, 3>{9, 32, 21632}, std::array<int64_t, 3>{1, 1, 5000},
+                        std::array<int64_t, 3>{5, 7, 3001}}) {
+    for (int t = 0; t < 4; ++t) {
+      for (float beta : {0.0f, 1.0f}) {
+        Case c{s[0], s[1], s[2], (t & 1) != 0, (t & 2) != 0, 0.5f, beta, false, false, 2};
+        check_case(c, isa, 2, seed++);
+        check_case(c, isa, 3, seed++);
+      }
+    }
+  }
+}
+
 TEST_P(GemmIsaTest, ZeroDepthScalesC) {
   // K == 0: C = act(beta * C + bias); alpha has nothing to scale.
   const Isa isa = GetParam();

@@ -45,9 +45,12 @@ void im2col_row(const Conv2DShape& s, const float* x, int64_t n, int64_t oy, int
     for (int64_t j = 0; j < s.kw; ++j) {
       const int64_t ix = ox * s.stride_w - s.pad_left + j * s.dil_w;
       if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
-        std::memset(dst, 0, c * sizeof(float));
+        for (int64_t k = 0; k < c; ++k) dst[k] = 0.0f;
       } else {
-        std::memcpy(dst, x + ((n * s.h + iy) * s.w + ix) * c, c * sizeof(float));
+        // A plain loop: with few channels (c=1 for a grey image) a memcpy call per cell
+        // costs far more than the copy.
+        const float* src = x + ((n * s.h + iy) * s.w + ix) * c;
+        for (int64_t k = 0; k < c; ++k) dst[k] = src[k];
       }
       dst += c;
     }
@@ -148,7 +151,7 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
   const float* dz = dy;
   if (relu) {
     if (static_cast<int64_t>(masked.size()) < out_elems) masked.resize(out_elems);
-    for (int64_t i = 0; i < out_elems; ++i) masked[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    relu_backward(y, dy, masked.data(), out_elems);
     dz = masked.data();
   }
   if (db) column_sums(dz, s.n * per_image, s.f, s.f, 0.0f, db);

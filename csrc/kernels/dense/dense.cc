@@ -14,7 +14,7 @@ void dense_backward(const DenseBackwardArgs& a) {
   if (a.act == Activation::kRelu) {
     const int64_t n = a.batch * a.units;
     if (static_cast<int64_t>(masked.size()) < n) masked.resize(n);
-    for (int64_t i = 0; i < n; ++i) masked[i] = a.y[i] > 0.0f ? a.dy[i] : 0.0f;
+    relu_backward(a.y, a.dy, masked.data(), n);
     dz = masked.data();
   }
   if (a.dw) {

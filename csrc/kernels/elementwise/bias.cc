@@ -38,4 +38,20 @@ void column_sums(const float* x, int64_t rows, int64_t cols, int64_t ldx, float 
   });
 }
 
+void relu_backward(const float* y, const float* dy, float* out, int64_t n) {
+  constexpr int64_t kGrain = 1 << 14;
+  const int64_t chunks = (n + kGrain - 1) / kGrain;
+  const int threads = threads_for(static_cast<double>(n) * 8.0, chunks);
+  run_parallel(threads, [&](int t) {
+    const int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
+    const float* __restrict yy = y + lo;
+    const float* dd = dy + lo;
+    float* oo = out + lo;
+    for (int64_t i = 0; i < hi - lo; ++i) {
+      const float g = dd[i];
+      oo[i] = yy[i] > 0.0f ? g : 0.0f;
+    }
+  });
+}
+
 }  // namespace fastkeras

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/gemm/pack.h"
 #include "kernels/gemm/ukernel.h"
@@ -178,6 +179,36 @@ void choose_grid(const GemmKernelInfo& kr, int64_t m, int64_t n, int threads, in
   }
 }
 
+// C has fewer tiles than there are threads (a weight gradient: small M x N, long K): each
+// thread multiplies one slice of K into its own buffer, then the slices are summed into C.
+void gemm_split_k(const GemmKernelInfo& kr, const GemmArgs& g, int threads) {
+  if (threads <= 1) {
+    gemm_blocked(kr, g);
+    return;
+  }
+  std::vector<std::vector<float>> partial(threads - 1, std::vector<float>(g.m * g.n));
+  run_parallel(threads, [&](int t) {
+    const int64_t k0 = g.k * t / threads, k1 = g.k * (t + 1) / threads;
+    GemmArgs s = g;
+    s.k = k1 - k0;
+    s.a = g.trans_a == Trans::kNo ? g.a + k0 : g.a + k0 * g.lda;
+    s.b = g.trans_b == Trans::kNo ? g.b + k0 * g.ldb : g.b + k0;
+    if (t > 0) {  // other slices: alpha * A_t B_t into a private, dense buffer
+      s.beta = 0.0f;
+      s.c = partial[t - 1].data();
+      s.ldc = g.n;
+    }
+    gemm_blocked(kr, s);
+  });
+  for (int64_t i = 0; i < g.m; ++i) {
+    float* row = g.c + i * g.ldc;
+    for (const auto& p : partial) {
+      const float* src = p.data() + i * g.n;
+      for (int64_t j = 0; j < g.n; ++j) row[j] += src[j];
+    }
+  }
+}
+
 }  // namespace
 
 Isa gemm_isa() { return dispatched_isa().load(std::memory_order_relaxed); }
@@ -202,6 +233,11 @@ void sgemm_isa(Isa isa, const GemmArgs& g) {
   const int threads = threads_for(flops, tiles);
   if (threads == 1) {
     gemm_blocked(kr, g);
+    return;
+  }
+  if (tiles < threads_for(flops, int64_t{1} << 30) && g.act == Activation::kIdentity &&
+      !g.bias && g.k >= 4 * kr.kc) {
+    gemm_split_k(kr, g, threads_for(flops, g.k / kr.kc));
     return;
   }
   int tm = 1, tn = threads;

@@ -1,5 +1,9 @@
 """Keras layers (`fastkeras.layers`)."""
 
+from fastkeras.layers.conv1d import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D,
+                                     GlobalAveragePooling1D, GlobalAvgPool1D,
+                                     GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
+                                     MaxPooling1D)
 from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Convolution2D,
                                      GlobalAveragePooling2D, GlobalAvgPool2D,
                                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D,
@@ -21,3 +25,6 @@ __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalizatio
 __all__ += ["AveragePooling2D", "AvgPool2D", "Conv2D", "Convolution2D", "GlobalAveragePooling2D",
             "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "MaxPool2D",
             "MaxPooling2D"]
+__all__ += ["AveragePooling1D", "AvgPool1D", "Conv1D", "Convolution1D", "GlobalAveragePooling1D",
+            "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D", "MaxPool1D",
+            "MaxPooling1D"]

@@ -37,19 +37,26 @@ def _f32(x: Tensor) -> np.ndarray:
 
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False):
-    """act(conv(x, kernel) + bias) on NHWC x with a (kh, kw, c, f) kernel."""
+    """act(conv(x, kernel) + bias) on NHWC x with a (kh, kw, c, f) kernel.
+
+    padding: 'valid', 'same' (TF's rule) or explicit ((top, bottom), (left, right)).
+    """
     x = convert_to_tensor(x)
     kernel = convert_to_tensor(kernel)
     xv, wv = _f32(x), _f32(kernel)
     n, h, w, _ = xv.shape
     kh, kw, _, f = wv.shape
-    if padding == "same":
-        pt, _ = same_padding(h, kh, strides[0], dilation[0])
-        pl, _ = same_padding(w, kw, strides[1], dilation[1])
+    if isinstance(padding, str):
+        if padding == "same":
+            pads = (same_padding(h, kh, strides[0], dilation[0]),
+                    same_padding(w, kw, strides[1], dilation[1]))
+        else:
+            pads = ((0, 0), (0, 0))
     else:
-        pt = pl = 0
-    oh = conv_output_length(h, kh, strides[0], dilation[0], padding)
-    ow = conv_output_length(w, kw, strides[1], dilation[1], padding)
+        pads = tuple(tuple(int(v) for v in p) for p in padding)
+    (pt, pb), (pl, pr) = pads
+    oh = conv_output_length(h + pt + pb, kh, strides[0], dilation[0], "valid")
+    ow = conv_output_length(w + pl + pr, kw, strides[1], dilation[1], "valid")
     y = np.empty((n, oh, ow, f), np.float32)
     bv = None if bias is None else _f32(bias)
     _core.conv2d_forward(xv, wv, bv, y, strides, (pt, pl), dilation, relu)

@@ -1,0 +1,172 @@
+"""1-D convolution and pooling on (batch, steps, channels) inputs, run on the 2-D kernels as
+images one row high."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras import activations as activations_mod
+from fastkeras import ops
+from fastkeras.layers.conv2d import (Conv2D, _data_format, _GlobalPooling2D, _padding,
+                                     _Pooling2D)
+from fastkeras.layers.core import _check_positive_int
+from fastkeras.layers.layer import Layer
+from fastkeras.ops.conv2d import avg_pool2d, conv2d, conv_output_length, max_pool2d, same_padding
+
+
+def _single(value, arg, layer):
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"The `{arg}` argument of {layer} must be a positive integer. "
+                         f"Received: {arg}={value!r}")
+    return int(value)
+
+
+def _check_rank3(layer, inputs):
+    if inputs.ndim != 3:
+        raise ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: "
+                         f"expected ndim=3, found ndim={inputs.ndim}. Full shape received: "
+                         f"{(None,) + tuple(inputs.shape[1:])}")
+
+
+def _to_nwc(x, data_format):
+    return ops.transpose(x, (0, 2, 1)) if data_format == "channels_first" else x
+
+
+def _from_nwc(y, data_format):
+    return ops.transpose(y, (0, 2, 1)) if data_format == "channels_first" else y
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over steps: kernel (kernel_size, in_channels, filters) as Keras stores it.
+
+    padding: 'valid', 'same' or 'causal' (left padding only, so output t never sees input
+    after t).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True, **kwargs):
+        causal = isinstance(padding, str) and padding.lower() == "causal"
+        super().__init__(filters, (1, _single(kernel_size, "kernel_size", "Conv1D")),
+                         strides=(1, _single(strides, "strides", "Conv1D")),
+                         padding="valid" if causal else padding, data_format=data_format,
+                         dilation_rate=(1, _single(dilation_rate, "dilation_rate", "Conv1D")),
+                         groups=groups, activation=activation, use_bias=use_bias, **kwargs)
+        if causal:
+            self.padding = "causal"
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
+                             f"expected ndim=3, found ndim={len(input_shape)}. Full shape "
+                             f"received: {tuple(input_shape)}")
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        super().build((input_shape[0], 1, None, channels) if self.data_format == "channels_last"
+                      else (input_shape[0], channels, 1, None))
+        self._build_input_shape = tuple(input_shape)
+
+    def _kernel_2d(self):
+        return ops.reshape(self.kernel, (1,) + tuple(self.kernel.shape))
+
+    def add_weight(self, shape=None, name=None, **kwargs):
+        if name == "kernel":  # stored as Keras stores Conv1D kernels: (k, in, filters)
+            shape = tuple(shape)[1:]
+        return super().add_weight(shape=shape, name=name, **kwargs)
+
+    def call(self, inputs):
+        _check_rank3(self, inputs)
+        x = _to_nwc(inputs, self.data_format)
+        steps = x.shape[1]
+        k, d, s = self.kernel_size[1], self.dilation_rate[1], self.strides[1]
+        if self.padding == "causal":
+            pads = ((0, 0), (d * (k - 1), 0))
+        elif self.padding == "same":
+            pads = ((0, 0), same_padding(steps, k, s, d))
+        else:
+            pads = ((0, 0), (0, 0))
+        out = conv_output_length(steps + sum(pads[1]), k, s, d, "valid")
+        if out < 1:
+            raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
+                             f"is too small for kernel_size={k} with dilation_rate={d} and "
+                             f"padding='{self.padding}'")
+        fuse_relu = self.activation is activations_mod.relu
+        y = conv2d(ops.expand_dims(x, 1), self._kernel_2d(),
+                   self.bias if self.use_bias else None, self.strides, pads,
+                   self.dilation_rate, relu=fuse_relu)
+        y = ops.squeeze(y, 1)
+        if not fuse_relu and self.activation is not activations_mod.linear:
+            y = self.activation(y)
+        return _from_nwc(y, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"kernel_size": (self.kernel_size[1],), "strides": (self.strides[1],),
+                       "dilation_rate": (self.dilation_rate[1],)})
+        return config
+
+
+class _Pooling1D(Layer):
+    _pool = None
+    _name = ""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _single(pool_size, "pool_size", self._name)
+        self.strides = self.pool_size if strides is None else _single(strides, "strides",
+                                                                      self._name)
+        self.padding = _padding(padding, self._name)
+        self.data_format = _data_format(data_format, self._name)
+
+    def call(self, inputs):
+        _check_rank3(self, inputs)
+        x = _to_nwc(inputs, self.data_format)
+        if conv_output_length(x.shape[1], self.pool_size, self.strides, 1, self.padding) < 1:
+            raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
+                             f"is too small for pool_size={self.pool_size}")
+        y = type(self)._pool(ops.expand_dims(x, 1), (1, self.pool_size), (1, self.strides),
+                             self.padding)
+        return _from_nwc(ops.squeeze(y, 1), self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pool_size": (self.pool_size,), "padding": self.padding,
+                       "strides": (self.strides,), "data_format": self.data_format})
+        return config
+
+
+class MaxPooling1D(_Pooling1D):
+    """Max over windows of pool_size steps (strides default to pool_size)."""
+    _pool = staticmethod(max_pool2d)
+    _name = "MaxPooling1D"
+
+
+class AveragePooling1D(_Pooling1D):
+    """Mean over windows of pool_size steps (padding cells not counted)."""
+    _pool = staticmethod(avg_pool2d)
+    _name = "AveragePooling1D"
+
+
+class GlobalAveragePooling1D(_GlobalPooling2D):
+    """Mean over steps: (N, steps, C) -> (N, C)."""
+
+    def call(self, inputs):
+        _check_rank3(self, inputs)
+        axis = 2 if self.data_format == "channels_first" else 1
+        return ops.mean(inputs, axis=axis, keepdims=self.keepdims)
+
+
+class GlobalMaxPooling1D(_GlobalPooling2D):
+    """Max over steps: (N, steps, C) -> (N, C)."""
+
+    def call(self, inputs):
+        _check_rank3(self, inputs)
+        axis = 2 if self.data_format == "channels_first" else 1
+        return ops.max(inputs, axis=axis, keepdims=self.keepdims)
+
+
+Convolution1D = Conv1D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D

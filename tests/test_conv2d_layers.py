@@ -268,3 +268,67 @@ def test_cnn_learns_a_slice_of_fashion_mnist():
     model.fit(x[:4000], y[:4000], epochs=2, batch_size=32, verbose=0)
     _, acc = model.evaluate(x[50000:51000], y[50000:51000], verbose=0)
     assert acc > 0.7  # chance is 0.1
+
+
+def ref_conv_transpose(x, w, b, strides, padding, out_size):
+    """Scatter each input cell through the kernel, then crop to the output window."""
+    n, h, wd, c = x.shape
+    kh, kw, f, _ = w.shape
+    oh, ow = out_size
+    pt = same_padding(oh, kh, strides[0], 1)[0] if padding == "same" else 0
+    pl = same_padding(ow, kw, strides[1], 1)[0] if padding == "same" else 0
+    full = np.zeros((n, max((h - 1) * strides[0] + kh, pt + oh), max((wd - 1) * strides[1] + kw, pl + ow), f))
+    for i in range(h):
+        for j in range(wd):
+            for a in range(kh):
+                for bb in range(kw):
+                    full[:, i * strides[0] + a, j * strides[1] + bb] += x[:, i, j] @ w[a, bb].T
+    return full[:, pt:pt + oh, pl:pl + ow] + b
+
+
+@pytest.mark.parametrize("kernel_size,strides,padding", [
+    (3, 1, "valid"), (3, 2, "valid"), (3, 2, "same"), (4, 2, "same"), (1, 2, "same"), (2, 3, "valid")])
+def test_conv2d_transpose_values_and_gradients(kernel_size, strides, padding):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
+    layer = keras.layers.Conv2DTranspose(5, kernel_size, strides=strides, padding=padding,
+                                         bias_initializer="random_normal")
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(x)
+        xt.requires_grad = True
+        y = layer(xt)
+        r = rng.standard_normal(y.shape).astype(np.float32)
+        loss = keras.ops.sum(y * r)
+    gx, gw, gb = gradients(loss, [xt, layer.kernel, layer.bias])
+    k = layer.kernel_size
+    assert layer.kernel.shape == k + (5, 3)
+    s = layer.strides
+    want_size = ((4 * s[0], 3 * s[1]) if padding == "same" else
+                 ((4 - 1) * s[0] + k[0], (3 - 1) * s[1] + k[1]))
+    assert y.shape == (2,) + want_size + (5,)
+    w64, b64 = layer.kernel.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)
+    np.testing.assert_allclose(y.numpy(), ref_conv_transpose(x, w64, b64, s, padding, want_size),
+                               rtol=1e-5, atol=1e-5)
+
+    def f(xx, ww, bb):
+        return float(np.sum(ref_conv_transpose(xx, ww, bb, s, padding, want_size) * r))
+
+    eps = 1e-4
+    x64 = x.astype(np.float64)
+    for pos, grad, idx in [(0, gx, (1, 2, 1, 2)), (1, gw, (0, k[1] - 1, 4, 1)), (2, gb, (3,))]:
+        args_p, args_m = [x64.copy(), w64.copy(), b64.copy()], [x64.copy(), w64.copy(), b64.copy()]
+        args_p[pos][idx] += eps
+        args_m[pos][idx] -= eps
+        numeric = (f(*args_p) - f(*args_m)) / (2 * eps)
+        assert grad[idx] == pytest.approx(numeric, rel=1e-3, abs=1e-3)
+
+
+def test_conv2d_transpose_undoes_strided_shapes():
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid"),
+    ])
+    assert model.output_shape == (None, 28, 28, 1)
+    with pytest.raises(ValueError, match="output_padding"):
+        keras.layers.Conv2DTranspose(4, 3, output_padding=1)

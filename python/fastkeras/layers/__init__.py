@@ -4,7 +4,8 @@ from fastkeras.layers.conv1d import (AveragePooling1D, AvgPool1D, Conv1D, Convol
                                      GlobalAveragePooling1D, GlobalAvgPool1D,
                                      GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                      MaxPooling1D)
-from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Convolution2D,
+from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Conv2DTranspose,
+                                     Convolution2D, Convolution2DTranspose,
                                      GlobalAveragePooling2D, GlobalAvgPool2D,
                                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D,
                                      MaxPooling2D)
@@ -28,3 +29,4 @@ __all__ += ["AveragePooling2D", "AvgPool2D", "Conv2D", "Convolution2D", "GlobalA
 __all__ += ["AveragePooling1D", "AvgPool1D", "Conv1D", "Convolution1D", "GlobalAveragePooling1D",
             "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D", "MaxPool1D",
             "MaxPooling1D"]
+__all__ += ["Conv2DTranspose", "Convolution2DTranspose"]

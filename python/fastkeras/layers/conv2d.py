@@ -251,3 +251,50 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+
+
+class Conv2DTranspose(Conv2D):
+    """Transposed 2-D convolution (the gradient of Conv2D with respect to its input): upsamples
+    by `strides`. Kernel shape (kh, kw, filters, in_channels) as Keras stores it.
+
+    Output size per axis: 'valid': (in - 1) * stride + dilation * (k - 1) + 1; 'same':
+    in * stride.
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=(1, 1), **kwargs):
+        if output_padding is not None:
+            raise ValueError("Conv2DTranspose: `output_padding` is not supported yet. Received: "
+                             f"output_padding={output_padding!r}")
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, **kwargs)
+        self.output_padding = None
+
+    def add_weight(self, shape=None, name=None, **kwargs):
+        if name == "kernel":  # (kh, kw, filters, in): output channels before input channels
+            kh, kw, channels, filters = shape
+            shape = (kh, kw, filters, channels)
+        return super().add_weight(shape=shape, name=name, **kwargs)
+
+    def call(self, inputs):
+        _check_rank4(self, inputs)
+        x = _to_nhwc(inputs, self.data_format)
+        if x.shape[-1] != self.kernel.shape[3]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
+                             f"expected {self.kernel.shape[3]} input channels, received input "
+                             f"with shape {(None,) + tuple(inputs.shape[1:])}")
+        from fastkeras.ops.conv2d import conv2d_transpose
+        y = conv2d_transpose(x, self.kernel, self.bias if self.use_bias else None,
+                             self.strides, self.padding, self.dilation_rate)
+        if self.activation is not activations_mod.linear:
+            y = self.activation(y)
+        return _from_nhwc(y, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("groups", None)
+        config["output_padding"] = None
+        return config
+
+
+Convolution2DTranspose = Conv2DTranspose

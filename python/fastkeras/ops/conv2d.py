@@ -8,7 +8,8 @@ from fastkeras import _core
 from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
                                     reuse_gradient_buffers)
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "same_padding", "conv_output_length"]
+__all__ = ["conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "same_padding",
+           "conv_output_length"]
 
 
 def conv_output_length(size, kernel, stride, dilation, padding):
@@ -125,3 +126,50 @@ def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
         return (dx,)
 
     return make_op(y, (x,), backward)
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
+                     output_size=None):
+    """The transpose (input gradient) of a convolution: NHWC x, kernel (kh, kw, out_c, in_c) as
+    Keras stores Conv2DTranspose kernels. output_size (h, w) defaults to Keras's rule."""
+    x = convert_to_tensor(x)
+    kernel = convert_to_tensor(kernel)
+    xv, wv = _f32(x), _f32(kernel)
+    n, h, w, _ = xv.shape
+    kh, kw, f_out, _ = wv.shape
+    if output_size is None:
+        if padding == "same":
+            output_size = (h * strides[0], w * strides[1])
+        else:
+            output_size = ((h - 1) * strides[0] + dilation[0] * (kh - 1) + 1,
+                           (w - 1) * strides[1] + dilation[1] * (kw - 1) + 1)
+    oh, ow = output_size
+    if padding == "same":
+        pads = (same_padding(oh, kh, strides[0], dilation[0])[0],
+                same_padding(ow, kw, strides[1], dilation[1])[0])
+    else:
+        pads = (0, 0)
+    # The forward convolution this is the transpose of maps (n, oh, ow, f_out) -> x's shape.
+    y = np.empty((n, oh, ow, f_out), np.float32)
+    placeholder = np.empty((n, oh, ow, f_out), np.float32)  # shape only: x is not read
+    _core.conv2d_backward(placeholder, wv, None, xv, False, y, None, None, strides, pads,
+                          dilation)
+    if bias is not None:
+        y += _f32(bias)
+
+    def backward(g, needs):
+        g = np.ascontiguousarray(g, dtype=np.float32)
+        dx = dw = db = None
+        if needs[0]:  # the forward convolution of the gradient
+            dx = np.empty_like(xv)
+            _core.conv2d_forward(g, wv, None, dx, strides, pads, dilation, False)
+        if needs[1]:  # col(g)^T x: the kernel gradient of the forward convolution
+            dw = np.empty_like(wv)
+            _core.conv2d_backward(g, wv, None, xv, False, None, dw, None, strides, pads,
+                                  dilation)
+        if bias is not None and needs[2]:
+            db = g.reshape(-1, f_out).sum(axis=0)
+        return dx, dw, db
+
+    parents = (x, kernel) if bias is None else (x, kernel, bias)
+    return make_op(y, parents, backward)

@@ -332,3 +332,69 @@ def test_conv2d_transpose_undoes_strided_shapes():
     assert model.output_shape == (None, 28, 28, 1)
     with pytest.raises(ValueError, match="output_padding"):
         keras.layers.Conv2DTranspose(4, 3, output_padding=1)
+
+
+def ref_depthwise(x, w, b, strides, padding, dilation):
+    c, m = w.shape[2], w.shape[3]
+    outs = [ref_conv(x[..., ch:ch + 1], w[:, :, ch:ch + 1, j:j + 1], None, strides, padding,
+                     dilation) for ch in range(c) for j in range(m)]
+    return np.concatenate(outs, axis=-1) + (0 if b is None else b)
+
+
+@pytest.mark.parametrize("kernel_size,strides,padding,dilation,multiplier", [
+    (3, 1, "valid", 1, 1), (3, 2, "same", 1, 2), ((2, 3), 1, "same", 2, 3), (1, 1, "valid", 1, 2)])
+def test_depthwise_and_separable_values_and_gradients(kernel_size, strides, padding, dilation,
+                                                      multiplier):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 7, 6, 3)).astype(np.float32)
+    s = (strides, strides) if isinstance(strides, int) else strides
+    d = (dilation, dilation)
+    dw_layer = keras.layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding,
+                                            dilation_rate=dilation, depth_multiplier=multiplier,
+                                            bias_initializer="random_normal")
+    sep = keras.layers.SeparableConv2D(4, kernel_size, strides=strides, padding=padding,
+                                       dilation_rate=dilation, depth_multiplier=multiplier,
+                                       bias_initializer="random_normal")
+    for layer in (dw_layer, sep):
+        with GradientTape():
+            xt = keras.ops.convert_to_tensor(x)
+            xt.requires_grad = True
+            y = layer(xt)
+            r = rng.standard_normal(y.shape).astype(np.float32)
+            loss = keras.ops.sum(y * r)
+        weights = layer.weights
+        grads = gradients(loss, [xt] + weights)
+        vals = [w.numpy().astype(np.float64) for w in weights]
+
+        def f(xx, *ws):
+            if layer is dw_layer:
+                out = ref_depthwise(xx, ws[0], ws[1], s, padding, d)
+            else:
+                mid = ref_depthwise(xx, ws[0], None, s, padding, d)
+                out = ref_conv(mid, ws[1], ws[2], (1, 1), "valid", (1, 1))
+            return out
+
+        np.testing.assert_allclose(y.numpy(), f(x.astype(np.float64), *vals), rtol=1e-5, atol=1e-5)
+        eps = 1e-4
+        args = [x.astype(np.float64)] + vals
+        for pos, g in enumerate(grads):
+            idx = tuple(min(1, n - 1) for n in args[pos].shape)
+            ap = [a.copy() for a in args]
+            am = [a.copy() for a in args]
+            ap[pos][idx] += eps
+            am[pos][idx] -= eps
+            numeric = (np.sum(f(*ap) * r) - np.sum(f(*am) * r)) / (2 * eps)
+            assert g[idx] == pytest.approx(numeric, rel=1e-3, abs=1e-3), (layer.name, pos)
+
+
+def test_depthwise_and_separable_weights_and_config():
+    d = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
+    d(np.zeros((1, 5, 5, 4), np.float32))
+    assert [(w.name, w.shape) for w in d.weights] == [("kernel", (3, 3, 4, 2)), ("bias", (8,))]
+    s = keras.layers.SeparableConv2D(6, 3, depth_multiplier=2)
+    s(np.zeros((1, 5, 5, 4), np.float32))
+    assert [(w.name, w.shape) for w in s.weights] == [
+        ("depthwise_kernel", (3, 3, 4, 2)), ("pointwise_kernel", (1, 1, 8, 6)), ("bias", (6,))]
+    assert s.get_config()["filters"] == 6 and s.get_config()["depth_multiplier"] == 2
+    with pytest.raises(ValueError, match="depth_multiplier=0"):
+        keras.layers.DepthwiseConv2D(3, depth_multiplier=0)

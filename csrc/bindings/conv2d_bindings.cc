@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -195,7 +196,42 @@ void avgpool_backward_py(const py::object& dy, const py::object& dx, Pair pool, 
   avgpool2d_backward(s, dya.data, dxa.data);
 }
 
+// im2col of a whole batch: rows (n, oy, ox), columns (kh, kw, c).
+void im2col_py(const py::object& x, const py::object& col, Pair kernel, Pair strides, Pair pads,
+               Pair dilation) {
+  const char* fn = "im2col";
+  FloatArray xa = float_array(x, 4, fn, "x", false), ca = float_array(col, 4, fn, "col", true);
+  require_positive(kernel, fn, "kernel");
+  std::vector<int64_t> out = {xa.shape[0], ca.shape[1], ca.shape[2], 1};
+  FloatArray wshape{nullptr, {kernel[0], kernel[1], xa.shape[3], 1}};
+  Conv2DShape s = conv_shape(xa, wshape, out, strides, pads, dilation, fn);
+  require_shape(ca, {s.n, s.oh, s.ow, s.kh * s.kw * s.c}, fn, "col");
+  py::gil_scoped_release release;
+  im2col_nhwc(s, xa.data, 0, s.n, ca.data);
+}
+
+// dx = col2im(dcol): the adjoint of im2col (dx is overwritten).
+void col2im_py(const py::object& dcol, const py::object& dx, Pair kernel, Pair strides, Pair pads,
+               Pair dilation) {
+  const char* fn = "col2im";
+  FloatArray ca = float_array(dcol, 4, fn, "dcol", false), xa = float_array(dx, 4, fn, "dx", true);
+  require_positive(kernel, fn, "kernel");
+  std::vector<int64_t> out = {xa.shape[0], ca.shape[1], ca.shape[2], 1};
+  FloatArray wshape{nullptr, {kernel[0], kernel[1], xa.shape[3], 1}};
+  Conv2DShape s = conv_shape(xa, wshape, out, strides, pads, dilation, fn);
+  require_shape(ca, {s.n, s.oh, s.ow, s.kh * s.kw * s.c}, fn, "dcol");
+  py::gil_scoped_release release;
+  std::fill(xa.data, xa.data + s.n * s.h * s.w * s.c, 0.0f);
+  col2im_nhwc(s, ca.data, 0, s.n, xa.data);
+}
+
 void register_conv2d(py::module_& m) {
+  m.def("im2col", &im2col_py, py::arg("x"), py::arg("col"), py::arg("kernel"),
+        py::arg("strides"), py::arg("pads"), py::arg("dilation"),
+        "col[n, oy, ox, :] = the (kh, kw, c) patch of NHWC x under output (oy, ox).");
+  m.def("col2im", &col2im_py, py::arg("dcol"), py::arg("dx"), py::arg("kernel"),
+        py::arg("strides"), py::arg("pads"), py::arg("dilation"),
+        "dx = the adjoint of im2col applied to dcol (overwrites dx).");
   m.def("conv2d_forward", &conv2d_forward_py, py::arg("x"), py::arg("w"), py::arg("bias"),
         py::arg("y"), py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("relu"),
         "y = act(conv(x, w) + bias) on NHWC; w is (kh, kw, c, f); pads = (top, left).");

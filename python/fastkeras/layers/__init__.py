@@ -5,7 +5,8 @@ from fastkeras.layers.conv1d import (AveragePooling1D, AvgPool1D, Conv1D, Convol
                                      GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                      MaxPooling1D)
 from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Conv2DTranspose,
-                                     Convolution2D, Convolution2DTranspose,
+                                     Convolution2D, Convolution2DTranspose, DepthwiseConv2D,
+                                     SeparableConv2D, SeparableConvolution2D,
                                      GlobalAveragePooling2D, GlobalAvgPool2D,
                                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D,
                                      MaxPooling2D)
@@ -30,3 +31,4 @@ __all__ += ["AveragePooling1D", "AvgPool1D", "Conv1D", "Convolution1D", "GlobalA
             "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D", "MaxPool1D",
             "MaxPooling1D"]
 __all__ += ["Conv2DTranspose", "Convolution2DTranspose"]
+__all__ += ["DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]

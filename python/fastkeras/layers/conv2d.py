@@ -298,3 +298,153 @@ class Conv2DTranspose(Conv2D):
 
 
 Convolution2DTranspose = Conv2DTranspose
+
+
+class DepthwiseConv2D(Layer):
+    """Each input channel convolved with its own `depth_multiplier` filters; output channels
+    in_channels * depth_multiplier. Kernel (kh, kw, in_channels, depth_multiplier)."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        self.kernel_size = _pair(kernel_size, "kernel_size", name)
+        self.strides = _pair(strides, "strides", name)
+        self.padding = _padding(padding, name)
+        self.depth_multiplier = _check_positive_int(depth_multiplier, "depth_multiplier", name)
+        self.data_format = _data_format(data_format, name)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", name)
+        self.activation = activations_mod.get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers_mod.get(depthwise_initializer)
+        self.bias_initializer = initializers_mod.get(bias_initializer)
+        self.depthwise_regularizer = regularizers_mod.get(depthwise_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self.depthwise_constraint = depthwise_constraint
+        self.bias_constraint = bias_constraint
+
+    def _channels(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
+                             f"expected ndim=4, found ndim={len(input_shape)}. Full shape "
+                             f"received: {tuple(input_shape)}")
+        return input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+
+    def build(self, input_shape):
+        channels = self._channels(input_shape)
+        self.kernel = self.add_weight(
+            name="kernel", shape=self.kernel_size + (channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(channels * self.depth_multiplier,),
+                                        initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        super().build(input_shape)
+
+    def _depthwise(self, inputs, kernel, bias):
+        from fastkeras.ops.conv2d import depthwise_conv2d
+        _check_rank4(self, inputs)
+        x = _to_nhwc(inputs, self.data_format)
+        oh = conv_output_length(x.shape[1], self.kernel_size[0], self.strides[0],
+                                self.dilation_rate[0], self.padding)
+        ow = conv_output_length(x.shape[2], self.kernel_size[1], self.strides[1],
+                                self.dilation_rate[1], self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
+                             f"is too small for kernel_size={self.kernel_size}")
+        return depthwise_conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
+
+    def call(self, inputs):
+        y = self._depthwise(inputs, self.kernel, self.bias)
+        if self.activation is not activations_mod.linear:
+            y = self.activation(y)
+        return _from_nhwc(y, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
+            "depth_multiplier": self.depth_multiplier, "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": activations_mod.serialize(self.activation), "use_bias": self.use_bias,
+            "depthwise_initializer": _serialize(self.depthwise_initializer),
+            "bias_initializer": _serialize(self.bias_initializer),
+            "depthwise_regularizer": _serialize(self.depthwise_regularizer),
+            "bias_regularizer": _serialize(self.bias_regularizer),
+            "activity_regularizer": _serialize(self.activity_regularizer),
+            "depthwise_constraint": None, "bias_constraint": None,
+        })
+        return config
+
+
+class SeparableConv2D(DepthwiseConv2D):
+    """A depthwise convolution followed by a 1x1 (pointwise) convolution to `filters`
+    channels. Weights: depthwise_kernel (kh, kw, in, depth_multiplier), pointwise_kernel
+    (1, 1, in * depth_multiplier, filters), bias (filters,)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(kernel_size, strides=strides, padding=padding,
+                         depth_multiplier=depth_multiplier, data_format=data_format,
+                         dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                         depthwise_initializer=depthwise_initializer,
+                         bias_initializer=bias_initializer,
+                         depthwise_regularizer=depthwise_regularizer,
+                         bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer,
+                         depthwise_constraint=depthwise_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+        self.filters = _check_positive_int(filters, "filters", "SeparableConv2D")
+        self.pointwise_initializer = initializers_mod.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers_mod.get(pointwise_regularizer)
+        self.pointwise_constraint = pointwise_constraint
+
+    def build(self, input_shape):
+        channels = self._channels(input_shape)
+        self.depthwise_kernel = self.add_weight(
+            name="depthwise_kernel", shape=self.kernel_size + (channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
+        self.pointwise_kernel = self.add_weight(
+            name="pointwise_kernel", shape=(1, 1, channels * self.depth_multiplier, self.filters),
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                        initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        Layer.build(self, input_shape)
+
+    def call(self, inputs):
+        mid = self._depthwise(inputs, self.depthwise_kernel, None)
+        fuse_relu = self.activation is activations_mod.relu
+        y = conv2d(mid, self.pointwise_kernel, self.bias, (1, 1), "valid", (1, 1),
+                   relu=fuse_relu)
+        if not fuse_relu and self.activation is not activations_mod.linear:
+            y = self.activation(y)
+        return _from_nhwc(y, self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": self.filters,
+                       "pointwise_initializer": _serialize(self.pointwise_initializer),
+                       "pointwise_regularizer": _serialize(self.pointwise_regularizer),
+                       "pointwise_constraint": None})
+        return config
+
+
+SeparableConvolution2D = SeparableConv2D

@@ -398,3 +398,34 @@ def test_depthwise_and_separable_weights_and_config():
     assert s.get_config()["filters"] == 6 and s.get_config()["depth_multiplier"] == 2
     with pytest.raises(ValueError, match="depth_multiplier=0"):
         keras.layers.DepthwiseConv2D(3, depth_multiplier=0)
+
+
+def test_grouped_conv2d_matches_per_group_convolutions():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 6, 5, 4)).astype(np.float32)
+    layer = keras.layers.Conv2D(6, 3, groups=2, padding="same", bias_initializer="random_normal")
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(x)
+        xt.requires_grad = True
+        y = layer(xt)
+        loss = keras.ops.sum(y * y)
+    gx, gw = gradients(loss, [xt, layer.kernel])
+    assert layer.kernel.shape == (3, 3, 2, 6)
+    w, b = layer.kernel.numpy(), layer.bias.numpy()
+    want = np.concatenate([ref_conv(x[..., :2], w[..., :3], b[:3], (1, 1), "same", (1, 1)),
+                           ref_conv(x[..., 2:], w[..., 3:], b[3:], (1, 1), "same", (1, 1))], -1)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, atol=1e-5)
+    eps, idx = 1e-3, (1, 2, 3, 3)
+    xp, xm = x.astype(np.float64), x.astype(np.float64)
+    xp[idx] += eps
+    xm[idx] -= eps
+
+    def f(xx):
+        out = np.concatenate([ref_conv(xx[..., :2], w[..., :3], b[:3], (1, 1), "same", (1, 1)),
+                              ref_conv(xx[..., 2:], w[..., 3:], b[3:], (1, 1), "same", (1, 1))], -1)
+        return np.sum(out * out)
+    assert gx[idx] == pytest.approx((f(xp) - f(xm)) / (2 * eps), rel=1e-3)
+    with pytest.raises(ValueError, match="divisible"):
+        keras.layers.Conv2D(5, 3, groups=2)
+    with pytest.raises(ValueError, match="divisible"):
+        keras.layers.Conv2D(6, 3, groups=4)(np.zeros((1, 5, 5, 6), np.float32))

@@ -90,10 +90,10 @@ class Conv2D(Layer):
             raise ValueError("Conv2D: `strides > 1` is not compatible with `dilation_rate > 1`. "
                              f"Received: strides={self.strides}, "
                              f"dilation_rate={self.dilation_rate}")
-        if groups != 1:
-            raise ValueError(f"Conv2D: grouped convolution is not supported yet. Received: "
-                             f"groups={groups!r}")
-        self.groups = 1
+        self.groups = _check_positive_int(groups, "groups", "Conv2D")
+        if self.filters % self.groups:
+            raise ValueError(f"Conv2D: `filters` must be divisible by `groups`. Received: "
+                             f"filters={self.filters}, groups={self.groups}")
         self.activation = activations_mod.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers_mod.get(kernel_initializer)
@@ -115,8 +115,13 @@ class Conv2D(Layer):
         if channels is None:
             raise ValueError(f"Conv2D '{self.name}': the channel dimension of the inputs must be "
                              f"defined. Received input shape {tuple(input_shape)}")
+        if channels % self.groups:
+            raise ValueError(f"Conv2D '{self.name}': the number of input channels must be "
+                             f"divisible by `groups`. Received: groups={self.groups}, input "
+                             f"shape {tuple(input_shape)}")
         self.kernel = self.add_weight(name="kernel",
-                                      shape=self.kernel_size + (channels, self.filters),
+                                      shape=self.kernel_size + (channels // self.groups,
+                                                                self.filters),
                                       initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -131,10 +136,10 @@ class Conv2D(Layer):
         _check_rank4(self, inputs)
         x = _to_nhwc(inputs, self.data_format)
         h, w, c = x.shape[1:]
-        if c != self.kernel.shape[2]:
+        if c != self.kernel.shape[2] * self.groups:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
-                             f"expected {self.kernel.shape[2]} input channels, received input "
-                             f"with shape {(None,) + tuple(inputs.shape[1:])}")
+                             f"expected {self.kernel.shape[2] * self.groups} input channels, "
+                             f"received input with shape {(None,) + tuple(inputs.shape[1:])}")
         oh = conv_output_length(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0],
                                 self.padding)
         ow = conv_output_length(w, self.kernel_size[1], self.strides[1], self.dilation_rate[1],
@@ -145,8 +150,18 @@ class Conv2D(Layer):
                              f"dilation_rate={self.dilation_rate} and padding='{self.padding}' "
                              f"(output would be {(oh, ow)})")
         fuse_relu = self.activation is activations_mod.relu
-        y = conv2d(x, self.kernel, self.bias if self.use_bias else None, self.strides,
-                   self.padding, self.dilation_rate, relu=fuse_relu)
+        bias = self.bias if self.use_bias else None
+        if self.groups == 1:
+            y = conv2d(x, self.kernel, bias, self.strides, self.padding, self.dilation_rate,
+                       relu=fuse_relu)
+        else:  # each group: its slice of input channels with its slice of filters
+            cg, fg = c // self.groups, self.filters // self.groups
+            parts = [conv2d(ops.getitem(x, (Ellipsis, slice(g * cg, (g + 1) * cg))),
+                            ops.getitem(self.kernel, (Ellipsis, slice(g * fg, (g + 1) * fg))),
+                            None if bias is None else ops.getitem(bias, slice(g * fg, (g + 1) * fg)),
+                            self.strides, self.padding, self.dilation_rate, relu=fuse_relu)
+                     for g in range(self.groups)]
+            y = ops.concatenate(parts, axis=-1)
         if not fuse_relu and self.activation is not activations_mod.linear:
             y = self.activation(y)
         if self.activity_regularizer is not None:

@@ -32,7 +32,11 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # Configs written by newer Keras versions carry extra keys (e.g. input_axes and
+        # output_axes in 3.15) that do not change these initializers: keep what we accept.
+        import inspect
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        return cls(**{k: v for k, v in config.items() if k in accepted})
 
 
 class _Seeded(Initializer):

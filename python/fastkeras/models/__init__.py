@@ -3,4 +3,6 @@
 from fastkeras.models.model import Model
 from fastkeras.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+from fastkeras.saving.saving_api import load_model
+
+__all__ = ["Model", "Sequential", "load_model"]

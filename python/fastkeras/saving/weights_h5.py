@@ -67,31 +67,36 @@ def load_weights(model, filepath, skip_mismatch=False):
     except OSError as e:
         raise ValueError(f"'{filepath}' is not a readable HDF5 weights file: {e}") from e
     with f:
-        if "layers" not in f:
-            raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has no 'layers' "
-                             f"group (top-level keys: {sorted(f.keys())})")
-        pending = []
-        for key, layer in _children(model):
-            own = _own_vars(layer)
-            if key not in f["layers"]:
-                if own and not skip_mismatch:
-                    raise ValueError(f"Layer '{layer.name}' ({key}) has {len(own)} weights but "
-                                     f"'{filepath}' has no entry 'layers/{key}'")
+        load_weights_from(model, f, filepath, skip_mismatch)
+
+
+def load_weights_from(model, f, filepath, skip_mismatch=False):
+    """Loads from an open h5py File (a .weights.h5, or the one inside a .keras zip)."""
+    if "layers" not in f:
+        raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has no 'layers' "
+                         f"group (top-level keys: {sorted(f.keys())})")
+    pending = []
+    for key, layer in _children(model):
+        own = _own_vars(layer)
+        if key not in f["layers"]:
+            if own and not skip_mismatch:
+                raise ValueError(f"Layer '{layer.name}' ({key}) has {len(own)} weights but "
+                                 f"'{filepath}' has no entry 'layers/{key}'")
+            continue
+        stored = f["layers"][key].get("vars", {})
+        if len(stored) != len(own):
+            if skip_mismatch:
                 continue
-            stored = f["layers"][key].get("vars", {})
-            if len(stored) != len(own):
+            raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, but "
+                             f"'{filepath}' has {len(stored)} for 'layers/{key}'")
+        for i, v in enumerate(own):
+            arr = stored[str(i)][()]
+            if arr.shape != v.shape:
                 if skip_mismatch:
-                    continue
-                raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, but "
-                                 f"'{filepath}' has {len(stored)} for 'layers/{key}'")
-            for i, v in enumerate(own):
-                arr = stored[str(i)][()]
-                if arr.shape != v.shape:
-                    if skip_mismatch:
-                        break
-                    raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, "
-                                     f"but '{filepath}' stores shape {arr.shape} at "
-                                     f"'layers/{key}/vars/{i}'")
-                pending.append((v, arr))
-        for v, arr in pending:  # nothing changes unless every weight fits
-            v.assign(arr)
+                    break
+                raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, "
+                                 f"but '{filepath}' stores shape {arr.shape} at "
+                                 f"'layers/{key}/vars/{i}'")
+            pending.append((v, arr))
+    for v, arr in pending:  # nothing changes unless every weight fits
+        v.assign(arr)

@@ -73,6 +73,20 @@ FloatArray float_array(const py::object& obj, int ndim, const char* fn, const ch
   return out;
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const char* fn,
+                   const char* arg) {
+  if (a.shape != want) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " +
+                          shape_text(want) + ", received " + shape_text(a.shape));
+  }
+}
+
 bool overlaps(const py::array& a, const py::array& b) {
   auto span = [](const py::array& x, const char** lo, const char** hi) {
     const char* base = static_cast<const char*>(x.data());

@@ -40,6 +40,12 @@ struct FloatArray {
 FloatArray float_array(const py::object& obj, int ndim, const char* fn, const char* arg,
                        bool writable);
 
+// "(2, 3)"-style text for a shape.
+std::string shape_text(const std::vector<int64_t>& shape);
+// ValueError naming `fn` and `arg` unless a.shape == want.
+void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const char* fn,
+                   const char* arg);
+
 // True when the byte ranges spanned by the two arrays overlap.
 bool overlaps(const py::array& a, const py::array& b);
 

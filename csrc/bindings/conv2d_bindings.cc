@@ -18,20 +18,6 @@ namespace {
 
 using Pair = std::array<int64_t, 2>;
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string out = "(";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + ")";
-}
-
-void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const char* fn,
-                   const char* arg) {
-  if (a.shape != want) {
-    throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " +
-                          shape_text(want) + ", received " + shape_text(a.shape));
-  }
-}
-
 void require_positive(const Pair& p, const char* fn, const char* arg) {
   if (p[0] < 1 || p[1] < 1) {
     throw py::value_error(std::string(fn) + ": `" + arg + "` must be positive, received (" +

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "bindings/checks.h"
 #include "bindings/registry.h"
@@ -11,35 +12,11 @@
 namespace fastkeras::bindings {
 namespace {
 
-// A C-contiguous float32 array of exactly `shape`, or ValueError/TypeError.
-float* checked(const py::object& obj, std::initializer_list<int64_t> shape, const char* arg,
-               bool writable) {
-  const char* fn = "dense_backward";
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(fn) + ": `" + arg + "` must be a float32 numpy array");
-  }
-  py::array a = obj.cast<py::array>();
-  require_float32(a, fn, arg);
-  require_ndim(a, static_cast<int>(shape.size()), fn, arg);
-  int i = 0;
-  for (int64_t d : shape) {
-    if (a.shape(i++) != d) {
-      std::string want = "(";
-      int j = 0;
-      for (int64_t e : shape) want += (j++ ? ", " : "") + std::to_string(e);
-      want += shape.size() == 1 ? ",)" : ")";
-      throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " + want +
-                            ", received " + shape_str(a));
-    }
-  }
-  if (!(a.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(fn) + ": `" + arg + "` must be C-contiguous");
-  }
-  if (writable && !a.writeable()) {
-    throw py::value_error(std::string(fn) + ": `" + arg + "` is read-only");
-  }
-  // Inputs may be read-only views; only outputs (checked writable above) are written.
-  return const_cast<float*>(static_cast<const float*>(a.data()));
+// A C-contiguous float32 array of exactly `shape` (TypeError/ValueError otherwise).
+float* checked(const py::object& obj, std::vector<int64_t> shape, const char* arg, bool writable) {
+  FloatArray a = float_array(obj, static_cast<int>(shape.size()), "dense_backward", arg, writable);
+  require_shape(a, shape, "dense_backward", arg);
+  return a.data;
 }
 
 void dense_backward_py(const py::array& x, const py::array& w, const py::object& y,

@@ -99,17 +99,9 @@ def _load_legacy_h5_weights(model, group, filepath):
     for layer, name in zip(with_weights, stored):
         g = group[name]
         wnames = [w.decode() if isinstance(w, bytes) else str(w) for w in g.attrs["weight_names"]]
-        arrays = [g[w][()] for w in wnames]
-        own = layer._own_weights
-        if len(arrays) != len(own):
-            raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, '{filepath}' has "
-                             f"{len(arrays)} for '{name}'")
-        for v, a in zip(own, arrays):
-            if a.shape != v.shape:
-                raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, "
-                                 f"'{filepath}' stores {a.shape} for '{name}'")
-            pending.append((v, a))
-    for v, a in pending:
+        pending.extend(weights_h5.stage_layer_weights(layer, [g[w][()] for w in wnames],
+                                                      filepath, f"model_weights/{name}"))
+    for v, a in pending:  # nothing changes unless every weight fits
         v.assign(a)
 
 

@@ -33,6 +33,20 @@ def _own_vars(layer):
     return list(layer._own_weights)
 
 
+def stage_layer_weights(layer, arrays, filepath, where):
+    """(variable, array) pairs for one layer's stored arrays, after checking their count and
+    shapes (ValueError naming the layer, the file, the place and both shapes)."""
+    own = _own_vars(layer)
+    if len(arrays) != len(own):
+        raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, but '{filepath}' has "
+                         f"{len(arrays)} for '{where}'")
+    for v, arr in zip(own, arrays):
+        if arr.shape != v.shape:
+            raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, but "
+                             f"'{filepath}' stores shape {arr.shape} at '{where}'")
+    return list(zip(own, arrays))
+
+
 def save_weights(model, filepath, overwrite=True):
     filepath = os.fspath(filepath)
     if not filepath.endswith(".weights.h5"):
@@ -84,19 +98,11 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
                                  f"'{filepath}' has no entry 'layers/{key}'")
             continue
         stored = f["layers"][key].get("vars", {})
-        if len(stored) != len(own):
-            if skip_mismatch:
-                continue
-            raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, but "
-                             f"'{filepath}' has {len(stored)} for 'layers/{key}'")
-        for i, v in enumerate(own):
-            arr = stored[str(i)][()]
-            if arr.shape != v.shape:
-                if skip_mismatch:
-                    break
-                raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, "
-                                 f"but '{filepath}' stores shape {arr.shape} at "
-                                 f"'layers/{key}/vars/{i}'")
-            pending.append((v, arr))
+        arrays = [stored[str(i)][()] for i in range(len(stored))]
+        try:
+            pending.extend(stage_layer_weights(layer, arrays, filepath, f"layers/{key}/vars"))
+        except ValueError:
+            if not skip_mismatch:
+                raise
     for v, arr in pending:  # nothing changes unless every weight fits
         v.assign(arr)

@@ -414,7 +414,13 @@ class Model(Layer):
     def get_compile_config(self):
         return getattr(self, "_compile_config", None)
 
-    # --- weights files -------------------------------------------------------------------------
+    # --- files -----------------------------------------------------------------------------------
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves architecture, weights and compile configuration: `.keras` (Keras 3's zip) or
+        `.h5` (legacy HDF5). The write is atomic."""
+        from fastkeras.saving import model_files
+        model_files.save_model(self, filepath, overwrite=overwrite)
+
     def save_weights(self, filepath, overwrite=True):
         from fastkeras.saving import weights_h5
         weights_h5.save_weights(self, filepath, overwrite=overwrite)

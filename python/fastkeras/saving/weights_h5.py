@@ -54,19 +54,24 @@ def save_weights(model, filepath, overwrite=True):
                          f"Received: filepath={filepath}")
     with atomic_path(filepath, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
-            layers_group = f.create_group("layers")
-            for key, layer in _children(model):
-                g = layers_group.create_group(key).create_group("vars")
-                g.attrs["name"] = layer.name
-                for i, v in enumerate(_own_vars(layer)):
-                    g.create_dataset(str(i), data=v.value)
-            opt = getattr(model, "optimizer", None)
-            if opt is not None and getattr(opt, "built", False):
-                g = f.create_group("optimizer").create_group("vars")
-                g.attrs["name"] = opt.name
-                for i, v in enumerate(opt.variables):
-                    g.create_dataset(str(i), data=np.asarray(v.value))
-            f.create_group("vars").attrs["name"] = model.name
+            write_weights(model, f)
+
+
+def write_weights(model, f):
+    """Writes the model's (and its built optimizer's) variables into an open h5py File."""
+    layers_group = f.create_group("layers")
+    for key, layer in _children(model):
+        g = layers_group.create_group(key).create_group("vars")
+        g.attrs["name"] = layer.name
+        for i, v in enumerate(_own_vars(layer)):
+            g.create_dataset(str(i), data=v.value)
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and getattr(opt, "built", False):
+        g = f.create_group("optimizer").create_group("vars")
+        g.attrs["name"] = opt.name
+        for i, v in enumerate(opt.variables):
+            g.create_dataset(str(i), data=np.asarray(v.value))
+    f.create_group("vars").attrs["name"] = model.name
 
 
 def load_weights(model, filepath, skip_mismatch=False):

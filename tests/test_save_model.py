@@ -1,0 +1,130 @@
+"""model.save to .keras and legacy .h5 (Sequential models): round trips, Keras's layout,
+and atomic writes."""
+
+import json
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+import fastkeras as keras
+from fastkeras.layers.layer import reset_names
+
+
+@pytest.fixture(autouse=True)
+def _names():
+    reset_names()
+    keras.utils.set_random_seed(11)
+
+
+def cnn():
+    model = keras.Sequential([
+        keras.Input(shape=(12, 12, 3)),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(6, 3, strides=2, activation="elu"),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(5, activation="softmax",
+                           kernel_regularizer=keras.regularizers.l2(0.01)),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 12, 12, 3)).astype(np.float32)
+    y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 16)]
+    return x, y
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_round_trip_keeps_architecture_weights_and_compile(tmp_path, ext):
+    x, y = data()
+    model = cnn()
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / f"model{ext}"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert type(loaded.optimizer).__name__ == "SGD"
+    cfg = loaded.optimizer.get_config()
+    assert cfg["momentum"] == pytest.approx(0.9) and cfg["nesterov"] is True
+    assert loaded.loss == "categorical_crossentropy"
+    assert loaded.layers[-1].kernel_regularizer is not None
+    h = loaded.fit(x, y, epochs=1, verbose=0)
+    assert set(h.history) == {"accuracy", "loss"}
+
+
+def test_keras_zip_layout(tmp_path):
+    model = cnn()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
+        cfg = json.loads(z.read("config.json"))
+        assert cfg["class_name"] == "Sequential" and cfg["module"] == "keras"
+        layers = cfg["config"]["layers"]
+        assert layers[0]["class_name"] == "InputLayer"
+        assert layers[1] == {**layers[1], "module": "keras.layers", "class_name": "Conv2D",
+                             "registered_name": None}
+        assert layers[1]["config"]["filters"] == 8 and layers[1]["config"]["padding"] == "same"
+        assert "keras_version" in json.loads(z.read("metadata.json"))
+
+
+def test_h5_layout(tmp_path):
+    model = cnn()
+    path = tmp_path / "m.h5"
+    model.save(path)
+    with h5py.File(path) as f:
+        assert json.loads(f.attrs["model_config"])["class_name"] == "Sequential"
+        assert "optimizer_config" in json.loads(f.attrs["training_config"])
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["model_weights"].attrs["layer_names"]]
+        assert names == [l.name for l in model.layers]
+        conv = f["model_weights"]["conv2d"]
+        assert [w.decode() if isinstance(w, bytes) else w for w in conv.attrs["weight_names"]] == \
+            [f"{model.name}/conv2d/kernel", f"{model.name}/conv2d/bias"]
+
+
+def test_save_is_atomic_and_checks_arguments(tmp_path, monkeypatch):
+    model = cnn()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    before = path.read_bytes()
+    # A failure in the middle of writing leaves the previous file untouched and no temp files.
+    from fastkeras.saving import model_files
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(model_files.json, "dumps", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        model.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+    with pytest.raises(ValueError, match="must end in `.keras`"):
+        model.save(tmp_path / "m.txt")
+    with pytest.raises(FileExistsError):
+        model.save(path, overwrite=False)
+
+
+def test_unbuilt_and_unsupported_models_are_refused(tmp_path):
+    unbuilt = keras.Sequential([keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="not built"):
+        unbuilt.save(tmp_path / "u.keras")
+
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(NotImplementedError, match="Custom"):
+        Custom().save(tmp_path / "c.keras")

@@ -2,6 +2,11 @@
 
 from fastkeras.callbacks.callback import Callback, CallbackList
 from fastkeras.callbacks.history import History
+from fastkeras.callbacks.monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
+from fastkeras.callbacks.simple import (CSVLogger, LambdaCallback, LearningRateScheduler,
+                                        TerminateOnNaN)
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
+           "TerminateOnNaN"]

@@ -35,6 +35,12 @@ class Callback:
     def on_predict_end(self, logs=None): pass
 
 
+def overrides(cb, hook: str) -> bool:
+    """Whether `cb` does something in `hook` (a subclass method or a per-instance function)."""
+    attr = getattr(cb, hook)
+    return getattr(attr, "__func__", attr) is not getattr(Callback, hook)
+
+
 class CallbackList(Callback):
     """Forwards every hook to each callback in order."""
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import GradientTape, Tensor, gradients, no_grad
-from fastkeras.callbacks.callback import Callback, CallbackList
+from fastkeras.callbacks.callback import CallbackList, overrides
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.layers.layer import Layer
@@ -203,9 +203,8 @@ class Model(Layer):
         # Per-batch logs cost a metric evaluation per step: build them only for callbacks that
         # look at them (a live progress bar, custom callbacks).
         batch_logs_wanted = any(
-            getattr(cb, "wants_batch_logs", type(cb).on_train_batch_end
-                    is not Callback.on_train_batch_end
-                    or type(cb).on_batch_end is not Callback.on_batch_end)
+            getattr(cb, "wants_batch_logs",
+                    overrides(cb, "on_train_batch_end") or overrides(cb, "on_batch_end"))
             for cb in cbs.callbacks)
         self.stop_training = False
         self._in_fit = True

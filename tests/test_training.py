@@ -291,3 +291,29 @@ def test_regularization_penalty_is_part_of_the_loss():
     penalty = 0.1 * np.sum(np.square(reg.layers[0].kernel.numpy()))
     assert logged == pytest.approx(ce + penalty, rel=1e-5)
     assert reg.evaluate(x, y, verbose=0) == pytest.approx(ce + penalty, rel=1e-5)
+
+
+def test_subclassed_model_trains_through_the_same_loop():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = [keras.layers.Dense(16, activation="relu")]
+            self.head = keras.layers.Dense(3, activation="softmax")
+
+        def call(self, x, training=None):
+            for layer in self.hidden:
+                x = layer(x)
+            return self.head(x)
+
+    x, y = blobs(300)
+    net = Net()
+    net.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    h = net.fit(x, y, epochs=10, verbose=0)
+    assert len(net.trainable_weights) == 4 and net.count_params() == 5 * 16 + 16 + 16 * 3 + 3
+    assert h.history["accuracy"][-1] > 0.9
+    # Same weights in a Sequential model give the same predictions.
+    seq = keras.Sequential([keras.layers.Dense(16, activation="relu", input_shape=(5,)),
+                            keras.layers.Dense(3, activation="softmax")])
+    seq.set_weights(net.get_weights())
+    np.testing.assert_allclose(seq.predict(x, verbose=0), net.predict(x, verbose=0), rtol=1e-6)

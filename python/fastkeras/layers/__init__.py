@@ -13,6 +13,9 @@ from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Conv2D
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
+                                      Subtract, add, average, concatenate, dot, maximum, minimum,
+                                      multiply, subtract)
 from fastkeras.layers.normalization import BatchNormalization, LayerNormalization
 from fastkeras.layers.regularization import SpatialDropout1D, SpatialDropout2D
 from fastkeras.layers.reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector,
@@ -32,3 +35,5 @@ __all__ += ["AveragePooling1D", "AvgPool1D", "Conv1D", "Convolution1D", "GlobalA
             "MaxPooling1D"]
 __all__ += ["Conv2DTranspose", "Convolution2DTranspose"]
 __all__ += ["DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
+__all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
+            "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]

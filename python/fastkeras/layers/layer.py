@@ -303,14 +303,22 @@ def _contains(x, cls) -> bool:
 
 
 def _to_tensors(x):
+    """Layer inputs as Tensors: a list/tuple of arrays or tensors stays a list (several inputs,
+    as in Keras); anything else (an array, nested lists of numbers) becomes one Tensor."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (list, tuple)) and x and all(isinstance(v, (Tensor, np.ndarray)) for v in x) \
-            and len({np.shape(v) for v in x}) > 1:
+    if isinstance(x, (list, tuple)) and x and all(
+            isinstance(v, (Tensor, np.ndarray, list, tuple, dict)) and not _is_number_row(v)
+            for v in x):
         return [_to_tensors(v) for v in x]
     if isinstance(x, dict):
         return {k: _to_tensors(v) for k, v in x.items()}
     return convert_to_tensor(x)
+
+
+def _is_number_row(v):
+    """A plain list of numbers (a data row), not a list of arrays."""
+    return isinstance(v, (list, tuple)) and all(isinstance(e, (int, float, np.number)) for e in v)
 
 
 def _shape_of(x):

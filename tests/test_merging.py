@@ -1,0 +1,97 @@
+"""Merge layers: values against NumPy, finite-difference gradients, Keras's errors."""
+
+import numpy as np
+import pytest
+
+import fastkeras as keras
+from fastkeras.backend import GradientTape, Tensor, gradients
+
+L = keras.layers
+rng = np.random.default_rng(0)
+A = rng.standard_normal((3, 4))
+B = rng.standard_normal((3, 4))
+C = rng.standard_normal((3, 4))
+
+CASES = [
+    (L.Add, [A, B, C], A + B + C),
+    (L.Subtract, [A, B], A - B),
+    (L.Multiply, [A, B, C], A * B * C),
+    (L.Average, [A, B, C], (A + B + C) / 3),
+    (L.Maximum, [A, B, C], np.maximum(np.maximum(A, B), C)),
+    (L.Minimum, [A, B], np.minimum(A, B)),
+]
+
+
+@pytest.mark.parametrize("cls,inputs,want", CASES)
+def test_merge_values_and_gradients(cls, inputs, want):
+    ts = [Tensor(x.copy(), requires_grad=True) for x in inputs]
+    r = rng.standard_normal(want.shape)
+    with GradientTape():
+        y = cls()(ts)
+        loss = keras.ops.sum(y * r)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+    grads = gradients(loss, ts)
+    layer = cls()
+    for i, g in enumerate(grads):
+        for idx in [(0, 0), (2, 3)]:
+            plus = [x.copy() for x in inputs]
+            minus = [x.copy() for x in inputs]
+            plus[i][idx] += 1e-6
+            minus[i][idx] -= 1e-6
+            numeric = (np.sum(layer([Tensor(x) for x in plus]).numpy() * r)
+                       - np.sum(layer([Tensor(x) for x in minus]).numpy() * r)) / 2e-6
+            assert g[idx] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+def test_concatenate_axes_gradient_and_errors():
+    x = rng.standard_normal((2, 3, 4))
+    y = rng.standard_normal((2, 5, 4))
+    out = L.Concatenate(axis=1)([x, y])
+    np.testing.assert_allclose(out.numpy(), np.concatenate([x, y], axis=1))
+    assert L.concatenate([A, B]).shape == (3, 8)
+    tx, ty = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
+    with GradientTape():
+        loss = keras.ops.sum(L.Concatenate(axis=1)([tx, ty]) * 2.0)
+    gx, gy = gradients(loss, [tx, ty])
+    assert (gx == 2).all() and (gy == 2).all()
+    with pytest.raises(ValueError, match="matching shapes except for the concatenation axis"):
+        L.Concatenate(axis=-1)([x, y])
+
+
+def test_dot():
+    np.testing.assert_allclose(L.Dot(axes=1)([A, B]).numpy(), np.sum(A * B, axis=1, keepdims=True),
+                               rtol=1e-5, atol=1e-6)  # arrays become float32, as in Keras
+    cos = L.Dot(axes=1, normalize=True)([A, B]).numpy()[:, 0]
+    want = np.sum(A * B, 1) / np.linalg.norm(A, axis=1) / np.linalg.norm(B, axis=1)
+    np.testing.assert_allclose(cos, want, rtol=1e-5, atol=1e-6)
+    x = rng.standard_normal((2, 3, 4))
+    y = rng.standard_normal((2, 5, 4))
+    np.testing.assert_allclose(L.Dot(axes=(2, 2))([x, y]).numpy(),
+                               np.einsum("bik,bjk->bij", x, y), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(L.dot([x, x], axes=1).numpy(),
+                               np.einsum("bik,bil->bkl", x, x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="Incompatible input shapes"):
+        L.Dot(axes=1)([A, rng.standard_normal((3, 5))])
+
+
+def test_merge_errors():
+    with pytest.raises(ValueError, match="exactly 2"):
+        L.Subtract()([A, B, C])
+    with pytest.raises(ValueError, match="at least 2"):
+        L.Add()([A])
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        L.Add()([A, rng.standard_normal((3, 5))])
+    with pytest.raises(ValueError, match="list of inputs"):
+        L.Add()(A)
+
+
+def test_function_forms_and_names():
+    from fastkeras.layers.layer import reset_names
+    reset_names()
+    assert L.Add().name == "add" and L.Concatenate().name == "concatenate"
+    np.testing.assert_allclose(L.add([A, B]).numpy(), A + B, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(L.subtract([A, B]).numpy(), A - B, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(L.multiply([A, B]).numpy(), A * B, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(L.average([A, B]).numpy(), (A + B) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(L.maximum([A, B]).numpy(), np.maximum(A, B), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(L.minimum([A, B]).numpy(), np.minimum(A, B), rtol=1e-5, atol=1e-6)

@@ -26,9 +26,8 @@ class Model(Layer):
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and ("inputs" in kwargs or "outputs" in kwargs or len(args) >= 2):
-            raise NotImplementedError(
-                "Functional models (Model(inputs=..., outputs=...)) are not available yet in "
-                "fastkeras; use Sequential or subclass Model.")
+            from fastkeras.models.functional import Functional
+            return super().__new__(Functional)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):

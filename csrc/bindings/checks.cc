@@ -87,6 +87,14 @@ void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const 
   }
 }
 
+float* optional_array(const py::object& obj, const std::vector<int64_t>& shape, const char* fn,
+                      const char* arg, bool writable) {
+  if (obj.is_none()) return nullptr;
+  FloatArray a = float_array(obj, static_cast<int>(shape.size()), fn, arg, writable);
+  require_shape(a, shape, fn, arg);
+  return a.data;
+}
+
 bool overlaps(const py::array& a, const py::array& b) {
   auto span = [](const py::array& x, const char** lo, const char** hi) {
     const char* base = static_cast<const char*>(x.data());

@@ -46,6 +46,10 @@ std::string shape_text(const std::vector<int64_t>& shape);
 void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const char* fn,
                    const char* arg);
 
+// Null for None, else float_array(...) of exactly `shape` (an optional input or output).
+float* optional_array(const py::object& obj, const std::vector<int64_t>& shape, const char* fn,
+                      const char* arg, bool writable);
+
 // True when the byte ranges spanned by the two arrays overlap.
 bool overlaps(const py::array& a, const py::array& b);
 

@@ -55,12 +55,7 @@ void conv2d_forward_py(const py::object& x, const py::object& w, const py::objec
   FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
   FloatArray ya = float_array(y, 4, fn, "y", true);
   Conv2DShape s = conv_shape(xa, wa, ya.shape, strides, pads, dilation, fn);
-  const float* b = nullptr;
-  if (!bias.is_none()) {
-    FloatArray ba = float_array(bias, 1, fn, "bias", false);
-    require_shape(ba, {s.f}, fn, "bias");
-    b = ba.data;
-  }
+  const float* b = optional_array(bias, {s.f}, fn, "bias", false);
   py::gil_scoped_release release;
   conv2d_forward(s, xa.data, wa.data, b, relu, ya.data);
 }
@@ -79,22 +74,9 @@ void conv2d_backward_py(const py::object& x, const py::object& w, const py::obje
     require_shape(ya, dya.shape, fn, "y");
     yp = ya.data;
   }
-  float *dxp = nullptr, *dwp = nullptr, *dbp = nullptr;
-  if (!dx.is_none()) {
-    FloatArray a = float_array(dx, 4, fn, "dx", true);
-    require_shape(a, xa.shape, fn, "dx");
-    dxp = a.data;
-  }
-  if (!dw.is_none()) {
-    FloatArray a = float_array(dw, 4, fn, "dw", true);
-    require_shape(a, wa.shape, fn, "dw");
-    dwp = a.data;
-  }
-  if (!db.is_none()) {
-    FloatArray a = float_array(db, 1, fn, "db", true);
-    require_shape(a, {s.f}, fn, "db");
-    dbp = a.data;
-  }
+  float* dxp = optional_array(dx, xa.shape, fn, "dx", true);
+  float* dwp = optional_array(dw, wa.shape, fn, "dw", true);
+  float* dbp = optional_array(db, {s.f}, fn, "db", true);
   py::gil_scoped_release release;
   conv2d_backward(s, xa.data, wa.data, yp, dya.data, relu, dxp, dwp, dbp);
 }

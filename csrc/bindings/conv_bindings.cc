@@ -67,12 +67,7 @@ void depthwise_forward_py(const py::object& x, const py::object& w, const py::ob
   FloatArray ya = float_array(y, 4, fn, "y", true);
   Conv2DShape s = depthwise_shape(xa, wa, ya.shape[1], ya.shape[2], strides, pads, dilation, fn);
   require_shape(ya, {s.n, s.oh, s.ow, s.f}, fn, "y");
-  const float* b = nullptr;
-  if (!bias.is_none()) {
-    FloatArray ba = float_array(bias, 1, fn, "bias", false);
-    require_shape(ba, {s.f}, fn, "bias");
-    b = ba.data;
-  }
+  const float* b = optional_array(bias, {s.f}, fn, "bias", false);
   const int64_t m = wa.shape[3];
   py::gil_scoped_release release;
   depthwise_conv2d_forward(s, m, xa.data, wa.data, b, ya.data);
@@ -87,22 +82,9 @@ void depthwise_backward_py(const py::object& x, const py::object& w, const py::o
   Conv2DShape s =
       depthwise_shape(xa, wa, dya.shape[1], dya.shape[2], strides, pads, dilation, fn);
   require_shape(dya, {s.n, s.oh, s.ow, s.f}, fn, "dy");
-  float *dxp = nullptr, *dwp = nullptr, *dbp = nullptr;
-  if (!dx.is_none()) {
-    FloatArray a = float_array(dx, 4, fn, "dx", true);
-    require_shape(a, xa.shape, fn, "dx");
-    dxp = a.data;
-  }
-  if (!dw.is_none()) {
-    FloatArray a = float_array(dw, 4, fn, "dw", true);
-    require_shape(a, wa.shape, fn, "dw");
-    dwp = a.data;
-  }
-  if (!db.is_none()) {
-    FloatArray a = float_array(db, 1, fn, "db", true);
-    require_shape(a, {s.f}, fn, "db");
-    dbp = a.data;
-  }
+  float* dxp = optional_array(dx, xa.shape, fn, "dx", true);
+  float* dwp = optional_array(dw, wa.shape, fn, "dw", true);
+  float* dbp = optional_array(db, {s.f}, fn, "db", true);
   const int64_t m = wa.shape[3];
   py::gil_scoped_release release;
   depthwise_conv2d_backward(s, m, xa.data, wa.data, dya.data, dxp, dwp, dbp);

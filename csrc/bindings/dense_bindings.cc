@@ -38,9 +38,9 @@ void dense_backward_py(const py::array& x, const py::array& w, const py::object&
   a.dy = checked(dy, {batch, units}, "dy", false);
   a.act = relu ? Activation::kRelu : Activation::kIdentity;
   if (relu) a.y = checked(y, {batch, units}, "y", false);
-  if (!dx.is_none()) a.dx = checked(dx, {batch, in}, "dx", true);
-  if (!dw.is_none()) a.dw = checked(dw, {in, units}, "dw", true);
-  if (!db.is_none()) a.db = checked(db, {units}, "db", true);
+  a.dx = optional_array(dx, {batch, in}, "dense_backward", "dx", true);
+  a.dw = optional_array(dw, {in, units}, "dense_backward", "dw", true);
+  a.db = optional_array(db, {units}, "dense_backward", "db", true);
   py::gil_scoped_release release;
   dense_backward(a);
 }

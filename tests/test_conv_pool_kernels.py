@@ -9,7 +9,50 @@ import fastkeras as keras
 from fastkeras import _core
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.ops.conv import depthwise_conv2d as direct_depthwise
-from fastkeras.ops.conv2d import depthwise_conv2d as im2col_depthwise
+from fastkeras.backend.tape import convert_to_tensor, make_op
+from fastkeras.ops.conv2d import _f32, conv_output_length, same_padding
+
+
+def im2col_depthwise(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """A second, independent depthwise op to check the direct kernel against: patches from the
+    C++ im2col (input gradient through col2im), per-channel products as numpy contractions."""
+    x = convert_to_tensor(x)
+    kernel = convert_to_tensor(kernel)
+    xv, wv = _f32(x), _f32(kernel)
+    n, h, w, c = xv.shape
+    kh, kw, _, m = wv.shape
+    if padding == "same":
+        pads = (same_padding(h, kh, strides[0], dilation[0])[0],
+                same_padding(w, kw, strides[1], dilation[1])[0])
+    else:
+        pads = (0, 0)
+    oh = conv_output_length(h, kh, strides[0], dilation[0], padding)
+    ow = conv_output_length(w, kw, strides[1], dilation[1], padding)
+    col = np.empty((n, oh, ow, kh * kw * c), np.float32)
+    _core.im2col(xv, col, (kh, kw), strides, pads, dilation)
+    patches = col.reshape(n * oh * ow, kh * kw, c)
+    wk = wv.reshape(kh * kw, c, m)
+    y = np.einsum("rkc,kcm->rcm", patches, wk, optimize=True).reshape(n, oh, ow, c * m)
+    if bias is not None:
+        y += _f32(bias)
+
+    def backward(g, needs):
+        gr = np.ascontiguousarray(g, dtype=np.float32).reshape(n * oh * ow, c, m)
+        dx = dw = db = None
+        if needs[0]:
+            dcol = np.einsum("rcm,kcm->rkc", gr, wk, optimize=True).astype(np.float32)
+            dx = np.empty_like(xv)
+            _core.col2im(np.ascontiguousarray(dcol.reshape(n, oh, ow, kh * kw * c)), dx,
+                         (kh, kw), strides, pads, dilation)
+        if needs[1]:
+            dw = np.einsum("rkc,rcm->kcm", patches, gr, optimize=True).astype(np.float32)
+            dw = dw.reshape(wv.shape)
+        if bias is not None and needs[2]:
+            db = gr.reshape(-1, c * m).sum(axis=0)
+        return dx, dw, db
+
+    parents = (x, kernel) if bias is None else (x, kernel, bias)
+    return make_op(y.astype(np.float32, copy=False), parents, backward)
 
 
 def out_size(size, k, stride, dil, pad_total):

@@ -1,6 +1,5 @@
 """Differentiable depthwise convolution on the direct C++ kernel (NHWC), one C++ call per
-direction. Same signature and results as `fastkeras.ops.conv2d.depthwise_conv2d` (which builds
-the products from im2col patches in numpy), several times faster."""
+direction."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from fastkeras import _core
 from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
                                     reuse_gradient_buffers)
 
-__all__ = ["conv2d", "conv2d_transpose", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "same_padding",
+__all__ = ["conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "same_padding",
            "conv_output_length"]
 
 
@@ -174,47 +174,3 @@ def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), padding="valid", dila
     parents = (x, kernel) if bias is None else (x, kernel, bias)
     return make_op(y, parents, backward)
 
-
-def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
-    """Each input channel convolved with its own depth_multiplier filters: NHWC x, kernel
-    (kh, kw, c, m) -> (n, oh, ow, c * m), channel c*m + j from input channel c.
-
-    The patches come from the C++ im2col (and the input gradient from col2im); the per-channel
-    products are small and run as numpy contractions."""
-    x = convert_to_tensor(x)
-    kernel = convert_to_tensor(kernel)
-    xv, wv = _f32(x), _f32(kernel)
-    n, h, w, c = xv.shape
-    kh, kw, _, m = wv.shape
-    if padding == "same":
-        pads = (same_padding(h, kh, strides[0], dilation[0])[0],
-                same_padding(w, kw, strides[1], dilation[1])[0])
-    else:
-        pads = (0, 0)
-    oh = conv_output_length(h, kh, strides[0], dilation[0], padding)
-    ow = conv_output_length(w, kw, strides[1], dilation[1], padding)
-    col = np.empty((n, oh, ow, kh * kw * c), np.float32)
-    _core.im2col(xv, col, (kh, kw), strides, pads, dilation)
-    patches = col.reshape(n * oh * ow, kh * kw, c)
-    wk = wv.reshape(kh * kw, c, m)
-    y = np.einsum("rkc,kcm->rcm", patches, wk, optimize=True).reshape(n, oh, ow, c * m)
-    if bias is not None:
-        y += _f32(bias)
-
-    def backward(g, needs):
-        gr = np.ascontiguousarray(g, dtype=np.float32).reshape(n * oh * ow, c, m)
-        dx = dw = db = None
-        if needs[0]:
-            dcol = np.einsum("rcm,kcm->rkc", gr, wk, optimize=True).astype(np.float32)
-            dx = np.empty_like(xv)
-            _core.col2im(np.ascontiguousarray(dcol.reshape(n, oh, ow, kh * kw * c)), dx,
-                         (kh, kw), strides, pads, dilation)
-        if needs[1]:
-            dw = np.einsum("rkc,rcm->kcm", patches, gr, optimize=True).astype(np.float32)
-            dw = dw.reshape(wv.shape)
-        if bias is not None and needs[2]:
-            db = gr.reshape(-1, c * m).sum(axis=0)
-        return dx, dw, db
-
-    parents = (x, kernel) if bias is None else (x, kernel, bias)
-    return make_op(y.astype(np.float32, copy=False), parents, backward)

@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 CTEST_BUILD := build/ctest
 JOBS ?= 2
 
-.PHONY: demo test ctest pytest install venv benchmark wheel clean
+.PHONY: demo test ctest pytest install venv test-deps benchmark wheel clean
 
 # The Keras notes' Fashion-MNIST MLP on the real data (5 epochs; EPOCHS=30 for the notes' run).
 EPOCHS ?= 5
@@ -25,7 +25,7 @@ ctest: venv
 	$(VENV)/bin/cmake --build $(CTEST_BUILD) -j $(JOBS)
 	cd $(CTEST_BUILD) && ../../$(VENV)/bin/ctest --output-on-failure -j $(JOBS)
 
-pytest: install
+pytest: install test-deps
 	./scripts/system-deps.sh
 	$(PY) -m pytest -ra
 
@@ -36,6 +36,15 @@ $(VENV)/.deps: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja numpy h5py pytest pandas
 	touch $@
+
+# What only the tests use: real Keras 3 on its PyTorch backend (the compatibility tests load our
+# files in it and its files in ours; torch is pinned to the CPU build), the TensorBoard event
+# writer/reader and pydot for plot_model.
+$(VENV)/.test-deps: $(VENV)/.deps
+	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot
+	touch $@
+
+test-deps: $(VENV)/.test-deps
 
 venv: $(VENV)/.deps
 

@@ -1,5 +1,10 @@
+import os
+
 import numpy as np
 import pytest
+
+# Real Keras 3 (installed for the compatibility tests) runs on its PyTorch backend here.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
 @pytest.fixture

@@ -178,7 +178,22 @@ py::tuple sigmoid_bce(const py::object& logits_obj, const py::object& targets_ob
   return py::make_tuple(loss, grad_out);
 }
 
+py::array_t<float> softmax(const py::object& x_obj) {
+  py::array x = checked_matrix(x_obj, "softmax_rows", "x");
+  const int64_t n = x.shape(0), c = x.shape(1);
+  py::array_t<float> out({n, c});
+  const float* z = static_cast<const float*>(x.data());
+  float* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    softmax_rows(z, n, c, o);
+  }
+  return out;
+}
+
 void register_loss(py::module_& m) {
+  m.def("softmax_rows", &softmax, py::arg("x"),
+        "Row-wise softmax of a C-contiguous float32 (n, c) matrix, as a new array.");
   m.def("sparse_softmax_cross_entropy", &sparse_softmax_ce, py::arg("logits"), py::arg("labels"),
         py::arg("scale") = py::none(), py::arg("ignore_class") = py::none(),
         py::arg("with_grad") = false,

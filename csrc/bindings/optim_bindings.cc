@@ -226,7 +226,110 @@ double sum_squares(const py::object& x) {
   return optim::sum_squares(data, n);
 }
 
+// The same update over several variables in one call (the training loop's step): the lists
+// hold one array per variable, checked as the single-variable calls check them; all checks
+// run before any variable is touched.
+py::list as_list(const py::object& obj, const char* fn, const char* arg) {
+  if (!py::isinstance<py::list>(obj)) {
+    throw py::type_error(std::string(fn) + ": `" + arg + "` must be a list of arrays, received " +
+                         "an object of type " + type_name(obj));
+  }
+  return obj.cast<py::list>();
+}
+
+void check_lengths(const char* fn, const py::list& vars, const py::list& other, const char* arg) {
+  if (other.size() != vars.size()) {
+    throw py::value_error(std::string(fn) + ": `" + arg + "` has " +
+                          std::to_string(other.size()) + " entries for " +
+                          std::to_string(vars.size()) + " variables");
+  }
+}
+
+void sgd_many(const py::object& vars_obj, const py::object& grads_obj,
+              const py::object& moms_obj, float learning_rate, float mu, bool nesterov) {
+  const char* fn = "sgd_update_many";
+  py::list vars = as_list(vars_obj, fn, "vars"), grads = as_list(grads_obj, fn, "grads");
+  check_lengths(fn, vars, grads, "grads");
+  const bool with_m = !moms_obj.is_none();
+  py::list moms;
+  if (with_m) {
+    moms = as_list(moms_obj, fn, "momentums");
+    check_lengths(fn, vars, moms, "momentums");
+  }
+  struct Item {
+    float* var;
+    const float* grad;
+    float* m;
+    int64_t n;
+  };
+  std::vector<Item> items;
+  items.reserve(vars.size());
+  std::vector<Operands> keep;  // holds references to the arrays until the update is done
+  keep.reserve(vars.size());
+  for (size_t i = 0; i < vars.size(); ++i) {
+    keep.emplace_back(fn, py::reinterpret_borrow<py::object>(vars[i]),
+                      py::reinterpret_borrow<py::object>(grads[i]));
+    Operands& ops = keep.back();
+    ops.check_var_grad_disjoint();
+    float* m = with_m ? ops.slot(py::reinterpret_borrow<py::object>(moms[i]), "momentums")
+                      : nullptr;
+    items.push_back({ops.var(), ops.grad(), m, ops.size()});
+  }
+  optim::SgdParams p{learning_rate, mu, nesterov};
+  py::gil_scoped_release release;
+  for (const Item& it : items) optim::sgd_update(it.var, it.grad, it.m, it.n, p);
+}
+
+void adam_many(const py::object& vars_obj, const py::object& grads_obj, const py::object& ms_obj,
+               const py::object& vs_obj, const py::object& vhats_obj, float alpha,
+               float one_minus_beta_1, float one_minus_beta_2, float epsilon) {
+  const char* fn = "adam_update_many";
+  py::list vars = as_list(vars_obj, fn, "vars"), grads = as_list(grads_obj, fn, "grads");
+  py::list ms = as_list(ms_obj, fn, "m"), vs = as_list(vs_obj, fn, "v");
+  check_lengths(fn, vars, grads, "grads");
+  check_lengths(fn, vars, ms, "m");
+  check_lengths(fn, vars, vs, "v");
+  const bool with_vhat = !vhats_obj.is_none();
+  py::list vhats;
+  if (with_vhat) {
+    vhats = as_list(vhats_obj, fn, "velocity_hat");
+    check_lengths(fn, vars, vhats, "velocity_hat");
+  }
+  struct Item {
+    float* var;
+    const float* grad;
+    float *m, *v, *vhat;
+    int64_t n;
+  };
+  std::vector<Item> items;
+  items.reserve(vars.size());
+  std::vector<Operands> keep;
+  keep.reserve(vars.size());
+  for (size_t i = 0; i < vars.size(); ++i) {
+    keep.emplace_back(fn, py::reinterpret_borrow<py::object>(vars[i]),
+                      py::reinterpret_borrow<py::object>(grads[i]));
+    Operands& ops = keep.back();
+    ops.check_var_grad_disjoint();
+    float* m = ops.slot(py::reinterpret_borrow<py::object>(ms[i]), "m");
+    float* v = ops.slot(py::reinterpret_borrow<py::object>(vs[i]), "v");
+    float* vh = with_vhat
+                    ? ops.slot(py::reinterpret_borrow<py::object>(vhats[i]), "velocity_hat")
+                    : nullptr;
+    items.push_back({ops.var(), ops.grad(), m, v, vh, ops.size()});
+  }
+  optim::AdamParams p{alpha, one_minus_beta_1, one_minus_beta_2, epsilon};
+  py::gil_scoped_release release;
+  for (const Item& it : items) optim::adam_update(it.var, it.grad, it.m, it.v, it.vhat, it.n, p);
+}
+
 void register_optim(py::module_& m) {
+  m.def("sgd_update_many", &sgd_many, py::arg("vars"), py::arg("grads"), py::arg("momentums"),
+        py::arg("learning_rate"), py::arg("mu"), py::arg("nesterov"),
+        "sgd_update over lists of variables/gradients/momentums (momentums may be None).");
+  m.def("adam_update_many", &adam_many, py::arg("vars"), py::arg("grads"), py::arg("m"),
+        py::arg("v"), py::arg("velocity_hat"), py::arg("alpha"), py::arg("one_minus_beta_1"),
+        py::arg("one_minus_beta_2"), py::arg("epsilon"),
+        "adam_update over lists of variables and their slots (velocity_hat may be None).");
   // All arguments are positional-or-keyword; the Python optimizers call positionally.
   m.def("sgd_update", &sgd, py::arg("var"), py::arg("grad"), py::arg("momentum"),
         py::arg("learning_rate"), py::arg("mu"), py::arg("nesterov"),

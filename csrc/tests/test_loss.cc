@@ -286,5 +286,48 @@ TEST(LossSigmoidBCE, ThreadsGiveSameResult) {
   for (int threads : {2, 3}) check_bce(800, 1001, 5.0f, 0.1f, threads);
 }
 
+TEST(LossSoftmaxRows, MatchesReference) {
+  for (int64_t n : {1, 3, 33}) {
+    for (int64_t c : {1, 2, 7, 10, 129}) {
+      auto z = random_logits(n, c, 30.0f, static_cast<uint32_t>(n * 1000 + c));
+      std::vector<float> out(n * c);
+      softmax_rows(z.data(), n, c, out.data());
+      for (int64_t i = 0; i < n; ++i) {
+        double m = -INFINITY;
+        for (int64_t j = 0; j < c; ++j) m = std::max(m, static_cast<double>(z[i * c + j]));
+        double s = 0.0;
+        for (int64_t j = 0; j < c; ++j) s += std::exp(z[i * c + j] - m);
+        for (int64_t j = 0; j < c; ++j) {
+          const double want = std::exp(z[i * c + j] - m) / s;
+          EXPECT_NEAR(out[i * c + j], want, 1e-6 + 1e-5 * want) << n << "x" << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(LossSoftmaxRows, NanAndInfRows) {
+  const float inf = INFINITY;
+  std::vector<float> z = {NAN, 1.0f, 2.0f, -inf, -inf, -inf, 1e30f, -1e30f, 0.0f};
+  std::vector<float> out(9);
+  softmax_rows(z.data(), 3, 3, out.data());
+  for (int j = 0; j < 3; ++j) EXPECT_TRUE(std::isnan(out[j]));
+  for (int j = 3; j < 6; ++j) EXPECT_TRUE(std::isnan(out[j]));
+  EXPECT_FLOAT_EQ(out[6], 1.0f);
+  EXPECT_FLOAT_EQ(out[7], 0.0f);
+  EXPECT_FLOAT_EQ(out[8], 0.0f);
+}
+
+TEST(LossSoftmaxRows, InPlaceAndThreads) {
+  const int64_t n = 4099, c = 10;
+  auto z = random_logits(n, c, 5.0f, 7);
+  std::vector<float> one(n * c), inplace = z;
+  set_num_threads(1);
+  softmax_rows(z.data(), n, c, one.data());
+  set_num_threads(0);
+  softmax_rows(inplace.data(), n, c, inplace.data());
+  EXPECT_EQ(one, inplace);
+}
+
 }  // namespace
 }  // namespace fastkeras

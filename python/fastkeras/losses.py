@@ -224,7 +224,8 @@ class _Prepared:
         self.mask = mask
 
     def run(self, scale=None):
-        if scale is not None:
+        if scale is not None and not (type(scale) is np.ndarray and scale.shape == self.shape
+                                      and scale.dtype == _F32 and scale.flags.c_contiguous):
             scale = np.ascontiguousarray(np.broadcast_to(scale, self.shape), dtype=_F32)
         values, grad = self._run(scale)
         values = np.asarray(values, dtype=_F32).reshape(self.shape)
@@ -330,6 +331,7 @@ class _Reduction:
                 full = np.broadcast_to(sw, self.out_shape).astype(_F32)
                 coef = _unbroadcast(full, self.shape2) * _F32(self.inv_divisor)
             self.coef = np.asarray(coef, dtype=_F32).reshape(values_shape)
+            self.coef.flags.writeable = False  # plans are shared (see _plan)
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         v = values.reshape(self.shape2)
@@ -358,9 +360,27 @@ def _combine_masks(a, b):
     return a & b
 
 
+# Plans without sample weights or masks depend only on the values' shape and the reduction:
+# a training loop sees the same few every step, so they are kept (their arrays are never
+# written after construction).
+_PLAN_CACHE: dict = {}
+
+
+def _plan(shape, sample_weight, mask, reduction) -> _Reduction:
+    if sample_weight is not None or mask is not None:
+        return _Reduction(shape, sample_weight, mask, reduction)
+    key = (shape, reduction)
+    plan = _PLAN_CACHE.get(key)
+    if plan is None:
+        if len(_PLAN_CACHE) >= 64:
+            _PLAN_CACHE.clear()
+        plan = _PLAN_CACHE[key] = _Reduction(shape, None, None, reduction)
+    return plan
+
+
 def _reduce(prep: _Prepared, sample_weight, reduction, in_mask=None) -> Tensor:
     mask = _combine_masks(in_mask, prep.mask)
-    plan = _Reduction(prep.shape, sample_weight, mask, reduction)
+    plan = _plan(prep.shape, sample_weight, mask, reduction)
     src = prep.source
     need_grad = grad_enabled() and src is not None and src.requires_grad
     parents = (src,) if src is not None else ()

@@ -164,4 +164,24 @@ void sigmoid_binary_cross_entropy(const float* logits, const float* targets, int
   });
 }
 
+void softmax_rows(const float* z, int64_t n, int64_t c, float* out) {
+  if (n <= 0 || c <= 0) return;
+  for_each_row(n, c, [&](int64_t i) {
+    const float* zi = z + i * c;
+    float* oi = out + i * c;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < c; ++j) {
+      if (zi[j] > m || std::isnan(zi[j])) m = zi[j];
+      if (std::isnan(m)) break;
+    }
+    float s = 0.0f;
+    for (int64_t j = 0; j < c; ++j) {
+      const float e = std::exp(zi[j] - m);
+      oi[j] = e;
+      s += e;
+    }
+    for (int64_t j = 0; j < c; ++j) oi[j] /= s;
+  });
+}
+
 }  // namespace fastkeras

@@ -48,4 +48,8 @@ void sigmoid_binary_cross_entropy(const float* logits, const float* targets, int
                                   int64_t d, float label_smoothing, const float* scale,
                                   float* loss, float* grad);
 
+// Row-wise softmax of an (n, c) matrix: out[i, j] = exp(z[i, j] - max_i) / sum_j exp(...).
+// A row holding a NaN gives NaNs (as does a row of -inf); out may alias z.
+void softmax_rows(const float* z, int64_t n, int64_t c, float* out);
+
 }  // namespace fastkeras

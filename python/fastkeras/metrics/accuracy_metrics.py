@@ -42,7 +42,7 @@ def _argmax_last(x, what):
     if x.ndim == 0:
         raise ValueError(f"{what} must have at least one axis (the class axis); received a "
                          "scalar")
-    return np.argmax(x, axis=-1)
+    return x.argmax(-1)
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -78,6 +78,12 @@ def sparse_categorical_accuracy(y_true, y_pred):
     ``y_true`` has ``y_pred``'s shape without the class axis, optionally with a trailing
     axis of size 1 (``(n,)`` or ``(n, 1)`` for ``y_pred`` of shape ``(n, classes)``).
     """
+    if (type(y_true) is np.ndarray and type(y_pred) is np.ndarray and y_pred.ndim == 2
+            and y_true.ndim == 1 and y_true.shape[0] == y_pred.shape[0]):
+        preds = y_pred.argmax(-1)  # the usual (batch,) labels against (batch, classes)
+        if preds.dtype != y_true.dtype:
+            preds = preds.astype(y_true.dtype)
+        return np.equal(y_true, preds).astype(_F)
     y_true = to_array(y_true)
     y_pred = to_array(y_pred)
     orig_shape = y_true.shape

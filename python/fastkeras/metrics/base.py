@@ -292,6 +292,12 @@ class Mean(Metric):
             self.total.assign_add(v * sample_weight)
             self.count.assign_add(sample_weight)
             return
+        if sample_weight is None and type(values) is np.ndarray and values.ndim == 1:
+            # the common per-batch case (one value per sample, no weights)
+            total, count = self.total.value, self.count.value
+            total += total.dtype.type(values.sum(dtype=np.float64))
+            count += count.dtype.type(values.shape[0])
+            return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, np.mean,
                                                             self.dtype)
         self.total.assign_add(np.sum(values))
@@ -326,9 +332,10 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        mask = get_mask(y_pred)
+        mask = getattr(y_pred, "_keras_mask", None)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        sample_weight = apply_mask(sample_weight, mask, dtype=self.dtype)
+        if mask is not None:
+            sample_weight = apply_mask(sample_weight, mask, dtype=self.dtype)
         return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self):

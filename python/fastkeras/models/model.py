@@ -129,7 +129,8 @@ class Model(Layer):
         if variables is None:
             variables = self.trainable_weights
         grads = gradients(loss, variables, reuse_buffers=True)
-        self.optimizer.apply(grads, variables)  # also applies variable constraints, as Keras
+        # also applies variable constraints, as Keras
+        self.optimizer._apply_from_training_loop(grads, variables)
         return float(loss.value), y_pred.value
 
     def _test_step(self, x, y, sample_weight):

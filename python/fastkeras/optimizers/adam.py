@@ -72,6 +72,16 @@ class Adam(Optimizer):
         _core.adam_update(variable.value, gradient, self._momentums[i].value,
                           self._velocities[i].value, vhat, alpha, c1, c2, eps)
 
+    def _update_many(self, grads, variables, learning_rate):
+        alpha, c1, c2, eps = self._scalars(learning_rate)
+        index = self._trainable_variables_indices
+        idx = [index[id(v)] for v in variables]
+        vhats = [self._velocity_hats[i].value for i in idx] if self.amsgrad else None
+        _core.adam_update_many([v.value for v in variables], list(grads),
+                               [self._momentums[i].value for i in idx],
+                               [self._velocities[i].value for i in idx], vhats,
+                               alpha, c1, c2, eps)
+
     def get_config(self):
         config = super().get_config()
         config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -19,6 +19,8 @@ from fastkeras.backend.tape import Tensor
 from fastkeras.backend.variable import Variable
 from fastkeras.optimizers import schedules as schedules_mod
 
+_F32 = np.dtype(np.float32)
+
 __all__ = ["Optimizer", "BaseOptimizer", "IterationCounter", "reset_names"]
 
 _f32 = np.float32
@@ -165,6 +167,7 @@ class Optimizer:
         self._trainable_variables: list[Variable] = []
         self._trainable_variables_indices: dict[int, int] = {}
         self._step_cache_key = None
+        self._plain_checked = None  # see _apply_from_training_loop
         self._step_cache = None
 
         self._iterations = IterationCounter(0, name="iteration", trainable=False,
@@ -429,6 +432,55 @@ class Optimizer:
             if constraint is not None:
                 variable.assign(constraint(variable.value))
         self._iterations.value += 1
+
+    # --- the training loop's update ----------------------------------------------------------
+
+    def _plain_step_possible(self) -> bool:
+        """Whether an update needs nothing beyond weight decay and the update rule itself (no
+        clipping, loss scaling, accumulation or moving averages)."""
+        return not (self.clipnorm or self.clipvalue or self.global_clipnorm
+                    or self.loss_scale_factor is not None or self.gradient_accumulation_steps
+                    or self.use_ema)
+
+    def _apply_plain(self, grads, variables) -> None:
+        """`apply` for the training loop, which vouches for its inputs: every gradient is a
+        C-contiguous float32 array of its variable's shape, the variables are the ones the
+        optimizer was built on, none has a constraint, and `_plain_step_possible()` holds.
+        Same arithmetic as `apply`, with less Python around it."""
+        self._apply_weight_decay(variables)
+        self._update_many(grads, variables, self.learning_rate)
+        self._iterations.value += 1
+
+    def _apply_from_training_loop(self, grads, variables) -> None:
+        """The training step's update: `_apply_plain` when the gradients and variables allow
+        it (checked here, cheaply), else the general `apply`."""
+        if self.built and self._plain_step_possible() and len(grads) == len(variables) \
+                and grads:
+            # The loop reuses its gradient buffers: the pairs checked last step (held here, so
+            # their ids stay theirs) need no second look.
+            last = self._plain_checked
+            if last is not None and len(last) == len(grads) and all(
+                    g is lg and v is lv for g, v, (lg, lv) in zip(grads, variables, last)):
+                self._apply_plain(grads, variables)
+                return
+            index = self._trainable_variables_indices
+            for g, v in zip(grads, variables):
+                if not (type(g) is np.ndarray and g.dtype == _F32 and g.flags.c_contiguous
+                        and g.shape == v.value.shape and id(v) in index
+                        and getattr(v, "constraint", None) is None):
+                    break
+            else:
+                self._plain_checked = list(zip(grads, variables))
+                self._apply_plain(grads, variables)
+                return
+        self._plain_checked = None
+        self.apply(grads, variables)
+
+    def _update_many(self, grads, variables, learning_rate) -> None:
+        """update_step for each (gradient, variable); optimizers with a multi-variable kernel
+        override it."""
+        for grad, variable in zip(grads, variables):
+            self.update_step(grad, variable, learning_rate)
 
     def _standardize_gradient(self, gradient, variable) -> np.ndarray:
         g = gradient.value if isinstance(gradient, Tensor) else gradient

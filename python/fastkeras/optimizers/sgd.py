@@ -52,6 +52,14 @@ class SGD(Optimizer):
         _core.sgd_update(variable.value, gradient, m, f32(learning_rate), f32(self.momentum),
                          bool(self.nesterov))
 
+    def _update_many(self, grads, variables, learning_rate):
+        moms = None
+        if self.momentum != 0:
+            index = self._trainable_variables_indices
+            moms = [self.momentums[index[id(v)]].value for v in variables]
+        _core.sgd_update_many([v.value for v in variables], list(grads), moms,
+                              f32(learning_rate), f32(self.momentum), bool(self.nesterov))
+
     def get_config(self):
         config = super().get_config()
         config.update({"momentum": self.momentum, "nesterov": self.nesterov})

@@ -139,3 +139,71 @@ def test_shared_loss_plans_are_read_only_and_reused():
     assert a == b
     plans = [v for v in losses._PLAN_CACHE.values() if v.coef is not None]
     assert plans and all(not v.coef.flags.writeable for v in plans)
+
+
+def _record_in_place(model):
+    from fastkeras.backend.tape import UPDATED_IN_PLACE
+    seen = []
+    original = model.optimizer._apply_from_training_loop
+
+    def spy(grads, variables):
+        seen.append([g is UPDATED_IN_PLACE for g in grads])
+        return original(grads, variables)
+    model.optimizer._apply_from_training_loop = spy
+    return seen
+
+
+def _twin_fits(build, x, y, make_opt):
+    fast = build()
+    fast.compile(optimizer=make_opt(), loss="sparse_categorical_crossentropy")
+    seen = _record_in_place(fast)
+    fast.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    slow = build()
+    opt = make_opt()
+    opt._in_place_scales = lambda variables: None
+    slow.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    slow.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return fast, slow, seen
+
+
+def test_plain_sgd_steps_dense_layers_in_place_with_the_same_result(rng):
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    fast, slow, seen = _twin_fits(lambda: _model(7), x, y, lambda: optimizers.SGD(0.1))
+    assert seen[0] == [False] * 4  # the first step builds the optimizer
+    assert all(s == [True] * 4 for s in seen[1:])
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert int(fast.optimizer.iterations) == 8
+
+
+def test_variables_used_twice_or_regularized_are_not_stepped_in_place(rng):
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+
+    def shared():
+        keras.utils.set_random_seed(8)
+        inp = keras.Input(shape=(6,))
+        d = keras.layers.Dense(6, activation="relu")
+        h = d(d(inp))  # one kernel, two uses
+        out = keras.layers.Dense(3, activation="softmax",
+                                 kernel_regularizer=keras.regularizers.l2(0.01))(h)
+        return keras.Model(inp, out)
+    fast, slow, seen = _twin_fits(shared, x, y, lambda: optimizers.SGD(0.1))
+    # shared kernel/bias: used twice; regularized kernel: used by the penalty too; only the
+    # last bias is stepped in place... unless its kernel is not (the op steps both or neither)
+    assert all(not any(s) for s in seen)
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_momentum_sgd_and_adam_are_never_stepped_in_place(rng):
+    x = rng.standard_normal((32, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    for make in (lambda: optimizers.SGD(0.1, momentum=0.5), lambda: optimizers.Adam(),
+                 lambda: optimizers.SGD(0.1, weight_decay=0.01)):
+        model = _model(9)
+        model.compile(optimizer=make(), loss="sparse_categorical_crossentropy")
+        seen = _record_in_place(model)
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        assert seen and all(not any(s) for s in seen)

@@ -21,7 +21,7 @@ float* checked(const py::object& obj, std::vector<int64_t> shape, const char* ar
 
 void dense_backward_py(const py::array& x, const py::array& w, const py::object& y,
                        const py::array& dy, bool relu, const py::object& dx,
-                       const py::object& dw, const py::object& db, float beta) {
+                       const py::object& dw, const py::object& db, float beta, float alpha) {
   MatrixView xv = matrix_view(x, "dense_backward", "x");
   if (xv.transposed && x.shape(0) > 1 && x.shape(1) > 1) {
     throw py::value_error("dense_backward: `x` must be row-major");
@@ -41,6 +41,13 @@ void dense_backward_py(const py::array& x, const py::array& w, const py::object&
   a.dx = optional_array(dx, {batch, in}, "dense_backward", "dx", true);
   a.dw = optional_array(dw, {in, units}, "dense_backward", "dw", true);
   a.db = optional_array(db, {units}, "dense_backward", "db", true);
+  a.beta = beta;
+  a.alpha = alpha;
+  // dw may be w itself (an in-place SGD step: dx is computed from w first); nothing else may
+  // share memory with an output.
+  if (a.dx && (overlaps(dx.cast<py::array>(), w) || overlaps(dx.cast<py::array>(), dy))) {
+    throw py::value_error("dense_backward: `dx` shares memory with an input");
+  }
   py::gil_scoped_release release;
   dense_backward(a);
 }
@@ -48,9 +55,10 @@ void dense_backward_py(const py::array& x, const py::array& w, const py::object&
 void register_dense(py::module_& m) {
   m.def("dense_backward", &dense_backward_py, py::arg("x"), py::arg("w"), py::arg("y"),
         py::arg("dy"), py::arg("relu"), py::arg("dx"), py::arg("dw"), py::arg("db"),
-        py::arg("beta") = 0.0f,
+        py::arg("beta") = 0.0f, py::arg("alpha") = 1.0f,
         "Backward of y = act(x @ w + b): fills dx (or None), dw and db (or None); "
-        "dw/db = grad + beta * dw/db.");
+        "dw/db = alpha * grad + beta * dw/db. dx is computed first, so dw may be w itself "
+        "(beta=1, alpha=-lr: an SGD step in place).");
 }
 
 Registrar registrar("dense", &register_dense);

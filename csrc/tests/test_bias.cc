@@ -10,7 +10,8 @@
 namespace fastkeras {
 namespace {
 
-void check(int64_t rows, int64_t cols, int64_t pad, float beta, int threads) {
+void check(int64_t rows, int64_t cols, int64_t pad, float beta, int threads,
+           float alpha = 1.0f) {
   std::mt19937 rng(static_cast<uint32_t>(rows * 131 + cols));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const int64_t ld = cols + pad;
@@ -19,11 +20,12 @@ void check(int64_t rows, int64_t cols, int64_t pad, float beta, int threads) {
   for (auto& v : out) v = dist(rng);
   const std::vector<float> out0 = out;
   set_num_threads(threads);
-  column_sums(x.data(), rows, cols, ld, beta, out.data());
+  column_sums(x.data(), rows, cols, ld, beta, out.data(), alpha);
   set_num_threads(0);
   for (int64_t j = 0; j < cols; ++j) {
-    double ref = beta * static_cast<double>(out0[j]);
-    for (int64_t i = 0; i < rows; ++i) ref += x[i * ld + j];
+    double sum = 0;
+    for (int64_t i = 0; i < rows; ++i) sum += x[i * ld + j];
+    const double ref = beta * static_cast<double>(out0[j]) + alpha * sum;
     ASSERT_NEAR(out[j], ref, 1e-5 * (rows + 1)) << rows << "x" << cols << " col " << j;
   }
 }
@@ -42,6 +44,13 @@ TEST(ColumnSums, LeadingDimensionBetaAndThreads) {
       check(64, 1000, 5, beta, threads);
       check(5000, 300, 1, beta, threads);
     }
+  }
+}
+
+TEST(ColumnSums, ScaledSumsStepInPlace) {
+  for (float alpha : {-0.01f, 2.0f}) {
+    check(32, 300, 0, 1.0f, 2, alpha);
+    check(3, 7, 2, 0.0f, 1, alpha);
   }
 }
 

@@ -63,5 +63,47 @@ TEST(DenseBackward, OptionalOutputsAreSkipped) {
   for (float v : dw) EXPECT_EQ(v, 2.0f);
 }
 
+// dw = w, db = bias, beta = 1, alpha = -lr: the kernel and bias take an SGD step in place, and
+// dx still comes from the kernel as it was before the step.
+TEST(DenseBackward, InPlaceSgdStepUsesTheOldKernelForDx) {
+  for (int64_t batch : {1, 5, 32}) {
+    for (auto [in, units] : {std::pair<int64_t, int64_t>{3, 2}, {37, 19}, {784, 300}}) {
+      std::mt19937 rng(static_cast<uint32_t>(batch + in + units));
+      std::uniform_real_distribution<float> d(-1, 1);
+      std::vector<float> x(batch * in), w(in * units), b(units), y(batch * units),
+          dy(batch * units), dx(batch * in);
+      for (auto* v : {&x, &w, &b, &y, &dy}) for (auto& e : *v) e = d(rng);
+      const std::vector<float> w0 = w, b0 = b;
+      const float lr = 0.05f;
+      DenseBackwardArgs a;
+      a.batch = batch; a.in = in; a.units = units;
+      a.x = x.data(); a.ldx = in; a.w = w.data(); a.y = y.data(); a.dy = dy.data();
+      a.act = Activation::kRelu;
+      a.dx = dx.data(); a.dw = w.data(); a.db = b.data(); a.beta = 1.0f; a.alpha = -lr;
+      dense_backward(a);
+      auto dz = [&](int64_t i, int64_t u) {
+        return y[i * units + u] > 0 ? dy[i * units + u] : 0.0f;
+      };
+      for (int64_t k = 0; k < in; ++k)
+        for (int64_t u = 0; u < units; ++u) {
+          double g = 0;
+          for (int64_t i = 0; i < batch; ++i) g += double(x[i * in + k]) * dz(i, u);
+          ASSERT_NEAR(w[k * units + u], w0[k * units + u] - lr * g, 1e-5);
+        }
+      for (int64_t u = 0; u < units; ++u) {
+        double g = 0;
+        for (int64_t i = 0; i < batch; ++i) g += dz(i, u);
+        ASSERT_NEAR(b[u], b0[u] - lr * g, 1e-5);
+      }
+      for (int64_t i = 0; i < batch; ++i)
+        for (int64_t k = 0; k < in; ++k) {
+          double ref = 0;
+          for (int64_t u = 0; u < units; ++u) ref += double(dz(i, u)) * w0[k * units + u];
+          ASSERT_NEAR(dx[i * in + k], ref, 1e-4);
+        }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fastkeras

@@ -17,22 +17,6 @@ void dense_backward(const DenseBackwardArgs& a) {
     relu_backward(a.y, a.dy, masked.data(), n);
     dz = masked.data();
   }
-  if (a.dw) {
-    GemmArgs g;  // dW = x^T dz
-    g.trans_a = Trans::kYes;
-    g.m = a.in;
-    g.n = a.units;
-    g.k = a.batch;
-    g.a = a.x;
-    g.lda = a.ldx;
-    g.b = dz;
-    g.ldb = a.units;
-    g.beta = a.beta;
-    g.c = a.dw;
-    g.ldc = a.units;
-    sgemm(g);
-  }
-  if (a.db) column_sums(dz, a.batch, a.units, a.units, a.beta, a.db);
   if (a.dx) {
     GemmArgs g;  // dx = dz W^T
     g.trans_b = Trans::kYes;
@@ -47,6 +31,23 @@ void dense_backward(const DenseBackwardArgs& a) {
     g.ldc = a.in;
     sgemm(g);
   }
+  if (a.dw) {
+    GemmArgs g;  // dW = x^T dz
+    g.trans_a = Trans::kYes;
+    g.m = a.in;
+    g.n = a.units;
+    g.k = a.batch;
+    g.a = a.x;
+    g.lda = a.ldx;
+    g.b = dz;
+    g.ldb = a.units;
+    g.alpha = a.alpha;
+    g.beta = a.beta;
+    g.c = a.dw;
+    g.ldc = a.units;
+    sgemm(g);
+  }
+  if (a.db) column_sums(dz, a.batch, a.units, a.units, a.beta, a.db, a.alpha);
 }
 
 }  // namespace fastkeras

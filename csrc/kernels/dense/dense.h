@@ -19,8 +19,11 @@ struct DenseBackwardArgs {
   float* dx = nullptr;        // (batch, in) or null when the input needs no gradient
   float* dw = nullptr;        // (in, units) or null
   float* db = nullptr;        // (units) or null
-  float beta = 0.0f;          // dw/db = grad + beta * dw/db (1 accumulates)
+  float beta = 0.0f;          // dw/db = alpha * grad + beta * dw/db (beta 1 accumulates)
+  float alpha = 1.0f;         // with dw = w, db = bias, beta = 1, alpha = -lr: an SGD step
 };
+
+// dx is computed first, from w as it was, so dw may be w itself (the in-place SGD step above).
 
 void dense_backward(const DenseBackwardArgs& args);
 

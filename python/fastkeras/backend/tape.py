@@ -189,6 +189,30 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 
 _pass_counter = [0]
 _reuse = [False]
+_in_place = [None]  # {id(variable): alpha} for the backward pass in progress, or None
+
+
+class _UpdatedInPlace:
+    """What a backward returns for a variable it has already stepped in place."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "UPDATED_IN_PLACE"
+
+
+UPDATED_IN_PLACE = _UpdatedInPlace()
+
+
+def in_place_update_scale(variable):
+    """alpha when the op differentiating `variable` may apply `variable += alpha * gradient`
+    itself instead of returning the gradient (it then returns UPDATED_IN_PLACE), else None.
+
+    Only the training loop asks for this (plain SGD), and only for variables the recorded
+    graph uses once, so the gradient is complete where it is computed and no later backward
+    step reads the variable."""
+    table = _in_place[0]
+    return None if table is None else table.get(id(variable))
 
 
 def backward_pass_id() -> int:
@@ -203,23 +227,27 @@ def reuse_gradient_buffers() -> bool:
 
 
 def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None,
-              reuse_buffers: bool = False) -> list:
+              reuse_buffers: bool = False, in_place_updates=None) -> list:
     """d target / d source for each source (None where target does not depend on it).
 
     target is usually a scalar loss; output_gradient defaults to ones of target's shape.
     With reuse_buffers=True (the training loop) the returned weight gradients may be buffers
     that the next backward pass overwrites; by default every result is a fresh array.
+    in_place_updates ({id(variable): alpha}, the training loop's plain SGD) lets ops step those
+    variables, where the graph uses them once, by alpha * gradient as they compute it; their
+    result is then UPDATED_IN_PLACE.
     """
     sources = list(sources)
     _pass_counter[0] += 1
     _reuse[0] = reuse_buffers
     try:
-        return _gradients(target, sources, output_gradient)
+        return _gradients(target, sources, output_gradient, in_place_updates)
     finally:
         _reuse[0] = False
+        _in_place[0] = None
 
 
-def _gradients(target, sources, output_gradient):
+def _gradients(target, sources, output_gradient, in_place_updates=None):
     if not isinstance(target, Tensor) or not target.requires_grad:
         return [None] * len(sources)
     if output_gradient is None:
@@ -227,7 +255,15 @@ def _gradients(target, sources, output_gradient):
     grads = {id(target): np.asarray(output_gradient, dtype=np.float32)}
     wanted = {id(s) for s in sources}
     results = {}
-    for node in reversed(_topological_order(target)):
+    order = _topological_order(target)
+    if in_place_updates:
+        uses = dict.fromkeys(in_place_updates, 0)
+        for node in order:
+            for p in node._parents:
+                if id(p) in uses:
+                    uses[id(p)] += 1
+        _in_place[0] = {k: a for k, a in in_place_updates.items() if uses[k] == 1}
+    for node in reversed(order):
         key = id(node)
         g = grads.pop(key, None)
         if g is None:
@@ -243,6 +279,9 @@ def _gradients(target, sources, output_gradient):
             if not need or pg is None:
                 continue
             pkey = id(p)
+            if pg is UPDATED_IN_PLACE:  # a single use: nothing to add it to
+                grads[pkey] = pg
+                continue
             prev = grads.get(pkey)
             # Never add in place into an array an op may still own; make a new one.
             grads[pkey] = pg if prev is None else prev + pg

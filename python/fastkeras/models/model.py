@@ -128,7 +128,8 @@ class Model(Layer):
             loss = self._compute_loss(y, y_pred, sample_weight)
         if variables is None:
             variables = self.trainable_weights
-        grads = gradients(loss, variables, reuse_buffers=True)
+        grads = gradients(loss, variables, reuse_buffers=True,
+                          in_place_updates=self.optimizer._in_place_scales(variables))
         # also applies variable constraints, as Keras
         self.optimizer._apply_from_training_loop(grads, variables)
         return float(loss.value), y_pred.value

@@ -7,7 +7,8 @@ import math as _pymath
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
+from fastkeras.backend.tape import (UPDATED_IN_PLACE, Tensor, backward_pass_id,
+                                    convert_to_tensor, in_place_update_scale, make_op,
                                     reuse_gradient_buffers)
 from fastkeras.ops.math import _float, _t
 
@@ -189,6 +190,20 @@ def dense(x, kernel, bias=None, relu=False):
 
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
+        if not xv.flags.c_contiguous:
+            xc = np.ascontiguousarray(xv)
+        else:
+            xc = xv
+        alpha = in_place_update_scale(kernel) if needs[1] else None
+        if alpha is not None and (bias is None or (needs[2]
+                                                   and in_place_update_scale(bias) == alpha)):
+            # plain SGD in the training loop: kernel/bias step in place as the GEMM computes
+            # their gradient (dx first, from the kernel as it was)
+            dx = np.empty_like(xv) if needs[0] else None
+            _core.dense_backward(xc, w, y, g, relu, dx, w, bv, 1.0, alpha)
+            if bias is None:
+                return dx, UPDATED_IN_PLACE
+            return dx, UPDATED_IN_PLACE, UPDATED_IN_PLACE
         reuse = reuse_gradient_buffers()
         pass_id = backward_pass_id()
 
@@ -198,8 +213,7 @@ def dense(x, kernel, bias=None, relu=False):
         dx = np.empty_like(xv) if needs[0] else None
         dw = grad_out(kernel) if needs[1] else None
         db = grad_out(bias) if (bias is not None and needs[2]) else None
-        _core.dense_backward(xv if xv.flags.c_contiguous else np.ascontiguousarray(xv), w, y, g,
-                             relu, dx, dw, db)
+        _core.dense_backward(xc, w, y, g, relu, dx, dw, db)
         return dx, dw, db
 
     parents = (x, kernel) if bias is None else (x, kernel, bias)

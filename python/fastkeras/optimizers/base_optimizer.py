@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from fastkeras.backend.tape import Tensor
+from fastkeras.backend.tape import UPDATED_IN_PLACE, Tensor
 from fastkeras.backend.variable import Variable
 from fastkeras.optimizers import schedules as schedules_mod
 
@@ -451,9 +451,23 @@ class Optimizer:
         self._update_many(grads, variables, self.learning_rate)
         self._iterations.value += 1
 
+    def _in_place_scales(self, variables):
+        """{id(variable): alpha} for the variables whose whole update is
+        `variable += alpha * gradient` this step, which ops may then apply as they compute the
+        gradient (see backend.tape.in_place_update_scale); None when the update is anything
+        else. Only plain SGD qualifies."""
+        return None
+
     def _apply_from_training_loop(self, grads, variables) -> None:
         """The training step's update: `_apply_plain` when the gradients and variables allow
-        it (checked here, cheaply), else the general `apply`."""
+        it (checked here, cheaply), else the general `apply`. Variables the backward pass
+        already stepped (UPDATED_IN_PLACE, see `_in_place_scales`) are left out."""
+        if any(g is UPDATED_IN_PLACE for g in grads):
+            pairs = [(g, v) for g, v in zip(grads, variables) if g is not UPDATED_IN_PLACE]
+            if not pairs:
+                self._iterations.value += 1
+                return
+            grads, variables = [p[0] for p in pairs], [p[1] for p in pairs]
         if self.built and self._plain_step_possible() and len(grads) == len(variables) \
                 and grads:
             # The loop reuses its gradient buffers: the pairs checked last step (held here, so

@@ -52,6 +52,15 @@ class SGD(Optimizer):
         _core.sgd_update(variable.value, gradient, m, f32(learning_rate), f32(self.momentum),
                          bool(self.nesterov))
 
+    def _in_place_scales(self, variables):
+        if (self.momentum != 0 or self.weight_decay is not None or not self.built
+                or not self._plain_step_possible()):
+            return None
+        index = self._trainable_variables_indices
+        alpha = -f32(self.learning_rate)
+        return {id(v): alpha for v in variables
+                if id(v) in index and getattr(v, "constraint", None) is None}
+
     def _update_many(self, grads, variables, learning_rate):
         moms = None
         if self.momentum != 0:

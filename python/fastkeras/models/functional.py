@@ -108,11 +108,17 @@ class Functional(Model):
 
     def call(self, inputs, training=None):
         values = {}
-        if isinstance(self._inputs_struct, dict) and isinstance(inputs, dict):
-            for key, t in self._inputs_struct.items():
-                if key not in inputs:
-                    raise ValueError(f"Missing input '{key}' for model '{self.name}'; received "
-                                     f"keys {sorted(inputs)}")
+        if isinstance(inputs, dict):
+            # Keyed by the dict keys of `inputs=` if it was a dict, else by Input names.
+            if isinstance(self._inputs_struct, dict):
+                keyed = list(self._inputs_struct.items())
+            else:
+                keyed = [(t._layer.name, t) for t in self.inputs]
+            missing = [key for key, _ in keyed if key not in inputs]
+            if missing:
+                raise ValueError(f"Model '{self.name}' is missing input(s) {missing}: it expects "
+                                 f"{[key for key, _ in keyed]}, received keys {sorted(inputs)}")
+            for key, t in keyed:
                 values[id(t)] = inputs[key]
         else:
             flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -135,9 +141,7 @@ class Functional(Model):
                 return outs
         return []
 
-    def _check_compiled(self):
-        super()._check_compiled()
-        if len(self.outputs) > 1:
-            raise NotImplementedError(
-                f"Training or evaluating model '{self.name}' with {len(self.outputs)} outputs is "
-                "not supported yet (one output is); predict works.")
+    def _output_names_for(self, y_pred):
+        if isinstance(self._outputs_struct, dict):
+            return list(self._outputs_struct)
+        return self.output_names

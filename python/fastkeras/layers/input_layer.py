@@ -77,13 +77,19 @@ def symbolic_call(layer, inputs, args, kwargs):
             return {k: probe(v) for k, v in x.items()}
         return x
 
+    was_built, built_for = layer.built, layer._build_input_shape
     try:
         with no_grad():
             out = layer(probe(inputs), *args, training=False, **kwargs)
     except ValueError as e:
+        built = (f" (it was built for input shape {_fmt(built_for)})"
+                 if was_built and built_for is not None else "")
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on "
-                         f"input shape {_shapes(inputs)}: {e}") from e
+                         f"input shape {_fmt(_shapes(inputs))}, {_sources(inputs)}{built}: "
+                         f"{e}") from e
     layer._output_shape = _none_batch(out)
+    if not was_built:  # built on a probe batch of one: record the symbolic shape
+        layer._build_input_shape = _shapes(inputs)
     layer._inbound_nodes.append(inputs)
 
     def wrap(o, i):
@@ -107,3 +113,29 @@ def _shapes(x):
     if isinstance(x, (list, tuple)):
         return [_shapes(v) for v in x]
     return getattr(x, "shape", x)
+
+
+def _fmt(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return "[" + ", ".join(_fmt(s) for s in shape) + "]"
+    return str(tuple(shape)) if isinstance(shape, (list, tuple)) else str(shape)
+
+
+def _sources(inputs):
+    """'the output of layer 'dense' (Dense) with shape (None, 4)' for each symbolic input."""
+    parts = []
+    for t in _flat(inputs):
+        if isinstance(t, KerasTensor) and t._layer is not None:
+            parts.append(f"layer '{t._layer.name}' ({type(t._layer).__name__}) with shape "
+                         f"{_fmt(t.shape)}")
+    if not parts:
+        return "from non-symbolic inputs"
+    return "the output of " + " and ".join(parts)
+
+
+def _flat(x):
+    if isinstance(x, dict):
+        return [v for k in x for v in _flat(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _flat(item)]
+    return [x]

@@ -7,16 +7,28 @@ import numpy as np
 from fastkeras.layers.layer import Layer, standardize_shape, unique_name
 
 
+class Node:
+    """One call of a layer on symbolic inputs (a layer called twice has two nodes)."""
+
+    __slots__ = ("layer", "inputs")
+
+    def __init__(self, layer, inputs):
+        self.layer = layer
+        self.inputs = inputs
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (batch dim None) and the layer call that produced it."""
 
-    def __init__(self, shape, dtype="float32", name=None, layer=None, inputs=(), index=0):
+    def __init__(self, shape, dtype="float32", name=None, layer=None, inputs=(), index=0,
+                 node=None):
         self.shape = tuple(shape)
         self.dtype = dtype
         self.name = name
         self._layer = layer        # the layer whose call produced this tensor
         self._inputs = inputs      # that call's symbolic inputs (nested structure)
         self._index = index        # which output of the layer call
+        self._node = node if node is not None else Node(layer, inputs)
 
     @property
     def ndim(self):
@@ -90,11 +102,12 @@ def symbolic_call(layer, inputs, args, kwargs):
     layer._output_shape = _none_batch(out)
     if not was_built:  # built on a probe batch of one: record the symbolic shape
         layer._build_input_shape = _shapes(inputs)
-    layer._inbound_nodes.append(inputs)
+    node = Node(layer, inputs)
+    layer._inbound_nodes.append(node)
 
     def wrap(o, i):
         return KerasTensor(_none_batch(o), dtype=str(o.dtype), name=layer.name, layer=layer,
-                           inputs=inputs, index=i)
+                           inputs=inputs, index=i, node=node)
 
     if isinstance(out, (list, tuple)):
         return [wrap(o, i) for i, o in enumerate(out)]

@@ -36,7 +36,7 @@ class _NotYet(Exception):
 
 
 def _node_key(t):
-    return (id(t._layer), id(t._inputs))
+    return id(t._node)
 
 
 def _json_shape(shape):
@@ -98,7 +98,7 @@ class Functional(Model):
             if t._layer is None or isinstance(t._layer, InputLayer):
                 raise ValueError(f"Graph disconnected: cannot obtain the value of {t!r}; it "
                                  "depends on an Input that is not in the model's `inputs`.")
-            key = (id(t._layer), id(t._inputs))
+            key = id(t._node)
             if key in done:
                 done[key][2].append(t)
                 return
@@ -108,7 +108,7 @@ class Functional(Model):
             for parent in _flatten(t._inputs):
                 visit(parent)
             on_path.discard(key)
-            node = (t._layer, t._inputs, [t])
+            node = (t._layer, t._node, [t])
             done[key] = node
             order.append(node)
 
@@ -160,14 +160,22 @@ class Functional(Model):
         out = {}
         for layer in self._layers:
             if isinstance(layer, InputLayer):
-                out[(id(layer), id(layer.output._inputs))] = 0
-        counts = {}
-        for layer, call_inputs, _ in self._nodes:
-            start = 1 if isinstance(layer, Functional) else 0
-            n = counts.get(id(layer), start)
-            out[(id(layer), id(call_inputs))] = n
-            counts[id(layer)] = n + 1
+                out[id(layer.output._node)] = 0
+        in_model = {id(node) for _, node, _ in self._nodes}
+        for layer in self._layers:
+            n = 1 if isinstance(layer, Functional) else 0
+            for node in layer._inbound_nodes:  # in the order the calls were made
+                key = id(node)
+                if key in in_model and key not in out:
+                    out[key] = n
+                    n += 1
         return out
+
+    def _calls_of(self, layer, node_index):
+        """The inputs of this model's calls of `layer`, by node index."""
+        nodes = sorted((node for l, node, _ in self._nodes if l is layer),
+                       key=lambda node: node_index[id(node)])
+        return [node.inputs for node in nodes]
 
     def get_config(self):
         from fastkeras.saving.serialization import serialize_layer
@@ -194,7 +202,7 @@ class Functional(Model):
             spec["name"] = layer.name
             spec["inbound_nodes"] = [
                 {"args": [_map(call_inputs, tensor_config)], "kwargs": {}}
-                for node_layer, call_inputs, _ in self._nodes if node_layer is layer]
+                for call_inputs in self._calls_of(layer, node_index)]
             layers.append(spec)
 
         def refs(structure):
@@ -300,6 +308,20 @@ class Functional(Model):
             model._layers.sort(key=lambda l: order[l.name])
         return model
 
+    def _summary_rows(self):
+        """Keras's functional summary: each layer with the inputs of each of its calls in this
+        model, as `layer_name[node_index][tensor_index]`."""
+        node_index = self._node_indices()
+        rows = []
+        for layer in self._layers:
+            sources = []
+            for call_inputs in self._calls_of(layer, node_index):
+                sources.extend(f"{t._layer.name}[{node_index[_node_key(t)]}][{t._index}]"
+                               for t in _flatten(call_inputs))
+            params = layer.count_params() if layer.built else 0
+            rows.append((layer.name, type(layer).__name__, layer._output_shape, params, sources))
+        return rows
+
     @property
     def layers(self):
         return list(self._layers)
@@ -333,19 +355,13 @@ class Functional(Model):
                                  f"received {len(flat)}")
             for t, v in zip(self.inputs, flat):
                 values[id(t)] = v
-        for layer, call_inputs, _ in self._nodes:
-            args = _map(call_inputs, lambda t: values[id(t)])
+        for layer, node, outs in self._nodes:
+            args = _map(node.inputs, lambda t: values[id(t)])
             out = layer(args, training=training)
             # Record every output of this call under the KerasTensors it produced.
-            for t in self._outputs_of(layer, call_inputs):
+            for t in outs:
                 values[id(t)] = out[t._index] if isinstance(out, (list, tuple)) else out
         return _map(self._outputs_struct, lambda t: values[id(t)])
-
-    def _outputs_of(self, layer, call_inputs):
-        for node_layer, node_inputs, outs in self._nodes:
-            if node_layer is layer and node_inputs is call_inputs:
-                return outs
-        return []
 
     def _output_names_for(self, y_pred):
         if isinstance(self._outputs_struct, dict):

@@ -428,6 +428,11 @@ class Model(Layer):
         return out.value.copy() if isinstance(out, Tensor) else _copied(out)
 
     # --- inspection --------------------------------------------------------------------------
+    @property
+    def layers(self):
+        """A subclassed model's layers: those held as attributes, in lists or in dicts."""
+        return list(self._tracked_layers)
+
     def get_layer(self, name=None, index=None):
         """A layer by `name` or by `index` (position in `model.layers`)."""
         layers = getattr(self, "layers", None)

@@ -41,9 +41,10 @@ def test_load_without_compile():
     assert not model.compiled
 
 
-def test_functional_models_give_a_clear_error():
-    with pytest.raises(NotImplementedError, match="'Functional' model is not supported yet"):
-        keras.models.load_model(FIXTURES / "wide_deep.keras")
+def test_functional_models_load():
+    # Predictions against Keras's are checked in test_functional_config.py.
+    model = keras.models.load_model(FIXTURES / "wide_deep.keras")
+    assert type(model).__name__ == "Functional" and len(model.outputs) == 2
 
 
 def test_bad_files_give_clear_errors(tmp_path):

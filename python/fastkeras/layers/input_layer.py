@@ -7,16 +7,28 @@ import numpy as np
 from fastkeras.layers.layer import Layer, standardize_shape, unique_name
 
 
+class Node:
+    """One call of a layer on symbolic inputs (a layer called twice has two nodes)."""
+
+    __slots__ = ("layer", "inputs")
+
+    def __init__(self, layer, inputs):
+        self.layer = layer
+        self.inputs = inputs
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (batch dim None) and the layer call that produced it."""
 
-    def __init__(self, shape, dtype="float32", name=None, layer=None, inputs=(), index=0):
+    def __init__(self, shape, dtype="float32", name=None, layer=None, inputs=(), index=0,
+                 node=None):
         self.shape = tuple(shape)
         self.dtype = dtype
         self.name = name
         self._layer = layer        # the layer whose call produced this tensor
         self._inputs = inputs      # that call's symbolic inputs (nested structure)
         self._index = index        # which output of the layer call
+        self._node = node if node is not None else Node(layer, inputs)
 
     @property
     def ndim(self):
@@ -77,18 +89,25 @@ def symbolic_call(layer, inputs, args, kwargs):
             return {k: probe(v) for k, v in x.items()}
         return x
 
+    was_built, built_for = layer.built, layer._build_input_shape
     try:
         with no_grad():
             out = layer(probe(inputs), *args, training=False, **kwargs)
     except ValueError as e:
+        built = (f" (it was built for input shape {_fmt(built_for)})"
+                 if was_built and built_for is not None else "")
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on "
-                         f"input shape {_shapes(inputs)}: {e}") from e
+                         f"input shape {_fmt(_shapes(inputs))}, {_sources(inputs)}{built}: "
+                         f"{e}") from e
     layer._output_shape = _none_batch(out)
-    layer._inbound_nodes.append(inputs)
+    if not was_built:  # built on a probe batch of one: record the symbolic shape
+        layer._build_input_shape = _shapes(inputs)
+    node = Node(layer, inputs)
+    layer._inbound_nodes.append(node)
 
     def wrap(o, i):
         return KerasTensor(_none_batch(o), dtype=str(o.dtype), name=layer.name, layer=layer,
-                           inputs=inputs, index=i)
+                           inputs=inputs, index=i, node=node)
 
     if isinstance(out, (list, tuple)):
         return [wrap(o, i) for i, o in enumerate(out)]
@@ -107,3 +126,29 @@ def _shapes(x):
     if isinstance(x, (list, tuple)):
         return [_shapes(v) for v in x]
     return getattr(x, "shape", x)
+
+
+def _fmt(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return "[" + ", ".join(_fmt(s) for s in shape) + "]"
+    return str(tuple(shape)) if isinstance(shape, (list, tuple)) else str(shape)
+
+
+def _sources(inputs):
+    """'the output of layer 'dense' (Dense) with shape (None, 4)' for each symbolic input."""
+    parts = []
+    for t in _flat(inputs):
+        if isinstance(t, KerasTensor) and t._layer is not None:
+            parts.append(f"layer '{t._layer.name}' ({type(t._layer).__name__}) with shape "
+                         f"{_fmt(t.shape)}")
+    if not parts:
+        return "from non-symbolic inputs"
+    return "the output of " + " and ".join(parts)
+
+
+def _flat(x):
+    if isinstance(x, dict):
+        return [v for k in x for v in _flat(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _flat(item)]
+    return [x]

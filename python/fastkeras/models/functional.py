@@ -28,6 +28,25 @@ def _map(structure, fn):
     return structure
 
 
+_MODEL_CLASSES = ("Functional", "Model", "Sequential")
+
+
+class _NotYet(Exception):
+    """A call whose inputs are not made yet (from_config retries it later)."""
+
+
+def _node_key(t):
+    return id(t._node)
+
+
+def _json_shape(shape):
+    if isinstance(shape, dict):
+        return {k: _json_shape(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
+        return [_json_shape(s) for s in shape]
+    return [None if d is None else int(d) for d in shape]
+
+
 class Functional(Model):
     """A model defined by its symbolic inputs and outputs."""
 
@@ -48,12 +67,15 @@ class Functional(Model):
                 raise ValueError(f"Model inputs must come from fastkeras.Input(); received "
                                  f"{t!r} produced by layer '{t._layer.name}'")
         self._nodes = self._trace()
-        layers = []
-        for t in self.inputs:
-            layers.append(t._layer)
-        for layer, _, _ in self._nodes:
-            if all(layer is not l for l in layers):
-                layers.append(layer)
+        layers = self._layers_by_depth()
+        names = {}
+        for layer in layers:
+            if layer.name in names:
+                raise ValueError(f"All layer names in a model should be unique: model "
+                                 f"'{name or 'model'}' has two layers named '{layer.name}' "
+                                 f"({type(names[layer.name]).__name__} and "
+                                 f"{type(layer).__name__}). Pass distinct `name=` arguments.")
+            names[layer.name] = layer
         self._layers = layers
         for layer in layers:
             if all(layer is not t for t in self._tracked_layers):
@@ -76,7 +98,7 @@ class Functional(Model):
             if t._layer is None or isinstance(t._layer, InputLayer):
                 raise ValueError(f"Graph disconnected: cannot obtain the value of {t!r}; it "
                                  "depends on an Input that is not in the model's `inputs`.")
-            key = (id(t._layer), id(t._inputs))
+            key = id(t._node)
             if key in done:
                 done[key][2].append(t)
                 return
@@ -86,13 +108,219 @@ class Functional(Model):
             for parent in _flatten(t._inputs):
                 visit(parent)
             on_path.discard(key)
-            node = (t._layer, t._inputs, [t])
+            node = (t._layer, t._node, [t])
             done[key] = node
             order.append(node)
 
         for out in self.outputs:
             visit(out)
         return order
+
+    def _layers_by_depth(self):
+        """The model's layers in Keras's order: deepest first (inputs side), layers at the same
+        depth in the order a depth-first walk from the outputs first reached them."""
+        first_seen, finished, post_order = {}, set(), []
+        input_ids = {id(t) for t in self.inputs}
+
+        def walk(t):
+            key = _node_key(t)
+            if key in finished:
+                return
+            first_seen.setdefault(id(t._layer), (len(first_seen), t._layer))
+            if id(t) not in input_ids:
+                for parent in _flatten(t._inputs):
+                    walk(parent)
+            finished.add(key)
+            post_order.append(t)
+
+        for out in self.outputs:
+            walk(out)
+        node_depth, layer_depth = {}, {}
+        for t in reversed(post_order):
+            key = _node_key(t)
+            depth = max(node_depth.get(key, 0), layer_depth.get(id(t._layer), 0))
+            node_depth[key] = depth
+            layer_depth[id(t._layer)] = depth
+            if id(t) not in input_ids:
+                for parent in _flatten(t._inputs):
+                    pkey = _node_key(parent)
+                    node_depth[pkey] = max(node_depth.get(pkey, 0), depth + 1)
+        for t in self.inputs:  # an input nothing depends on still belongs to the model
+            if id(t._layer) not in layer_depth:
+                layer_depth[id(t._layer)] = 0
+                first_seen[id(t._layer)] = (-1, t._layer)
+        ranked = sorted(first_seen.values(),
+                        key=lambda e: (-layer_depth[id(e[1])], e[0]))
+        return [layer for _, layer in ranked]
+
+    # --- config ----------------------------------------------------------------------------
+    def _node_indices(self):
+        """Each layer call's index among the calls of that layer inside this model (Keras's
+        node_index; a nested model's own definition is its node 0)."""
+        out = {}
+        for layer in self._layers:
+            if isinstance(layer, InputLayer):
+                out[id(layer.output._node)] = 0
+        in_model = {id(node) for _, node, _ in self._nodes}
+        for layer in self._layers:
+            n = 1 if isinstance(layer, Functional) else 0
+            for node in layer._inbound_nodes:  # in the order the calls were made
+                key = id(node)
+                if key in in_model and key not in out:
+                    out[key] = n
+                    n += 1
+        return out
+
+    def _calls_of(self, layer, node_index):
+        """The inputs of this model's calls of `layer`, by node index."""
+        nodes = sorted((node for l, node, _ in self._nodes if l is layer),
+                       key=lambda node: node_index[id(node)])
+        return [node.inputs for node in nodes]
+
+    def get_config(self):
+        from fastkeras.saving.serialization import serialize_layer
+        node_index = self._node_indices()
+
+        def history(t):
+            return [t._layer.name, node_index[_node_key(t)], t._index]
+
+        def tensor_config(t):
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(t.shape), "dtype": t.dtype,
+                               "keras_history": history(t)}}
+
+        layers = []
+        for layer in self._layers:
+            spec = serialize_layer(layer)
+            if isinstance(layer, Model):
+                spec["module"] = "keras.src.models.functional" if isinstance(layer, Functional) \
+                    else "keras"
+                spec["registered_name"] = type(layer).__name__ if isinstance(layer, Functional) \
+                    else None
+            if not isinstance(layer, InputLayer) and layer._build_input_shape is not None:
+                spec["build_config"] = {"input_shape": _json_shape(layer._build_input_shape)}
+            spec["name"] = layer.name
+            spec["inbound_nodes"] = [
+                {"args": [_map(call_inputs, tensor_config)], "kwargs": {}}
+                for call_inputs in self._calls_of(layer, node_index)]
+            layers.append(spec)
+
+        def refs(structure):
+            if isinstance(structure, KerasTensor):
+                return [history(structure)]
+            return _map(structure, history)
+
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": refs(self._inputs_struct),
+                "output_layers": refs(self._outputs_struct)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds the model from `get_config()` (ours or Keras 3's): creates every layer, then
+        replays the recorded calls in an order where each call's inputs already exist."""
+        from fastkeras.saving import saving_api
+        layers, pending = {}, []
+        for spec in config.get("layers", []):
+            if spec.get("class_name") in _MODEL_CLASSES:
+                layer = saving_api.model_from_config(spec, custom_objects)
+            else:
+                layer = saving_api.deserialize_layer(spec, custom_objects)
+            name = spec.get("name") or spec.get("config", {}).get("name") or layer.name
+            layers[name] = layer
+            start = 1 if isinstance(layer, Functional) else 0
+            for i, node in enumerate(spec.get("inbound_nodes", [])):
+                pending.append((layer, start + i, node))
+        made = {}  # (layer name, node index) -> the call's output KerasTensors
+        for name, layer in layers.items():
+            if isinstance(layer, InputLayer):
+                made[(name, 0)] = [layer.output]
+
+        def tensor(ref, where):
+            name, node, index = ref[0], ref[1], ref[2] if len(ref) > 2 else 0
+            outs = made.get((name, node))
+            if outs is None:
+                raise _NotYet
+            if index >= len(outs):
+                raise ValueError(f"{where}: layer '{name}' call {node} has {len(outs)} "
+                                 f"output(s), the config asks for output {index}")
+            return outs[index]
+
+        def resolve(obj, where):
+            if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
+                return tensor(obj["config"]["keras_history"], where)
+            if isinstance(obj, dict):
+                return {k: resolve(v, where) for k, v in obj.items()}
+            if isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str) \
+                    and isinstance(obj[1], int):  # legacy [name, node, index, kwargs] refs
+                return tensor(obj, where)
+            if isinstance(obj, list) and len(obj) == 4 and isinstance(obj[0], str) \
+                    and isinstance(obj[1], int):
+                return tensor(obj[:3], where)
+            if isinstance(obj, list):
+                return [resolve(v, where) for v in obj]
+            return obj
+
+        while pending:
+            progressed, still = False, []
+            for layer, index, node in pending:
+                where = f"layer '{layer.name}'"
+                try:
+                    if isinstance(node, dict):
+                        args = resolve(node.get("args", []), where)
+                        kwargs = {k: v for k, v in resolve(node.get("kwargs", {}), where).items()
+                                  if k not in ("training", "mask")}
+                    else:  # legacy tf.keras node: a list of [name, node, index, kwargs]
+                        refs = [resolve(ref, where) for ref in node]
+                        args, kwargs = [refs[0] if len(refs) == 1 else refs], {}
+                except _NotYet:
+                    still.append((layer, index, node))
+                    continue
+                out = layer(*args, **kwargs)
+                made[(layer.name, index)] = list(out) if isinstance(out, (list, tuple)) \
+                    else [out]
+                progressed = True
+            if not progressed:
+                names = sorted({layer.name for layer, _, _ in still})
+                raise ValueError(f"Cannot rebuild model '{config.get('name')}': the calls of "
+                                 f"layer(s) {names} depend on layers missing from the config.")
+            pending = still
+
+        def structure(refs, what):
+            if isinstance(refs, dict):
+                return {k: structure(v, what) for k, v in refs.items()}
+            if isinstance(refs, list) and refs and isinstance(refs[0], str):
+                return tensor(refs, what)
+            if isinstance(refs, list):
+                return [structure(r, what) for r in refs]
+            raise ValueError(f"Bad `{what}` in model config: {refs!r}")
+
+        try:
+            inputs = structure(config["input_layers"], "input_layers")
+            outputs = structure(config["output_layers"], "output_layers")
+        except _NotYet:
+            raise ValueError(f"Cannot rebuild model '{config.get('name')}': its inputs or "
+                             "outputs name layers missing from the config.") from None
+        model = cls(inputs=inputs, outputs=outputs, name=config.get("name"),
+                    trainable=config.get("trainable", True))
+        # Saved weights follow the config's layer order: keep it.
+        order = {name: i for i, name in enumerate(layers)}
+        if {l.name for l in model._layers} <= set(order):
+            model._layers.sort(key=lambda l: order[l.name])
+        return model
+
+    def _summary_rows(self):
+        """Keras's functional summary: each layer with the inputs of each of its calls in this
+        model, as `layer_name[node_index][tensor_index]`."""
+        node_index = self._node_indices()
+        rows = []
+        for layer in self._layers:
+            sources = []
+            for call_inputs in self._calls_of(layer, node_index):
+                sources.extend(f"{t._layer.name}[{node_index[_node_key(t)]}][{t._index}]"
+                               for t in _flatten(call_inputs))
+            params = layer.count_params() if layer.built else 0
+            rows.append((layer.name, type(layer).__name__, layer._output_shape, params, sources))
+        return rows
 
     @property
     def layers(self):
@@ -108,11 +336,17 @@ class Functional(Model):
 
     def call(self, inputs, training=None):
         values = {}
-        if isinstance(self._inputs_struct, dict) and isinstance(inputs, dict):
-            for key, t in self._inputs_struct.items():
-                if key not in inputs:
-                    raise ValueError(f"Missing input '{key}' for model '{self.name}'; received "
-                                     f"keys {sorted(inputs)}")
+        if isinstance(inputs, dict):
+            # Keyed by the dict keys of `inputs=` if it was a dict, else by Input names.
+            if isinstance(self._inputs_struct, dict):
+                keyed = list(self._inputs_struct.items())
+            else:
+                keyed = [(t._layer.name, t) for t in self.inputs]
+            missing = [key for key, _ in keyed if key not in inputs]
+            if missing:
+                raise ValueError(f"Model '{self.name}' is missing input(s) {missing}: it expects "
+                                 f"{[key for key, _ in keyed]}, received keys {sorted(inputs)}")
+            for key, t in keyed:
                 values[id(t)] = inputs[key]
         else:
             flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -121,23 +355,15 @@ class Functional(Model):
                                  f"received {len(flat)}")
             for t, v in zip(self.inputs, flat):
                 values[id(t)] = v
-        for layer, call_inputs, _ in self._nodes:
-            args = _map(call_inputs, lambda t: values[id(t)])
+        for layer, node, outs in self._nodes:
+            args = _map(node.inputs, lambda t: values[id(t)])
             out = layer(args, training=training)
             # Record every output of this call under the KerasTensors it produced.
-            for t in self._outputs_of(layer, call_inputs):
+            for t in outs:
                 values[id(t)] = out[t._index] if isinstance(out, (list, tuple)) else out
         return _map(self._outputs_struct, lambda t: values[id(t)])
 
-    def _outputs_of(self, layer, call_inputs):
-        for node_layer, node_inputs, outs in self._nodes:
-            if node_layer is layer and node_inputs is call_inputs:
-                return outs
-        return []
-
-    def _check_compiled(self):
-        super()._check_compiled()
-        if len(self.outputs) > 1:
-            raise NotImplementedError(
-                f"Training or evaluating model '{self.name}' with {len(self.outputs)} outputs is "
-                "not supported yet (one output is); predict works.")
+    def _output_names_for(self, y_pred):
+        if isinstance(self._outputs_struct, dict):
+            return list(self._outputs_struct)
+        return self.output_names

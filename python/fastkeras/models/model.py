@@ -15,7 +15,23 @@ from fastkeras.callbacks.callback import CallbackList, overrides
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.layers.layer import Layer
+from fastkeras.models.compile_utils import flatten_outputs as _leaves
+from fastkeras.models.compile_utils import structure_values
 from fastkeras.trainers import data as data_mod
+
+
+def _single_entry(spec):
+    """A one-entry list/tuple/dict given for a one-output model: the entry."""
+    if isinstance(spec, (list, tuple, dict)) and len(spec) == 1:
+        return next(iter(spec.values())) if isinstance(spec, dict) else spec[0]
+    return spec
+
+
+def _copied(structure):
+    values = structure_values(structure)
+    if isinstance(values, dict):
+        return {k: v.copy() for k, v in values.items()}
+    return [v.copy() for v in values]
 
 
 class Model(Layer):
@@ -41,6 +57,7 @@ class Model(Layer):
         self._weighted_metrics = []
         self._in_fit = False
         self._penalties_on = None  # fit decides once per epoch; None: check every call
+        self._multi = None  # OutputLosses when the model has several outputs
 
     # --- compile ---------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -51,12 +68,21 @@ class Model(Layer):
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = loss
         self._loss_fn = None
-        if loss is not None:
+        self._multi = None
+        n_outputs = self._known_output_count()
+        if n_outputs == 1:  # one output: a one-entry list or dict is the entry itself
+            loss, loss_weights = _single_entry(loss), _single_entry(loss_weights)
+        if loss is not None and (n_outputs is not None and n_outputs > 1
+                                 or isinstance(loss, (list, tuple, dict))):
+            from fastkeras.models.compile_utils import OutputLosses
+            self._multi = OutputLosses(loss, loss_weights, metrics, weighted_metrics)
+            self._loss_fn = self._multi
+        elif loss is not None:
             fn = losses_mod.get(loss)
             if not isinstance(fn, losses_mod.Loss):  # a plain function: reduce it like Keras
                 fn = losses_mod.LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
             self._loss_fn = fn
-        self._loss_weight = 1.0 if loss_weights is None else float(
+        self._loss_weight = 1.0 if loss_weights is None or self._multi is not None else float(
             loss_weights[0] if isinstance(loss_weights, (list, tuple)) else loss_weights)
         self._metric_specs = list(metrics or [])
         self._weighted_metric_specs = list(weighted_metrics or [])
@@ -66,8 +92,30 @@ class Model(Layer):
         self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
                                 "loss_weights": loss_weights, "weighted_metrics": weighted_metrics}
 
+    def _known_output_count(self):
+        """How many outputs the model has, when known before it runs (None: not yet)."""
+        outputs = getattr(self, "outputs", None)
+        return len(outputs) if isinstance(outputs, list) else None
+
+    def _output_names_for(self, y_pred):
+        return [f"output_{i + 1}" for i in range(len(_leaves(y_pred)))]
+
     def _resolve_metrics(self, y, y_pred):
         from fastkeras import metrics as metrics_mod
+
+        if self._multi is None and not isinstance(y_pred, Tensor) and self._loss_fn is not None:
+            # A subclassed model whose call returns several outputs: one loss for each.
+            from fastkeras.models.compile_utils import OutputLosses
+            spec = self._compile_config
+            self._multi = OutputLosses(spec["loss"], spec["loss_weights"], spec["metrics"],
+                                       spec["weighted_metrics"])
+            self._loss_fn = self._multi
+            self._loss_weight = 1.0
+        if self._multi is not None:
+            self._multi.build(self._output_names_for(y_pred), y, y_pred)
+            self._metrics = self._multi.all_metrics
+            self._weighted_metrics = []
+            return
 
         def resolve(spec):
             return metrics_mod.get_compile_metric(spec, np.shape(y), tuple(y_pred.shape))
@@ -97,6 +145,8 @@ class Model(Layer):
         try:
             loss = self._loss_fn(y, y_pred, sample_weight=sample_weight)
         except ValueError as e:
+            if self._multi is not None:
+                raise
             out_name = self.layers[-1].name if getattr(self, "layers", None) else self.name
             raise ValueError(f"{e} (model output '{out_name}' with shape "
                              f"{(None,) + tuple(y_pred.shape[1:])})") from e
@@ -117,6 +167,9 @@ class Model(Layer):
             for layer in self._all_layers())
 
     def _update_metrics(self, y, y_pred_value, sample_weight):
+        if self._multi is not None:
+            self._multi.update_metrics(y, y_pred_value, sample_weight)
+            return
         for m in self._metrics:
             m.update_state(y, y_pred_value)
         for m in self._weighted_metrics:
@@ -132,13 +185,15 @@ class Model(Layer):
                           in_place_updates=self.optimizer._in_place_scales(variables))
         # also applies variable constraints, as Keras
         self.optimizer._apply_from_training_loop(grads, variables)
-        return float(loss.value), y_pred.value
+        return float(loss.value), (y_pred.value if isinstance(y_pred, Tensor)
+                                   else structure_values(y_pred))
 
     def _test_step(self, x, y, sample_weight):
         with no_grad():
             y_pred = self(x, training=False)
             loss = self._compute_loss(y, y_pred, sample_weight)
-        return float(loss.value), y_pred.value
+        return float(loss.value), (y_pred.value if isinstance(y_pred, Tensor)
+                                   else structure_values(y_pred))
 
     # --- loops -----------------------------------------------------------------------------
     def _make_callbacks(self, callbacks, verbose, epochs, steps, add_history):
@@ -297,6 +352,11 @@ class Model(Layer):
                 m.__dict__.update(state)
         if return_dict:
             return logs
+        return self._logs_as_list(logs)
+
+    def _logs_as_list(self, logs):
+        if self._multi is not None:
+            return [logs[k] for k in self._multi.ordered_names(logs)]
         values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
         return values[0] if len(values) == 1 else values
 
@@ -308,7 +368,7 @@ class Model(Layer):
             # One batch, nobody watching: skip the batching and callback machinery.
             with no_grad():
                 out = self(x, training=False)
-            return out.value.copy() if isinstance(out, Tensor) else [o.value.copy() for o in out]
+            return out.value.copy() if isinstance(out, Tensor) else _copied(out)
         batches = data_mod.BatchIterator(x, None, None, batch_size or 32)
         n_steps = batches.steps if steps is None else min(steps, batches.steps)
         cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
@@ -321,12 +381,14 @@ class Model(Layer):
                 cbs.on_predict_batch_begin(step)
                 out = self(bx, training=False)
                 outputs.append(out.value if isinstance(out, Tensor) else
-                               [o.value for o in out])
+                               structure_values(out))
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
         cbs.on_predict_end()
         if not outputs:
             raise ValueError("Unexpected result of `predict`: no batches were processed "
                              "(the input is empty).")
+        if isinstance(outputs[0], dict):
+            return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
         if isinstance(outputs[0], list):
             return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0].copy()
@@ -360,15 +422,19 @@ class Model(Layer):
         logs = self._logs(loss)
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
-        return values[0] if len(values) == 1 else values
+        return self._logs_as_list(logs)
 
     def predict_on_batch(self, x):
         with no_grad():
             out = self(data_mod.to_arrays(x), training=False)
-        return out.value.copy() if isinstance(out, Tensor) else [o.value.copy() for o in out]
+        return out.value.copy() if isinstance(out, Tensor) else _copied(out)
 
     # --- inspection --------------------------------------------------------------------------
+    @property
+    def layers(self):
+        """A subclassed model's layers: those held as attributes, in lists or in dicts."""
+        return list(self._tracked_layers)
+
     def get_layer(self, name=None, index=None):
         """A layer by `name` or by `index` (position in `model.layers`)."""
         layers = getattr(self, "layers", None)

@@ -65,35 +65,35 @@ def _unary(x, fn, grad):
     return make_op(out, (x,), backward)
 
 
-def add(x, y):
-    return _binary(x, y, np.add, lambda g, a, b, o: g, lambda g, a, b, o: g)
+def add(x1, x2):
+    return _binary(x1, x2, np.add, lambda g, a, b, o: g, lambda g, a, b, o: g)
 
 
-def subtract(x, y):
-    return _binary(x, y, np.subtract, lambda g, a, b, o: g, lambda g, a, b, o: -g)
+def subtract(x1, x2):
+    return _binary(x1, x2, np.subtract, lambda g, a, b, o: g, lambda g, a, b, o: -g)
 
 
-def multiply(x, y):
-    return _binary(x, y, np.multiply, lambda g, a, b, o: g * b, lambda g, a, b, o: g * a)
+def multiply(x1, x2):
+    return _binary(x1, x2, np.multiply, lambda g, a, b, o: g * b, lambda g, a, b, o: g * a)
 
 
-def divide(x, y):
-    return _binary(x, y, np.divide, lambda g, a, b, o: g / b, lambda g, a, b, o: -g * a / (b * b))
+def divide(x1, x2):
+    return _binary(x1, x2, np.divide, lambda g, a, b, o: g / b, lambda g, a, b, o: -g * a / (b * b))
 
 
-def power(x, y):
+def power(x1, x2):
     def gy(g, a, b, o):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * o * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-    return _binary(x, y, np.power, lambda g, a, b, o: g * b * np.power(a, b - 1), gy)
+    return _binary(x1, x2, np.power, lambda g, a, b, o: g * b * np.power(a, b - 1), gy)
 
 
-def maximum(x, y):
-    return _binary(x, y, np.maximum, lambda g, a, b, o: g * (a >= b), lambda g, a, b, o: g * (a < b))
+def maximum(x1, x2):
+    return _binary(x1, x2, np.maximum, lambda g, a, b, o: g * (a >= b), lambda g, a, b, o: g * (a < b))
 
 
-def minimum(x, y):
-    return _binary(x, y, np.minimum, lambda g, a, b, o: g * (a <= b), lambda g, a, b, o: g * (a > b))
+def minimum(x1, x2):
+    return _binary(x1, x2, np.minimum, lambda g, a, b, o: g * (a <= b), lambda g, a, b, o: g * (a > b))
 
 
 def negative(x):
@@ -160,8 +160,8 @@ def cast(x, dtype):
     return make_op(out, (x,), lambda g, needs: (g.astype(x.value.dtype),))
 
 
-def matmul(x, y):
-    x, y = _t(x), _t(y)
+def matmul(x1, x2):
+    x, y = _t(x1), _t(x2)
     xv, yv = _float(x), _float(y)
     out = np.matmul(xv, yv)
 
@@ -241,12 +241,14 @@ def _extreme(x, axis, keepdims, fn):
     return make_op(out, (x,), backward)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return _extreme(x, axis, keepdims, np.max)
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    out = _extreme(x, axis, keepdims, np.max)
+    return out if initial is None else maximum(out, initial)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    return _extreme(x, axis, keepdims, np.min)
+def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    out = _extreme(x, axis, keepdims, np.min)
+    return out if initial is None else minimum(out, initial)
 
 
 def argmax(x, axis=-1, keepdims=False):
@@ -263,9 +265,9 @@ def where(condition, x1, x2):
                    lambda g, a, b, o: np.where(cond, g, 0), lambda g, a, b, o: np.where(cond, 0, g))
 
 
-def reshape(x, new_shape):
+def reshape(x, newshape):
     x = _t(x)
-    out = x.value.reshape(new_shape)
+    out = x.value.reshape(newshape)
     return make_op(out, (x,), lambda g, needs: (g.reshape(x.value.shape),))
 
 
@@ -304,8 +306,8 @@ def concatenate(xs, axis=-1):
     return make_op(out, ts, backward)
 
 
-def stack(xs, axis=0):
-    ts = [_t(x) for x in xs]
+def stack(x, axis=0):
+    ts = [_t(v) for v in x]
     out = np.stack([_float(t) for t in ts], axis=axis)
 
     def backward(g, needs):

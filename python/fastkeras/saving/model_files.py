@@ -21,7 +21,12 @@ KERAS_FORMAT_VERSION = "3.15.1"
 
 
 def _model_spec(model) -> dict:
+    from fastkeras.models.functional import Functional
     from fastkeras.models.sequential import Sequential
+    if isinstance(model, Functional):
+        return {"module": "keras.src.models.functional", "class_name": "Functional",
+                "config": model.get_config(), "registered_name": "Functional",
+                "build_config": {"input_shape": None}}
     if not isinstance(model, Sequential):
         raise NotImplementedError(
             f"Saving a {type(model).__name__} model to .keras/.h5 is not supported yet "
@@ -37,12 +42,22 @@ def _compile_spec(model):
     if not getattr(model, "compiled", False):
         return None
     from fastkeras import losses, optimizers
-    loss = model.loss
-    if loss is not None and not isinstance(loss, str):
-        loss = losses.serialize(loss)
-    metrics = model._compile_config.get("metrics")
-    if metrics is not None:
-        metrics = [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in metrics]
+    def loss_spec(loss):  # one loss, or a list / dict of them (one per output)
+        if isinstance(loss, (list, tuple)):
+            return [loss_spec(v) for v in loss]
+        if isinstance(loss, dict):
+            return {k: loss_spec(v) for k, v in loss.items()}
+        return loss if loss is None or isinstance(loss, str) else losses.serialize(loss)
+
+    def metric_spec(m):
+        if isinstance(m, (list, tuple)):
+            return [metric_spec(v) for v in m]
+        if isinstance(m, dict):
+            return {k: metric_spec(v) for k, v in m.items()}
+        return m if m is None or isinstance(m, str) else getattr(m, "name", str(m))
+
+    loss = loss_spec(model.loss)
+    metrics = metric_spec(model._compile_config.get("metrics"))
     return {"optimizer": optimizers.serialize(model.optimizer), "loss": loss,
             "loss_weights": model._compile_config.get("loss_weights"), "metrics": metrics,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
@@ -95,7 +110,7 @@ def _save_h5(model, filepath, overwrite):
             f.attrs["keras_version"] = KERAS_FORMAT_VERSION
             f.attrs["backend"] = "tensorflow"
             f.attrs["model_config"] = json.dumps(_jsonable(
-                {"class_name": "Sequential", "config": spec["config"]}))
+                {"class_name": spec["class_name"], "config": spec["config"]}))
             if compile_spec is not None:
                 training = dict(compile_spec)
                 training["optimizer_config"] = training.pop("optimizer")

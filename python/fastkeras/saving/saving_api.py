@@ -61,10 +61,13 @@ def deserialize_layer(spec: dict, custom_objects=None):
 def model_from_config(spec: dict, custom_objects=None):
     from fastkeras.models.sequential import Sequential
     class_name = spec.get("class_name")
+    if class_name in ("Functional", "Model"):
+        from fastkeras.models.functional import Functional
+        return Functional.from_config(spec["config"], custom_objects)
     if class_name != "Sequential":
-        raise NotImplementedError(
-            f"Loading a '{class_name}' model is not supported yet (Sequential models are); "
-            "functional and subclassed models come with the functional API.")
+        if custom_objects and class_name in custom_objects:
+            return custom_objects[class_name].from_config(spec["config"])
+        raise ValueError(f"Unknown model class '{class_name}': pass it in `custom_objects`.")
     config = spec["config"]
     layers = [deserialize_layer(s, custom_objects) for s in config.get("layers", [])]
     return Sequential(layers, name=config.get("name"), trainable=config.get("trainable", True))

@@ -1,0 +1,217 @@
+"""The losses and metrics of a model with several outputs, as `compile` describes them.
+
+`compile(loss=..., loss_weights=..., metrics=...)` takes one value for every output, a list in
+output order or a dict keyed by output name. `OutputLosses` resolves those against the model's
+outputs on the first batch (when the output names and shapes are known), computes the weighted
+total loss of a step and keeps Keras's per-output logs: `<output>_loss` (unweighted, averaged
+over the epoch) and `<output>_<metric>`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras.backend.tape import Tensor
+
+
+def flatten_outputs(structure):
+    """The leaves of a model's output structure, in output order (dicts in insertion order)."""
+    if isinstance(structure, dict):
+        return [v for k in structure for v in flatten_outputs(structure[k])]
+    if isinstance(structure, (list, tuple)):
+        return [v for item in structure for v in flatten_outputs(item)]
+    return [structure]
+
+
+def structure_values(structure):
+    """Tensor values (numpy) for every leaf of an output structure, keeping its shape."""
+    if isinstance(structure, Tensor):
+        return structure.value
+    if isinstance(structure, dict):
+        return {k: structure_values(v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [structure_values(v) for v in structure]
+    return structure
+
+
+class LossMean:
+    """Running mean of one output's (unweighted) loss, weighted by batch size."""
+
+    def __init__(self, name):
+        self.name = name
+        self.total = 0.0
+        self.count = 0
+
+    def update(self, value, n):
+        self.total += value * n
+        self.count += n
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0
+
+
+def _is_single_spec(spec):
+    return not isinstance(spec, (list, tuple, dict))
+
+
+class OutputLosses:
+    """Callable as a model loss: `(y, y_pred, sample_weight) -> total loss Tensor`."""
+
+    def __init__(self, loss, loss_weights, metrics, weighted_metrics):
+        self.loss_spec = loss
+        self.loss_weights_spec = loss_weights
+        self.metrics_spec = metrics
+        self.weighted_metrics_spec = weighted_metrics
+        self.built = False
+
+    # --- resolving the compile arguments against the outputs ------------------------------
+    def _per_output(self, spec, what, names, single_ok=True):
+        """One entry per output from a value, a list in output order or a dict by name."""
+        n = len(names)
+        if isinstance(spec, dict):
+            unknown = [k for k in spec if k not in names]
+            if unknown:
+                raise ValueError(f"Unknown output name(s) {unknown} in `{what}`: the model's "
+                                 f"outputs are {names}. Received: {what}={spec!r}")
+            return [spec.get(name) for name in names]
+        if isinstance(spec, (list, tuple)):
+            if len(spec) != n:
+                raise ValueError(f"`{what}` should have one entry per model output ({n}: "
+                                 f"{names}), or be a dict keyed by output name. Received "
+                                 f"{len(spec)} entries: {what}={spec!r}")
+            return list(spec)
+        if not single_ok:
+            raise ValueError(f"`{what}` for a model with {n} outputs {names} should be a list "
+                             f"(one entry per output) or a dict keyed by output name. "
+                             f"Received: {what}={spec!r}")
+        return [spec] * n
+
+    def build(self, names, y, y_pred):
+        from fastkeras import losses as losses_mod
+        from fastkeras import metrics as metrics_mod
+        self.names = list(names)
+        n = len(self.names)
+        self.losses = []
+        for spec in self._per_output(self.loss_spec, "loss", self.names):
+            fn = losses_mod.get(spec) if spec is not None else None
+            if fn is not None and not isinstance(fn, losses_mod.Loss):
+                fn = losses_mod.LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
+            self.losses.append(fn)
+        if all(fn is None for fn in self.losses):
+            raise ValueError(f"`loss` gives no loss for any of the model's outputs {self.names}. "
+                             f"Received: loss={self.loss_spec!r}")
+        weights = self.loss_weights_spec
+        if weights is None:
+            self.weights = [1.0] * n
+        else:
+            self.weights = [1.0 if w is None else float(w)
+                            for w in self._per_output(weights, "loss_weights", self.names)]
+        # Per-output losses are logged when more than one output has a loss (as Keras).
+        several = sum(fn is not None for fn in self.losses) > 1
+        self.loss_trackers = [LossMean(f"{name}_loss") if fn is not None and several else None
+                              for name, fn in zip(self.names, self.losses)]
+        ys = self.split_targets(y)
+        preds = flatten_outputs(y_pred)
+
+        def resolve(spec, what):
+            out = []  # (output index, metric)
+            if spec is None:
+                return out
+            per_output = self._per_output(spec, what, self.names, single_ok=False)
+            for i, entry in enumerate(per_output):
+                entries = [] if entry is None else (
+                    [entry] if _is_single_spec(entry) else list(entry))
+                for s in entries:
+                    m = metrics_mod.get_compile_metric(s, np.shape(ys[i]),
+                                                       tuple(preds[i].shape))
+                    if m is not None:
+                        out.append((i, m))
+            return out
+
+        self.metrics = resolve(self.metrics_spec, "metrics")
+        self.weighted_metrics = resolve(self.weighted_metrics_spec, "weighted_metrics")
+        plain = {(i, m.name) for i, m in self.metrics}
+        for i, m in self.weighted_metrics:
+            if (i, m.name) in plain:
+                m.name = "weighted_" + m.name
+        for i, m in self.metrics + self.weighted_metrics:
+            m.name = f"{self.names[i]}_{m.name}"
+        self.built = True
+
+    @property
+    def all_metrics(self):
+        """Loss trackers (output order) then the metrics: what the model logs besides `loss`."""
+        trackers = [t for t in self.loss_trackers if t is not None]
+        return trackers + [m for _, m in self.metrics] + [m for _, m in self.weighted_metrics]
+
+    # --- per step ----------------------------------------------------------------------------
+    def split_targets(self, y):
+        """y as a list in output order, from a list/tuple or a dict keyed by output name."""
+        n = len(self.names)
+        if n == 1 and not isinstance(y, (list, tuple, dict)):
+            return [y]
+        if isinstance(y, dict):
+            missing = [name for name, fn in zip(self.names, self.losses)
+                       if fn is not None and name not in y]
+            if missing:
+                raise ValueError(f"Missing target(s) for output(s) {missing}: `y` is a dict with "
+                                 f"keys {sorted(y)}; the model's outputs are {self.names}.")
+            return [y.get(name) for name in self.names]
+        if isinstance(y, (list, tuple)):
+            if len(y) != n:
+                raise ValueError(f"The model has {n} outputs {self.names}, but `y` holds "
+                                 f"{len(y)} arrays. Pass one target per output (a list in "
+                                 "output order, or a dict keyed by output name).")
+            return list(y)
+        if y is None:
+            raise ValueError(f"The model has {n} outputs {self.names}: `y` is required.")
+        raise ValueError(f"The model has {n} outputs {self.names}, but `y` is a single array "
+                         f"of shape {np.shape(y)}. Pass one target per output (a list in "
+                         "output order, or a dict keyed by output name).")
+
+    def _split_weights(self, sample_weight):
+        if sample_weight is None or not isinstance(sample_weight, (list, tuple, dict)):
+            return [sample_weight] * len(self.names)
+        if isinstance(sample_weight, dict):
+            return [sample_weight.get(name) for name in self.names]
+        return self._per_output(sample_weight, "sample_weight", self.names)
+
+    def __call__(self, y, y_pred, sample_weight=None):
+        ys = self.split_targets(y)
+        preds = flatten_outputs(y_pred)
+        weights = self._split_weights(sample_weight)
+        n = preds[0].shape[0]
+        total = None
+        for i, fn in enumerate(self.losses):
+            if fn is None:
+                continue
+            try:
+                value = fn(ys[i], preds[i], sample_weight=weights[i])
+            except ValueError as e:
+                raise ValueError(f"{e} (model output '{self.names[i]}' with shape "
+                                 f"{(None,) + tuple(preds[i].shape[1:])})") from e
+            if self.loss_trackers[i] is not None:
+                self.loss_trackers[i].update(float(value.value), n)
+            if self.weights[i] != 1.0:
+                value = value * self.weights[i]
+            total = value if total is None else total + value
+        return total
+
+    def update_metrics(self, y, y_pred_values, sample_weight):
+        ys = self.split_targets(y)
+        preds = flatten_outputs(y_pred_values)
+        for i, m in self.metrics:
+            m.update_state(ys[i], preds[i])
+        if self.weighted_metrics:
+            weights = self._split_weights(sample_weight)
+            for i, m in self.weighted_metrics:
+                m.update_state(ys[i], preds[i], sample_weight=weights[i])
+
+    def ordered_names(self, log_keys):
+        """Keras's order for `evaluate`'s list: loss, per-output losses, then the rest sorted."""
+        head = ["loss"] + [t.name for t in self.loss_trackers if t is not None]
+        return head + sorted(k for k in log_keys if k not in head)

@@ -464,7 +464,12 @@ class Optimizer:
         already stepped (UPDATED_IN_PLACE, see `_in_place_scales`) are left out."""
         if any(g is UPDATED_IN_PLACE for g in grads):
             pairs = [(g, v) for g, v in zip(grads, variables) if g is not UPDATED_IN_PLACE]
-            if not pairs:
+            if all(g is None for g, _ in pairs):
+                if pairs:
+                    missing = [getattr(v, "path", getattr(v, "name", repr(v))) for _, v in pairs]
+                    warnings.warn(f"Gradients do not exist for variables {missing} when "
+                                  "minimizing the loss. If using `model.compile()`, did you "
+                                  "forget to provide a `loss` argument?", stacklevel=2)
                 self._iterations.value += 1
                 return
             grads, variables = [p[0] for p in pairs], [p[1] for p in pairs]

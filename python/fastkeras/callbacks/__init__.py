@@ -1,5 +1,6 @@
 """Callbacks (`fastkeras.callbacks`): hooks into fit/evaluate/predict."""
 
+from fastkeras.callbacks.backup_and_restore import BackupAndRestore
 from fastkeras.callbacks.callback import Callback, CallbackList
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
@@ -7,6 +8,6 @@ from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.callbacks.simple import (CSVLogger, LambdaCallback, LearningRateScheduler,
                                         TerminateOnNaN)
 
-__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
            "TerminateOnNaN"]

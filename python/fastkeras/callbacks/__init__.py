@@ -7,7 +7,8 @@ from fastkeras.callbacks.monitoring import EarlyStopping, ModelCheckpoint, Reduc
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.callbacks.simple import (CSVLogger, LambdaCallback, LearningRateScheduler,
                                         TerminateOnNaN)
+from fastkeras.callbacks.tensorboard import TensorBoard
 
-__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
-           "TerminateOnNaN"]
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",
+           "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
+           "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]

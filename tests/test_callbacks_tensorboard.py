@@ -144,6 +144,9 @@ def test_standalone_evaluate_is_logged_and_closed(tmp_path):
     loss, _ = m.evaluate(x, y, verbose=0, callbacks=[keras.callbacks.TensorBoard(tmp_path)])
     got = scalars(read(tmp_path / "validation"), "evaluation_loss_vs_iterations")
     assert got == [(3, pytest.approx(loss, rel=1e-6))]
+    assert not (tmp_path / "train").exists()  # no training, no train run
+    m.predict(x, verbose=0, callbacks=[keras.callbacks.TensorBoard(tmp_path / "p")])
+    assert not (tmp_path / "p").exists()
 
 
 def test_notes_run_directory_by_time(tmp_path, monkeypatch):

@@ -37,7 +37,8 @@ class TensorBoard(Callback):
     - with `histogram_freq=n > 0`, every n epochs, a histogram of each layer weight tagged
       `<weight path>/histogram` (e.g. "dense/kernel/histogram"), and with `write_images` the
       weight as an image tagged `<weight path>/image`;
-    - with `write_graph`, the model's configuration for TensorBoard's graph tab ("keras" tag);
+    - with `write_graph`, when training starts, the model's configuration for TensorBoard's
+      graph tab ("keras" tag, under `log_dir/train`);
     - with `write_steps_per_second`, `epoch_steps_per_second` (and `batch_steps_per_second`
       when batch-level logging is on).
 
@@ -118,12 +119,12 @@ class TensorBoard(Callback):
     def set_model(self, model):
         super().set_model(model)
         self._close_writers()
-        if self.write_graph:
-            self._write_model_config()
 
     def on_train_begin(self, logs=None):
         self._in_fit = True
         self._global_train_batch = 0
+        if self.write_graph:
+            self._write_model_config()
 
     def on_train_end(self, logs=None):
         self._in_fit = False

@@ -1,12 +1,14 @@
 """Callbacks (`fastkeras.callbacks`): hooks into fit/evaluate/predict."""
 
+from fastkeras.callbacks.backup_and_restore import BackupAndRestore
 from fastkeras.callbacks.callback import Callback, CallbackList
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.callbacks.simple import (CSVLogger, LambdaCallback, LearningRateScheduler,
                                         TerminateOnNaN)
+from fastkeras.callbacks.tensorboard import TensorBoard
 
-__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
-           "TerminateOnNaN"]
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",
+           "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
+           "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]

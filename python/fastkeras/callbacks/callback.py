@@ -21,8 +21,8 @@ class Callback:
     def on_batch_end(self, batch, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs)
-    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs)
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs=logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs=logs)
     def on_test_batch_begin(self, batch, logs=None): pass
     def on_test_batch_end(self, batch, logs=None): pass
     def on_predict_batch_begin(self, batch, logs=None): pass
@@ -77,19 +77,38 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
-    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
-    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
-    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
-    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
-    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
-    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
+    def _call_batch(self, hook, batch, logs):
+        # As Keras: batch hooks receive `logs` by keyword, never None.
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            getattr(cb, hook)(batch, logs=logs)
+
+    def on_batch_begin(self, batch, logs=None): self._call_batch("on_batch_begin", batch, logs)
+    def on_batch_end(self, batch, logs=None): self._call_batch("on_batch_end", batch, logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, _dict(logs))
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, _dict(logs))
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call_batch("on_train_batch_begin", batch, logs)
+    def on_train_batch_end(self, batch, logs=None):
+        self._call_batch("on_train_batch_end", batch, logs)
+    def on_test_batch_begin(self, batch, logs=None):
+        self._call_batch("on_test_batch_begin", batch, logs)
+    def on_test_batch_end(self, batch, logs=None):
+        self._call_batch("on_test_batch_end", batch, logs)
     def on_predict_batch_begin(self, batch, logs=None):
-        self._call("on_predict_batch_begin", batch, logs)
+        self._call_batch("on_predict_batch_begin", batch, logs)
     def on_predict_batch_end(self, batch, logs=None):
-        self._call("on_predict_batch_end", batch, logs)
-    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
-    def on_train_end(self, logs=None): self._call("on_train_end", logs)
-    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
-    def on_test_end(self, logs=None): self._call("on_test_end", logs)
-    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
-    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+        self._call_batch("on_predict_batch_end", batch, logs)
+    def on_train_begin(self, logs=None): self._call("on_train_begin", _dict(logs))
+    def on_train_end(self, logs=None): self._call("on_train_end", _dict(logs))
+    def on_test_begin(self, logs=None): self._call("on_test_begin", _dict(logs))
+    def on_test_end(self, logs=None): self._call("on_test_end", _dict(logs))
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", _dict(logs))
+    def on_predict_end(self, logs=None): self._call("on_predict_end", _dict(logs))
+
+
+def _dict(logs):
+    """Hooks receive a dict (possibly empty), never None, as in Keras. The same dict goes to
+    every callback, so a callback may add entries (ReduceLROnPlateau's learning_rate) that
+    later ones, such as History, record."""
+    return {} if logs is None else logs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 
@@ -11,42 +10,66 @@ import numpy as np
 from fastkeras.callbacks.callback import Callback
 
 
-def _resolve_mode(mode, monitor, cls):
-    if mode not in ("auto", "min", "max"):
-        warnings.warn(f"{cls} mode '{mode}' is unknown, fallback to auto mode.", stacklevel=3)
-        mode = "auto"
-    if mode == "auto":
-        name = monitor.removeprefix("val_")
-        maximize = (name.endswith("acc") or name.endswith("accuracy") or name.endswith("auc")
-                    or name in ("precision", "recall"))
-        mode = "max" if maximize else "min"
-    return mode
+# Keras 3's direction of each built-in metric, for metric objects that do not carry their own
+# `_direction`.
+_METRIC_DIRECTIONS = {
+    **dict.fromkeys(["Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+                     "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+                     "SparseTopKCategoricalAccuracy", "AUC", "Precision", "Recall", "F1Score",
+                     "FBetaScore", "R2Score", "CosineSimilarity", "BinaryIoU",
+                     "PearsonCorrelation", "ConcordanceCorrelation"], "up"),
+    **dict.fromkeys(["MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+                     "MeanSquaredLogarithmicError", "RootMeanSquaredError", "LogCoshError",
+                     "BinaryCrossentropy", "CategoricalCrossentropy",
+                     "SparseCategoricalCrossentropy", "KLDivergence", "Poisson", "Hinge",
+                     "SquaredHinge", "CategoricalHinge"], "down"),
+}
 
 
 class _Monitor(Callback):
-    """A monitored value, its direction, and what counts as an improvement (by min_delta)."""
+    """A monitored log value and what counts as an improvement (by more than `min_delta`).
 
-    def __init__(self, monitor, mode, min_delta, cls):
+    With mode="auto" the direction is decided, as in Keras 3, when training starts: "loss"
+    (or "val_loss") is minimized, a compiled metric goes its own way (accuracy up, mae down);
+    anything else is an error asking for mode="min" or "max". `monitor_op` is then np.less
+    or np.greater."""
+
+    def __init__(self, monitor, mode, min_delta, best=None):
         super().__init__()
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto "
+                          "mode.", stacklevel=3)
+            mode = "auto"
         self.monitor = monitor
-        self.mode = _resolve_mode(mode, monitor, cls)
+        self.mode = mode
         self.min_delta = abs(min_delta)
+        self.best = best
+        self.monitor_op = None
 
-    def _initial_best(self):
-        return np.inf if self.mode == "min" else -np.inf
+    def _set_monitor_op(self):
+        direction = {"min": "down", "max": "up"}.get(self.mode)
+        if direction is None:
+            name = self.monitor.removeprefix("val_")
+            if name == "loss":
+                direction = "down"
+            for m in (getattr(self.model, "metrics", None) or []):
+                if m.name == name:
+                    direction = (getattr(m, "_direction", None)
+                                 or _METRIC_DIRECTIONS.get(type(m).__name__, direction))
+        if direction is None:
+            raise ValueError(
+                f"{type(self).__name__} callback received monitor={self.monitor}, but it cannot "
+                "tell whether that value should be maximized or minimized. Pass mode='max' to "
+                "keep the highest value, or mode='min' to keep the lowest.")
+        self.monitor_op = np.greater if direction == "up" else np.less
 
     def _is_improvement(self, value, reference):
-        if self.mode == "min":
-            return value + self.min_delta < reference
-        return value - self.min_delta > reference
-
-    def _current(self, logs):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            warnings.warn(f"{type(self).__name__}: the monitored metric '{self.monitor}' is not "
-                          f"available. Available metrics are: {','.join(sorted(logs or {}))}",
-                          stacklevel=3)
-        return value
+        if reference is None:
+            return True
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        delta = self.min_delta if self.monitor_op is np.greater else -self.min_delta
+        return bool(self.monitor_op(value - delta, reference))
 
 
 class EarlyStopping(_Monitor):
@@ -55,7 +78,7 @@ class EarlyStopping(_Monitor):
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
-        super().__init__(monitor, mode, min_delta, "EarlyStopping")
+        super().__init__(monitor, mode, min_delta)
         self.patience = patience
         self.verbose = verbose
         self.baseline = baseline
@@ -65,16 +88,23 @@ class EarlyStopping(_Monitor):
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = self._initial_best()
+        self.best = None
         self.best_weights = None
         self.best_epoch = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        current = self._current(logs)
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        logs = logs or {}
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not "
+                          f"available. Available metrics are: {','.join(logs)}", stacklevel=2)
         if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._is_improvement(current, self.best):
             self.best = current
@@ -101,17 +131,19 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Saves the model (or its weights) every epoch, every `save_freq` batches, or only when
     `monitor` improves. `filepath` may hold format fields: "ckpt-{epoch:02d}-{val_loss:.2f}.h5".
+    Each save is atomic: an interrupted save leaves the previous file as it was.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
-        super().__init__(monitor, mode, 0, "ModelCheckpoint")
+        super().__init__(monitor, mode, 0, best=initial_value_threshold)
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
-        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+        if save_freq != "epoch" and not (isinstance(save_freq, int)
+                                         and not isinstance(save_freq, bool) and save_freq > 0):
             raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or a "
                              "positive integer (batches).")
         self.save_freq = save_freq
@@ -122,49 +154,67 @@ class ModelCheckpoint(_Monitor):
         if not save_weights_only and not (self.filepath.endswith(".keras") or
                                           self.filepath.endswith(".h5")):
             raise ValueError("The filepath provided must end in `.keras` (Keras model format) "
-                             f"or `.h5`. Received: filepath={self.filepath}")
-        self.best = self._initial_best() if initial_value_threshold is None \
-            else initial_value_threshold
+                             f"or `.h5` (legacy HDF5). Received: filepath={self.filepath}")
         self._batches_seen = 0
-        self._epoch = 0
+        self._current_epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self._current_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if isinstance(self.save_freq, int):
+        if self.save_freq != "epoch":
             self._batches_seen += 1
-            if self._batches_seen % self.save_freq == 0:
-                self._save(self._epoch, logs, batch=batch)
+            if self._batches_seen >= self.save_freq:
+                self._batches_seen = 0
+                self._save(self._current_epoch, logs, batch=batch)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
         if self.save_freq == "epoch":
             self._save(epoch, logs)
 
-    def _save(self, epoch, logs, batch=None):
-        logs = dict(logs or {})
+    def _filepath_for(self, epoch, batch, logs):
+        fields = dict(logs)
+        if batch is not None and "batch" not in fields:
+            fields["batch"] = batch + 1
         try:
-            path = self.filepath.format(epoch=epoch + 1, batch=(batch or 0) + 1, **logs)
+            return self.filepath.format(epoch=epoch + 1, **fields)
         except KeyError as e:
             raise KeyError(f"ModelCheckpoint: failed to format filepath '{self.filepath}': the "
                            f"key {e} is not in the logs (available: {sorted(logs)})") from None
-        if self.save_best_only:
-            current = self._current(logs)
-            if current is None:
-                return
-            if isinstance(current, float) and math.isnan(current):
-                return
-            if not self._is_improvement(current, self.best):
-                if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
-                          f"{self.best:.5f}")
-                return
+
+    def _should_save(self, epoch, logs, path):
+        if not self.save_best_only:
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                print(f"\nEpoch {epoch + 1}: saving model to {path}")
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            # As Keras: without the monitored value, every save happens.
+            warnings.warn(f"Can save best model only with {self.monitor} available.",
+                          stacklevel=3)
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current
-        elif self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+            return True
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+    def _save(self, epoch, logs, batch=None):
+        logs = dict(logs or {})
+        path = self._filepath_for(epoch, batch, logs)
+        if not self._should_save(epoch, logs, path):
+            return
+        if os.path.isdir(path):
+            raise IsADirectoryError("Please specify a non-directory filepath for "
+                                    f"ModelCheckpoint. Filepath used is an existing directory: "
+                                    f"{path}")
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -172,15 +222,18 @@ class ModelCheckpoint(_Monitor):
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
 
 class ReduceLROnPlateau(_Monitor):
     """Multiplies the learning rate by `factor` when `monitor` has not improved for `patience`
-    epochs, then waits `cooldown` epochs; never below `min_lr`."""
+    epochs, then waits `cooldown` epochs; never below `min_lr`. Adds the current learning rate
+    to the epoch's logs ("learning_rate")."""
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
-        super().__init__(monitor, mode, min_delta, "ReduceLROnPlateau")
+        super().__init__(monitor, mode, min_delta)
         if factor >= 1.0:
             raise ValueError("ReduceLROnPlateau does not support a factor >= 1.0. "
                              f"Received: factor={factor}")
@@ -189,29 +242,39 @@ class ReduceLROnPlateau(_Monitor):
         self.verbose = verbose
         self.cooldown = cooldown
         self.min_lr = min_lr
+        self.cooldown_counter = 0
+        self.wait = 0
 
     def on_train_begin(self, logs=None):
-        self.best = self._initial_best()
+        self.best = None
         self.wait = 0
         self.cooldown_counter = 0
 
+    def in_cooldown(self):
+        return self.cooldown_counter > 0
+
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
         logs = logs if logs is not None else {}
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
-        current = self._current(logs)
+        current = logs.get(self.monitor)
         if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "
+                          f"which is not available. Available metrics are: {','.join(logs)}.",
+                          stacklevel=2)
             return
-        if self.cooldown_counter > 0:
+        if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0
         if self._is_improvement(current, self.best):
             self.best = current
             self.wait = 0
-        elif self.cooldown_counter <= 0:
+        elif not self.in_cooldown():
             self.wait += 1
             if self.wait >= self.patience:
                 old = float(self.model.optimizer.learning_rate)
-                if old > self.min_lr:
+                if old > np.float32(self.min_lr):
                     new = max(old * self.factor, self.min_lr)
                     self.model.optimizer.learning_rate = new
                     if self.verbose > 0:

@@ -6,6 +6,8 @@ import csv
 import math
 import os
 
+import numpy as np
+
 from fastkeras.callbacks.callback import Callback
 
 
@@ -29,17 +31,27 @@ class LambdaCallback(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training as soon as the loss becomes NaN or infinite."""
+    """Stops training as soon as a batch's loss is NaN or infinite; with `raise_error=True`
+    raises a RuntimeError there instead (so no later callback, e.g. a checkpoint, runs)."""
 
-    def on_train_batch_end(self, batch, logs=None):
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and (math.isnan(loss) or math.isinf(loss)):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: "
+                                   f"{loss}. Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 
 
 class CSVLogger(Callback):
-    """Writes one row per epoch (epoch, then the logs' keys) to a CSV file."""
+    """Writes one row per epoch to a CSV file: "epoch", then the logs' keys in sorted order.
+    As Keras, when the first epoch has no validation values their "val_" columns are added
+    anyway (filled with "NA" until validation runs, e.g. with validation_freq > 1)."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -53,6 +65,8 @@ class CSVLogger(Callback):
     def on_train_begin(self, logs=None):
         has_rows = self.append and os.path.exists(self.filename) and \
             os.path.getsize(self.filename) > 0
+        if self._file is not None:
+            self._file.close()
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._keys = None
         self._append_header = not has_rows
@@ -61,12 +75,14 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
+            if self._keys and not any(k.startswith("val_") for k in self._keys):
+                self._keys += ["val_" + k for k in self._keys]
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys,
                                           delimiter=self.sep)
             if self._append_header:
                 self._writer.writeheader()
         row = {"epoch": epoch}
-        row.update({k: logs.get(k, "NA") for k in self._keys})
+        row.update({k: _csv_value(logs.get(k, "NA")) for k in self._keys})
         self._writer.writerow(row)
         self._file.flush()
 
@@ -74,6 +90,15 @@ class CSVLogger(Callback):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _csv_value(value):
+    """A list-like value as "[a, b]" in one cell, as Keras writes it."""
+    if isinstance(value, str) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value
+    if hasattr(value, "__iter__"):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return value
 
 
 class LearningRateScheduler(Callback):
@@ -90,7 +115,7 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch, lr)
         except TypeError:  # a schedule of the epoch alone
             lr = self.schedule(epoch)
-        if not isinstance(lr, (float, int)) or isinstance(lr, bool):
+        if not isinstance(lr, (float, int, np.floating)) or isinstance(lr, bool):
             raise ValueError("The output of the `schedule` function should be a float. "
                              f"Got: {lr!r}")
         self.model.optimizer.learning_rate = float(lr)

@@ -56,6 +56,7 @@ class Model(Layer):
         self._metrics = []
         self._weighted_metrics = []
         self._in_fit = False
+        self._initial_epoch = None  # set by BackupAndRestore when it resumes a run
         self._penalties_on = None  # fit decides once per epoch; None: check every call
         self._multi = None  # OutputLosses when the model has several outputs
 
@@ -205,7 +206,7 @@ class Model(Layer):
                 history = History()
                 cbs.append(history)
         if verbose and not any(isinstance(c, ProgbarLogger) for c in cbs):
-            cbs.insert(0, ProgbarLogger())
+            cbs.append(ProgbarLogger())  # last, as Keras: it prints what the others logged
         cl = CallbackList(cbs, model=self, verbose=verbose, epochs=epochs, steps=steps)
         return cl, history
 
@@ -265,7 +266,10 @@ class Model(Layer):
         self.stop_training = False
         self._in_fit = True
         cbs.on_train_begin()
-        logs = {}
+        # A callback restoring an interrupted run (BackupAndRestore) sets where to resume.
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        self._initial_epoch = None
+        training_logs = {}
         try:
             for epoch in range(initial_epoch, epochs):
                 if self._metrics is not None:
@@ -302,12 +306,13 @@ class Model(Layer):
                                         _callbacks=cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
+                training_logs = epoch_logs
                 if self.stop_training:
                     break
         finally:
             self._in_fit = False
             self._penalties_on = None
-        cbs.on_train_end(logs)
+        cbs.on_train_end(training_logs)
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         return history
 
@@ -331,6 +336,7 @@ class Model(Layer):
         saved = [m.__dict__.copy() for m in self.metrics] if self._metrics is not None else None
         if self._metrics is not None:
             self._reset_metrics()
+        self.stop_evaluating = False
         cbs.on_test_begin()
         loss_sum, seen, logs = 0.0, 0, {}
         for step, (bx, by, bsw) in enumerate(batches):
@@ -346,6 +352,8 @@ class Model(Layer):
             self._update_metrics(by, y_pred, bsw)
             logs = self._logs(loss_sum / seen)
             cbs.on_test_batch_end(step, logs)
+            if self.stop_evaluating:
+                break
         cbs.on_test_end(logs)
         if saved is not None and _callbacks is not None:
             for m, state in zip(self.metrics, saved):
@@ -372,6 +380,7 @@ class Model(Layer):
         batches = data_mod.BatchIterator(x, None, None, batch_size or 32)
         n_steps = batches.steps if steps is None else min(steps, batches.steps)
         cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
+        self.stop_predicting = False
         cbs.on_predict_begin()
         outputs = []
         with no_grad():
@@ -383,6 +392,8 @@ class Model(Layer):
                 outputs.append(out.value if isinstance(out, Tensor) else
                                structure_values(out))
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
+                if self.stop_predicting:
+                    break
         cbs.on_predict_end()
         if not outputs:
             raise ValueError("Unexpected result of `predict`: no batches were processed "

@@ -1,0 +1,143 @@
+"""BackupAndRestore: lets an interrupted `fit` resume where it stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import h5py
+import numpy as np
+
+from fastkeras.backend import random as fk_random
+from fastkeras.callbacks.callback import Callback
+from fastkeras.saving import weights_h5
+from fastkeras.saving.files import atomic_path
+
+
+class BackupAndRestore(Callback):
+    """Backs up the training state in `backup_dir` so that a `fit` interrupted by an exception,
+    a killed process or a lost machine can be resumed by calling `fit` again with a
+    BackupAndRestore on the same directory.
+
+    The backup is one file, `backup_dir/latest.weights.h5`: the model's weights, the optimizer's
+    state (iteration count, learning rate, slots) and, as an attribute, the training metadata
+    (the epoch to resume at, the last batch seen, and the state of fastkeras's random generator,
+    so a resumed run shuffles and drops out exactly as an uninterrupted one would). It is
+    replaced atomically, so an interruption during a write leaves the previous backup intact.
+
+    At the start of `fit`, an existing backup is loaded and training resumes at the first epoch
+    it has not completed (a backup taken mid-epoch, with an integer `save_freq`, restarts that
+    epoch from the weights of that moment, as Keras does). When `fit` finishes normally the
+    backup is deleted, unless `delete_checkpoint=False`.
+
+    Args:
+        backup_dir: directory for the backup; must not be shared with another running job.
+        save_freq: "epoch" (at the end of every epoch) or an integer (every that many
+            batches).
+        double_checkpoint: also keep the previous backup (`latest.weights.h5.bkp`) and fall back
+            to it if the latest cannot be read.
+        delete_checkpoint: delete the backup directory when training completes.
+
+    Example:
+
+    >>> callback = fastkeras.callbacks.BackupAndRestore(backup_dir="/tmp/backup")
+    >>> model.fit(x, y, epochs=10, callbacks=[callback])  # interrupted at epoch 4 ...
+    >>> model.fit(x, y, epochs=10, callbacks=[callback])  # ... runs epochs 4 to 9
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError(f"Empty `backup_dir` argument passed. Received: "
+                             f"backup_dir={backup_dir!r}")
+        if not (save_freq == "epoch" or (isinstance(save_freq, int)
+                                         and not isinstance(save_freq, bool) and save_freq > 0)):
+            raise ValueError("Invalid value for argument `save_freq`. Expected 'epoch' or a "
+                             f"positive integer (batches). Received: save_freq={save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = double_checkpoint
+        self.delete_checkpoint = delete_checkpoint
+        self._weights_path = os.path.join(self.backup_dir, "latest.weights.h5")
+        self._prev_weights_path = self._weights_path + ".bkp"
+        self._current_epoch = 0
+        self._last_batch_seen = -1
+        self._batches_since_save = 0
+
+    # --- hooks -----------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if not self.model.built:
+            raise ValueError(
+                "To use the BackupAndRestore callback, the model must be built before you call "
+                f"`fit()`. Model '{self.model.name}' is unbuilt: give it an Input (or an "
+                "input_shape), or call it on a batch of data first.")
+        self._batches_since_save = 0
+        self._last_batch_seen = -1
+        try:
+            self._restore(self._weights_path)
+        except (OSError, ValueError, KeyError):
+            if not (self.double_checkpoint and os.path.exists(self._prev_weights_path)):
+                raise
+            self._restore(self._prev_weights_path)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_batch_seen = batch
+        if self.save_freq != "epoch":
+            self._batches_since_save += 1
+            if self._batches_since_save >= self.save_freq:
+                self._batches_since_save = 0
+                self._save(resume_epoch=self._current_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_batch_seen = -1
+        if self.save_freq == "epoch":
+            self._save(resume_epoch=epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.exists(self.backup_dir):
+            shutil.rmtree(self.backup_dir)
+
+    # --- files -----------------------------------------------------------------------------
+    def _save(self, resume_epoch):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._weights_path):
+            with atomic_path(self._prev_weights_path) as tmp:
+                shutil.copyfile(self._weights_path, tmp)
+        metadata = {"epoch": resume_epoch, "batch": self._last_batch_seen,
+                    "rng_state": _jsonable(fk_random.generator().bit_generator.state)}
+        with atomic_path(self._weights_path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                weights_h5.write_weights(self.model, f)
+                f.attrs["training_metadata"] = json.dumps(metadata)
+
+    def _restore(self, path):
+        if not os.path.exists(path):
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_weights)  # so its state can be loaded
+        with h5py.File(path, "r") as f:
+            weights_h5.load_weights_from(self.model, f, path)
+            if optimizer is not None and "optimizer" in f:
+                optimizer.load_own_variables(f["optimizer"]["vars"])
+            metadata = json.loads(f.attrs["training_metadata"])
+        self.model._initial_epoch = int(metadata["epoch"])
+        state = metadata.get("rng_state")
+        if state is not None:
+            fk_random.generator().bit_generator.state = state
+
+
+def _jsonable(state):
+    """A numpy bit generator's state with its integers as plain Python ints."""
+    if isinstance(state, dict):
+        return {k: _jsonable(v) for k, v in state.items()}
+    if isinstance(state, np.integer):
+        return int(state)
+    if isinstance(state, np.ndarray):
+        return state.tolist()
+    return state

@@ -1,0 +1,55 @@
+"""examples/callbacks.py (the notes' ModelCheckpoint + EarlyStopping + custom callback +
+TensorBoard) runs on a small part of the real Fashion-MNIST, from Debian's copy."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastkeras.datasets import fashion_mnist
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "callbacks.py"
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location("callbacks_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(fashion_mnist.DEBIAN_DIR) and not os.environ.get("CI"),
+                    reason="Debian's dataset-fashion-mnist package is not installed")
+def test_callbacks_example_on_a_subset(tmp_path, monkeypatch, capsys):
+    # Read the Debian copy; never download.
+    monkeypatch.setenv("FASTKERAS_DATASETS", str(tmp_path / "empty"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+
+    def no_download(fname):
+        raise AssertionError(f"the test tried to download {fname}")
+
+    monkeypatch.setattr(fashion_mnist, "_fetch", no_download)
+    out_dir = tmp_path / "out"
+    result = load_example().main(["--out-dir", str(out_dir), "--epochs", "2",
+                                  "--train-samples", "2000", "--verbose", "0"])
+    history = result["history"]
+    assert history.epoch == [0, 1]
+    printed = [line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("val/train: ")]
+    assert printed == [f"val/train: {v / t:.2f}" for v, t in
+                       zip(history.history["val_loss"], history.history["loss"])]
+    assert (out_dir / "my_keras_model.h5").exists()
+    assert result["test_accuracy"] > 0.6
+
+    run_logdir = Path(result["run_logdir"])
+    assert run_logdir.parent == out_dir / "my_logs" and run_logdir.name.startswith("run_")
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator")
+    acc = event_accumulator.EventAccumulator(str(run_logdir / "validation"))
+    acc.Reload()
+    np.testing.assert_allclose([e.value for e in acc.Scalars("epoch_loss")],
+                               history.history["val_loss"], rtol=1e-6)

@@ -248,7 +248,8 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
 def load_optimizer_state(model, optimizer, group, where, filepath):
     """Restores the optimizer's variables (iteration count, learning rate, slots). An
     optimizer not yet built is built for the model's trainable weights first, so a freshly
-    loaded model continues training where the saved one stopped."""
+    loaded model continues training where the saved one stopped. State that does not fit
+    (another optimizer, another model) is skipped whole, with a warning, as Keras does."""
     arrays = _read_arrays(group) if isinstance(group, h5py.Group) else list(group)
     if (not optimizer.built and len(arrays) != len(optimizer.variables) and model.built):
         optimizer.build(model.trainable_weights)
@@ -259,8 +260,9 @@ def load_optimizer_state(model, optimizer, group, where, filepath):
         return
     for v, arr in zip(own, arrays):
         if tuple(arr.shape) != tuple(v.shape):
-            raise ValueError(f"Optimizer '{optimizer.name}': variable '{v.name}' has shape "
-                             f"{tuple(v.shape)}, but '{filepath}' stores shape "
-                             f"{tuple(arr.shape)} at '{where}'")
+            warnings.warn(f"Skipping the state of optimizer '{optimizer.name}': its variable "
+                          f"'{v.name}' has shape {tuple(v.shape)}, but '{filepath}' stores "
+                          f"shape {tuple(arr.shape)} at '{where}'", stacklevel=3)
+            return
     for v, arr in zip(own, arrays):
         v.assign(np.asarray(arr).astype(v.value.dtype, copy=False))

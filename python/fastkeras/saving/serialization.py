@@ -78,12 +78,6 @@ def construct(cls, config: dict):
     return cls(**{k: v for k, v in config.items() if k in accepted})
 
 
-def _overrides_from_config(cls) -> bool:
-    from fastkeras.layers.layer import Layer
-    method = getattr(cls, "from_config", None)
-    return method is not None and getattr(method, "__func__", None) is not Layer.from_config.__func__
-
-
 def _call_from_config(cls, config, custom_objects):
     params = inspect.signature(cls.from_config).parameters
     if "custom_objects" in params:
@@ -122,7 +116,7 @@ def deserialize_layer(spec: dict, custom_objects=None):
     if isinstance(cls, type) and issubclass(cls, Model):
         return model_from_config(spec, custom_objects)
     try:
-        if _overrides_from_config(cls):
+        if _has_own_from_config(cls):
             layer = _call_from_config(cls, config, custom_objects)
         else:
             with object_registry.CustomObjectScope(custom_objects):

@@ -46,8 +46,11 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, **kwargs):
+                 lora_rank=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        if quantization_config is not None:
+            raise ValueError("Dense: quantized layers are not supported. Received: "
+                             f"quantization_config={quantization_config!r}")
         self.units = _check_positive_int(units, "units", "Dense")
         self.activation = activations_mod.get(activation)
         self.use_bias = bool(use_bias)
@@ -108,6 +111,7 @@ class Dense(Layer):
             "activity_regularizer": _serialize(self.activity_regularizer),
             "kernel_constraint": None,
             "bias_constraint": None,
+            "quantization_config": None,
         })
         return config
 

@@ -40,7 +40,10 @@ class KerasTensor:
 
 class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, name=None, **kwargs):
+                 input_tensor=None, name=None, ragged=False, optional=False, **kwargs):
+        if ragged or optional:
+            raise ValueError("InputLayer: ragged and optional inputs are not supported. "
+                             f"Received: ragged={ragged!r}, optional={optional!r}")
         if "input_shape" in kwargs and shape is None:
             shape = kwargs.pop("input_shape")
         if "batch_input_shape" in kwargs and batch_shape is None:
@@ -63,7 +66,7 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
-                "name": self.name}
+                "ragged": False, "name": self.name, "optional": False}
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,

@@ -70,8 +70,13 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
+        if renorm:
+            raise ValueError("BatchNormalization: batch renormalization is not supported. "
+                             f"Received: renorm={renorm!r}")
+        self.renorm_momentum = renorm_momentum
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise ValueError("Argument `axis` of BatchNormalization must be a single integer "
                              f"(the channel axis). Received: axis={axis!r}")
@@ -211,6 +216,9 @@ class BatchNormalization(Layer):
             "beta_constraint": serialize_constraint(self.beta_constraint),
             "gamma_constraint": serialize_constraint(self.gamma_constraint),
             "synchronized": self.synchronized,
+            "renorm": False,
+            "renorm_clipping": None,
+            "renorm_momentum": self.renorm_momentum,
         })
         return config
 

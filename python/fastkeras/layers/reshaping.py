@@ -102,25 +102,35 @@ class ZeroPadding1D(Layer):
     """Adds zeros at the start and end of the time axis of (batch, steps, features) inputs.
 
     padding: int (both ends) or (left_pad, right_pad).
+    data_format: "channels_last" (batch, steps, features, the default) or "channels_first"
+        (batch, features, steps).
     """
 
-    def __init__(self, padding=1, **kwargs):
+    def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.padding = standardize_tuple(padding, 2, "padding", allow_zero=True)
+        self.data_format = standardize_data_format(data_format)
+
+    def _steps_axis(self):
+        return 2 if self.data_format == "channels_first" else 1
 
     def compute_output_shape(self, input_shape):
         out = list(input_shape)
-        if out[1] is not None:
-            out[1] += sum(self.padding)
+        axis = self._steps_axis()
+        if out[axis] is not None:
+            out[axis] += sum(self.padding)
         return tuple(out)
 
     def call(self, inputs):
         check_ndim(self, inputs, 3)
-        return norm_ops.pad(inputs, ((0, 0), self.padding, (0, 0)))
+        pads = [(0, 0), (0, 0), (0, 0)]
+        pads[self._steps_axis()] = self.padding
+        return norm_ops.pad(inputs, tuple(pads))
 
     def get_config(self):
         config = super().get_config()
         config["padding"] = self.padding
+        config["data_format"] = self.data_format
         return config
 
 

@@ -224,7 +224,10 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
     """Mean sparse categorical cross-entropy (see `sparse_categorical_crossentropy`)."""
 
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
-                 axis=-1):
+                 ignore_class=None, axis=-1):
+        if ignore_class is not None:
+            raise ValueError("SparseCategoricalCrossentropy metric: `ignore_class` is not "
+                             f"supported. Received: ignore_class={ignore_class!r}")
         super().__init__(sparse_categorical_crossentropy, name=name, dtype=dtype,
                          from_logits=from_logits, axis=axis)
         self.from_logits = from_logits
@@ -233,4 +236,4 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "from_logits": self.from_logits,
-                "axis": self.axis}
+                "ignore_class": None, "axis": self.axis}

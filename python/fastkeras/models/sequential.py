@@ -115,5 +115,24 @@ class Sequential(Model):
         if self._input_layer is not None:
             layers.append(serialize_layer(self._input_layer))
         layers.extend(serialize_layer(layer) for layer in self._layers)
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
-                "layers": layers}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
+                  "layers": layers}
+        if self._input_layer is not None:
+            config["build_input_shape"] = list(self._input_layer.batch_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model `get_config` describes (also Keras's own Sequential configs)."""
+        from fastkeras.saving.serialization import deserialize_layer
+        if not isinstance(config, dict) or "layers" not in config:
+            raise ValueError("A Sequential model configuration must be a dict with a 'layers' "
+                             f"list. Received: config={config!r:.300}")
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for spec in config["layers"]:
+            model.add(deserialize_layer(spec, custom_objects), rebuild=False)
+        shape = config.get("build_input_shape")
+        if model._input_layer is None and isinstance(shape, (list, tuple)) and shape:
+            model._input_layer = InputLayer(batch_shape=tuple(shape))
+        model._maybe_rebuild()
+        return model

@@ -1,1 +1,34 @@
-"""Saving and loading (`fastkeras.saving`)."""
+"""Saving and loading (`fastkeras.saving`), as `keras.saving`."""
+
+from fastkeras.saving.object_registry import (CustomObjectScope, custom_object_scope,
+                                              get_custom_objects, get_registered_name,
+                                              get_registered_object,
+                                              register_keras_serializable)
+
+
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """`model.save(filepath)`: `.keras` (Keras 3's zip) or legacy `.h5`."""
+    from fastkeras.saving.model_files import save_model as _save
+    include_optimizer = kwargs.pop("include_optimizer", True)
+    if kwargs:
+        raise ValueError(f"save_model: unexpected argument(s) {sorted(kwargs)}")
+    _save(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved by `save_model` (fastkeras or Keras 3)."""
+    from fastkeras.saving.saving_api import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def save_weights(model, filepath, overwrite=True):
+    model.save_weights(filepath, overwrite=overwrite)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    model.load_weights(filepath, skip_mismatch=skip_mismatch)
+
+
+__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "get_registered_name", "get_registered_object", "load_model", "load_weights",
+           "register_keras_serializable", "save_model", "save_weights"]

@@ -1,10 +1,12 @@
-"""`model.save(path)`: Keras 3's `.keras` zip (config.json, metadata.json, model.weights.h5) or
-the legacy `.h5` layout (model_config / training_config attributes, model_weights/<layer>/...).
-Writes are atomic: a temporary file beside the target replaces it only once complete."""
+"""`model.save(path)`: Keras 3's `.keras` zip (config.json, metadata.json, model.weights.h5 with
+the optimizer's state) or the legacy `.h5` layout (model_config / training_config attributes,
+model_weights/<layer>/..., optimizer_weights/...). Writes are atomic: a temporary file beside
+the target replaces it only once complete."""
 
 from __future__ import annotations
 
 import datetime
+import inspect
 import io
 import json
 import os
@@ -13,7 +15,9 @@ import zipfile
 import h5py
 import numpy as np
 
+from fastkeras.saving import legacy_h5, object_registry
 from fastkeras.saving.files import atomic_path
+from fastkeras.saving.serialization import serialize_layer
 from fastkeras.saving.weights_h5 import write_weights
 
 # The Keras file-format version these files follow.
@@ -21,47 +25,67 @@ KERAS_FORMAT_VERSION = "3.15.1"
 
 
 def _model_spec(model) -> dict:
-    from fastkeras.models.functional import Functional
-    from fastkeras.models.sequential import Sequential
-    if isinstance(model, Functional):
-        return {"module": "keras.src.models.functional", "class_name": "Functional",
-                "config": model.get_config(), "registered_name": "Functional",
-                "build_config": {"input_shape": None}}
-    if not isinstance(model, Sequential):
-        raise NotImplementedError(
-            f"Saving a {type(model).__name__} model to .keras/.h5 is not supported yet "
-            "(Sequential models are); use save_weights for its weights.")
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: call it on data (or give an "
                          "input shape) before saving it.")
-    return {"module": "keras", "class_name": "Sequential", "config": model.get_config(),
-            "registered_name": None, "build_config": {"input_shape": list(model.input_shape)}}
+    spec = serialize_layer(model)
+    shape = getattr(model, "input_shape", None) if hasattr(model, "_input_layer") else \
+        getattr(model, "_build_input_shape", None)
+    if shape is not None:
+        spec["build_config"] = {"input_shape": _shape_list(shape)}
+    return spec
+
+
+def _shape_list(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [list(s) for s in shape]
+    return list(shape)
+
+
+def serialize_callable(obj, kind, builtins):
+    """A loss or metric (function, class instance or name) as Keras stores it in a compile
+    config: names of built-ins stay strings, custom ones carry their registered name."""
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [serialize_callable(o, kind, builtins) for o in obj]
+    if isinstance(obj, dict):
+        return {k: serialize_callable(v, kind, builtins) for k, v in obj.items()}
+    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
+        name = obj.__name__
+        if builtins.get(name) is obj:
+            return name
+        return {"module": obj.__module__, "class_name": "function", "config": name,
+                "registered_name": object_registry.get_registered_name(obj)}
+    if inspect.isclass(obj):
+        obj = obj()
+    cls = type(obj)
+    builtin = builtins.get(cls.__name__) is cls
+    return {"module": f"keras.{kind}" if builtin else cls.__module__,
+            "class_name": cls.__name__, "config": obj.get_config(),
+            "registered_name": None if builtin else object_registry.get_registered_name(cls)}
 
 
 def _compile_spec(model):
-    if not getattr(model, "compiled", False):
+    if not getattr(model, "compiled", False) or model.optimizer is None:
         return None
     from fastkeras import losses, optimizers
-    def loss_spec(loss):  # one loss, or a list / dict of them (one per output)
-        if isinstance(loss, (list, tuple)):
-            return [loss_spec(v) for v in loss]
-        if isinstance(loss, dict):
-            return {k: loss_spec(v) for k, v in loss.items()}
-        return loss if loss is None or isinstance(loss, str) else losses.serialize(loss)
-
-    def metric_spec(m):
-        if isinstance(m, (list, tuple)):
-            return [metric_spec(v) for v in m]
-        if isinstance(m, dict):
-            return {k: metric_spec(v) for k, v in m.items()}
-        return m if m is None or isinstance(m, str) else getattr(m, "name", str(m))
-
-    loss = loss_spec(model.loss)
-    metrics = metric_spec(model._compile_config.get("metrics"))
-    return {"optimizer": optimizers.serialize(model.optimizer), "loss": loss,
-            "loss_weights": model._compile_config.get("loss_weights"), "metrics": metrics,
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-            "jit_compile": False}
+    from fastkeras.metrics import _registry as metric_registry
+    compile_config = model._compile_config
+    metric_builtins = {**metric_registry.ALL_OBJECTS_DICT, **metric_registry.FUNCTIONS}
+    opt = optimizers.serialize(model.optimizer)
+    if opt.get("registered_name") is not None:
+        opt["registered_name"] = object_registry.get_registered_name(type(model.optimizer))
+    return {
+        "optimizer": opt,
+        "loss": serialize_callable(model.loss, "losses", losses.ALL_OBJECTS_DICT),
+        "loss_weights": compile_config.get("loss_weights"),
+        "metrics": serialize_callable(compile_config.get("metrics"), "metrics",
+                                      metric_builtins),
+        "weighted_metrics": serialize_callable(compile_config.get("weighted_metrics"),
+                                               "metrics", metric_builtins),
+        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
+    }
 
 
 def _jsonable(obj):
@@ -71,58 +95,75 @@ def _jsonable(obj):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
     return obj
 
 
-def save_model(model, filepath, overwrite=True):
+def _dumps(obj, model, what):
+    try:
+        return json.dumps(_jsonable(obj))
+    except TypeError as e:
+        raise TypeError(f"Cannot save model '{model.name}': its {what} is not JSON-serializable "
+                        f"({e}). Custom objects must return plain values from get_config().") \
+            from e
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
     filepath = os.fspath(filepath)
     if filepath.endswith(".keras"):
-        _save_keras(model, filepath, overwrite)
-    elif filepath.endswith(".h5") and not filepath.endswith(".weights.h5"):
-        _save_h5(model, filepath, overwrite)
+        _save_keras(model, filepath, overwrite, include_optimizer)
+    elif (filepath.endswith(".h5") or filepath.endswith(".hdf5")) and \
+            not filepath.endswith(".weights.h5"):
+        _save_h5(model, filepath, overwrite, include_optimizer)
     else:
         raise ValueError("The filename must end in `.keras` (Keras 3's format) or `.h5` (the "
-                         f"legacy HDF5 format). Received: filepath={filepath}")
+                         "legacy HDF5 format; `.weights.h5` is for `save_weights`). "
+                         f"Received: filepath={filepath}")
 
 
-def _save_keras(model, filepath, overwrite):
+def _save_keras(model, filepath, overwrite, include_optimizer):
     spec = _model_spec(model)
     compile_spec = _compile_spec(model)
     if compile_spec is not None:
         spec["compile_config"] = compile_spec
+    config_json = _dumps(spec, model, "config")
     metadata = {"keras_version": KERAS_FORMAT_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     weights = io.BytesIO()
-    with h5py.File(weights, "w") as f:
-        write_weights(model, f)
+    optimizer = model.optimizer if hasattr(model, "optimizer") else None
+    try:
+        if not include_optimizer:
+            model.optimizer = None
+        with h5py.File(weights, "w") as f:
+            write_weights(model, f)
+    finally:
+        if hasattr(model, "optimizer"):
+            model.optimizer = optimizer
     with atomic_path(filepath, overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w") as z:
             z.writestr("metadata.json", json.dumps(metadata))
-            z.writestr("config.json", json.dumps(_jsonable(spec)))
+            z.writestr("config.json", config_json)
             z.writestr("model.weights.h5", weights.getvalue())
 
 
-def _save_h5(model, filepath, overwrite):
+def _save_h5(model, filepath, overwrite, include_optimizer):
     spec = _model_spec(model)
     compile_spec = _compile_spec(model)
+    model_config = _dumps({"class_name": spec["class_name"], "config": spec["config"]}, model,
+                          "config")
+    training_config = None
+    if compile_spec is not None:
+        training = dict(compile_spec)
+        training["optimizer_config"] = training.pop("optimizer")
+        training_config = _dumps(training, model, "compile configuration")
     with atomic_path(filepath, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["keras_version"] = KERAS_FORMAT_VERSION
             f.attrs["backend"] = "tensorflow"
-            f.attrs["model_config"] = json.dumps(_jsonable(
-                {"class_name": spec["class_name"], "config": spec["config"]}))
-            if compile_spec is not None:
-                training = dict(compile_spec)
-                training["optimizer_config"] = training.pop("optimizer")
-                f.attrs["training_config"] = json.dumps(_jsonable(training))
-            group = f.create_group("model_weights")
-            group.attrs["keras_version"] = KERAS_FORMAT_VERSION
-            group.attrs["backend"] = "tensorflow"
-            names = [layer.name for layer in model.layers]
-            group.attrs["layer_names"] = np.array(names, dtype=h5py.string_dtype())
-            for layer in model.layers:
-                g = group.create_group(layer.name)
-                weight_names = [f"{model.name}/{layer.name}/{v.name}" for v in layer._own_weights]
-                g.attrs["weight_names"] = np.array(weight_names, dtype=h5py.string_dtype())
-                for wname, v in zip(weight_names, layer._own_weights):
-                    g.create_dataset(wname, data=v.value)
+            f.attrs["model_config"] = model_config
+            if training_config is not None:
+                f.attrs["training_config"] = training_config
+            legacy_h5.write_model_weights(model, f, KERAS_FORMAT_VERSION)
+            if include_optimizer and compile_spec is not None:
+                legacy_h5.write_optimizer_weights(model.optimizer, f)

@@ -1,145 +1,217 @@
 """`fastkeras.models.load_model`: models saved by Keras 3 (or fastkeras) as `.keras` (a zip of
 config.json, metadata.json and model.weights.h5) or legacy `.h5` (model_config and
-training_config attributes, weights under model_weights/<layer>/ by weight_names)."""
+training_config attributes, weights under model_weights/<layer>/ by weight_names, optimizer
+state under optimizer_weights/). The config's class (Sequential, Functional or a custom
+model) rebuilds the model; weights and optimizer state follow."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import json
 import os
 import zipfile
+import zlib
 
 import h5py
-import numpy as np
 
-from fastkeras.saving import weights_h5
+from fastkeras.saving import legacy_h5, object_registry, weights_h5
+from fastkeras.saving.serialization import (construct, deserialize_layer,  # noqa: F401
+                                            model_from_config)
 
-
-def _layer_classes():
-    from fastkeras import layers
-    return {name: getattr(layers, name) for name in layers.__all__}
-
-
-def _accepted_keys(cls):
-    """Constructor argument names along the class's MRO (plus the base Layer's kwargs)."""
-    keys = {"input_shape", "batch_input_shape", "batch_size", "input_dim"}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        for p in inspect.signature(init).parameters.values():
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-                keys.add(p.name)
-    keys.discard("self")
-    return keys
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK\x03\x04"
 
 
-def construct(cls, config: dict):
-    """cls(**config) keeping only the arguments cls accepts (Keras configs carry extra keys such
-    as 'ragged', 'optional' or 'quantization_config' that have no meaning here)."""
-    accepted = _accepted_keys(cls)
-    return cls(**{k: v for k, v in config.items() if k in accepted})
+def _head(filepath, n=8) -> bytes:
+    with open(filepath, "rb") as f:
+        return f.read(n)
 
 
-def deserialize_layer(spec: dict, custom_objects=None):
-    class_name = spec.get("class_name")
-    classes = _layer_classes()
-    if custom_objects and class_name in custom_objects:
-        cls = custom_objects[class_name]
-    elif class_name in classes:
-        cls = classes[class_name]
-    else:
-        raise ValueError(f"Unknown layer class '{class_name}': pass it in `custom_objects` "
-                         f"(known: {sorted(classes)})")
-    config = dict(spec.get("config", {}))
-    if isinstance(config.get("dtype"), dict):
-        config["dtype"] = None
-    return construct(cls, config)
+def _check_exists(filepath):
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No file or directory found at '{filepath}'")
+    if os.path.isdir(filepath):
+        raise ValueError(f"'{filepath}' is a directory, not a saved model file (.keras or .h5); "
+                         "TensorFlow SavedModel directories are not supported")
 
 
-def model_from_config(spec: dict, custom_objects=None):
-    from fastkeras.models.sequential import Sequential
-    class_name = spec.get("class_name")
-    if class_name in ("Functional", "Model"):
-        from fastkeras.models.functional import Functional
-        return Functional.from_config(spec["config"], custom_objects)
-    if class_name != "Sequential":
-        if custom_objects and class_name in custom_objects:
-            return custom_objects[class_name].from_config(spec["config"])
-        raise ValueError(f"Unknown model class '{class_name}': pass it in `custom_objects`.")
-    config = spec["config"]
-    layers = [deserialize_layer(s, custom_objects) for s in config.get("layers", [])]
-    return Sequential(layers, name=config.get("name"), trainable=config.get("trainable", True))
+def _read_keras_zip(filepath):
+    """(config dict, weights bytes) from a .keras zip, with clear errors for damaged files."""
+    try:
+        with zipfile.ZipFile(filepath) as z:
+            names = z.namelist()
+            for required in ("config.json", "model.weights.h5"):
+                if required not in names:
+                    raise ValueError(f"'{filepath}' is not a valid .keras file: it has no "
+                                     f"'{required}' (the archive holds {sorted(names)[:10]})")
+            raw_config = z.read("config.json")
+            weights = z.read("model.weights.h5")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise ValueError(f"'{filepath}' is not a valid .keras file: the zip archive is damaged "
+                         f"or truncated ({e})") from e
+    try:
+        spec = json.loads(raw_config)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"'{filepath}': config.json is not valid JSON ({e})") from e
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"'{filepath}': config.json does not describe a model (expected a dict "
+                         "with 'class_name' and 'config')")
+    return spec, weights
 
 
-def _compile_from(model, training_config, custom_objects=None):
+@contextlib.contextmanager
+def _open_weights_bytes(weights, filepath):
+    try:
+        f = h5py.File(io.BytesIO(weights), "r")
+    except OSError as e:
+        raise ValueError(f"'{filepath}': model.weights.h5 inside the archive is not a readable "
+                         f"HDF5 file ({e})") from e
+    with f:
+        yield f
+
+
+@contextlib.contextmanager
+def open_keras_weights(filepath):
+    """The model.weights.h5 of a .keras file, opened for reading."""
+    _check_exists(filepath)
+    _, weights = _read_keras_zip(filepath)
+    with _open_weights_bytes(weights, filepath) as f:
+        yield f
+
+
+def _deserialize_named(spec, kind, custom_objects, builtin_deserialize):
+    """A loss or metric from a compile config entry: a name, a function reference or a class
+    config; custom ones come from custom_objects or the registry."""
+    if spec is None:
+        return None
+    if isinstance(spec, list):
+        return [_deserialize_named(s, kind, custom_objects, builtin_deserialize) for s in spec]
+    if isinstance(spec, str):
+        obj = object_registry.get_registered_object(spec, custom_objects)
+        return obj if obj is not None else spec
+    if isinstance(spec, dict) and "class_name" in spec:
+        if spec["class_name"] == "function":
+            name = spec.get("config")
+            obj = object_registry.lookup({"registered_name": spec.get("registered_name"),
+                                          "class_name": name}, custom_objects)
+            return obj if obj is not None else name
+        cls = object_registry.lookup(spec, custom_objects)
+        if cls is not None:
+            config = spec.get("config") or {}
+            return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+        return builtin_deserialize(spec, object_registry.all_custom_objects(custom_objects))
+    if isinstance(spec, dict):
+        return {k: _deserialize_named(v, kind, custom_objects, builtin_deserialize)
+                for k, v in spec.items()}
+    raise ValueError(f"Could not interpret the {kind} {spec!r} of the saved compile "
+                     "configuration")
+
+
+def compile_from_config(model, training_config, custom_objects=None, filepath=None):
+    """Compiles `model` as the saved compile configuration says (Keras's compile_config, or a
+    legacy training_config with 'optimizer_config')."""
     if not training_config:
         return
-    from fastkeras import optimizers
-    # Legacy .h5 stores "optimizer_config"; .keras's compile_config stores "optimizer".
+    from fastkeras import losses, optimizers
+    from fastkeras.metrics import _registry as metric_registry
+    objects = object_registry.all_custom_objects(custom_objects)
+    for key, value in object_registry.get_custom_objects().items():
+        objects.setdefault(key, value)
+        objects.setdefault(key.split(">", 1)[-1], value)
     opt = training_config.get("optimizer_config") or training_config.get("optimizer")
-    optimizer = optimizers.deserialize(opt, custom_objects) if opt else "rmsprop"
-    loss = training_config.get("loss")
-    if isinstance(loss, dict) and "class_name" in loss:
-        from fastkeras import losses
-        loss = losses.deserialize(loss, custom_objects)
-    model.compile(optimizer=optimizer, loss=loss, metrics=training_config.get("metrics"),
-                  loss_weights=training_config.get("loss_weights"),
-                  weighted_metrics=training_config.get("weighted_metrics"))
+    where = f"'{filepath}'" if filepath else "the saved model"
+    try:
+        if isinstance(opt, dict):
+            optimizer = optimizers.deserialize(opt, objects)
+        else:
+            optimizer = opt or "rmsprop"
+        loss = _deserialize_named(training_config.get("loss"), "loss", custom_objects,
+                                  losses.deserialize)
+        metrics = _deserialize_named(training_config.get("metrics"), "metric", custom_objects,
+                                     metric_registry.deserialize)
+        weighted = _deserialize_named(training_config.get("weighted_metrics"), "metric",
+                                      custom_objects, metric_registry.deserialize)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"Cannot restore the compile configuration of {where}: {e}") from e
+    if type(model).compile is not _base_compile():
+        params = inspect.signature(model.compile).parameters
+        if not {"optimizer", "loss"} <= set(params):
+            return  # a custom compile(): the caller compiles after loading, as in Keras
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                  loss_weights=training_config.get("loss_weights"), weighted_metrics=weighted)
+    if model.built and model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_weights)
 
 
-def _load_legacy_h5_weights(model, group, filepath):
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["layer_names"]]
-    with_weights = [layer for layer in model.layers if layer._own_weights]
-    stored = [n for n in names
-              if len(group[n].attrs.get("weight_names", [])) > 0]
-    if len(stored) != len(with_weights):
-        raise ValueError(f"'{filepath}' holds weights for {len(stored)} layers {stored}, the "
-                         f"model has {len(with_weights)} layers with weights "
-                         f"{[l.name for l in with_weights]}")
-    pending = []
-    for layer, name in zip(with_weights, stored):
-        g = group[name]
-        wnames = [w.decode() if isinstance(w, bytes) else str(w) for w in g.attrs["weight_names"]]
-        pending.extend(weights_h5.stage_layer_weights(layer, [g[w][()] for w in wnames],
-                                                      filepath, f"model_weights/{name}"))
-    for v, a in pending:  # nothing changes unless every weight fits
-        v.assign(a)
+def _base_compile():
+    from fastkeras.models.model import Model
+    return Model.compile
+
+
+def _build_model(spec, custom_objects, filepath):
+    try:
+        return model_from_config(spec, custom_objects)
+    except NotImplementedError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"Cannot rebuild the model saved in '{filepath}': {e}") from e
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved with `model.save` (by fastkeras or Keras 3): architecture, weights and,
+    with `compile=True`, its compile configuration and optimizer state."""
     filepath = os.fspath(filepath)
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No file or directory found at '{filepath}'")
+    _check_exists(filepath)
+    head = _head(filepath)
     if zipfile.is_zipfile(filepath):
-        try:
-            with zipfile.ZipFile(filepath) as z:
-                spec = json.loads(z.read("config.json"))
-                weights = z.read("model.weights.h5")
-        except (KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-            raise ValueError(f"'{filepath}' is not a valid .keras file: {e}") from e
-        model = model_from_config(spec, custom_objects)
-        with h5py.File(io.BytesIO(weights), "r") as f:
-            weights_h5.load_weights_from(model, f, filepath)
+        return _load_keras(filepath, custom_objects, compile)
+    if head.startswith(_ZIP_SIGNATURE):
+        raise ValueError(f"'{filepath}' is not a valid .keras file: the zip archive is "
+                         "truncated or damaged (no central directory)")
+    if head != _HDF5_SIGNATURE:
+        kind = ".keras zip" if filepath.endswith(".keras") else "HDF5 (.h5) file"
+        raise ValueError(f"'{filepath}' is not a saved Keras model: it is neither a .keras zip "
+                         f"nor an HDF5 file (expected a {kind}; the file starts with {head!r})")
+    return _load_h5(filepath, custom_objects, compile)
+
+
+def _load_keras(filepath, custom_objects, compile):
+    spec, weights = _read_keras_zip(filepath)
+    with object_registry.CustomObjectScope(custom_objects):
+        model = _build_model(spec, custom_objects, filepath)
         if compile and spec.get("compile_config"):
-            _compile_from(model, spec["compile_config"], custom_objects)
-        return model
+            compile_from_config(model, spec["compile_config"], custom_objects, filepath)
+    with _open_weights_bytes(weights, filepath) as f:
+        weights_h5.load_weights_from(model, f, filepath)
+    return model
+
+
+def _load_h5(filepath, custom_objects, compile):
     try:
         f = h5py.File(filepath, "r")
     except OSError as e:
-        raise ValueError(f"'{filepath}' is neither a .keras zip nor a readable HDF5 file: {e}") \
-            from e
+        raise ValueError(f"'{filepath}' is not a readable HDF5 file (truncated or damaged?): "
+                         f"{e}") from e
     with f:
         if "model_config" not in f.attrs:
             raise ValueError(f"'{filepath}' has no 'model_config' attribute: not a saved Keras "
                              "model (for weights only, use model.load_weights)")
-        raw = f.attrs["model_config"]
-        spec = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-        model = model_from_config(spec, custom_objects)
-        _load_legacy_h5_weights(model, f["model_weights"], filepath)
-        if compile and "training_config" in f.attrs:
-            raw = f.attrs["training_config"]
-            _compile_from(model, json.loads(raw.decode() if isinstance(raw, bytes) else raw),
-                          custom_objects)
+        if "model_weights" not in f:
+            raise ValueError(f"'{filepath}' has a 'model_config' but no 'model_weights' group: "
+                             "the file is incomplete")
+        try:
+            spec = legacy_h5.read_json_attribute(f, "model_config", filepath)
+            training_config = (legacy_h5.read_json_attribute(f, "training_config", filepath)
+                               if compile and "training_config" in f.attrs else None)
+            with object_registry.CustomObjectScope(custom_objects):
+                model = _build_model(spec, custom_objects, filepath)
+                if training_config:
+                    compile_from_config(model, training_config, custom_objects, filepath)
+            legacy_h5.load_model_weights(model, f["model_weights"], filepath)
+            if training_config:
+                legacy_h5.load_optimizer_weights(model, f, filepath)
+        except (OSError, KeyError) as e:  # a damaged dataset or group inside the file
+            raise ValueError(f"'{filepath}' could not be read: {e}") from e
     return model

@@ -1,51 +1,140 @@
-"""Keras 3's `.weights.h5` layout: every object's variables under `<path>/vars/<i>`, where a
-child of a container is addressed by its class name in snake case plus a counter among
-siblings of the same class ('dense', 'dense_1', ...), not by its (auto-generated) name."""
+"""Keras 3's `.weights.h5` layout (also the `model.weights.h5` inside a `.keras` zip).
+
+Every saveable object (layer, model, optimizer) keeps its own variables under `<path>/vars/<i>`
+with a `name` attribute. The path of a child is the attribute that holds it (`optimizer`, or
+`d1` for `self.d1 = Dense(...)` in a subclassed model); a child inside a list or dict (such as
+a Sequential's `layers`) is addressed by its class name in snake case plus a counter among
+siblings of the same class ('dense', 'dense_1', ...), never by its auto-generated name, so two
+instances of the same architecture read each other's files. Attributes are visited in sorted
+order, private ones (leading underscore) last, and an object reached twice is stored once.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import h5py
 import numpy as np
 
-from fastkeras.layers.layer import to_snake_case
+from fastkeras.layers.layer import Layer, to_snake_case
 from fastkeras.saving.files import atomic_path
 
+# Attributes of the base classes that hold layers for bookkeeping, not as the user's children
+# (Keras likewise skips the attributes every plain Layer has).
+_INTERNAL_ATTRS = frozenset({
+    "_tracked_layers", "_layers", "_input_layer", "_inbound_nodes", "_nodes", "inputs",
+    "outputs", "_inputs_struct", "_outputs_struct", "layers", "optimizer", "_loss_fn",
+    "_metrics", "_weighted_metrics", "history",
+})
 
-def _children(model):
-    """(key, layer) for the model's layers in order, keyed as Keras keys them."""
-    used = {}
+
+def _is_optimizer(obj) -> bool:
+    from fastkeras.optimizers.base_optimizer import Optimizer
+    return isinstance(obj, Optimizer)
+
+
+def _is_saveable(obj) -> bool:
+    return isinstance(obj, Layer) or _is_optimizer(obj)
+
+
+def _is_graph_model(obj) -> bool:
+    from fastkeras.models.functional import Functional
+    from fastkeras.models.sequential import Sequential
+    return isinstance(obj, (Sequential, Functional))
+
+
+def _attr_order(name: str) -> str:
+    return "~" + name if name.startswith("_") else name
+
+
+def _model_layers(obj):
+    layers = getattr(type(obj), "layers", None)
+    if isinstance(layers, property):
+        return list(obj.layers)
+    return list(obj._tracked_layers)
+
+
+def _children(obj):
+    """(path component, child) pairs of a saveable, in Keras's visiting order. A child is a
+    saveable or a list of saveables."""
+    from fastkeras.models.model import Model
+    if _is_optimizer(obj):
+        return []
+    attrs = {}
+    if isinstance(obj, Model):
+        attrs["layers"] = _model_layers(obj)
+        if obj.optimizer is not None:
+            attrs["optimizer"] = obj.optimizer
+    if not _is_graph_model(obj):  # a graph's state lives in its layers
+        for key, value in vars(obj).items():
+            if key in _INTERNAL_ATTRS or key.startswith("__"):
+                continue
+            if _is_saveable(value) and value is not obj:
+                attrs[key] = value
+            elif isinstance(value, (list, tuple, dict)):
+                items = list(value.values()) if isinstance(value, dict) else list(value)
+                if any(_is_saveable(v) for v in items):
+                    attrs[key] = items
     out = []
-    for layer in getattr(model, "layers", []):
-        base = to_snake_case(type(layer).__name__)
-        if base in used:
-            used[base] += 1
-            key = f"{base}_{used[base]}"
-        else:
-            used[base] = 0
-            key = base
-        out.append((key, layer))
+    if _is_graph_model(obj):  # Keras visits a graph's layers before anything else
+        out.append(("layers", attrs.pop("layers")))
+    out.extend((k, attrs[k]) for k in sorted(attrs, key=_attr_order))
     return out
 
 
-def _own_vars(layer):
-    return list(layer._own_weights)
+def walk(root):
+    """(path, object) for every saveable reachable from `root`, each once, `root` at ''."""
+    seen = set()
+    out = []
+
+    def visit(obj, path):
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        out.append((path, obj))
+        for key, child in _children(obj):
+            child_path = f"{path}/{key}" if path else key
+            if isinstance(child, list):
+                used = {}
+                for item in child:
+                    if not _is_saveable(item):
+                        continue
+                    base = to_snake_case(type(item).__name__)
+                    if base in used:
+                        used[base] += 1
+                        name = f"{base}_{used[base]}"
+                    else:
+                        used[base] = 0
+                        name = base
+                    visit(item, f"{child_path}/{name}")
+            else:
+                visit(child, child_path)
+
+    visit(root, "")
+    return out
 
 
-def stage_layer_weights(layer, arrays, filepath, where):
-    """(variable, array) pairs for one layer's stored arrays, after checking their count and
-    shapes (ValueError naming the layer, the file, the place and both shapes)."""
-    own = _own_vars(layer)
-    if len(arrays) != len(own):
-        raise ValueError(f"Layer '{layer.name}' expects {len(own)} weights, but '{filepath}' has "
-                         f"{len(arrays)} for '{where}'")
-    for v, arr in zip(own, arrays):
-        if arr.shape != v.shape:
-            raise ValueError(f"Layer '{layer.name}' weight {v.name} has shape {v.shape}, but "
-                             f"'{filepath}' stores shape {arr.shape} at '{where}'")
-    return list(zip(own, arrays))
+def own_variables(obj):
+    """The variables an object stores itself, in Keras's order: an optimizer's `variables`;
+    a layer's trainable weights, then its non-trainable ones (each in creation order)."""
+    if _is_optimizer(obj):
+        return list(obj.variables)
+    own = list(obj._own_weights)
+    return ([v for v in own if getattr(v, "_declared_trainable", True)]
+            + [v for v in own if not getattr(v, "_declared_trainable", True)])
 
+
+def _vars_path(path):
+    return f"{path}/vars" if path else "vars"
+
+
+def _describe(obj):
+    kind = "Optimizer" if _is_optimizer(obj) else "Layer"
+    return f"{kind} '{obj.name}' ({type(obj).__name__})"
+
+
+# --- writing -------------------------------------------------------------------------------
 
 def save_weights(model, filepath, overwrite=True):
     filepath = os.fspath(filepath)
@@ -58,56 +147,122 @@ def save_weights(model, filepath, overwrite=True):
 
 
 def write_weights(model, f):
-    """Writes the model's (and its built optimizer's) variables into an open h5py File."""
-    layers_group = f.create_group("layers")
-    for key, layer in _children(model):
-        g = layers_group.create_group(key).create_group("vars")
-        g.attrs["name"] = layer.name
-        for i, v in enumerate(_own_vars(layer)):
-            g.create_dataset(str(i), data=v.value)
-    opt = getattr(model, "optimizer", None)
-    if opt is not None and getattr(opt, "built", False):
-        g = f.create_group("optimizer").create_group("vars")
-        g.attrs["name"] = opt.name
-        for i, v in enumerate(opt.variables):
-            g.create_dataset(str(i), data=np.asarray(v.value))
-    f.create_group("vars").attrs["name"] = model.name
+    """Writes every variable reachable from `model` (its optimizer's included) into an open
+    h5py File."""
+    for path, obj in walk(model):
+        group = f.create_group(_vars_path(path))
+        group.attrs["name"] = obj.name
+        for i, v in enumerate(own_variables(obj)):
+            group.create_dataset(str(i), data=np.asarray(v.value))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def stage_layer_weights(layer, arrays, filepath, where):
+    """(variable, array) pairs for one object's stored arrays, after checking their count and
+    shapes (ValueError naming the layer, the file, the place and both shapes)."""
+    own = own_variables(layer)
+    if len(arrays) != len(own):
+        raise ValueError(f"{_describe(layer)} expects {len(own)} weights "
+                         f"{[tuple(v.shape) for v in own]}, but '{filepath}' has {len(arrays)} "
+                         f"at '{where}' {[tuple(a.shape) for a in arrays]}")
+    for v, arr in zip(own, arrays):
+        if tuple(arr.shape) != tuple(v.shape):
+            raise ValueError(f"{_describe(layer)}: weight '{v.name}' has shape "
+                             f"{tuple(v.shape)}, but '{filepath}' stores shape "
+                             f"{tuple(arr.shape)} at '{where}'")
+    return list(zip(own, arrays))
 
 
 def load_weights(model, filepath, skip_mismatch=False):
+    """`model.load_weights`: a `.weights.h5` file, the weights inside a `.keras` zip, or a
+    legacy Keras `.h5` file (model_weights/<layer>/...)."""
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No such file: '{filepath}'")
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: build it (or call it on data) "
                          "before loading weights into it.")
+    if filepath.endswith(".keras"):
+        from fastkeras.saving import saving_api
+        with saving_api.open_keras_weights(filepath) as f:
+            load_weights_from(model, f, filepath, skip_mismatch)
+        return
     try:
         f = h5py.File(filepath, "r")
     except OSError as e:
         raise ValueError(f"'{filepath}' is not a readable HDF5 weights file: {e}") from e
     with f:
+        if "layers" not in f and ("model_weights" in f or "layer_names" in f.attrs):
+            from fastkeras.saving import legacy_h5
+            group = f["model_weights"] if "model_weights" in f else f
+            legacy_h5.load_model_weights(model, group, filepath, skip_mismatch)
+            return
         load_weights_from(model, f, filepath, skip_mismatch)
 
 
+def _read_arrays(group):
+    try:
+        return [group[str(i)][()] for i in range(len(group))]
+    except KeyError as e:
+        raise ValueError(f"'{group.file.filename}': the group '{group.name}' does not hold "
+                         f"datasets numbered 0..{len(group) - 1} ({sorted(group)})") from e
+
+
 def load_weights_from(model, f, filepath, skip_mismatch=False):
-    """Loads from an open h5py File (a .weights.h5, or the one inside a .keras zip)."""
-    if "layers" not in f:
-        raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has no 'layers' "
-                         f"group (top-level keys: {sorted(f.keys())})")
+    """Loads from an open h5py File (a .weights.h5, or the one inside a .keras zip). Nothing
+    is changed unless every layer's weights fit; optimizer state that does not match the
+    optimizer is skipped with a warning, as Keras does."""
+    if "layers" not in f and "vars" not in f:
+        raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has neither a "
+                         f"'layers' nor a 'vars' group (top-level keys: {sorted(f.keys())})")
     pending = []
-    for key, layer in _children(model):
-        own = _own_vars(layer)
-        if key not in f["layers"]:
-            if own and not skip_mismatch:
-                raise ValueError(f"Layer '{layer.name}' ({key}) has {len(own)} weights but "
-                                 f"'{filepath}' has no entry 'layers/{key}'")
+    optimizer_entry = None
+    for path, obj in walk(model):
+        where = _vars_path(path)
+        if _is_optimizer(obj):
+            if where in f:
+                optimizer_entry = (obj, f[where], where)
             continue
-        stored = f["layers"][key].get("vars", {})
-        arrays = [stored[str(i)][()] for i in range(len(stored))]
+        own = own_variables(obj)
+        if where not in f:
+            if own and not skip_mismatch:
+                raise ValueError(f"{_describe(obj)} has {len(own)} weights but '{filepath}' has "
+                                 f"no entry '{where}' (the file was saved from a different "
+                                 "architecture)")
+            continue
+        arrays = _read_arrays(f[where])
         try:
-            pending.extend(stage_layer_weights(layer, arrays, filepath, f"layers/{key}/vars"))
+            pending.extend(stage_layer_weights(obj, arrays, filepath, where))
         except ValueError:
             if not skip_mismatch:
                 raise
-    for v, arr in pending:  # nothing changes unless every weight fits
+            warnings.warn(f"Skipping weights of {_describe(obj)}: they do not match "
+                          f"'{filepath}' at '{where}'", stacklevel=3)
+    for v, arr in pending:
         v.assign(arr)
+    if optimizer_entry is not None:
+        load_optimizer_state(model, *optimizer_entry, filepath)
+
+
+def load_optimizer_state(model, optimizer, group, where, filepath):
+    """Restores the optimizer's variables (iteration count, learning rate, slots). An
+    optimizer not yet built is built for the model's trainable weights first, so a freshly
+    loaded model continues training where the saved one stopped. State that does not fit
+    (another optimizer, another model) is skipped whole, with a warning, as Keras does."""
+    arrays = _read_arrays(group) if isinstance(group, h5py.Group) else list(group)
+    if (not optimizer.built and len(arrays) != len(optimizer.variables) and model.built):
+        optimizer.build(model.trainable_weights)
+    own = optimizer.variables
+    if len(arrays) != len(own):
+        warnings.warn(f"Skipping the state of optimizer '{optimizer.name}': it has {len(own)} "
+                      f"variables, '{filepath}' stores {len(arrays)} at '{where}'", stacklevel=3)
+        return
+    for v, arr in zip(own, arrays):
+        if tuple(arr.shape) != tuple(v.shape):
+            warnings.warn(f"Skipping the state of optimizer '{optimizer.name}': its variable "
+                          f"'{v.name}' has shape {tuple(v.shape)}, but '{filepath}' stores "
+                          f"shape {tuple(arr.shape)} at '{where}'", stacklevel=3)
+            return
+    for v, arr in zip(own, arrays):
+        v.assign(np.asarray(arr).astype(v.value.dtype, copy=False))

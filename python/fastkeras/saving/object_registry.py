@@ -1,0 +1,114 @@
+"""Custom objects: classes and functions that configs refer to by name.
+
+A saved config names a class (`"class_name": "MyLayer"`, `"registered_name": "pkg>MyLayer"`);
+loading finds it, in order, in the `custom_objects=` argument, in an active
+`custom_object_scope`, in the global registry that `register_keras_serializable` fills, and
+then among the built-in classes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+
+_GLOBAL_CUSTOM_OBJECTS: dict = {}
+_GLOBAL_CUSTOM_NAMES: dict = {}
+_scopes = threading.local()
+
+
+def get_custom_objects() -> dict:
+    """The global dict of registered custom objects, name -> object. Editing it registers or
+    removes objects (prefer `register_keras_serializable`)."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """Decorator registering a class or function under `"<package>><name>"` (name defaults to
+    the object's `__name__`), so saved configs find it without `custom_objects=`."""
+    if not isinstance(package, str) or ">" in package:
+        raise ValueError(f"`package` must be a string without '>'. Received: package={package!r}")
+
+    def decorator(obj):
+        obj_name = name if name is not None else getattr(obj, "__name__", None)
+        if not obj_name:
+            raise ValueError(f"Cannot register {obj!r}: it has no __name__; pass `name=`.")
+        if inspect.isclass(obj) and not hasattr(obj, "get_config"):
+            raise ValueError(f"Cannot register class {obj_name}: classes decorated with "
+                             "`register_keras_serializable` must implement `get_config()`.")
+        key = f"{package}>{obj_name}"
+        _GLOBAL_CUSTOM_OBJECTS[key] = obj
+        _GLOBAL_CUSTOM_NAMES[obj] = key
+        return obj
+
+    return decorator
+
+
+def get_registered_name(obj) -> str:
+    """`"<package>><name>"` for a registered object, else its `__name__`."""
+    if obj in _GLOBAL_CUSTOM_NAMES:
+        return _GLOBAL_CUSTOM_NAMES[obj]
+    return getattr(obj, "__name__", type(obj).__name__)
+
+
+class CustomObjectScope:
+    """`with custom_object_scope({"MyLayer": MyLayer}): load_model(...)`"""
+
+    def __init__(self, *custom_objects):
+        self.custom_objects = {}
+        for objects in custom_objects:
+            if objects:
+                self.custom_objects.update(objects)
+
+    def __enter__(self):
+        stack = getattr(_scopes, "stack", None)
+        if stack is None:
+            stack = _scopes.stack = []
+        stack.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.stack.pop()
+
+
+custom_object_scope = CustomObjectScope
+
+
+def _scoped_objects() -> dict:
+    merged = {}
+    for objects in getattr(_scopes, "stack", None) or []:
+        merged.update(objects)
+    return merged
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object a config's name refers to, or None. `name` may be a class name, a function
+    name or a registered `"package>name"`."""
+    if name is None:
+        return None
+    for table in (custom_objects or {}, _scoped_objects(), _GLOBAL_CUSTOM_OBJECTS):
+        if name in table:
+            return table[name]
+    # A registered object is also found by its bare name ("MyLayer" for "pkg>MyLayer").
+    if isinstance(name, str) and ">" not in name:
+        for key, obj in _GLOBAL_CUSTOM_OBJECTS.items():
+            if key.split(">", 1)[1] == name:
+                return obj
+    if module_objects and name in module_objects:
+        return module_objects[name]
+    return None
+
+
+def lookup(config: dict, custom_objects=None, module_objects=None):
+    """The class/function a serialized `{"class_name", "registered_name", ...}` names."""
+    for key in (config.get("registered_name"), config.get("class_name")):
+        obj = get_registered_object(key, custom_objects, module_objects)
+        if obj is not None:
+            return obj
+    return None
+
+
+def all_custom_objects(custom_objects=None) -> dict:
+    """custom_objects merged over the active scopes (for code that takes a plain dict)."""
+    merged = dict(_scoped_objects())
+    merged.update(custom_objects or {})
+    return merged

@@ -111,3 +111,14 @@ def test_include_optimizer_false_leaves_the_state_out(tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.h5")
     np.testing.assert_array_equal(loaded.predict(data()[0], verbose=0),
                                   model.predict(data()[0], verbose=0))
+
+
+def test_model_save_passes_include_optimizer(tmp_path):
+    model = make_model("sgd")
+    fit(model, 1)
+    model.save(tmp_path / "m.h5", include_optimizer=False)
+    model.save(tmp_path / "with.h5")
+    with h5py.File(tmp_path / "m.h5") as f, h5py.File(tmp_path / "with.h5") as g:
+        assert "optimizer_weights" not in f and "optimizer_weights" in g
+    with pytest.raises(TypeError, match="unexpected keyword arguments"):
+        model.save(tmp_path / "x.h5", save_format="h5")

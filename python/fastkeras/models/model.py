@@ -496,7 +496,11 @@ class Model(Layer):
         """Saves architecture, weights and compile configuration: `.keras` (Keras 3's zip) or
         `.h5` (legacy HDF5). The write is atomic."""
         from fastkeras.saving import model_files
-        model_files.save_model(self, filepath, overwrite=overwrite)
+        include_optimizer = kwargs.pop("include_optimizer", True)
+        if kwargs:
+            raise TypeError(f"save() got unexpected keyword arguments {sorted(kwargs)}")
+        model_files.save_model(self, filepath, overwrite=overwrite,
+                               include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
         from fastkeras.saving import weights_h5

@@ -33,6 +33,16 @@ def _own_vars(layer):
     return list(layer._own_weights)
 
 
+def _nested(key, layer):
+    """(path, layer) for a layer and the sublayers Keras stores under it by attribute name
+    (an RNN's 'cell', Bidirectional's 'forward_layer'/'backward_layer', TimeDistributed's
+    'layer'): 'lstm', 'lstm/cell'."""
+    out = [(key, layer)]
+    for child_key, child in getattr(layer, "_saveable_children", lambda: [])():
+        out.extend(_nested(f"{key}/{child_key}", child))
+    return out
+
+
 def stage_layer_weights(layer, arrays, filepath, where):
     """(variable, array) pairs for one layer's stored arrays, after checking their count and
     shapes (ValueError naming the layer, the file, the place and both shapes)."""
@@ -60,11 +70,12 @@ def save_weights(model, filepath, overwrite=True):
 def write_weights(model, f):
     """Writes the model's (and its built optimizer's) variables into an open h5py File."""
     layers_group = f.create_group("layers")
-    for key, layer in _children(model):
-        g = layers_group.create_group(key).create_group("vars")
-        g.attrs["name"] = layer.name
-        for i, v in enumerate(_own_vars(layer)):
-            g.create_dataset(str(i), data=v.value)
+    for top_key, top_layer in _children(model):
+        for key, layer in _nested(top_key, top_layer):
+            g = layers_group.require_group(key).create_group("vars")
+            g.attrs["name"] = layer.name
+            for i, v in enumerate(_own_vars(layer)):
+                g.create_dataset(str(i), data=v.value)
     opt = getattr(model, "optimizer", None)
     if opt is not None and getattr(opt, "built", False):
         g = f.create_group("optimizer").create_group("vars")
@@ -95,12 +106,14 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
         raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has no 'layers' "
                          f"group (top-level keys: {sorted(f.keys())})")
     pending = []
-    for key, layer in _children(model):
+    for key, layer in [kl for top in _children(model) for kl in _nested(*top)]:
         own = _own_vars(layer)
         if key not in f["layers"]:
             if own and not skip_mismatch:
                 raise ValueError(f"Layer '{layer.name}' ({key}) has {len(own)} weights but "
                                  f"'{filepath}' has no entry 'layers/{key}'")
+            continue
+        if not own and "vars" not in f["layers"][key]:
             continue
         stored = f["layers"][key].get("vars", {})
         arrays = [stored[str(i)][()] for i in range(len(stored))]

@@ -101,3 +101,15 @@ def test_keras_weights_file_loads_into_fastkeras(tmp_path):
     km.load_weights(ours)
     np.testing.assert_allclose(np.asarray(km.predict(x, verbose=0)), fm.predict(x, verbose=0),
                                atol=ATOL)
+
+
+def test_keras_model_file_with_sequence_layers_loads(tmp_path):
+    km = keras.Sequential([keras.Input((7,)), keras.layers.Embedding(12, 4, mask_zero=True),
+                           keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True)),
+                           keras.layers.GRU(3, dropout=0.1), keras.layers.Dense(1)])
+    km.save(tmp_path / "seq.keras")
+    fm = fk.models.load_model(tmp_path / "seq.keras")
+    assert fm.layers[2].dropout == 0.1
+    x, _ = data("embedding_masked", np.random.default_rng(3))
+    np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
+                               atol=ATOL)

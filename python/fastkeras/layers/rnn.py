@@ -4,6 +4,8 @@ own the weights in Keras's layouts, so weights move to and from Keras files unch
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from fastkeras import activations as activations_mod
@@ -426,3 +428,30 @@ class GRU(_CellLayer):
     """
 
     cell_class = GRUCell
+
+
+def _layer_signature(cell_class):
+    """The layer's constructor arguments: its cell's and RNN's, as Keras spells them (configs
+    are loaded by matching these names)."""
+    params = {"self": inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    for fn in (cell_class.__init__, _Cell.__init__, RNN.__init__):
+        for p in inspect.signature(fn).parameters.values():
+            if p.name in ("self", "cell") or p.name in params or p.kind in (
+                    p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            kind = p.POSITIONAL_OR_KEYWORD if p.name == "units" else p.KEYWORD_ONLY
+            params[p.name] = p.replace(kind=kind)
+    params["kwargs"] = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    return inspect.Signature(list(params.values()))
+
+
+def _with_signature(cls):
+    def __init__(self, *args, **kwargs):
+        _CellLayer.__init__(self, *args, **kwargs)
+    __init__.__signature__ = _layer_signature(cls.cell_class)
+    __init__.__doc__ = cls.__doc__
+    cls.__init__ = __init__
+
+
+for _cls in (SimpleRNN, LSTM, GRU):
+    _with_signature(_cls)

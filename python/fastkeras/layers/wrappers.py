@@ -12,6 +12,14 @@ from fastkeras.ops import rnn as rnn_ops
 _MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
 
+def _from_spec(spec):
+    """A layer from its Keras config dict (as stored in .keras/.h5 files), else unchanged."""
+    if isinstance(spec, dict) and "class_name" in spec:
+        from fastkeras.saving.saving_api import deserialize_layer
+        return deserialize_layer(spec)
+    return spec
+
+
 def _clone(layer, **overrides):
     config = layer.get_config()
     config.update(overrides)
@@ -34,6 +42,9 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
                  **kwargs):
+        layer, backward_layer = _from_spec(layer), _from_spec(backward_layer)
+        if isinstance(layer, RNN) and layer.name.startswith("forward_"):
+            layer.name = layer.name[len("forward_"):]  # a saved config's forward layer
         if not isinstance(layer, RNN):
             raise ValueError(f"Bidirectional: `layer` must be a recurrent layer (LSTM, GRU, "
                              f"SimpleRNN or RNN). Received: layer={layer!r}")
@@ -127,20 +138,6 @@ class Bidirectional(Layer):
         config["backward_layer"] = serialize_layer(self.backward_layer)
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        from fastkeras.saving.saving_api import deserialize_layer
-        config = dict(config)
-        layer = deserialize_layer(config.pop("layer"))
-        backward = config.pop("backward_layer", None)
-        if isinstance(backward, dict):
-            backward = deserialize_layer(backward)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = None
-        # The forward layer's saved name already carries the "forward_" prefix.
-        if layer.name.startswith("forward_"):
-            layer.name = layer.name[len("forward_"):]
-        return cls(layer, backward_layer=backward, **config)
 
 
 class TimeDistributed(Layer):
@@ -152,6 +149,7 @@ class TimeDistributed(Layer):
     """
 
     def __init__(self, layer, **kwargs):
+        layer = _from_spec(layer)
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed: `layer` must be a Layer instance. Received: "
                              f"layer={layer!r}")
@@ -196,12 +194,4 @@ class TimeDistributed(Layer):
         config["layer"] = serialize_layer(self.layer)
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        from fastkeras.saving.saving_api import deserialize_layer
-        config = dict(config)
-        layer = deserialize_layer(config.pop("layer"))
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = None
-        return cls(layer, **config)
 

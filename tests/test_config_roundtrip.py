@@ -26,7 +26,19 @@ LAYER_ARGS = {
     "Reshape": dict(target_shape=(2, 3)), "Permute": dict(dims=(2, 1)),
     "RepeatVector": dict(n=3), "InputLayer": dict(shape=(3,)), "Dot": dict(axes=1),
     "AveragePooling1D": dict(pool_size=2), "AveragePooling2D": dict(pool_size=2),
+    "Embedding": dict(input_dim=10, output_dim=4), "LSTM": dict(units=3),
+    "GRU": dict(units=3), "SimpleRNN": dict(units=3), "LSTMCell": dict(units=3),
+    "GRUCell": dict(units=3), "SimpleRNNCell": dict(units=3),
+    # wrappers: built from the module in use (ours, or Keras's for the key comparison)
+    "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
+    "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),
+    "TimeDistributed": lambda mod: dict(layer=mod.Dense(2)),
 }
+
+
+def _layer_args(name, module):
+    args = LAYER_ARGS.get(name, {})
+    return args(module) if callable(args) else args
 
 
 def _public_classes(module, names, base):
@@ -68,14 +80,14 @@ def _check_keys(ours, keras_cls, keras_obj):
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_config(name):
     cls = LAYERS[name]
-    layer = cls(**LAYER_ARGS.get(name, {}))
+    layer = cls(**_layer_args(name, fk.layers))
     config = layer.get_config()
     again = cls.from_config(_json_round(config)).get_config()
     assert _json_round(again) == _json_round(config)
     keras_cls = getattr(keras.layers, name, None)
     if keras_cls is None:
         pytest.skip(f"keras.layers has no {name}")
-    _check_keys(config, keras_cls, keras_cls(**LAYER_ARGS.get(name, {})))
+    _check_keys(config, keras_cls, keras_cls(**_layer_args(name, keras.layers)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rebuilt = keras.saving.deserialize_keras_object(serialize_layer(layer))

@@ -10,6 +10,10 @@ from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Conv2D
                                      GlobalAveragePooling2D, GlobalAvgPool2D,
                                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D,
                                      MaxPooling2D)
+from fastkeras.layers.embedding import Embedding
+from fastkeras.layers.masking import Masking
+from fastkeras.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
+from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
@@ -37,3 +41,5 @@ __all__ += ["Conv2DTranspose", "Convolution2DTranspose"]
 __all__ += ["DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 __all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
             "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
+__all__ += ["Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
+            "SimpleRNN", "SimpleRNNCell", "TimeDistributed"]

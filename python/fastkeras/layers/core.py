@@ -63,6 +63,7 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
         self.kernel = None
         self.bias = None
+        self.supports_masking = True
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -122,6 +123,7 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations_mod.get(activation)
+        self.supports_masking = True
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -145,6 +147,7 @@ class Dropout(Layer):
         self.noise_shape = noise_shape
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
+        self.supports_masking = True
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:

@@ -71,7 +71,8 @@ class Layer:
         self._trainable = bool(trainable)
         self.dtype = "float32" if dtype is None else str(np.dtype(dtype) if not isinstance(dtype, dict) else "float32")
         self.built = False
-        self.supports_masking = False
+        # As Keras: a layer that computes its own mask supports masking.
+        self.supports_masking = type(self).compute_mask is not Layer.compute_mask
         # A shape given on a first layer ("input_shape=[28, 28]"): Sequential makes an Input.
         if batch_input_shape is not None:
             self._input_shape_arg = standardize_shape(batch_input_shape, "batch_input_shape")
@@ -244,9 +245,19 @@ class Layer:
             self._maybe_build(inputs)
         if self._call_has_training:
             kwargs["training"] = training
+        if mask is None and isinstance(inputs, Tensor):
+            mask = inputs._keras_mask  # a mask travels on the tensor (Embedding, Masking)
         if self._call_has_mask and mask is not None:
             kwargs["mask"] = mask
-        return self.call(inputs, *args, **kwargs)
+        outputs = self.call(inputs, *args, **kwargs)
+        if self.supports_masking and (mask is not None or
+                                      type(self).compute_mask is not Layer.compute_mask):
+            _attach_masks(outputs, self.compute_mask(inputs, mask))
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output(s) (None: no mask); by default the input's."""
+        return mask
 
     # --- shapes and config -----------------------------------------------------------------
     @property
@@ -280,6 +291,18 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _attach_masks(outputs, masks):
+    """Stores each output's mask on the output tensor (where it has none yet)."""
+    if masks is None:
+        return
+    if isinstance(outputs, (list, tuple)):
+        masks = masks if isinstance(masks, (list, tuple)) else [masks] + [None] * len(outputs)
+        for out, m in zip(outputs, masks):
+            _attach_masks(out, m)
+    elif isinstance(outputs, Tensor) and outputs._keras_mask is None:
+        outputs._keras_mask = masks
 
 
 def _layers_in(value):

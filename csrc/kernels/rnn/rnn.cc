@@ -1,0 +1,486 @@
+#include "kernels/rnn/rnn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "kernels/gemm/gemm.h"
+#include "kernels/parallel.h"
+
+namespace fastkeras {
+
+int rnn_gate_count(RnnCell cell) {
+  switch (cell) {
+    case RnnCell::kSimple:
+      return 1;
+    case RnnCell::kLstm:
+      return 4;
+    case RnnCell::kGru:
+    case RnnCell::kGruResetAfter:
+      return 3;
+  }
+  return 1;
+}
+
+namespace {
+
+// exp on a clamped range with a Cephes-style polynomial: branch-free, so the loops below
+// vectorise, and within a few ulp of std::exp.
+inline float exp_approx(float x) {
+  x = std::min(88.0f, std::max(-87.0f, x));
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+inline float tanh_approx(float x) {
+  // Small |x| directly from the odd series (1 - 2/(1+e^2x) loses digits there).
+  const float big = 1.0f - 2.0f / (1.0f + exp_approx(2.0f * x));
+  const float x2 = x * x;
+  const float small = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f - x2 * 0.053968254f)));
+  return std::fabs(x) < 0.0625f ? small : big;
+}
+
+// act applied in place to n values; one loop per activation so each vectorises.
+void apply_act(RnnActivation act, float* v, int64_t n) {
+  switch (act) {
+    case RnnActivation::kTanh:
+      for (int64_t i = 0; i < n; ++i) v[i] = tanh_approx(v[i]);
+      break;
+    case RnnActivation::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) v[i] = sigmoid_approx(v[i]);
+      break;
+    case RnnActivation::kRelu:
+      for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], 0.0f);
+      break;
+    case RnnActivation::kLinear:
+      break;
+    case RnnActivation::kHardSigmoid:
+      for (int64_t i = 0; i < n; ++i) v[i] = std::min(1.0f, std::max(0.0f, v[i] / 6.0f + 0.5f));
+      break;
+  }
+}
+
+// d act / d pre-activation, from the activation's output y.
+inline float act_grad(RnnActivation act, float y) {
+  switch (act) {
+    case RnnActivation::kTanh:
+      return 1.0f - y * y;
+    case RnnActivation::kSigmoid:
+      return y * (1.0f - y);
+    case RnnActivation::kRelu:
+      return y > 0.0f ? 1.0f : 0.0f;
+    case RnnActivation::kLinear:
+      return 1.0f;
+    case RnnActivation::kHardSigmoid:
+      return (y > 0.0f && y < 1.0f) ? 1.0f / 6.0f : 0.0f;
+  }
+  return 1.0f;
+}
+
+// C = beta * C + op(A) @ op(B) (+ bias), single call into the foundation GEMM.
+void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          const float* bias = nullptr) {
+  if (m <= 0 || n <= 0) return;
+  GemmArgs g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = a;
+  g.lda = lda;
+  g.b = b;
+  g.ldb = ldb;
+  g.beta = beta;
+  g.c = c;
+  g.ldc = ldc;
+  g.bias = bias;
+  sgemm(g);
+}
+
+struct Shape {
+  int64_t B, T, I, U, G, GU;
+  explicit Shape(const RnnArgs& a)
+      : B(a.batch), T(a.steps), I(a.in), U(a.units), G(rnn_gate_count(a.cell)),
+        GU(rnn_gate_count(a.cell) * a.units) {}
+  int64_t time_of(const RnnArgs& a, int64_t s) const { return a.reverse ? T - 1 - s : s; }
+};
+
+void check_args(const RnnArgs& a) {
+  if (a.batch < 0 || a.steps < 0 || a.in <= 0 || a.units <= 0) {
+    throw std::invalid_argument("rnn: batch/steps must be >= 0 and in/units > 0");
+  }
+  if (!a.x || !a.w || !a.r || !a.y || !a.gates || !a.hprev) {
+    throw std::invalid_argument("rnn: x, w, r, y, gates and hprev are required");
+  }
+  if (a.cell != RnnCell::kSimple && !a.state) {
+    throw std::invalid_argument("rnn: this cell needs the `state` workspace");
+  }
+}
+
+// Splits the batch into contiguous row ranges, one per thread, and runs fn(r0, r1) on each.
+template <typename Fn>
+void over_batch_rows(const Shape& s, Fn&& fn) {
+  const double flops = 2.0 * static_cast<double>(s.B) * s.U * s.GU * std::max<int64_t>(s.T, 1);
+  const int threads = threads_for(flops, std::max<int64_t>(s.B, 1));
+  run_parallel(threads, [&](int t) {
+    const int64_t r0 = s.B * t / threads, r1 = s.B * (t + 1) / threads;
+    if (r1 > r0) fn(r0, r1);
+  });
+}
+
+void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
+  const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
+  const int64_t ldg = T * GU, ldh = T * U;
+  std::vector<float> h(rows * U, 0.0f), c(a.cell == RnnCell::kLstm ? rows * U : 0, 0.0f);
+  std::vector<float> prev_out(rows * U, 0.0f), hd(a.rec_mask ? rows * U : 0);
+  std::vector<float> rec(a.cell == RnnCell::kGruResetAfter ? rows * GU : 0);
+  std::vector<float> hn(U), tmp(U);
+  if (a.h0) std::copy(a.h0 + r0 * U, a.h0 + r1 * U, h.begin());
+  if (a.c0 && !c.empty()) std::copy(a.c0 + r0 * U, a.c0 + r1 * U, c.begin());
+
+  for (int64_t step = 0; step < T; ++step) {
+    const int64_t t = s.time_of(a, step);
+    for (int64_t i = 0; i < rows; ++i) {
+      std::copy(h.begin() + i * U, h.begin() + (i + 1) * U, a.hprev + ((r0 + i) * T + t) * U);
+    }
+    // The operand of the recurrent product: the previous state, with recurrent dropout.
+    const float* hop = a.hprev + (r0 * T + t) * U;
+    int64_t ldhop = ldh;
+    if (a.rec_mask) {
+      for (int64_t i = 0; i < rows * U; ++i) hd[i] = h[i] * a.rec_mask[r0 * U + i];
+      hop = hd.data();
+      ldhop = U;
+    }
+    float* gt = a.gates + (r0 * T + t) * GU;
+    switch (a.cell) {
+      case RnnCell::kSimple:
+      case RnnCell::kLstm:
+        gemm(Trans::kNo, Trans::kNo, rows, GU, U, hop, ldhop, a.r, GU, 1.0f, gt, ldg);
+        break;
+      case RnnCell::kGruResetAfter:
+        gemm(Trans::kNo, Trans::kNo, rows, GU, U, hop, ldhop, a.r, GU, 0.0f, rec.data(), GU, a.rb);
+        break;
+      case RnnCell::kGru: {
+        gemm(Trans::kNo, Trans::kNo, rows, 2 * U, U, hop, ldhop, a.r, GU, 1.0f, gt, ldg);
+        // r * h for every row, then the candidate's recurrent product from it.
+        for (int64_t i = 0; i < rows; ++i) {
+          float* g = gt + i * ldg;
+          apply_act(a.rec_act, g, 2 * U);
+          float* rh = a.state + ((r0 + i) * T + t) * U;
+          const float* hrow = hop + i * ldhop;
+          for (int64_t u = 0; u < U; ++u) rh[u] = g[U + u] * hrow[u];
+        }
+        gemm(Trans::kNo, Trans::kNo, rows, U, U, a.state + (r0 * T + t) * U, ldh, a.r + 2 * U,
+             GU, 1.0f, gt + 2 * U, ldg);
+        break;
+      }
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t b = r0 + i;
+      float* g = gt + i * ldg;
+      float* hrow = h.data() + i * U;
+      float* st = a.state ? a.state + (b * T + t) * U : nullptr;
+      const bool keep = !a.mask || a.mask[b * T + t] != 0.0f;
+      switch (a.cell) {
+        case RnnCell::kSimple:
+          apply_act(a.act, g, U);
+          std::copy(g, g + U, hn.begin());
+          break;
+        case RnnCell::kLstm: {
+          float* crow = c.data() + i * U;
+          apply_act(a.rec_act, g, 2 * U);
+          apply_act(a.act, g + 2 * U, U);
+          apply_act(a.rec_act, g + 3 * U, U);
+          for (int64_t u = 0; u < U; ++u) tmp[u] = g[U + u] * crow[u] + g[u] * g[2 * U + u];
+          if (keep) std::copy(tmp.begin(), tmp.end(), crow);
+          std::copy(crow, crow + U, st);
+          apply_act(a.act, tmp.data(), U);
+          for (int64_t u = 0; u < U; ++u) hn[u] = g[3 * U + u] * tmp[u];
+          break;
+        }
+        case RnnCell::kGruResetAfter: {
+          const float* rr = rec.data() + i * GU;
+          for (int64_t u = 0; u < 2 * U; ++u) g[u] += rr[u];
+          apply_act(a.rec_act, g, 2 * U);
+          for (int64_t u = 0; u < U; ++u) {
+            st[u] = rr[2 * U + u];
+            g[2 * U + u] += g[U + u] * rr[2 * U + u];
+          }
+          apply_act(a.act, g + 2 * U, U);
+          for (int64_t u = 0; u < U; ++u) {
+            hn[u] = g[u] * hrow[u] + (1.0f - g[u]) * g[2 * U + u];
+          }
+          break;
+        }
+        case RnnCell::kGru:
+          apply_act(a.act, g + 2 * U, U);
+          for (int64_t u = 0; u < U; ++u) {
+            hn[u] = g[u] * hrow[u] + (1.0f - g[u]) * g[2 * U + u];
+          }
+          break;
+      }
+      float* out = a.y + (b * T + step) * U;
+      float* po = prev_out.data() + i * U;
+      if (keep) {
+        std::copy(hn.begin(), hn.end(), hrow);
+        std::copy(hn.begin(), hn.end(), out);
+        std::copy(hn.begin(), hn.end(), po);
+      } else if (a.zero_masked_outputs) {
+        std::fill(out, out + U, 0.0f);
+      } else {
+        std::copy(po, po + U, out);
+      }
+    }
+  }
+  if (a.h_last) std::copy(h.begin(), h.end(), a.h_last + r0 * U);
+  if (a.c_last && !c.empty()) std::copy(c.begin(), c.end(), a.c_last + r0 * U);
+}
+
+void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
+  const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
+  const int64_t ldg = T * GU, ldh = T * U;
+  const bool lstm = a.cell == RnnCell::kLstm;
+  const bool gru = a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter;
+  std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
+  std::vector<float> dy_carry(rows * U, 0.0f), dhd(rows * U), tmp(U), zeros(U, 0.0f);
+  std::vector<char> keep(rows);
+  if (a.dh_last) std::copy(a.dh_last + r0 * U, a.dh_last + r1 * U, dh.begin());
+  if (a.dc_last && lstm) std::copy(a.dc_last + r0 * U, a.dc_last + r1 * U, dc.begin());
+
+  for (int64_t step = T - 1; step >= 0; --step) {
+    const int64_t t = s.time_of(a, step);
+    const int64_t tp = step > 0 ? s.time_of(a, step - 1) : -1;
+    float* dgt = a.dgates + (r0 * T + t) * GU;
+    float* dgr = a.dgates_rec ? a.dgates_rec + (r0 * T + t) * GU : nullptr;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t b = r0 + i;
+      keep[i] = !a.mask || a.mask[b * T + t] != 0.0f;
+      float* dhr = dh.data() + i * U;
+      float* dyc = dy_carry.data() + i * U;
+      const float* dyr = a.dy ? a.dy + (b * T + step) * U : nullptr;
+      const float* dyl = (a.dy_last && step == T - 1) ? a.dy_last + b * U : nullptr;
+      for (int64_t u = 0; u < U; ++u) {
+        float gy = dyc[u];
+        if (dyr) gy += dyr[u];
+        if (dyl) gy += dyl[u];
+        if (keep[i]) {
+          dhr[u] += gy;
+          dyc[u] = 0.0f;
+        } else {
+          dyc[u] = a.zero_masked_outputs ? 0.0f : gy;
+        }
+      }
+      float* dg = dgt + i * ldg;
+      if (!keep[i]) {  // the step left the state alone: no gate gradient, dh/dc pass through
+        std::fill(dg, dg + GU, 0.0f);
+        if (dgr) std::fill(dgr + i * ldg, dgr + i * ldg + GU, 0.0f);
+        continue;
+      }
+      const float* g = a.gates + (b * T + t) * GU;
+      const float* hp = a.hprev + (b * T + t) * U;
+      switch (a.cell) {
+        case RnnCell::kSimple:
+          for (int64_t u = 0; u < U; ++u) dg[u] = dhr[u] * act_grad(a.act, g[u]);
+          std::fill(dhr, dhr + U, 0.0f);
+          break;
+        case RnnCell::kLstm: {
+          const float* ct = a.state + (b * T + t) * U;
+          const float* cp = tp >= 0 ? a.state + (b * T + tp) * U
+                                    : (a.c0 ? a.c0 + b * U : zeros.data());
+          float* dcr = dc.data() + i * U;
+          std::copy(ct, ct + U, tmp.begin());
+          apply_act(a.act, tmp.data(), U);
+          for (int64_t u = 0; u < U; ++u) {
+            const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
+            const float dct = dcr[u] + dhr[u] * og * act_grad(a.act, tmp[u]);
+            dg[u] = dct * cg * act_grad(a.rec_act, ig);
+            dg[U + u] = dct * cp[u] * act_grad(a.rec_act, fg);
+            dg[2 * U + u] = dct * ig * act_grad(a.act, cg);
+            dg[3 * U + u] = dhr[u] * tmp[u] * act_grad(a.rec_act, og);
+            dcr[u] = dct * fg;
+            dhr[u] = 0.0f;
+          }
+          break;
+        }
+        case RnnCell::kGruResetAfter: {
+          const float* rech = a.state + (b * T + t) * U;
+          float* dr = dgr + i * ldg;
+          for (int64_t u = 0; u < U; ++u) {
+            const float z = g[u], r = g[U + u], hh = g[2 * U + u];
+            const float dz = dhr[u] * (hp[u] - hh);
+            const float dah = dhr[u] * (1.0f - z) * act_grad(a.act, hh);
+            dg[u] = dr[u] = dz * act_grad(a.rec_act, z);
+            dg[U + u] = dr[U + u] = dah * rech[u] * act_grad(a.rec_act, r);
+            dg[2 * U + u] = dah;
+            dr[2 * U + u] = dah * r;
+            dhr[u] *= z;
+          }
+          break;
+        }
+        case RnnCell::kGru:
+          for (int64_t u = 0; u < U; ++u) {
+            const float z = g[u], hh = g[2 * U + u];
+            dg[u] = dhr[u] * (hp[u] - hh) * act_grad(a.rec_act, z);
+            dg[2 * U + u] = dhr[u] * (1.0f - z) * act_grad(a.act, hh);
+            dhr[u] *= z;
+          }
+          break;
+      }
+    }
+    // Gradient with respect to the (dropped-out) previous state through the recurrent kernel.
+    if (a.cell == RnnCell::kGru) {
+      // d(r*h) = da_h @ R_h^T, then the reset gate's gradient, then the z/r products.
+      gemm(Trans::kNo, Trans::kYes, rows, U, U, dgt + 2 * U, ldg, a.r + 2 * U, GU, 0.0f,
+           dhd.data(), U);
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t b = r0 + i;
+        float* dg = dgt + i * ldg;
+        float* d = dhd.data() + i * U;
+        if (!keep[i]) continue;  // its dg row is zero, so d is zero too
+        const float* g = a.gates + (b * T + t) * GU;
+        const float* hp = a.hprev + (b * T + t) * U;
+        const float* rm = a.rec_mask ? a.rec_mask + b * U : nullptr;
+        for (int64_t u = 0; u < U; ++u) {
+          const float hdu = rm ? hp[u] * rm[u] : hp[u];
+          dg[U + u] = d[u] * hdu * act_grad(a.rec_act, g[U + u]);
+          d[u] *= g[U + u];
+        }
+      }
+      gemm(Trans::kNo, Trans::kYes, rows, U, 2 * U, dgt, ldg, a.r, GU, 1.0f, dhd.data(), U);
+    } else {
+      const float* src = a.cell == RnnCell::kGruResetAfter ? dgr : dgt;
+      gemm(Trans::kNo, Trans::kYes, rows, U, GU, src, ldg, a.r, GU, 0.0f, dhd.data(), U);
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      float* dhr = dh.data() + i * U;
+      const float* d = dhd.data() + i * U;
+      const float* rm = a.rec_mask ? a.rec_mask + (r0 + i) * U : nullptr;
+      if (rm) {
+        for (int64_t u = 0; u < U; ++u) dhr[u] += d[u] * rm[u];
+      } else {
+        for (int64_t u = 0; u < U; ++u) dhr[u] += d[u];
+      }
+    }
+  }
+  (void)gru;
+  (void)ldh;
+  if (a.dh0) std::copy(dh.begin(), dh.end(), a.dh0 + r0 * U);
+  if (a.dc0) {
+    if (lstm) {
+      std::copy(dc.begin(), dc.end(), a.dc0 + r0 * U);
+    } else {
+      std::fill(a.dc0 + r0 * U, a.dc0 + r1 * U, 0.0f);
+    }
+  }
+}
+
+// out[j] = sum over rows of m (rows x n, leading dimension ld).
+void column_sums(const float* m, int64_t rows, int64_t n, int64_t ld, float* out) {
+  std::vector<double> acc(n, 0.0);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = m + i * ld;
+    for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
+  }
+  for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(acc[j]);
+}
+
+}  // namespace
+
+void rnn_forward(const RnnArgs& a) {
+  check_args(a);
+  const Shape s(a);
+  const int64_t rows = s.B * s.T;
+  // Every timestep's input projection (and input bias) in one GEMM.
+  if (rows > 0) {
+    gemm(Trans::kNo, Trans::kNo, rows, s.GU, s.I, a.x, s.I, a.w, s.GU, 0.0f, a.gates, s.GU, a.b);
+  }
+  if (s.T == 0) {
+    for (int64_t i = 0; i < s.B * s.U; ++i) {
+      if (a.h_last) a.h_last[i] = a.h0 ? a.h0[i] : 0.0f;
+      if (a.c_last) a.c_last[i] = a.c0 ? a.c0[i] : 0.0f;
+    }
+    return;
+  }
+  over_batch_rows(s, [&](int64_t r0, int64_t r1) { forward_rows(a, s, r0, r1); });
+}
+
+void rnn_backward(const RnnArgs& a) {
+  check_args(a);
+  if (!a.dgates) throw std::invalid_argument("rnn_backward: the `dgates` workspace is required");
+  if (a.cell == RnnCell::kGruResetAfter && !a.dgates_rec) {
+    throw std::invalid_argument("rnn_backward: GRU(reset_after) needs the `dgates_rec` workspace");
+  }
+  const Shape s(a);
+  const int64_t BT = s.B * s.T, U = s.U, GU = s.GU;
+  if (s.T > 0) {
+    over_batch_rows(s, [&](int64_t r0, int64_t r1) { backward_rows(a, s, r0, r1); });
+  } else {
+    for (int64_t i = 0; i < s.B * U; ++i) {
+      if (a.dh0) a.dh0[i] = a.dh_last ? a.dh_last[i] : 0.0f;
+      if (a.dc0) a.dc0[i] = (a.dc_last && a.cell == RnnCell::kLstm) ? a.dc_last[i] : 0.0f;
+    }
+  }
+  auto zero = [](float* p, int64_t n) {
+    if (p) std::fill(p, p + n, 0.0f);
+  };
+  if (BT == 0) {
+    zero(a.dx, 0);
+    zero(a.dw, s.I * GU);
+    zero(a.dr, U * GU);
+    zero(a.db, GU);
+    zero(a.drb, GU);
+    return;
+  }
+  if (a.dx) gemm(Trans::kNo, Trans::kYes, BT, s.I, GU, a.dgates, GU, a.w, GU, 0.0f, a.dx, s.I);
+  if (a.dw) gemm(Trans::kYes, Trans::kNo, s.I, GU, BT, a.x, s.I, a.dgates, GU, 0.0f, a.dw, GU);
+  if (a.db) column_sums(a.dgates, BT, GU, GU, a.db);
+  if (a.dr) {
+    if (a.rec_mask) {  // the recurrent kernel saw the dropped-out state
+      for (int64_t b = 0; b < s.B; ++b)
+        for (int64_t t = 0; t < s.T; ++t) {
+          float* hp = a.hprev + (b * s.T + t) * U;
+          for (int64_t u = 0; u < U; ++u) hp[u] *= a.rec_mask[b * U + u];
+        }
+    }
+    switch (a.cell) {
+      case RnnCell::kSimple:
+      case RnnCell::kLstm:
+        gemm(Trans::kYes, Trans::kNo, U, GU, BT, a.hprev, U, a.dgates, GU, 0.0f, a.dr, GU);
+        break;
+      case RnnCell::kGruResetAfter:
+        gemm(Trans::kYes, Trans::kNo, U, GU, BT, a.hprev, U, a.dgates_rec, GU, 0.0f, a.dr, GU);
+        break;
+      case RnnCell::kGru:
+        gemm(Trans::kYes, Trans::kNo, U, 2 * U, BT, a.hprev, U, a.dgates, GU, 0.0f, a.dr, GU);
+        gemm(Trans::kYes, Trans::kNo, U, U, BT, a.state, U, a.dgates + 2 * U, GU, 0.0f,
+             a.dr + 2 * U, GU);
+        break;
+    }
+  }
+  if (a.drb) {
+    if (a.cell == RnnCell::kGruResetAfter) {
+      column_sums(a.dgates_rec, BT, GU, GU, a.drb);
+    } else {
+      zero(a.drb, GU);
+    }
+  }
+}
+
+}  // namespace fastkeras

@@ -1,0 +1,89 @@
+// Recurrent layers (SimpleRNN, LSTM, GRU) over a whole sequence in one call each way.
+//
+// Forward: the input projection of every timestep is one GEMM (x @ w + b into `gates`); then
+// the recurrence runs step by step, each step one fused cell pass: the recurrent GEMM
+// accumulates into that step's gate pre-activations, and the gate nonlinearities and the state
+// update follow on the same rows while they are in cache. Batch rows never interact, so the
+// threads split the batch once and run every timestep of their rows without synchronising.
+//
+// Backward: the same fused pass in reverse gives the gate gradients of every step (kept in
+// `dgates`); the weight and input gradients then come from three large GEMMs over all
+// timesteps at once.
+//
+// Layouts follow Keras: w (in, G*units), r (units, G*units), gates ordered i,f,c,o (LSTM) and
+// z,r,h (GRU). Sequences are (batch, steps, features) row-major. Buffers indexed by time
+// (`gates`, `hprev`, `state`, `dgates`) use the real time index; outputs `y` are in processing
+// order (reversed when `reverse`), as Keras's go_backwards returns them.
+#pragma once
+
+#include <cstdint>
+
+namespace fastkeras {
+
+enum class RnnCell {
+  kSimple,        // h = act(x w + h r + b)
+  kLstm,          // Keras LSTM, gates i, f, c, o
+  kGru,           // GRU with the reset gate applied before the recurrent product
+  kGruResetAfter  // GRU with reset_after=True (Keras's default, separate recurrent bias)
+};
+
+enum class RnnActivation { kTanh, kSigmoid, kRelu, kLinear, kHardSigmoid };
+
+// Number of gate blocks G of a cell (the "4" in LSTM's 4*units).
+int rnn_gate_count(RnnCell cell);
+
+struct RnnArgs {
+  RnnCell cell = RnnCell::kLstm;
+  RnnActivation act = RnnActivation::kTanh;
+  RnnActivation rec_act = RnnActivation::kSigmoid;
+  int64_t batch = 0, steps = 0, in = 0, units = 0;
+  bool reverse = false;              // process steps T-1 .. 0 (go_backwards)
+  bool zero_masked_outputs = false;  // masked steps output zeros instead of the previous output
+
+  const float* x = nullptr;         // (batch, steps, in)
+  const float* w = nullptr;         // (in, G*units)
+  const float* r = nullptr;         // (units, G*units)
+  const float* b = nullptr;         // (G*units) input bias, or null
+  const float* rb = nullptr;        // (G*units) recurrent bias (kGruResetAfter), or null
+  const float* h0 = nullptr;        // (batch, units) initial state, or null for zeros
+  const float* c0 = nullptr;        // (batch, units) initial carry (LSTM), or null for zeros
+  const float* mask = nullptr;      // (batch, steps), 0 = skip the step, or null
+  const float* rec_mask = nullptr;  // (batch, units) recurrent dropout multiplier, or null
+
+  // Forward outputs.
+  float* y = nullptr;       // (batch, steps, units) outputs, processing order
+  float* h_last = nullptr;  // (batch, units) final state, or null
+  float* c_last = nullptr;  // (batch, units) final carry (LSTM), or null
+
+  // Workspace written by the forward pass and read (and partly overwritten) by the backward.
+  float* gates = nullptr;  // (batch, steps, G*units): activated gates
+  float* hprev = nullptr;  // (batch, steps, units): the state each step started from
+  float* state = nullptr;  // (batch, steps, units): LSTM carry c_t, GRU-reset-after's
+                           // recurrent candidate part, GRU's r * h; unused by kSimple
+
+  // Backward inputs (any may be null = zero).
+  const float* dy = nullptr;       // (batch, steps, units) gradient of y
+  const float* dy_last = nullptr;  // (batch, units) gradient of y[:, steps-1]
+  const float* dh_last = nullptr;  // (batch, units) gradient of h_last
+  const float* dc_last = nullptr;  // (batch, units) gradient of c_last
+
+  // Backward outputs (null = not wanted), written, not accumulated.
+  float* dx = nullptr;    // (batch, steps, in)
+  float* dw = nullptr;    // (in, G*units)
+  float* dr = nullptr;    // (units, G*units)
+  float* db = nullptr;    // (G*units)
+  float* drb = nullptr;   // (G*units) (kGruResetAfter)
+  float* dh0 = nullptr;   // (batch, units)
+  float* dc0 = nullptr;   // (batch, units)
+  float* dgates = nullptr;      // workspace (batch, steps, G*units)
+  float* dgates_rec = nullptr;  // workspace (batch, steps, G*units), kGruResetAfter only
+};
+
+// Runs the recurrence forward; fills y, h_last, c_last and the workspace.
+void rnn_forward(const RnnArgs& a);
+
+// Gradients of everything from the workspace of the matching rnn_forward call (same args).
+// Overwrites `hprev` (scaled by rec_mask) when rec_mask is set: call it once per forward.
+void rnn_backward(const RnnArgs& a);
+
+}  // namespace fastkeras

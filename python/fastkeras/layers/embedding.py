@@ -1,0 +1,116 @@
+"""Embedding: integer ids to dense vectors, optionally masking id 0."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastkeras import initializers as initializers_mod
+from fastkeras import regularizers as regularizers_mod
+from fastkeras.layers.layer import Layer
+from fastkeras.ops import rnn as rnn_ops
+
+
+def _positive_int(value, arg):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"Received an invalid value for argument `{arg}` in Embedding, "
+                         f"expected a positive integer. Received: {arg}={value!r}")
+    return int(value)
+
+
+class Embedding(Layer):
+    """Looks up row `i` of an (input_dim, output_dim) table for every integer id `i`.
+
+    Args:
+        input_dim: vocabulary size (largest id + 1).
+        output_dim: size of each vector.
+        embeddings_initializer: initializer of the table ("uniform", within +-0.05).
+        embeddings_regularizer, embeddings_constraint: optional.
+        mask_zero: id 0 is padding: the layer outputs a mask (ids != 0) that recurrent layers
+            use to skip those timesteps.
+
+    Input shape: (batch, ...) integer ids. Output shape: (batch, ..., output_dim).
+
+    >>> Embedding(10, 4)(np.array([[1, 2, 0]])).shape
+    (1, 3, 4)
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
+                 weights=None, lora_rank=None, quantization_config=None, **kwargs):
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        if quantization_config is not None:
+            raise ValueError("Embedding: quantized embeddings are not supported; "
+                             f"`quantization_config` must be None. Received: "
+                             f"quantization_config={quantization_config!r}")
+        super().__init__(**kwargs)
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self.input_dim = _positive_int(input_dim, "input_dim")
+        self.output_dim = _positive_int(output_dim, "output_dim")
+        if isinstance(embeddings_initializer, str) and embeddings_initializer in ("uniform",
+                                                                                 "normal"):
+            embeddings_initializer = "random_" + embeddings_initializer  # Keras's aliases
+        self.embeddings_initializer = initializers_mod.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers_mod.get(embeddings_regularizer)
+        self.embeddings_constraint = embeddings_constraint
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+        self.embeddings = None
+        self._initial_weights = weights
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight(name="embeddings",
+                                          shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
+        super().build(input_shape)
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def _ids(self, inputs):
+        v = np.asarray(inputs.value if hasattr(inputs, "value") else inputs)
+        if v.dtype.kind == "f":
+            ids = v.astype(np.int64)
+            if not np.array_equal(ids, v):
+                raise ValueError(f"Embedding '{self.name}' expects integer ids; received "
+                                 f"non-integer values such as {v[ids != v].flat[0]!r}")
+        elif v.dtype.kind in "iub":
+            ids = v.astype(np.int64, copy=False)
+        else:
+            raise ValueError(f"Embedding '{self.name}' expects integer ids. Received inputs of "
+                             f"dtype {v.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            bad = ids.min() if ids.min() < 0 else ids.max()
+            raise ValueError(f"Embedding '{self.name}': ids must be in [0, input_dim="
+                             f"{self.input_dim}). Received id {int(bad)}")
+        return ids
+
+    def call(self, inputs):
+        out = rnn_ops.embedding_lookup(self.embeddings, self._ids(inputs))
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(out)]
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        v = np.asarray(inputs.value if hasattr(inputs, "value") else inputs)
+        return v != 0
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "input_dim": self.input_dim, "output_dim": self.output_dim,
+            "embeddings_initializer": initializers_mod.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": None if self.embeddings_regularizer is None
+            else regularizers_mod.serialize(self.embeddings_regularizer),
+            "activity_regularizer": None if self.activity_regularizer is None
+            else regularizers_mod.serialize(self.activity_regularizer),
+            "embeddings_constraint": None, "mask_zero": self.mask_zero,
+            "quantization_config": None,
+        })
+        return config

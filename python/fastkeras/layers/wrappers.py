@@ -1,0 +1,197 @@
+"""Layer wrappers: Bidirectional (a recurrent layer run both ways) and TimeDistributed (a layer
+applied to every timestep)."""
+
+from __future__ import annotations
+
+from fastkeras import ops
+from fastkeras.backend.tape import Tensor
+from fastkeras.layers.layer import Layer
+from fastkeras.layers.rnn import RNN
+from fastkeras.ops import rnn as rnn_ops
+
+_MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+
+def _from_spec(spec):
+    """A layer from its Keras config dict (as stored in .keras/.h5 files), else unchanged."""
+    if isinstance(spec, dict) and "class_name" in spec:
+        from fastkeras.saving.saving_api import deserialize_layer
+        return deserialize_layer(spec)
+    return spec
+
+
+def _clone(layer, **overrides):
+    config = layer.get_config()
+    config.update(overrides)
+    return type(layer).from_config(config)
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy of it backwards over the same sequence and
+    merges the two outputs.
+
+    Args:
+        layer: an RNN layer (LSTM, GRU, SimpleRNN, RNN); its configuration makes the forward
+            layer, and a go_backwards copy the backward one (unless `backward_layer` is given).
+        merge_mode: "concat" (default), "sum", "ave", "mul" or None (a list of both outputs).
+        backward_layer: an optional RNN layer for the backward direction.
+
+    With return_sequences the backward outputs are put back in input order before merging.
+    With return_state the forward states follow the output, then the backward ones.
+    """
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
+                 **kwargs):
+        layer, backward_layer = _from_spec(layer), _from_spec(backward_layer)
+        if isinstance(layer, RNN) and layer.name.startswith("forward_"):
+            layer.name = layer.name[len("forward_"):]  # a saved config's forward layer
+        if not isinstance(layer, RNN):
+            raise ValueError(f"Bidirectional: `layer` must be a recurrent layer (LSTM, GRU, "
+                             f"SimpleRNN or RNN). Received: layer={layer!r}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"Invalid merge mode. Received: merge_mode={merge_mode!r}. "
+                             f"Merge mode should be one of {list(_MERGE_MODES)}")
+        if backward_layer is not None:
+            if not isinstance(backward_layer, RNN):
+                raise ValueError(f"Bidirectional: `backward_layer` must be a recurrent layer. "
+                                 f"Received: backward_layer={backward_layer!r}")
+            if backward_layer.go_backwards == layer.go_backwards:
+                raise ValueError("Forward layer and backward layer should have different "
+                                 "`go_backwards` value. Received: forward_layer.go_backwards="
+                                 f"{layer.go_backwards}, backward_layer.go_backwards="
+                                 f"{backward_layer.go_backwards}")
+            for attr in ("return_sequences", "return_state"):
+                if getattr(layer, attr) != getattr(backward_layer, attr):
+                    raise ValueError(f"Forward layer and backward layer are expected to have "
+                                     f"the same value for attribute '{attr}'")
+        super().__init__(**kwargs)
+        self.forward_layer = _clone(layer, name="forward_" + layer.name)
+        if backward_layer is None:
+            self.backward_layer = _clone(layer, name="backward_" + layer.name,
+                                         go_backwards=not layer.go_backwards)
+        else:
+            self.backward_layer = backward_layer
+        # As Keras: with sequences returned, masked steps output zeros in both directions.
+        self.forward_layer.zero_output_for_mask = self.forward_layer.return_sequences
+        self.backward_layer.zero_output_for_mask = self.backward_layer.return_sequences
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.supports_masking = True
+        self._initial_weights = weights
+
+    def _saveable_children(self):
+        return [("forward_layer", self.forward_layer), ("backward_layer", self.backward_layer)]
+
+    def build(self, input_shape):
+        for layer in (self.forward_layer, self.backward_layer):
+            if not layer.built:
+                layer.build(input_shape)
+                layer.built = True
+        super().build(input_shape)
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        fwd_state = bwd_state = None
+        if initial_state is not None:
+            states = list(initial_state)
+            half = len(states) // 2
+            fwd_state, bwd_state = states[:half], states[half:]
+        y = self.forward_layer(sequences, initial_state=fwd_state, mask=mask, training=training)
+        y_rev = self.backward_layer(sequences, initial_state=bwd_state, mask=mask,
+                                    training=training)
+        states = []
+        if self.return_state:
+            states = list(y[1:]) + list(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = rnn_ops.flip_time(y_rev)
+        if self.merge_mode == "concat":
+            out = ops.concatenate([y, y_rev], axis=-1)
+        elif self.merge_mode == "sum":
+            out = ops.add(y, y_rev)
+        elif self.merge_mode == "ave":
+            out = ops.multiply(ops.add(y, y_rev), 0.5)
+        elif self.merge_mode == "mul":
+            out = ops.multiply(y, y_rev)
+        else:
+            out = [y, y_rev]
+        if self.return_state:
+            return (out if isinstance(out, list) else [out]) + states
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        output_mask = mask if self.return_sequences else None
+        masks = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
+        if self.return_state:
+            n = 2 if self.forward_layer.cell.cell_kind == "lstm" else 1
+            return masks + [None] * (2 * n)
+        return masks if self.merge_mode is None else output_mask
+
+    def get_config(self):
+        from fastkeras.saving.serialization import serialize_layer
+        config = super().get_config()
+        config["merge_mode"] = self.merge_mode
+        config["layer"] = serialize_layer(self.forward_layer)
+        config["backward_layer"] = serialize_layer(self.backward_layer)
+        return config
+
+
+
+class TimeDistributed(Layer):
+    """Applies `layer` to every timestep of (batch, timesteps, ...) inputs: the timesteps are
+    folded into the batch for one call of the wrapped layer, then unfolded.
+
+    >>> TimeDistributed(Dense(8))(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+    """
+
+    def __init__(self, layer, **kwargs):
+        layer = _from_spec(layer)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed: `layer` must be a Layer instance. Received: "
+                             f"layer={layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.supports_masking = True
+
+    def _saveable_children(self):
+        return [("layer", self.layer)]
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"TimeDistributed '{self.name}' expects inputs with at least 3 "
+                             f"dimensions (batch, timesteps, ...). Received input shape: "
+                             f"{tuple(input_shape)}")
+        if not self.layer.built:
+            self.layer.build((None,) + tuple(input_shape[2:]))
+            self.layer.built = True
+        super().build(input_shape)
+
+    def call(self, inputs, training=None, mask=None):
+        if inputs.ndim < 3:
+            raise ValueError(f"TimeDistributed '{self.name}' expects inputs with at least 3 "
+                             f"dimensions (batch, timesteps, ...). Received input shape: "
+                             f"{(None,) + tuple(inputs.shape[1:])}")
+        batch, steps = inputs.shape[:2]
+        inner = ops.reshape(inputs, (batch * steps,) + tuple(inputs.shape[2:]))
+        out = self.layer(inner, training=training)
+        if not isinstance(out, Tensor):
+            raise ValueError(f"TimeDistributed '{self.name}': the wrapped layer must return one "
+                             "tensor")
+        # The mask (batch, timesteps) passes on to the next layer; the wrapped layer sees
+        # each timestep independently, as in Keras.
+        return ops.reshape(out, (batch, steps) + tuple(out.shape[1:]))
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        from fastkeras.saving.serialization import serialize_layer
+        config = super().get_config()
+        config["layer"] = serialize_layer(self.layer)
+        return config
+
+

@@ -303,8 +303,8 @@ def test_conv2d_transpose_values_and_gradients(kernel_size, strides, padding):
     k = layer.kernel_size
     assert layer.kernel.shape == k + (5, 3)
     s = layer.strides
-    want_size = ((4 * s[0], 3 * s[1]) if padding == "same" else
-                 ((4 - 1) * s[0] + k[0], (3 - 1) * s[1] + k[1]))
+    want_size = ((4 * s[0], 3 * s[1]) if padding == "same" else  # Keras's rule
+                 (4 * s[0] + max(k[0] - s[0], 0), 3 * s[1] + max(k[1] - s[1], 0)))
     assert y.shape == (2,) + want_size + (5,)
     w64, b64 = layer.kernel.numpy().astype(np.float64), layer.bias.numpy().astype(np.float64)
     np.testing.assert_allclose(y.numpy(), ref_conv_transpose(x, w64, b64, s, padding, want_size),
@@ -330,8 +330,40 @@ def test_conv2d_transpose_undoes_strided_shapes():
         keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid"),
     ])
     assert model.output_shape == (None, 28, 28, 1)
-    with pytest.raises(ValueError, match="output_padding"):
+    with pytest.raises(ValueError, match="Strides must be greater than output padding"):
         keras.layers.Conv2DTranspose(4, 3, output_padding=1)
+    with pytest.raises(ValueError, match="output_padding=-1"):
+        keras.layers.Conv2DTranspose(4, 3, strides=2, output_padding=-1)
+    with pytest.raises(ValueError, match="output_padding='a'"):
+        keras.layers.Conv2DTranspose(4, 3, strides=2, output_padding="a")
+
+
+@pytest.mark.parametrize("kernel_size,strides,padding,output_padding,dilation", [
+    (3, 2, "same", 1, 1), (3, 2, "valid", 1, 1), (2, 3, "valid", None, 1),
+    (2, 3, "same", 2, 1), (4, 2, "same", 0, 1), ((3, 2), (2, 3), "valid", (1, 2), 1),
+    (3, 1, "same", None, 2), (3, 1, "valid", 0, 2), (1, 2, "valid", None, 1)])
+def test_conv2d_transpose_matches_keras(kernel_size, strides, padding, output_padding,
+                                        dilation):
+    """Shapes and values of Keras 3's Conv2DTranspose, output_padding included."""
+    k3 = pytest.importorskip("keras")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 5, 4, 3)).astype(np.float32)
+    ours = keras.layers.Conv2DTranspose(4, kernel_size, strides=strides, padding=padding,
+                                        output_padding=output_padding, dilation_rate=dilation,
+                                        bias_initializer="random_normal")
+    theirs = k3.layers.Conv2DTranspose(4, kernel_size, strides=strides, padding=padding,
+                                       output_padding=output_padding, dilation_rate=dilation)
+    y = np.asarray(ours(x).value)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    want = np.asarray(k3.ops.convert_to_numpy(theirs(x)))
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    config = ours.get_config()
+    assert config["output_padding"] == (None if output_padding is None
+                                        else list(ours.output_padding))
+    again = keras.layers.Conv2DTranspose.from_config(config)
+    assert again.output_padding == ours.output_padding
 
 
 def ref_depthwise(x, w, b, strides, padding, dilation):
@@ -429,3 +461,37 @@ def test_grouped_conv2d_matches_per_group_convolutions():
         keras.layers.Conv2D(5, 3, groups=2)
     with pytest.raises(ValueError, match="divisible"):
         keras.layers.Conv2D(6, 3, groups=4)(np.zeros((1, 5, 5, 6), np.float32))
+
+
+@pytest.mark.parametrize("padding,output_padding", [("same", 1), ("valid", 1), ("same", (0, 1))])
+def test_conv2d_transpose_output_padding_gradients(padding, output_padding):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 3, 2)).astype(np.float64)
+    layer = keras.layers.Conv2DTranspose(3, 3, strides=2, padding=padding,
+                                         output_padding=output_padding,
+                                         bias_initializer="random_normal")
+    y0 = layer(x.astype(np.float32))
+    r = rng.standard_normal(y0.shape)
+
+    def f(xx):
+        return float(np.sum(np.asarray(layer(xx.astype(np.float32)).value, np.float64) * r))
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(x.astype(np.float32))
+        xt.requires_grad = True
+        loss = keras.ops.sum(layer(xt) * r.astype(np.float32))
+    gx, gw = gradients(loss, [xt, layer.kernel])
+    for idx in [(0, 0, 0, 0), (1, 3, 2, 1), (0, 2, 1, 0)]:
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += 1e-2
+        xm[idx] -= 1e-2
+        assert gx[idx] == pytest.approx((f(xp) - f(xm)) / 2e-2, rel=1e-2, abs=1e-3)
+    w0 = layer.kernel.numpy().copy()
+    for idx in [(0, 0, 0, 0), (2, 1, 2, 1)]:
+        vals = []
+        for d in (1e-2, -1e-2):
+            w = w0.copy()
+            w[idx] += d
+            layer.kernel.assign(w)
+            vals.append(f(x))
+        layer.kernel.assign(w0)
+        assert gw[idx] == pytest.approx((vals[0] - vals[1]) / 2e-2, rel=1e-2, abs=1e-3)

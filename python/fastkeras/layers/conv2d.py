@@ -272,18 +272,33 @@ class Conv2DTranspose(Conv2D):
     """Transposed 2-D convolution (the gradient of Conv2D with respect to its input): upsamples
     by `strides`. Kernel shape (kh, kw, filters, in_channels) as Keras stores it.
 
-    Output size per axis: 'valid': (in - 1) * stride + dilation * (k - 1) + 1; 'same':
-    in * stride.
+    Output size per axis, with k = dilation * (kernel - 1) + 1: without output_padding,
+    'valid': in * stride + max(k - stride, 0), 'same': in * stride; with output_padding p:
+    (in - 1) * stride + k - 2 * pad + p, pad = k // 2 for 'same' and 0 for 'valid' (Keras's
+    rule). p must be smaller than the stride.
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), **kwargs):
-        if output_padding is not None:
-            raise ValueError("Conv2DTranspose: `output_padding` is not supported yet. Received: "
-                             f"output_padding={output_padding!r}")
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
                          data_format=data_format, dilation_rate=dilation_rate, **kwargs)
-        self.output_padding = None
+        if output_padding is not None:
+            received = output_padding
+            if isinstance(output_padding, (int, np.integer)) and not isinstance(output_padding,
+                                                                                bool):
+                output_padding = (int(output_padding),) * 2
+            try:
+                output_padding = tuple(int(v) for v in output_padding)
+            except (TypeError, ValueError):
+                output_padding = ()
+            if len(output_padding) != 2 or any(v < 0 for v in output_padding):
+                raise ValueError("The `output_padding` argument of Conv2DTranspose must be a "
+                                 "non-negative integer or a tuple of 2 non-negative integers. "
+                                 f"Received: output_padding={received!r}")
+            if any(p >= s for p, s in zip(output_padding, self.strides)):
+                raise ValueError("Strides must be greater than output padding. Received "
+                                 f"strides={self.strides}, output_padding={output_padding}.")
+        self.output_padding = output_padding
 
     def add_weight(self, shape=None, name=None, **kwargs):
         if name == "kernel":  # (kh, kw, filters, in): output channels before input channels
@@ -300,7 +315,8 @@ class Conv2DTranspose(Conv2D):
                              f"with shape {(None,) + tuple(inputs.shape[1:])}")
         from fastkeras.ops.conv2d import conv2d_transpose
         y = conv2d_transpose(x, self.kernel, self.bias if self.use_bias else None,
-                             self.strides, self.padding, self.dilation_rate)
+                             self.strides, self.padding, self.dilation_rate,
+                             output_padding=self.output_padding)
         if self.activation is not activations_mod.linear:
             y = self.activation(y)
         return _from_nhwc(y, self.data_format)
@@ -308,7 +324,8 @@ class Conv2DTranspose(Conv2D):
     def get_config(self):
         config = super().get_config()
         config.pop("groups", None)
-        config["output_padding"] = None
+        config["output_padding"] = (None if self.output_padding is None
+                                    else list(self.output_padding))
         return config
 
 

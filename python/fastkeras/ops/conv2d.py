@@ -128,25 +128,37 @@ def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
     return make_op(y, (x,), backward)
 
 
+def conv_transpose_output_length(size, kernel, stride, padding, dilation=1,
+                                 output_padding=None):
+    """Keras's output length of a transposed convolution along one axis."""
+    k = dilation * (kernel - 1) + 1
+    if output_padding is None:
+        return size * stride + (max(k - stride, 0) if padding == "valid" else 0)
+    pad = k // 2 if padding == "same" else 0
+    return (size - 1) * stride + k - 2 * pad + output_padding
+
+
 def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                     output_size=None):
+                     output_size=None, output_padding=None):
     """The transpose (input gradient) of a convolution: NHWC x, kernel (kh, kw, out_c, in_c) as
-    Keras stores Conv2DTranspose kernels. output_size (h, w) defaults to Keras's rule."""
+    Keras stores Conv2DTranspose kernels. output_size (h, w) defaults to Keras's rule (with
+    output_padding, a pair or None)."""
     x = convert_to_tensor(x)
     kernel = convert_to_tensor(kernel)
     xv, wv = _f32(x), _f32(kernel)
     n, h, w, _ = xv.shape
     kh, kw, f_out, _ = wv.shape
     if output_size is None:
-        if padding == "same":
-            output_size = (h * strides[0], w * strides[1])
-        else:
-            output_size = ((h - 1) * strides[0] + dilation[0] * (kh - 1) + 1,
-                           (w - 1) * strides[1] + dilation[1] * (kw - 1) + 1)
+        op = (None, None) if output_padding is None else output_padding
+        output_size = (
+            conv_transpose_output_length(h, kh, strides[0], padding, dilation[0], op[0]),
+            conv_transpose_output_length(w, kw, strides[1], padding, dilation[1], op[1]))
     oh, ow = output_size
     if padding == "same":
-        pads = (same_padding(oh, kh, strides[0], dilation[0])[0],
-                same_padding(ow, kw, strides[1], dilation[1])[0])
+        # the full transposed output, (in - 1) * stride + k long, loses half the excess over
+        # the requested size at the start (TensorFlow's rule, which Keras follows)
+        pads = (max((h - 1) * strides[0] + dilation[0] * (kh - 1) + 1 - oh, 0) // 2,
+                max((w - 1) * strides[1] + dilation[1] * (kw - 1) + 1 - ow, 0) // 2)
     else:
         pads = (0, 0)
     # The forward convolution this is the transpose of maps (n, oh, ow, f_out) -> x's shape.

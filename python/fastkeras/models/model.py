@@ -60,6 +60,15 @@ class Model(Layer):
         self._penalties_on = None  # fit decides once per epoch; None: check every call
         self._multi = None  # OutputLosses when the model has several outputs
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """`Model.from_config` on a functional config (layers, input_layers, output_layers)
+        rebuilds the graph, as in Keras; other configs go to the class's constructor."""
+        if cls is Model and "layers" in config and "input_layers" in config:
+            from fastkeras.models.functional import Functional
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return super().from_config(config)
+
     # --- compile ---------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,

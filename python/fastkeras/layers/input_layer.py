@@ -58,10 +58,10 @@ class KerasTensor:
         return _ops().multiply(other, self)
 
     def __truediv__(self, other):
-        return _ops().divide(self, other)
+        return _ops().true_divide(self, other)
 
     def __rtruediv__(self, other):
-        return _ops().divide(other, self)
+        return _ops().true_divide(other, self)
 
     def __pow__(self, other):
         return _ops().power(self, other)

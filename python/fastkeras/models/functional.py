@@ -208,9 +208,13 @@ class Functional(Model):
             return [t._layer.name, node_index[_node_key(t)], t._index]
 
         def tensor_config(t):
+            # Inside call arguments Keras 3 writes a nested model's call by its plain call
+            # index (first call 0), not the node index of input_layers/output_layers.
+            ref = history(t)
+            if isinstance(t._layer, Functional):
+                ref[1] -= 1
             return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(t.shape), "dtype": t.dtype,
-                               "keras_history": history(t)}}
+                    "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": ref}}
 
         layers = []
         for layer in self._layers:
@@ -289,8 +293,12 @@ class Functional(Model):
             if isinstance(layer, InputLayer):
                 made[(name, 0)] = [layer.output]
 
-        def tensor(ref, where):
+        def tensor(ref, where, call_index=False):
             name, node, index = ref[0], ref[1], ref[2] if len(ref) > 2 else 0
+            if call_index and isinstance(layers.get(name), Functional):
+                # Inside call arguments Keras 3 counts a nested model's calls from 0; its node
+                # indices (input_layers, output_layers) count its own definition as node 0.
+                node += 1
             outs = made.get((name, node))
             if outs is None:
                 raise _NotYet
@@ -301,7 +309,7 @@ class Functional(Model):
 
         def resolve(obj, where):
             if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
-                return tensor(obj["config"]["keras_history"], where)
+                return tensor(obj["config"]["keras_history"], where, call_index=True)
             if isinstance(obj, dict):
                 return {k: resolve(v, where) for k, v in obj.items()}
             if isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str) \

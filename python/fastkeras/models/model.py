@@ -122,6 +122,8 @@ class Model(Layer):
             self._loss_fn = self._multi
             self._loss_weight = 1.0
         if self._multi is not None:
+            # outputs without names (a subclassed model's) are logged as Keras logs them
+            self._multi.name_by_loss = type(self)._output_names_for is Model._output_names_for
             self._multi.build(self._output_names_for(y_pred), y, y_pred)
             self._metrics = self._multi.all_metrics
             self._weighted_metrics = []

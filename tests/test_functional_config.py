@@ -99,10 +99,11 @@ def test_shared_and_nested_layers_round_trip_through_the_config():
     config = model.get_config()
     nodes = {l["name"]: l["inbound_nodes"] for l in config["layers"]}
     assert len(nodes["shared"]) == 2 and len(nodes["inner"]) == 2
-    # A nested model's own definition is its node 0: its calls here are nodes 1 and 2.
+    # Inside call arguments Keras 3 numbers a nested model's calls from 0 (its node indices
+    # in input_layers/output_layers count its own definition as node 0).
     merge_args = nodes["merge"][0]["args"][0]
-    assert [t["config"]["keras_history"] for t in merge_args] == [["inner", 1, 0],
-                                                                  ["inner", 2, 0]]
+    assert [t["config"]["keras_history"] for t in merge_args] == [["inner", 0, 0],
+                                                                  ["inner", 1, 0]]
     assert config["input_layers"] == {"a": ["a", 0, 0], "b": ["b", 0, 0]}
     rebuilt = Functional.from_config(json.loads(json.dumps(config)))
     assert [l.name for l in rebuilt.layers] == [l.name for l in model.layers]

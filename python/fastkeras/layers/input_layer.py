@@ -10,11 +10,12 @@ from fastkeras.layers.layer import Layer, standardize_shape, unique_name
 class Node:
     """One call of a layer on symbolic inputs (a layer called twice has two nodes)."""
 
-    __slots__ = ("layer", "inputs")
+    __slots__ = ("layer", "inputs", "kwargs")
 
-    def __init__(self, layer, inputs):
+    def __init__(self, layer, inputs, kwargs=None):
         self.layer = layer
-        self.inputs = inputs
+        self.inputs = inputs    # a layer call: its first argument; an operation: its arguments
+        self.kwargs = kwargs or {}
 
 
 class KerasTensor:
@@ -36,6 +37,60 @@ class KerasTensor:
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    # Python operators record `fastkeras.ops` nodes, as in Keras.
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().true_divide(other, self)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    # KerasTensors are graph nodes: identity, not value, decides equality.
+    __hash__ = object.__hash__
+
+
+def _ops():
+    from fastkeras import ops
+    return ops
 
 
 class InputLayer(Layer):

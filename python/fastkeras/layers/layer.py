@@ -240,6 +240,11 @@ class Layer:
             from fastkeras.layers.input_layer import KerasTensor, symbolic_call
             if _contains(inputs, KerasTensor):
                 return symbolic_call(self, inputs, args, kwargs)
+            if isinstance(inputs, Layer):
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) was called on a "
+                                 f"layer object, {inputs!r}, not on a tensor. Call that layer "
+                                 "on its inputs first: `Concatenate()([a, b])`, not "
+                                 "`Concatenate([a, b])`.")
             inputs = _to_tensors(inputs)
         if not self.built:
             self._maybe_build(inputs)

@@ -58,6 +58,16 @@ def _is_single_spec(spec):
     return not isinstance(spec, (list, tuple, dict))
 
 
+def _unique(key, used):
+    """`key`, or `key_1`, `key_2`... when taken (Keras's rule for colliding metric names)."""
+    out, k = key, 0
+    while out in used:
+        k += 1
+        out = f"{key}_{k}"
+    used.add(out)
+    return out
+
+
 class OutputLosses:
     """Callable as a model loss: `(y, y_pred, sample_weight) -> total loss Tensor`."""
 
@@ -66,6 +76,9 @@ class OutputLosses:
         self.loss_weights_spec = loss_weights
         self.metrics_spec = metrics
         self.weighted_metrics_spec = weighted_metrics
+        # A subclassed model's outputs have no names: Keras then logs each output's loss by
+        # the loss's name ('mse_loss') and its metrics unprefixed ('mae', then 'mae_1').
+        self.name_by_loss = False
         self.built = False
 
     # --- resolving the compile arguments against the outputs ------------------------------
@@ -112,8 +125,19 @@ class OutputLosses:
                             for w in self._per_output(weights, "loss_weights", self.names)]
         # Per-output losses are logged when more than one output has a loss (as Keras).
         several = sum(fn is not None for fn in self.losses) > 1
-        self.loss_trackers = [LossMean(f"{name}_loss") if fn is not None and several else None
-                              for name, fn in zip(self.names, self.losses)]
+        loss_specs = self._per_output(self.loss_spec, "loss", self.names)
+        used = {"loss"}
+        self.loss_trackers = []
+        for name, fn, spec in zip(self.names, self.losses, loss_specs):
+            if fn is None or not several:
+                self.loss_trackers.append(None)
+                continue
+            if self.name_by_loss:
+                label = spec if isinstance(spec, str) else getattr(fn, "name", None) or name
+                key = _unique(f"{label}_loss", used)
+            else:
+                key = f"{name}_loss"
+            self.loss_trackers.append(LossMean(key))
         ys = self.split_targets(y)
         preds = flatten_outputs(y_pred)
 
@@ -139,7 +163,7 @@ class OutputLosses:
             if (i, m.name) in plain:
                 m.name = "weighted_" + m.name
         for i, m in self.metrics + self.weighted_metrics:
-            m.name = f"{self.names[i]}_{m.name}"
+            m.name = _unique(m.name, used) if self.name_by_loss else f"{self.names[i]}_{m.name}"
         self.built = True
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastkeras.layers.input_layer import InputLayer, KerasTensor
 from fastkeras.models.model import Model
+from fastkeras.ops.symbolic import Operation
 
 
 def _flatten(structure):
@@ -16,6 +17,21 @@ def _flatten(structure):
         return [t for item in structure for t in _flatten(item)]
     raise TypeError(f"Expected KerasTensors (from fastkeras.Input or a layer call), received "
                     f"{type(structure).__name__}: {structure!r}")
+
+
+def _tensors_in(structure):
+    """The KerasTensors in a call's arguments (constants such as the 2.0 of `x * 2.0` skipped)."""
+    if isinstance(structure, KerasTensor):
+        return [structure]
+    if isinstance(structure, dict):
+        return [t for k in structure for t in _tensors_in(structure[k])]
+    if isinstance(structure, (list, tuple)):
+        return [t for item in structure for t in _tensors_in(item)]
+    return []
+
+
+def _is_operation(obj):
+    return isinstance(obj, Operation)
 
 
 def _map(structure, fn):
@@ -54,6 +70,9 @@ class Functional(Model):
         super().__init__(name=name, trainable=trainable)
         # One-element lists behave as the element itself (model(x) and predict give an array),
         # as the Keras notes' `Model(inputs=[input_], outputs=[output])` expects.
+        # Keras's config keeps the difference (`[["a", 0, 0]]` against `["a", 0, 0]`).
+        self._single_as_list = (isinstance(inputs, (list, tuple)),
+                                isinstance(outputs, (list, tuple)))
         if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
             inputs = inputs[0]
         if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
@@ -76,8 +95,10 @@ class Functional(Model):
                                  f"({type(names[layer.name]).__name__} and "
                                  f"{type(layer).__name__}). Pass distinct `name=` arguments.")
             names[layer.name] = layer
-        self._layers = layers
+        self._layers = layers  # layers and operations, in graph order
         for layer in layers:
+            if _is_operation(layer):
+                continue
             if all(layer is not t for t in self._tracked_layers):
                 self._tracked_layers.append(layer)
         self.built = True
@@ -105,7 +126,7 @@ class Functional(Model):
             if key in on_path:
                 raise ValueError("The layer graph has a cycle.")
             on_path.add(key)
-            for parent in _flatten(t._inputs):
+            for parent in _tensors_in(t._inputs):
                 visit(parent)
             on_path.discard(key)
             node = (t._layer, t._node, [t])
@@ -128,7 +149,7 @@ class Functional(Model):
                 return
             first_seen.setdefault(id(t._layer), (len(first_seen), t._layer))
             if id(t) not in input_ids:
-                for parent in _flatten(t._inputs):
+                for parent in _tensors_in(t._inputs):
                     walk(parent)
             finished.add(key)
             post_order.append(t)
@@ -142,7 +163,7 @@ class Functional(Model):
             node_depth[key] = depth
             layer_depth[id(t._layer)] = depth
             if id(t) not in input_ids:
-                for parent in _flatten(t._inputs):
+                for parent in _tensors_in(t._inputs):
                     pkey = _node_key(parent)
                     node_depth[pkey] = max(node_depth.get(pkey, 0), depth + 1)
         for t in self.inputs:  # an input nothing depends on still belongs to the model
@@ -173,9 +194,11 @@ class Functional(Model):
 
     def _calls_of(self, layer, node_index):
         """The inputs of this model's calls of `layer`, by node index."""
-        nodes = sorted((node for l, node, _ in self._nodes if l is layer),
-                       key=lambda node: node_index[id(node)])
-        return [node.inputs for node in nodes]
+        return [node.inputs for node in self._call_nodes(layer, node_index)]
+
+    def _call_nodes(self, layer, node_index):
+        return sorted((node for l, node, _ in self._nodes if l is layer),
+                      key=lambda node: node_index[id(node)])
 
     def get_config(self):
         from fastkeras.saving.serialization import serialize_layer
@@ -185,12 +208,19 @@ class Functional(Model):
             return [t._layer.name, node_index[_node_key(t)], t._index]
 
         def tensor_config(t):
+            # Inside call arguments Keras 3 writes a nested model's call by its plain call
+            # index (first call 0), not the node index of input_layers/output_layers.
+            ref = history(t)
+            if isinstance(t._layer, Functional):
+                ref[1] -= 1
             return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(t.shape), "dtype": t.dtype,
-                               "keras_history": history(t)}}
+                    "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": ref}}
 
         layers = []
         for layer in self._layers:
+            if _is_operation(layer):
+                layers.append(self._operation_config(layer, node_index, tensor_config))
+                continue
             spec = serialize_layer(layer)
             if isinstance(layer, Model):
                 spec["module"] = "keras.src.models.functional" if isinstance(layer, Functional) \
@@ -205,23 +235,51 @@ class Functional(Model):
                 for call_inputs in self._calls_of(layer, node_index)]
             layers.append(spec)
 
-        def refs(structure):
+        def refs(structure, as_list):
             if isinstance(structure, KerasTensor):
-                return [history(structure)]
+                return [history(structure)] if as_list else history(structure)
             return _map(structure, history)
 
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": refs(self._inputs_struct),
-                "output_layers": refs(self._outputs_struct)}
+                "input_layers": refs(self._inputs_struct, self._single_as_list[0]),
+                "output_layers": refs(self._outputs_struct, self._single_as_list[1])}
+
+    def _operation_config(self, op, node_index, tensor_config):
+        """An operation's entry, as Keras writes it: its Keras module and class, its static
+        arguments as config, and per call the positional and keyword arguments."""
+        from fastkeras.ops.symbolic import serialize_arg
+
+        def arg(v):
+            return tensor_config(v) if isinstance(v, KerasTensor) else serialize_arg(v)
+
+        def args_of(value):
+            if isinstance(value, KerasTensor):
+                return tensor_config(value)
+            if isinstance(value, (list, tuple)) and any(isinstance(v, KerasTensor)
+                                                        for v in value):
+                return [arg(v) for v in value]
+            return serialize_arg(value)
+
+        name = type(op).__name__
+        return {"module": f"keras.src.ops.{op._module}", "class_name": name,
+                "config": op.get_config(), "registered_name": name, "name": op.name,
+                "inbound_nodes": [
+                    {"args": [args_of(a) for a in node.inputs],
+                     "kwargs": {k: args_of(v) for k, v in node.kwargs.items()}}
+                    for node in self._call_nodes(op, node_index)]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuilds the model from `get_config()` (ours or Keras 3's): creates every layer, then
         replays the recorded calls in an order where each call's inputs already exist."""
+        from fastkeras.ops.symbolic import deserialize_arg, operation_from_config
         from fastkeras.saving import saving_api
         layers, pending = {}, []
         for spec in config.get("layers", []):
-            if spec.get("class_name") in _MODEL_CLASSES:
+            op = operation_from_config(spec)
+            if op is not None:
+                layer = op
+            elif spec.get("class_name") in _MODEL_CLASSES:
                 layer = saving_api.model_from_config(spec, custom_objects)
             else:
                 layer = saving_api.deserialize_layer(spec, custom_objects)
@@ -235,8 +293,12 @@ class Functional(Model):
             if isinstance(layer, InputLayer):
                 made[(name, 0)] = [layer.output]
 
-        def tensor(ref, where):
+        def tensor(ref, where, call_index=False):
             name, node, index = ref[0], ref[1], ref[2] if len(ref) > 2 else 0
+            if call_index and isinstance(layers.get(name), Functional):
+                # Inside call arguments Keras 3 counts a nested model's calls from 0; its node
+                # indices (input_layers, output_layers) count its own definition as node 0.
+                node += 1
             outs = made.get((name, node))
             if outs is None:
                 raise _NotYet
@@ -247,7 +309,7 @@ class Functional(Model):
 
         def resolve(obj, where):
             if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
-                return tensor(obj["config"]["keras_history"], where)
+                return tensor(obj["config"]["keras_history"], where, call_index=True)
             if isinstance(obj, dict):
                 return {k: resolve(v, where) for k, v in obj.items()}
             if isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str) \
@@ -265,7 +327,13 @@ class Functional(Model):
             for layer, index, node in pending:
                 where = f"layer '{layer.name}'"
                 try:
-                    if isinstance(node, dict):
+                    if _is_operation(layer):
+                        args = [deserialize_arg(resolve(a, where),
+                                               index=i == 1 and type(layer).__name__ == "GetItem")
+                                for i, a in enumerate(node.get("args", []))]
+                        kwargs = {k: deserialize_arg(resolve(v, where))
+                                  for k, v in node.get("kwargs", {}).items()}
+                    elif isinstance(node, dict):
                         args = resolve(node.get("args", []), where)
                         kwargs = {k: v for k, v in resolve(node.get("kwargs", {}), where).items()
                                   if k not in ("training", "mask")}
@@ -317,14 +385,14 @@ class Functional(Model):
             sources = []
             for call_inputs in self._calls_of(layer, node_index):
                 sources.extend(f"{t._layer.name}[{node_index[_node_key(t)]}][{t._index}]"
-                               for t in _flatten(call_inputs))
+                               for t in _tensors_in(call_inputs))
             params = layer.count_params() if layer.built else 0
             rows.append((layer.name, type(layer).__name__, layer._output_shape, params, sources))
         return rows
 
     @property
     def layers(self):
-        return list(self._layers)
+        return [layer for layer in self._layers if not _is_operation(layer)]
 
     @property
     def input_names(self):
@@ -356,8 +424,11 @@ class Functional(Model):
             for t, v in zip(self.inputs, flat):
                 values[id(t)] = v
         for layer, node, outs in self._nodes:
-            args = _map(node.inputs, lambda t: values[id(t)])
-            out = layer(args, training=training)
+            if isinstance(layer, Operation):  # an operation takes its own arguments
+                out = layer(*_map(node.inputs, lambda t: values[id(t)]),
+                            **_map(node.kwargs, lambda t: values[id(t)]))
+            else:
+                out = layer(_map(node.inputs, lambda t: values[id(t)]), training=training)
             # Record every output of this call under the KerasTensors it produced.
             for t in outs:
                 values[id(t)] = out[t._index] if isinstance(out, (list, tuple)) else out

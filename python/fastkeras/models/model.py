@@ -60,6 +60,15 @@ class Model(Layer):
         self._penalties_on = None  # fit decides once per epoch; None: check every call
         self._multi = None  # OutputLosses when the model has several outputs
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """`Model.from_config` on a functional config (layers, input_layers, output_layers)
+        rebuilds the graph, as in Keras; other configs go to the class's constructor."""
+        if cls is Model and "layers" in config and "input_layers" in config:
+            from fastkeras.models.functional import Functional
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return super().from_config(config)
+
     # --- compile ---------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
@@ -113,6 +122,8 @@ class Model(Layer):
             self._loss_fn = self._multi
             self._loss_weight = 1.0
         if self._multi is not None:
+            # outputs without names (a subclassed model's) are logged as Keras logs them
+            self._multi.name_by_loss = type(self)._output_names_for is Model._output_names_for
             self._multi.build(self._output_names_for(y_pred), y, y_pred)
             self._metrics = self._multi.all_metrics
             self._weighted_metrics = []

@@ -13,3 +13,8 @@ from fastkeras.ops.norm import __all__ as _norm_all
 
 __all__ = list(_math_all) + list(_nn_all)
 __all__ += list(_norm_all)
+
+# Ops called on KerasTensors (while defining a Functional model) record graph nodes.
+from fastkeras.ops.symbolic import install as _install  # noqa: E402
+
+_install(globals(), __all__)

@@ -7,7 +7,8 @@ import numpy as np
 from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
 
 __all__ = [
-    "convert_to_tensor", "convert_to_numpy", "add", "subtract", "multiply", "divide", "negative",
+    "convert_to_tensor", "convert_to_numpy", "add", "subtract", "multiply", "divide",
+    "true_divide", "negative", "absolute",
     "power", "matmul", "dot", "sum", "mean", "max", "min", "exp", "log", "sqrt", "square", "abs",
     "maximum", "minimum", "where", "reshape", "transpose", "concatenate", "stack", "expand_dims",
     "squeeze", "getitem", "clip", "cast", "shape", "zeros_like", "ones_like", "sign", "log1p",
@@ -81,6 +82,10 @@ def divide(x1, x2):
     return _binary(x1, x2, np.divide, lambda g, a, b, o: g / b, lambda g, a, b, o: -g * a / (b * b))
 
 
+def true_divide(x1, x2):
+    return divide(x1, x2)
+
+
 def power(x1, x2):
     def gy(g, a, b, o):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -126,6 +131,10 @@ def square(x):
 
 def abs(x):  # noqa: A001 - Keras's name
     return _unary(x, np.abs, lambda g, a, o: g * np.sign(a))
+
+
+def absolute(x):
+    return abs(x)
 
 
 def sign(x):

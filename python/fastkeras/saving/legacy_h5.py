@@ -71,7 +71,7 @@ def write_model_weights(model, f, keras_version):
     for layer in layers:
         g = group.create_group(layer.name)
         variables = _layer_weights(layer)
-        names = [f"{model.name}/{layer.name}/{v.name}" for v in variables]
+        names = _weight_names(model, layer, variables)
         write_name_list(g, "weight_names", names)
         for name, v in zip(names, variables):
             g.create_dataset(name, data=np.asarray(v.value))
@@ -81,6 +81,19 @@ def write_model_weights(model, f, keras_version):
     write_name_list(top, "weight_names", names)
     for name, v in zip(names, own):
         top.create_dataset(name, data=np.asarray(v.value))
+
+
+def _weight_names(model, layer, variables):
+    """Dataset names of a layer's weights; a nested model's are qualified by the layer inside
+    it that owns them (its Dense layers' kernels would collide otherwise)."""
+    from fastkeras.models.model import Model
+    if not isinstance(layer, Model):
+        return [f"{model.name}/{layer.name}/{v.name}" for v in variables]
+    owner = {}
+    for sub in layer._all_layers():
+        for v in weights_h5.own_variables(sub):
+            owner.setdefault(id(v), sub)
+    return [f"{model.name}/{layer.name}/{owner[id(v)].name}/{v.name}" for v in variables]
 
 
 def write_optimizer_weights(optimizer, f):

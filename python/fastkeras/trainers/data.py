@@ -90,7 +90,7 @@ def train_validation_split(arrays, validation_split):
 def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
     """Per-sample weights from a {class: weight} dict (integer labels or one-hot rows)."""
     if isinstance(y, (list, tuple, dict)):
-        raise ValueError("`class_weight` is only supported for models with a single output.")
+        raise ValueError("`class_weight` is only supported for Models with a single output.")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
         labels = np.argmax(y, axis=1)

@@ -68,7 +68,7 @@ def _label(layer, show_shapes, show_dtype, show_layer_names, show_layer_activati
             cells.append(("Input shape", _shape_text(layer._build_input_shape)))
         cells.append(("Output shape", _shape_text(layer._output_shape)))
     if show_dtype:
-        cells.append(("Output dtype", str(layer.dtype)))
+        cells.append(("Output dtype", str(getattr(layer, "dtype", None) or "float32")))
     body = "".join(f'<td bgcolor="white"><font point-size="14">{k}: <b>{html.escape(v)}</b>'
                    f"</font></td>" for k, v in cells)
     if show_trainable and layer.weights:
@@ -82,30 +82,88 @@ def _label(layer, show_shapes, show_dtype, show_layer_names, show_layer_activati
             + "".join(rows) + "</table>>")
 
 
-def _graph(model):
-    """(layers, edges between layer ids) for a functional or sequential model."""
-    from fastkeras.models.functional import Functional, _flatten
+def _is_graph_model(layer):
+    from fastkeras.models.functional import Functional
     from fastkeras.models.sequential import Sequential
+    return isinstance(layer, (Functional, Sequential))
+
+
+def _boxes(model, nested):
+    """The boxes a model draws: a Functional's layers and operations; a Sequential's layers,
+    with its InputLayer box unless it is drawn inside another model's cluster."""
+    from fastkeras.models.functional import Functional
     if isinstance(model, Functional):
-        edges = []
+        return list(model._layers)
+    if model._input_layer is not None and not nested:
+        return [model._input_layer] + model.layers
+    return model.layers
+
+
+def _output_box(layer, index):
+    """The innermost layer drawing output `index` of `layer` (a nested model has no box of its
+    own once expanded)."""
+    from fastkeras.models.functional import Functional
+    while _is_graph_model(layer):
+        if isinstance(layer, Functional):
+            t = layer.outputs[index]
+            layer, index = t._layer, t._index
+        else:
+            layer, index = layer.layers[-1], 0
+    return layer
+
+
+def _input_box(layer, index):
+    from fastkeras.models.functional import Functional
+    while _is_graph_model(layer):
+        if isinstance(layer, Functional):
+            layer = layer.inputs[min(index, len(layer.inputs) - 1)]._layer
+        else:
+            layer, index = layer.layers[0], 0
+    return layer
+
+
+def _edges(model, expand_nested, nested):
+    """(source, destination) layer pairs; with `expand_nested`, an edge into or out of a nested
+    model goes to the box inside it that takes or makes that tensor."""
+    from fastkeras.models.functional import Functional, _tensors_in
+    pairs = []
+    if isinstance(model, Functional):
         for layer, node, _ in model._nodes:
-            for t in _flatten(node.inputs):
-                edge = (id(t._layer), id(layer))
-                if edge not in edges:
-                    edges.append(edge)
-        return model.layers, edges
-    if isinstance(model, Sequential):
-        layers = ([model._input_layer] if model._input_layer is not None else []) + model.layers
-        return layers, [(id(a), id(b)) for a, b in zip(layers, layers[1:])]
-    raise ValueError(f"plot_model draws functional and Sequential models; model "
-                     f"'{model.name}' is a subclassed {type(model).__name__}, whose graph is "
-                     "only known to its `call` code.")
+            for i, t in enumerate(_tensors_in([node.inputs, node.kwargs])):
+                if expand_nested:
+                    pairs.append((_output_box(t._layer, t._index), _input_box(layer, i)))
+                else:
+                    pairs.append((t._layer, layer))
+    else:
+        boxes = _boxes(model, nested)
+        for a, b in zip(boxes, boxes[1:]):
+            pairs.append((_output_box(a, 0), _input_box(b, 0)) if expand_nested else (a, b))
+    out = []
+    for a, b in pairs:
+        if (id(a), id(b)) not in out:
+            out.append((id(a), id(b)))
+    return out
+
+
+def _draw(pydot, dot, model, expand_nested, nested, label_args):
+    for layer in _boxes(model, nested):
+        if expand_nested and _is_graph_model(layer):
+            cluster = pydot.Cluster(graph_name=layer.name, style="dashed", label=layer.name,
+                                    labeljust="l")
+            _draw(pydot, cluster, layer, expand_nested, True, label_args)
+            dot.add_subgraph(cluster)
+        else:
+            dot.add_node(pydot.Node(str(id(layer)), label=_label(layer, **label_args),
+                                    fontname="Helvetica", border=0, margin=0))
+    for src, dst in _edges(model, expand_nested, nested):
+        dot.add_edge(pydot.Edge(str(src), str(dst), penwidth=2))
 
 
 def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=True,
                  rankdir="TB", expand_nested=False, dpi=200, subgraph=False,
                  show_layer_activations=False, show_trainable=False, **kwargs):
-    """The model's layer graph as a `pydot.Dot`."""
+    """The model's layer graph as a `pydot.Dot`. With `expand_nested=True` a model used as a
+    layer is drawn as a dashed cluster (labelled with its name) holding its own layers."""
     pydot = _import_pydot()
     if pydot is None:
         raise ImportError(PYDOT_MISSING)
@@ -115,20 +173,27 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"`rankdir` must be 'TB' (vertical) or 'LR' (horizontal). Received: "
                          f"rankdir={rankdir!r}")
-    dot = pydot.Dot(graph_type="digraph")
-    dot.set("rankdir", rankdir)
-    dot.set("concentrate", True)
-    dot.set("dpi", dpi)
-    dot.set("splines", "ortho")
-    dot.set_node_defaults(shape="record")
-    layers, edges = _graph(model)
-    for layer in layers:
-        label = _label(layer, show_shapes, show_dtype, show_layer_names,
-                       show_layer_activations, show_trainable)
-        dot.add_node(pydot.Node(str(id(layer)), label=label, fontname="Helvetica", border=0,
-                                margin=0))
-    for src, dst in edges:
-        dot.add_edge(pydot.Edge(str(src), str(dst), penwidth=2))
+    if kwargs:
+        raise ValueError(f"model_to_dot: unrecognized keyword arguments {sorted(kwargs)}")
+    if not _is_graph_model(model):
+        raise ValueError(f"plot_model draws functional and Sequential models; model "
+                         f"'{model.name}' is a subclassed {type(model).__name__}, whose graph "
+                         "is only known to its `call` code.")
+    if subgraph:
+        dot = pydot.Cluster(graph_name=model.name, style="dashed", label=model.name,
+                            labeljust="l")
+    else:
+        dot = pydot.Dot(graph_type="digraph")
+        dot.set("rankdir", rankdir)
+        dot.set("concentrate", True)
+        dot.set("dpi", dpi)
+        dot.set("splines", "ortho")
+        dot.set_node_defaults(shape="record")
+    label_args = dict(show_shapes=show_shapes, show_dtype=show_dtype,
+                      show_layer_names=show_layer_names,
+                      show_layer_activations=show_layer_activations,
+                      show_trainable=show_trainable)
+    _draw(pydot, dot, model, expand_nested, subgraph, label_args)
     return dot
 
 

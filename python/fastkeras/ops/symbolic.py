@@ -1,0 +1,344 @@
+"""`fastkeras.ops` on symbolic tensors: calling an op on a KerasTensor while a Functional model
+is being defined records an *operation* node in the graph, as Keras 3 does.
+
+An operation is a small object (one class per op, named as Keras names it: `Add`, `Mean`,
+`Concatenate`...) holding the op's static arguments (its config, e.g. `axis`). Its call arguments
+(the tensors and any constants such as the `2.0` of `x * 2.0`) live on the graph node. Replaying
+the node on real tensors calls the eager op, so gradients flow through the usual tape.
+Operations are not layers: a model's `layers` leaves them out, while its config, summary and
+plot list them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from fastkeras.layers.input_layer import KerasTensor, Node
+from fastkeras.layers.layer import to_snake_case, unique_name
+
+# op name -> (Keras module suffix, Keras class name, config argument names,
+#             call arguments Keras passes by keyword). Every other argument of the op is a call
+# argument, passed positionally in the op's own order.
+_SPECS = {
+    "add": ("numpy", "Add", ()),
+    "subtract": ("numpy", "Subtract", ()),
+    "multiply": ("numpy", "Multiply", ()),
+    "divide": ("numpy", "Divide", ()),
+    "true_divide": ("numpy", "TrueDivide", ()),
+    "power": ("numpy", "Power", ()),
+    "maximum": ("numpy", "Maximum", ()),
+    "minimum": ("numpy", "Minimum", ()),
+    "matmul": ("numpy", "Matmul", ()),
+    "dot": ("numpy", "Dot", ()),
+    "negative": ("numpy", "Negative", ()),
+    "exp": ("numpy", "Exp", ()),
+    "expm1": ("numpy", "Expm1", ()),
+    "log": ("numpy", "Log", ()),
+    "log1p": ("numpy", "Log1p", ()),
+    "sqrt": ("numpy", "Sqrt", ()),
+    "square": ("numpy", "Square", ()),
+    "abs": ("numpy", "Absolute", ()),
+    "absolute": ("numpy", "Absolute", ()),
+    "sign": ("numpy", "Sign", ()),
+    "cos": ("numpy", "Cos", ()),
+    "sin": ("numpy", "Sin", ()),
+    "tanh": ("numpy", "Tanh", ()),
+    "where": ("numpy", "Where", ()),
+    "getitem": ("numpy", "GetItem", ()),
+    "sum": ("numpy", "Sum", ("axis", "keepdims")),
+    "mean": ("numpy", "Mean", ("axis", "keepdims")),
+    "max": ("numpy", "Max", ("axis", "keepdims", "initial")),
+    "min": ("numpy", "Min", ("axis", "keepdims", "initial")),
+    "std": ("numpy", "Std", ("axis", "keepdims")),
+    "var": ("numpy", "Var", ("axis", "keepdims")),
+    "argmax": ("numpy", "Argmax", ("axis", "keepdims")),
+    "argmin": ("numpy", "Argmin", ("axis", "keepdims")),
+    "reshape": ("numpy", "Reshape", ("newshape",)),
+    "transpose": ("numpy", "Transpose", ("axes",)),
+    "concatenate": ("numpy", "Concatenate", ("axis",)),
+    "stack": ("numpy", "Stack", ("axis",)),
+    "expand_dims": ("numpy", "ExpandDims", ("axis",)),
+    "squeeze": ("numpy", "Squeeze", ("axis",)),
+    "clip": ("numpy", "Clip", ("x_min", "x_max")),
+    "zeros_like": ("numpy", "ZerosLike", ("dtype",)),
+    "ones_like": ("numpy", "OnesLike", ("dtype",)),
+    "pad": ("numpy", "Pad", ("pad_width", "mode"), ("constant_values",)),
+    "repeat": ("numpy", "Repeat", ("repeats", "axis")),
+    "cast": ("core", "Cast", ("dtype",)),
+    "erf": ("math", "Erf", ()),
+    "relu": ("nn", "Relu", ()),
+    "relu6": ("nn", "Relu6", ()),
+    "sigmoid": ("nn", "Sigmoid", ()),
+    "softplus": ("nn", "Softplus", ()),
+    "softsign": ("nn", "Softsign", ()),
+    "silu": ("nn", "Silu", ()),
+    "swish": ("nn", "Silu", ()),
+    "selu": ("nn", "Selu", ()),
+    "elu": ("nn", "Elu", ("alpha",)),
+    "gelu": ("nn", "Gelu", ("approximate",)),
+    "leaky_relu": ("nn", "LeakyRelu", ("negative_slope",)),
+    "hard_sigmoid": ("nn", "HardSigmoid", ()),
+    "hard_silu": ("nn", "HardSilu", ()),
+    "hard_swish": ("nn", "HardSilu", ()),
+    "softmax": ("nn", "Softmax", ("axis",)),
+    "log_softmax": ("nn", "LogSoftmax", ("axis",)),
+    "one_hot": ("nn", "OneHot", ("num_classes", "axis", "dtype", "sparse")),
+    "moments": ("nn", "Moments", ("axes", "keepdims", "synchronized")),
+}
+
+# Keras class name -> the Operation subclass (filled by `install`).
+OPERATIONS: dict[str, type] = {}
+
+
+def is_symbolic(x) -> bool:
+    if type(x) is KerasTensor:
+        return True
+    if type(x) in (list, tuple):
+        return any(type(v) is KerasTensor for v in x)
+    return False
+
+
+class Operation:
+    """One op used in a functional graph. Subclasses (made by `install`) fix `_fn`, the eager
+    op, and the Keras names; instances hold the op's config."""
+
+    _fn = None
+    _module = "numpy"
+    _config_names: tuple = ()
+    _call_names: tuple = ()   # the eager op's call arguments, in order
+    _keyword_calls: tuple = ()
+
+    def __init__(self, name=None, **config):
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(f"{type(self).__name__}: `name` must be a string without '/'. "
+                             f"Received: name={name!r}")
+        unknown = [k for k in config if k not in self._config_names]
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected config argument(s) {unknown}; "
+                            f"it takes {list(self._config_names)}")
+        if config.get("sparse"):
+            raise ValueError(f"{type(self).__name__}: sparse outputs are not supported. "
+                             f"Received: sparse={config['sparse']!r}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._config = config
+        self._inbound_nodes = []
+        self._output_shape = None
+        self._build_input_shape = None
+        self.built = True
+        self.trainable = True
+
+    # A graph walk treats operations like weightless layers.
+    weights = trainable_weights = non_trainable_weights = ()
+
+    def count_params(self) -> int:
+        return 0
+
+    def _eager_kwargs(self):
+        # `sparse` is Keras's (always False here); the eager ops do not take it.
+        return {k: v for k, v in self._config.items() if k != "sparse"}
+
+    def __call__(self, *args, **kwargs):
+        if any(is_symbolic(a) for a in args) or any(is_symbolic(v) for v in kwargs.values()):
+            return self.symbolic_call(args, kwargs)
+        return type(self)._fn(*args, **kwargs, **self._eager_kwargs())
+
+    def symbolic_call(self, args, kwargs):
+        """Infers the output shape(s) by running the op on two probe batches (a dimension that
+        changes with the batch size is unknown, None) and records the call as a graph node."""
+        from fastkeras.backend.tape import no_grad
+        fn = type(self)._fn
+        results = []
+        for size in (2, 3):
+            def probe(x, size=size):
+                if type(x) is KerasTensor:
+                    shape = tuple(size if d is None else d for d in x.shape)
+                    return np.ones(shape, dtype=np.dtype(x.dtype))
+                if type(x) in (list, tuple):
+                    return type(x)(probe(v) for v in x)
+                return x
+            try:
+                with no_grad(), np.errstate(all="ignore"):
+                    results.append(fn(*[probe(a) for a in args],
+                                      **{k: probe(v) for k, v in kwargs.items()},
+                                      **self._eager_kwargs()))
+            except (ValueError, TypeError, IndexError) as e:
+                shapes = [a.shape if type(a) is KerasTensor else
+                          [v.shape if type(v) is KerasTensor else v for v in a]
+                          if type(a) in (list, tuple) else a for a in args]
+                raise ValueError(f"Operation '{self.name}' ({type(self).__name__}) cannot be "
+                                 f"applied to inputs {shapes} with config {self._config}: "
+                                 f"{e}") from e
+        node = Node(self, list(args), dict(kwargs))
+        self._inbound_nodes.append(node)
+        multi = isinstance(results[0], (list, tuple))
+        outs_a = list(results[0]) if multi else [results[0]]
+        outs_b = list(results[1]) if multi else [results[1]]
+        tensors = []
+        for i, (a, b) in enumerate(zip(outs_a, outs_b)):
+            a, b = np.asarray(a), np.asarray(b)
+            if a.ndim != b.ndim:
+                shape = (None,) * a.ndim
+            else:
+                shape = tuple(None if da != db else int(da) for da, db in zip(a.shape, b.shape))
+            tensors.append(KerasTensor(shape, dtype=str(a.dtype), name=self.name, layer=self,
+                                       inputs=[list(args), dict(kwargs)], index=i, node=node))
+        self._output_shape = [t.shape for t in tensors] if multi else tensors[0].shape
+        return type(results[0])(tensors) if multi else tensors[0]
+
+    def get_config(self) -> dict:
+        config = {"name": self.name}
+        config.update({k: _to_json(v) for k, v in self._config.items()})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("trainable", None)
+        if "dtype" not in cls._config_names:
+            config.pop("dtype", None)
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _to_json(v):
+    if isinstance(v, tuple):
+        return [_to_json(x) for x in v]
+    if isinstance(v, list):
+        return [_to_json(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.dtype) or isinstance(v, type):
+        return np.dtype(v).name
+    return v
+
+
+def serialize_arg(v):
+    """A call argument in Keras's config form (slices as `__slice__` objects)."""
+    if isinstance(v, slice):
+        return {"class_name": "__slice__",
+                "config": {"start": v.start, "stop": v.stop, "step": v.step}}
+    if v is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(v, tuple):
+        return [serialize_arg(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def deserialize_arg(v, index=False):
+    if isinstance(v, dict) and v.get("class_name") == "__slice__":
+        c = v["config"]
+        return slice(c.get("start"), c.get("stop"), c.get("step"))
+    if isinstance(v, dict) and v.get("class_name") == "__ellipsis__":
+        return Ellipsis
+    if isinstance(v, list) and index:
+        return tuple(deserialize_arg(x) for x in v)
+    return v
+
+
+def make_operation_class(op_name, fn):
+    spec = _SPECS[op_name]
+    module, class_name, config_names = spec[:3]
+    keyword_calls = spec[3] if len(spec) > 3 else ()
+    params = list(inspect.signature(fn).parameters)
+    call_names = tuple(p for p in params if p not in config_names and p not in keyword_calls)
+    cls = OPERATIONS.get(class_name)
+    if cls is None:  # swish/silu and hard_swish/hard_silu share one Keras class
+        cls = type(class_name, (Operation,), {
+            "_fn": staticmethod(fn), "_module": module, "_config_names": tuple(config_names),
+            "_call_names": call_names, "_keyword_calls": tuple(keyword_calls),
+            "__doc__": f"The `{op_name}` op as a functional-graph node (Keras's {class_name})."})
+        OPERATIONS[class_name] = cls
+    return cls
+
+
+def symbolic_dispatch(op_name, fn):
+    """`fn` (an eager op) that, given a KerasTensor anywhere in its arguments, records an
+    operation node instead of computing."""
+    cls = make_operation_class(op_name, fn)
+    signature = inspect.signature(fn)
+    config_names = cls._config_names
+    keyword_calls = cls._keyword_calls
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        for a in args:
+            if type(a) is KerasTensor or (type(a) in (list, tuple) and is_symbolic(a)):
+                break
+        else:
+            if not kwargs or not any(is_symbolic(v) for v in kwargs.values()):
+                return fn(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"fastkeras.ops.{op_name}: {e}") from None
+        given = bound.arguments
+        config = {}
+        for p in config_names:
+            if p in given:
+                config[p] = given[p]
+            elif p in signature.parameters:
+                config[p] = signature.parameters[p].default
+            elif p == "sparse":
+                config[p] = False
+            elif p == "synchronized":
+                config[p] = False
+        call_args = [given[p] for p in cls._call_names if p in given]
+        call_kwargs = {p: given[p] for p in keyword_calls if p in given}
+        return cls(**config)(*call_args, **call_kwargs)
+
+    return op
+
+
+def unsupported_on_symbolic(op_name, fn):
+    """An op with no graph node form: a clear error on KerasTensors, the op otherwise."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if any(is_symbolic(a) for a in args) or any(is_symbolic(v) for v in kwargs.values()):
+            raise TypeError(f"fastkeras.ops.{op_name} cannot be applied to a symbolic "
+                            "KerasTensor in a Functional model; call it inside a Layer's "
+                            "`call` instead.")
+        return fn(*args, **kwargs)
+
+    return op
+
+
+def install(namespace: dict, names) -> None:
+    """Replaces each op in `namespace` by its symbolic-aware form."""
+    for name in names:
+        fn = namespace[name]
+        if name == "shape":
+            namespace[name] = _shape_op(fn)
+        elif name in _SPECS:
+            namespace[name] = symbolic_dispatch(name, fn)
+        elif name not in ("convert_to_numpy", "convert_to_tensor", "linear"):
+            namespace[name] = unsupported_on_symbolic(name, fn)
+
+
+def _shape_op(fn):
+    @functools.wraps(fn)
+    def shape(x):
+        if type(x) is KerasTensor:
+            return tuple(x.shape)
+        return fn(x)
+    return shape
+
+
+def operation_from_config(spec):
+    """An Operation from a Keras functional-config layer entry whose module is `keras.src.ops.*`
+    (None when `spec` is not one)."""
+    module = spec.get("module") or ""
+    if not module.startswith("keras.src.ops") and not module.startswith("fastkeras.ops"):
+        return None
+    cls = OPERATIONS.get(spec.get("class_name"))
+    if cls is None:
+        raise ValueError(f"Unknown operation '{spec.get('class_name')}' (module {module}) in the "
+                         f"model config; supported: {sorted(OPERATIONS)}")
+    return cls.from_config(spec.get("config", {}))

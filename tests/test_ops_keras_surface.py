@@ -113,3 +113,27 @@ def test_keyword_arguments_as_keras_names_them():
     np.testing.assert_allclose(ops.reshape(x, newshape=(3, 2)).numpy(), x.reshape(3, 2))
     np.testing.assert_allclose(ops.max(x, axis=1, initial=4.0).numpy(), [4.0, 5.0])
     np.testing.assert_allclose(ops.stack(x=[x, x]).numpy(), np.stack([x, x]))
+
+
+def test_defaults_match_keras_ops():
+    """Argument defaults that change results: concatenate along axis 0, argmax/argmin over the
+    flattened array, ops.gelu approximate (activations.gelu exact)."""
+    import inspect
+    k3 = pytest.importorskip("keras")
+    for name in ("concatenate", "argmax", "argmin", "gelu", "mean", "sum", "max", "min",
+                 "softmax", "transpose", "reshape", "where", "stack"):
+        ours = inspect.signature(getattr(ops, name)).parameters
+        theirs = inspect.signature(getattr(k3.ops, name)).parameters
+        for p in theirs.values():
+            if p.default is not inspect.Parameter.empty and p.name in ours:
+                assert ours[p.name].default == p.default, (name, p.name)
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert ops.concatenate([a, a]).shape == (4, 3)
+    assert int(np.asarray(ops.argmax(a))) == 5
+
+
+def test_where_without_branches_gives_indices():
+    idx = ops.where(np.array([[True, False], [False, True]]))
+    assert [np.asarray(i).tolist() for i in idx] == [[0, 1], [0, 1]]
+    with pytest.raises(ValueError, match="both should"):
+        ops.where(np.array([True]), 1.0)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from fastkeras import ops
-from fastkeras.ops import (elu, exponential, gelu, hard_sigmoid, hard_silu, leaky_relu,  # noqa: F401
+from fastkeras.ops import (elu, exponential, hard_sigmoid, hard_silu, leaky_relu,  # noqa: F401
                            linear, log_softmax, relu6, selu, sigmoid, silu, softplus, softsign,
                            tanh)
+
+
+def gelu(x, approximate=False):
+    """Keras's gelu activation: exact (erf) by default, unlike `keras.ops.gelu`."""
+    return ops.gelu(x, approximate=approximate)
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):

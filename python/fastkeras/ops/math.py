@@ -260,16 +260,23 @@ def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
     return out if initial is None else minimum(out, initial)
 
 
-def argmax(x, axis=-1, keepdims=False):
+def argmax(x, axis=None, keepdims=False):
     return Tensor(np.argmax(convert_to_numpy(x), axis=axis, keepdims=keepdims))
 
 
-def argmin(x, axis=-1, keepdims=False):
+def argmin(x, axis=None, keepdims=False):
     return Tensor(np.argmin(convert_to_numpy(x), axis=axis, keepdims=keepdims))
 
 
-def where(condition, x1, x2):
+def where(condition, x1=None, x2=None):
+    """x1 where condition holds, else x2; with neither, the indices where it holds (a tuple of
+    integer tensors, one per axis), as Keras."""
     cond = np.asarray(convert_to_numpy(condition), dtype=bool)
+    if x1 is None and x2 is None:
+        return tuple(Tensor(i) for i in np.nonzero(cond))
+    if x1 is None or x2 is None:
+        raise ValueError("`x1` and `x2` either both should be `None` or both should have non-None "
+                         f"value. Received: x1={x1!r}, x2={x2!r}")
     return _binary(x1, x2, lambda a, b: np.where(cond, a, b),
                    lambda g, a, b, o: np.where(cond, g, 0), lambda g, a, b, o: np.where(cond, 0, g))
 
@@ -303,7 +310,7 @@ def squeeze(x, axis=None):
     return make_op(np.squeeze(x.value, axis), (x,), lambda g, needs: (g.reshape(x.value.shape),))
 
 
-def concatenate(xs, axis=-1):
+def concatenate(xs, axis=0):
     ts = [_t(x) for x in xs]
     vals = [_float(t) for t in ts]
     out = np.concatenate(vals, axis=axis)

@@ -114,7 +114,7 @@ _SQRT_2_OVER_PI = _pymath.sqrt(2 / _pymath.pi)
 _erf = np.vectorize(_pymath.erf, otypes=[np.float64])
 
 
-def gelu(x, approximate=False):
+def gelu(x, approximate=True):
     if approximate:
         def fwd(v):
             return 0.5 * v * (1 + np.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)))

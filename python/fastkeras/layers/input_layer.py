@@ -8,13 +8,21 @@ from fastkeras.layers.layer import Layer, standardize_shape, unique_name
 
 
 class Node:
-    """One call of a layer on symbolic inputs (a layer called twice has two nodes)."""
+    """One call of a layer on symbolic inputs (a layer called twice has two nodes). `args` and
+    `kwargs` are the call's other arguments (e.g. an RNN's `initial_state`), which may hold
+    KerasTensors too; a Functional model replays the call with them."""
 
-    __slots__ = ("layer", "inputs")
+    __slots__ = ("layer", "inputs", "args", "kwargs")
 
-    def __init__(self, layer, inputs):
+    def __init__(self, layer, inputs, args=(), kwargs=None):
         self.layer = layer
         self.inputs = inputs
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+
+    def parent_tensors(self):
+        """Every KerasTensor the call reads: its inputs, then those among its arguments."""
+        return _symbolic_leaves((self.inputs, self.args, self.kwargs))
 
 
 class KerasTensor:
@@ -95,7 +103,7 @@ def symbolic_call(layer, inputs, args, kwargs):
     was_built, built_for = layer.built, layer._build_input_shape
     try:
         with no_grad():
-            out = layer(probe(inputs), *args, training=False, **kwargs)
+            out = layer(probe(inputs), *probe(tuple(args)), training=False, **probe(kwargs))
     except ValueError as e:
         built = (f" (it was built for input shape {_fmt(built_for)})"
                  if was_built and built_for is not None else "")
@@ -105,7 +113,7 @@ def symbolic_call(layer, inputs, args, kwargs):
     layer._output_shape = _none_batch(out)
     if not was_built:  # built on a probe batch of one: record the symbolic shape
         layer._build_input_shape = _shapes(inputs)
-    node = Node(layer, inputs)
+    node = Node(layer, inputs, args, kwargs)
     layer._inbound_nodes.append(node)
 
     def wrap(o, i):
@@ -155,3 +163,14 @@ def _flat(x):
     if isinstance(x, (list, tuple)):
         return [v for item in x for v in _flat(item)]
     return [x]
+
+
+def _symbolic_leaves(x):
+    """The KerasTensors anywhere in a nested structure (other values are skipped)."""
+    if isinstance(x, KerasTensor):
+        return [x]
+    if isinstance(x, dict):
+        return [t for k in x for t in _symbolic_leaves(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [t for item in x for t in _symbolic_leaves(item)]
+    return []

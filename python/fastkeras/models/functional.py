@@ -28,6 +28,17 @@ def _map(structure, fn):
     return structure
 
 
+def _tensor_argument(value):
+    """Whether a call keyword argument holds KerasTensors (only those are replayed/saved)."""
+    if isinstance(value, KerasTensor):
+        return True
+    if isinstance(value, dict):
+        return any(_tensor_argument(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_tensor_argument(v) for v in value)
+    return False
+
+
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
 
 
@@ -105,7 +116,7 @@ class Functional(Model):
             if key in on_path:
                 raise ValueError("The layer graph has a cycle.")
             on_path.add(key)
-            for parent in _flatten(t._inputs):
+            for parent in t._node.parent_tensors():
                 visit(parent)
             on_path.discard(key)
             node = (t._layer, t._node, [t])
@@ -128,7 +139,7 @@ class Functional(Model):
                 return
             first_seen.setdefault(id(t._layer), (len(first_seen), t._layer))
             if id(t) not in input_ids:
-                for parent in _flatten(t._inputs):
+                for parent in t._node.parent_tensors():
                     walk(parent)
             finished.add(key)
             post_order.append(t)
@@ -142,7 +153,7 @@ class Functional(Model):
             node_depth[key] = depth
             layer_depth[id(t._layer)] = depth
             if id(t) not in input_ids:
-                for parent in _flatten(t._inputs):
+                for parent in t._node.parent_tensors():
                     pkey = _node_key(parent)
                     node_depth[pkey] = max(node_depth.get(pkey, 0), depth + 1)
         for t in self.inputs:  # an input nothing depends on still belongs to the model
@@ -171,11 +182,14 @@ class Functional(Model):
                     n += 1
         return out
 
+    def _call_nodes(self, layer, node_index):
+        """This model's calls (Nodes) of `layer`, by node index."""
+        return sorted((node for l, node, _ in self._nodes if l is layer),
+                      key=lambda node: node_index[id(node)])
+
     def _calls_of(self, layer, node_index):
         """The inputs of this model's calls of `layer`, by node index."""
-        nodes = sorted((node for l, node, _ in self._nodes if l is layer),
-                       key=lambda node: node_index[id(node)])
-        return [node.inputs for node in nodes]
+        return [node.inputs for node in self._call_nodes(layer, node_index)]
 
     def get_config(self):
         from fastkeras.saving.serialization import serialize_layer
@@ -201,8 +215,11 @@ class Functional(Model):
                 spec["build_config"] = {"input_shape": _json_shape(layer._build_input_shape)}
             spec["name"] = layer.name
             spec["inbound_nodes"] = [
-                {"args": [_map(call_inputs, tensor_config)], "kwargs": {}}
-                for call_inputs in self._calls_of(layer, node_index)]
+                {"args": [_map(node.inputs, tensor_config)] + [_map(a, tensor_config)
+                                                                for a in node.args],
+                 "kwargs": {k: _map(v, tensor_config) for k, v in node.kwargs.items()
+                            if _tensor_argument(v)}}
+                for node in self._call_nodes(layer, node_index)]
             layers.append(spec)
 
         def refs(structure):
@@ -357,7 +374,12 @@ class Functional(Model):
                 values[id(t)] = v
         for layer, node, outs in self._nodes:
             args = _map(node.inputs, lambda t: values[id(t)])
-            out = layer(args, training=training)
+            # The call's positional arguments and its tensor-valued keyword arguments (an
+            # RNN's initial_state) are replayed as well.
+            kwargs = {k: _map(v, lambda t: values[id(t)]) for k, v in node.kwargs.items()
+                      if _tensor_argument(v)}
+            extra = [_map(a, lambda t: values[id(t)]) for a in node.args]
+            out = layer(args, *extra, training=training, **kwargs)
             # Record every output of this call under the KerasTensors it produced.
             for t in outs:
                 values[id(t)] = out[t._index] if isinstance(out, (list, tuple)) else out

@@ -14,7 +14,7 @@ from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, convert_to_tensor
-from fastkeras.layers.layer import Layer
+from fastkeras.layers.layer import Layer, to_snake_case
 from fastkeras.ops import rnn as rnn_ops
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid")
@@ -271,6 +271,10 @@ class RNN(Layer):
         if not self.cell.built:
             self.cell.build(input_shape)
             self.cell.built = True
+            # Keras's variable paths name the layer above the cell ("lstm/lstm_cell/kernel"),
+            # which also keeps them distinct between layers (their cells share one name).
+            for v in self.cell._own_weights:
+                v.path = f"{self.name}/{v.path}"
         super().build(input_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
@@ -369,7 +373,11 @@ class _CellLayer(RNN):
         activity_regularizer = kwargs.pop("activity_regularizer", None)
         kwargs.pop("use_cudnn", None)
         kwargs.pop("implementation", None)
-        cell = self.cell_class(units, trainable=layer_kwargs.get("trainable", True), **kwargs)
+        # Named as Keras names the cell inside the layer ("lstm_cell"): weight paths in
+        # legacy .h5 files read <layer>/lstm_cell/kernel.
+        cell_name = to_snake_case(self.cell_class.__name__)
+        cell = self.cell_class(units, trainable=layer_kwargs.get("trainable", True),
+                               name=cell_name, **kwargs)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask, **layer_kwargs)

@@ -70,8 +70,9 @@ def write_model_weights(model, f, keras_version):
     write_name_list(group, "layer_names", [layer.name for layer in layers])
     for layer in layers:
         g = group.create_group(layer.name)
-        variables = _layer_weights(layer)
-        names = [f"{model.name}/{layer.name}/{v.name}" for v in variables]
+        pairs = _layer_weight_paths(layer)
+        variables = [v for _, v in pairs]
+        names = [f"{model.name}/{path}" for path, _ in pairs]
         write_name_list(g, "weight_names", names)
         for name, v in zip(names, variables):
             g.create_dataset(name, data=np.asarray(v.value))
@@ -96,13 +97,37 @@ def write_optimizer_weights(optimizer, f):
 
 # --- reading -------------------------------------------------------------------------------
 
+def _layer_weight_paths(layer):
+    """(path, variable) for a layer's weights in the legacy order: its own and its sublayers'
+    (each sublayer once, depth first), trainable ones first. The path names the sublayers on
+    the way as Keras does (`bidirectional/forward_lstm/lstm_cell/kernel`); HDF5 needs the
+    paths distinct, so a repeated one gets a numbered suffix."""
+    pairs, seen = [], set()
+
+    def visit(sub, prefix):
+        if id(sub) in seen:
+            return
+        seen.add(id(sub))
+        pairs.extend((f"{prefix}/{v.name}", v) for v in weights_h5.own_variables(sub))
+        for child in sub._tracked_layers:
+            visit(child, f"{prefix}/{child.name}")
+
+    visit(layer, layer.name)
+    trainable = [p for p in pairs if getattr(p[1], "_declared_trainable", True)]
+    ordered = trainable + [p for p in pairs if not getattr(p[1], "_declared_trainable", True)]
+    out, used = [], set()
+    for path, v in ordered:
+        unique, n = path, 1
+        while unique in used:
+            unique, n = f"{path}_{n}", n + 1
+        used.add(unique)
+        out.append((unique, v))
+    return out
+
+
 def _layer_weights(layer):
-    """A layer's weights in the legacy order: its own and its sublayers' (trainable first)."""
-    weights = []
-    for sub in layer._all_layers():
-        weights.extend(weights_h5.own_variables(sub))
-    trainable = [v for v in weights if getattr(v, "_declared_trainable", True)]
-    return trainable + [v for v in weights if not getattr(v, "_declared_trainable", True)]
+    """A layer's weights in the legacy order (see `_layer_weight_paths`)."""
+    return [v for _, v in _layer_weight_paths(layer)]
 
 
 def _read_weights(group, filepath):

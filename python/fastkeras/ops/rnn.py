@@ -182,16 +182,42 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     return outputs, last, h, c
 
 
+# The rows each embedding table's reused gradient buffer holds from the last backward pass:
+# the next pass clears only those rows instead of the whole table.
+_rows_written = weakref.WeakKeyDictionary()
+
+
+def _sum_rows_by_id(ids: np.ndarray, grads: np.ndarray):
+    """(unique ids, the sum of the gradient rows of each): a stable sort groups equal ids, so
+    every row's contributions add up in their original order, as a sequential scatter would."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    return sorted_ids[starts], np.add.reduceat(grads[order], starts, axis=0)
+
+
 def embedding_lookup(embeddings, indices: np.ndarray):
-    """embeddings[indices] with a gradient that scatters back into the table's rows."""
+    """embeddings[indices] with a gradient that scatters back into the table's rows.
+
+    The gradient is the table-shaped buffer the variable reuses across training steps; a step
+    costs O(ids * dim + rows touched), not O(table): only the rows written by the previous
+    step are cleared before this step's per-id sums are written."""
     table = embeddings.value
     flat = indices.reshape(-1)
     out = table[flat].reshape(indices.shape + (table.shape[1],))
 
     def backward(g, needs):
         grad = _grad_out(embeddings, backward_pass_id())
-        grad.fill(0.0)
-        np.add.at(grad, flat, np.asarray(g, np.float32).reshape(-1, table.shape[1]))
+        last = _rows_written.get(embeddings)
+        if last is not None and last[0] is grad:
+            grad[last[1]] = 0.0
+        else:  # a fresh array (or one this op has not written before)
+            grad.fill(0.0)
+        rows = np.zeros(0, np.int64)
+        if flat.size:
+            rows, sums = _sum_rows_by_id(flat, np.asarray(g, np.float32).reshape(-1, table.shape[1]))
+            grad[rows] = sums
+        _rows_written[embeddings] = (grad, rows)
         return (grad,)
 
     return make_op(out, (embeddings,), backward)

@@ -50,7 +50,10 @@ def _ser(obj, serialize):
 
 class _Cell(Layer):
     """What the three cells share: arguments, weights (kernel, recurrent_kernel, bias) and
-    the dropout masks, one per batch row reused at every timestep as Keras does."""
+    the dropout masks, drawn once per batch and reused at every timestep as Keras does.
+
+    Like Keras, LSTM and GRU cells with recurrent_dropout > 0 draw a separate mask for every
+    gate, for the inputs and for the state; otherwise one input mask serves all gates."""
 
     cell_kind = "simple"
     gates = 1
@@ -115,15 +118,32 @@ class _Cell(Layer):
         super().build(input_shape)
 
     def _keep_mask(self, shape, rate):
+        """Kept entries scaled by 1 / (1 - rate), dropped ones 0. A rate of 1 drops every
+        entry (Keras does so for input dropout on its fused path, while its per-gate cells
+        skip dropout at rate 1; one rule here, and never a division by zero)."""
+        if rate >= 1:
+            return np.zeros(shape, np.float32)
         gen = self._rng if self._rng is not None else fk_random.generator()
         keep = gen.random(shape, dtype=np.float32) >= rate
         return (keep / np.float32(1 - rate)).astype(np.float32)
 
+    @property
+    def dropout_mask_per_gate(self):
+        """Whether each gate gets its own dropout masks (Keras: LSTM/GRU with recurrent
+        dropout run their per-gate implementation)."""
+        return self.gates > 1 and self.recurrent_dropout > 0
+
     def input_dropout_mask(self, batch, features):
+        """(batch, gates * features) with one mask per gate when `dropout_mask_per_gate`,
+        else (batch, 1, features): one mask for every gate and timestep."""
+        if self.dropout_mask_per_gate:
+            return self._keep_mask((batch, self.gates * features), self.dropout)
         return self._keep_mask((batch, 1, features), self.dropout)
 
     def recurrent_dropout_mask(self, batch):
-        return self._keep_mask((batch, self.units), self.recurrent_dropout)
+        """(batch, gates * units): one mask per gate on the state entering its recurrent
+        product (SimpleRNN has one gate)."""
+        return self._keep_mask((batch, self.gates * self.units), self.recurrent_dropout)
 
     def kernel_cell(self):
         return self.cell_kind
@@ -290,9 +310,12 @@ class RNN(Layer):
                              f"{(None,) + tuple(sequences.shape[1:])}")
         batch, steps, features = sequences.shape
         x = sequences
+        in_mask = rec_mask = None
         if training and cell.dropout > 0:
-            x = ops.multiply(x, cell.input_dropout_mask(batch, features))
-        rec_mask = None
+            if cell.dropout_mask_per_gate:
+                in_mask = cell.input_dropout_mask(batch, features)
+            else:
+                x = ops.multiply(x, cell.input_dropout_mask(batch, features))
         if training and cell.recurrent_dropout > 0:
             rec_mask = cell.recurrent_dropout_mask(batch)
         states = self._initial_states(initial_state, batch)
@@ -305,7 +328,7 @@ class RNN(Layer):
         outputs, last, h, c = rnn_ops.rnn(
             x, cell.kernel_cell(), cell.kernel, cell.recurrent_kernel,
             cell.bias if cell.use_bias else None, initial_state=states, mask=mask,
-            recurrent_mask=rec_mask, activation=cell._act_name,
+            input_mask=in_mask, recurrent_mask=rec_mask, activation=cell._act_name,
             recurrent_activation=cell._rec_act_name, go_backwards=self.go_backwards,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences, workspace=self._workspace)

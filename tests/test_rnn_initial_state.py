@@ -102,3 +102,26 @@ def test_wrong_number_of_symbolic_states_is_rejected():
     _, h, _ = fk.layers.LSTM(6, return_state=True)(enc_in)
     with pytest.raises(ValueError, match="initial"):
         fk.layers.LSTM(6)(dec_in, initial_state=[h])
+
+
+def test_legacy_h5_encoder_decoder_both_ways(tmp_path):
+    x, _ = data(np.random.default_rng(5))
+    km = encoder_decoder(keras, "bidirectional")
+    km.save(tmp_path / "k.h5")
+    fm = fk.models.load_model(tmp_path / "k.h5")
+    np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
+                               atol=ATOL)
+    fm.set_weights([w - 0.01 for w in fm.get_weights()])
+    fm.save(tmp_path / "f.h5")
+    back = keras.models.load_model(tmp_path / "f.h5")
+    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), fm.predict(x, verbose=0),
+                               atol=ATOL)
+
+
+def test_summary_connects_the_decoder_to_the_encoder_states():
+    fm = encoder_decoder(fk)
+    rows = {name: sources for name, _, _, _, sources in fm._summary_rows()}
+    decoder = [l.name for l in fm.layers if isinstance(l, fk.layers.LSTM)
+               and not l.return_state][0]
+    encoder = [l.name for l in fm.layers if isinstance(l, fk.layers.LSTM) and l.return_state][0]
+    assert rows[decoder] == ["decoder_in[0][0]", f"{encoder}[0][1]", f"{encoder}[0][2]"]

@@ -332,9 +332,9 @@ class Functional(Model):
         rows = []
         for layer in self._layers:
             sources = []
-            for call_inputs in self._calls_of(layer, node_index):
+            for node in self._call_nodes(layer, node_index):  # inputs, then e.g. states
                 sources.extend(f"{t._layer.name}[{node_index[_node_key(t)]}][{t._index}]"
-                               for t in _flatten(call_inputs))
+                               for t in node.parent_tensors())
             params = layer.count_params() if layer.built else 0
             rows.append((layer.name, type(layer).__name__, layer._output_shape, params, sources))
         return rows

@@ -186,3 +186,21 @@ def test_masked_output_weighted_metrics_use_mask_times_weights():
         logs = fm.evaluate(x, y, sample_weight=sw, batch_size=batch_size, verbose=0,
                            return_dict=True)
         assert logs["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_per_sample_weights_with_a_masked_output():
+    # Keras 3 cannot broadcast (batch,) weights against a (batch, steps) mask; here each
+    # sample's weight covers its unmasked steps: loss = sum(l * w * m) / sum(m).
+    rng = np.random.default_rng(8)
+    fm = build_tagger(fk, "dense")
+    x, y = tagger_data(rng)
+    sw = rng.uniform(0.5, 2.0, size=len(x)).astype(np.float32)
+    fm.compile("sgd", "sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+    probs = fm.predict(x, verbose=0).astype(np.float64)
+    nll = -np.log(np.take_along_axis(probs, y[..., None], -1)[..., 0])
+    hit = probs.argmax(-1) == y
+    m = (x != 0).astype(np.float64)
+    w = sw[:, None] * m
+    logs = fm.evaluate(x, y, sample_weight=sw, batch_size=len(x), verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx((nll * w).sum() / m.sum(), rel=1e-5)
+    assert logs["accuracy"] == pytest.approx((hit * w).sum() / w.sum(), abs=1e-6)

@@ -12,13 +12,13 @@ class Node:
     `kwargs` are the call's other arguments (e.g. an RNN's `initial_state`), which may hold
     KerasTensors too; a Functional model replays the call with them."""
 
-    __slots__ = ("layer", "inputs", "args", "kwargs")
+    __slots__ = ("layer", "inputs", "kwargs", "args")
 
-    def __init__(self, layer, inputs, args=(), kwargs=None):
+    def __init__(self, layer, inputs, kwargs=None, args=()):
         self.layer = layer
         self.inputs = inputs
-        self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
+        self.args = tuple(args)
 
     def parent_tensors(self):
         """Every KerasTensor the call reads: its inputs, then those among its arguments."""
@@ -113,7 +113,7 @@ def symbolic_call(layer, inputs, args, kwargs):
     layer._output_shape = _none_batch(out)
     if not was_built:  # built on a probe batch of one: record the symbolic shape
         layer._build_input_shape = _shapes(inputs)
-    node = Node(layer, inputs, args, kwargs)
+    node = Node(layer, inputs, kwargs, args)
     layer._inbound_nodes.append(node)
 
     def wrap(o, i):

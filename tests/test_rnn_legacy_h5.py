@@ -93,3 +93,24 @@ def test_recurrent_cells_are_named_as_in_keras():
     assert fk.layers.LSTM(2).cell.name == keras.layers.LSTM(2).cell.name == "lstm_cell"
     assert fk.layers.GRU(2).cell.name == keras.layers.GRU(2).cell.name == "gru_cell"
     assert fk.layers.SimpleRNN(2).cell.name == keras.layers.SimpleRNN(2).cell.name
+
+
+def functional_seq2seq(lib):
+    L = lib.layers
+    enc_in, dec_in = lib.Input((5, 3)), lib.Input((4, 2))
+    _, *states = L.Bidirectional(L.LSTM(3, return_state=True, name="enc"), name="bienc")(enc_in)
+    seq = L.Bidirectional(L.GRU(3, return_sequences=True, name="dec"), name="bidec")(
+        dec_in, initial_state=states[::2])  # the h of each direction
+    out = L.TimeDistributed(L.Dense(2, name="inner_dense"), name="td")(seq)
+    return lib.Model([enc_in, dec_in], out, name="ed")
+
+
+def test_functional_model_weight_names_match_keras(tmp_path):
+    # A Functional model's layers are built outside its scope: Keras leaves the model's name
+    # out of the weight paths, unlike Sequential's.
+    functional_seq2seq(fk).save(tmp_path / "ours.h5")
+    functional_seq2seq(keras).save(tmp_path / "keras.h5")
+    ours = weight_names(tmp_path / "ours.h5")
+    assert ours == weight_names(tmp_path / "keras.h5")
+    assert ours["bienc"][0] == "bienc/forward_enc/lstm_cell/kernel"
+    assert ours["td"] == ["td/inner_dense/kernel", "td/inner_dense/bias"]

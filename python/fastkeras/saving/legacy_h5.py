@@ -72,7 +72,10 @@ def write_model_weights(model, f, keras_version):
         g = group.create_group(layer.name)
         pairs = _layer_weight_paths(layer)
         variables = [v for _, v in pairs]
-        names = [f"{model.name}/{path}" for path, _ in pairs]
+        # Keras names a weight by its variable path: a Sequential model builds its layers
+        # inside its own scope (`sequential/dense/kernel`), a Functional one does not.
+        prefix = f"{model.name}/" if _is_sequential(model) else ""
+        names = [prefix + path for path, _ in pairs]
         write_name_list(g, "weight_names", names)
         for name, v in zip(names, variables):
             g.create_dataset(name, data=np.asarray(v.value))
@@ -104,15 +107,23 @@ def _layer_weight_paths(layer):
     paths distinct, so a repeated one gets a numbered suffix."""
     pairs, seen = [], set()
 
+    def scope(prefix, sub):
+        # A nested Functional model's layers were built outside its scope (Keras leaves its
+        # name out of their paths); any other layer's name is part of its weights' paths.
+        if _is_functional(sub):
+            return prefix
+        return f"{prefix}/{sub.name}" if prefix else sub.name
+
     def visit(sub, prefix):
         if id(sub) in seen:
             return
         seen.add(id(sub))
-        pairs.extend((f"{prefix}/{v.name}", v) for v in weights_h5.own_variables(sub))
+        pairs.extend((f"{prefix}/{v.name}" if prefix else v.name, v)
+                     for v in weights_h5.own_variables(sub))
         for child in sub._tracked_layers:
-            visit(child, f"{prefix}/{child.name}")
+            visit(child, scope(prefix, child))
 
-    visit(layer, layer.name)
+    visit(layer, scope("", layer))
     trainable = [p for p in pairs if getattr(p[1], "_declared_trainable", True)]
     ordered = trainable + [p for p in pairs if not getattr(p[1], "_declared_trainable", True)]
     out, used = [], set()
@@ -123,6 +134,16 @@ def _layer_weight_paths(layer):
         used.add(unique)
         out.append((unique, v))
     return out
+
+
+def _is_sequential(model):
+    from fastkeras.models.sequential import Sequential
+    return isinstance(model, Sequential)
+
+
+def _is_functional(layer):
+    from fastkeras.models.functional import Functional
+    return isinstance(layer, Functional) and not _is_sequential(layer)
 
 
 def _layer_weights(layer):

@@ -43,6 +43,7 @@ def test_many_repeats_of_an_id_sum_in_order(rng):
 
 
 def test_finite_differences_through_a_recurrent_model(rng):
+    keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((5,)), layers.Embedding(9, 3),
                               layers.SimpleRNN(2), layers.Dense(1)])
     ids = rng.integers(0, 9, size=(4, 5))
@@ -51,7 +52,7 @@ def test_finite_differences_through_a_recurrent_model(rng):
     with GradientTape():
         loss = keras.ops.sum(model(ids))
     (analytic,) = gradients(loss, [emb])
-    eps = 1e-2
+    eps = 1e-3
     numeric = np.zeros(emb.shape)
     base = emb.numpy()
     for idx in np.ndindex(*emb.shape):
@@ -61,4 +62,4 @@ def test_finite_differences_through_a_recurrent_model(rng):
             emb.assign(w)
             numeric[idx] += sign * float(np.sum(model(ids).value)) / (2 * eps)
     emb.assign(base)
-    np.testing.assert_allclose(analytic, numeric, atol=2e-3)
+    np.testing.assert_allclose(analytic, numeric, atol=1e-3, rtol=1e-3)

@@ -97,7 +97,7 @@ def test_recurrent_cells_are_named_as_in_keras():
 
 def functional_seq2seq(lib):
     L = lib.layers
-    enc_in, dec_in = lib.Input((5, 3)), lib.Input((4, 2))
+    enc_in, dec_in = lib.Input((5, 3), name="enc_in"), lib.Input((4, 2), name="dec_in")
     _, *states = L.Bidirectional(L.LSTM(3, return_state=True, name="enc"), name="bienc")(enc_in)
     seq = L.Bidirectional(L.GRU(3, return_sequences=True, name="dec"), name="bidec")(
         dec_in, initial_state=states[::2])  # the h of each direction

@@ -113,3 +113,94 @@ def test_keras_model_file_with_sequence_layers_loads(tmp_path):
     x, _ = data("embedding_masked", np.random.default_rng(3))
     np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
                                atol=ATOL)
+
+
+# --- masks reaching the loss and the metrics -------------------------------------------------
+
+def build_tagger(lib, head):
+    """Per-timestep classifier over padded id sequences: the output carries the padding mask."""
+    L = lib.layers
+    dense = L.Dense(5, activation="softmax")
+    return lib.Sequential([lib.Input((7,)), L.Embedding(12, 4, mask_zero=True),
+                           L.LSTM(3, return_sequences=True),
+                           L.TimeDistributed(dense) if head == "time_distributed" else dense])
+
+
+def tagger_data(rng):
+    x = rng.integers(1, 12, size=(6, 7))
+    x[0, 4:] = 0
+    x[2, 1:] = 0
+    x[5, 6] = 0
+    return x, rng.integers(0, 5, size=(6, 7))
+
+
+@pytest.mark.parametrize("head", ["time_distributed", "dense"])
+def test_masked_output_masks_loss_and_metrics_like_keras(head):
+    rng = np.random.default_rng(4)
+    keras.utils.set_random_seed(5)
+    km = build_tagger(keras, head)
+    fm = build_tagger(fk, head)
+    weights = [w * 1.5 for w in km.get_weights()]
+    km.set_weights(weights)
+    fm.set_weights(weights)
+    x, y = tagger_data(rng)
+    for model, lib in ((km, keras), (fm, fk)):
+        model.compile(lib.optimizers.SGD(learning_rate=0.5), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+    def close(k_logs, f_logs):
+        assert set(k_logs) == set(f_logs)
+        for key in k_logs:
+            k = np.ravel(k_logs[key])[0]
+            assert abs(np.ravel(f_logs[key])[0] - k) <= ATOL * max(1.0, abs(k)), key
+
+    # Several batches: the running means add up masked batches as Keras does.
+    close(km.evaluate(x, y, batch_size=4, verbose=0, return_dict=True),
+          fm.evaluate(x, y, batch_size=4, verbose=0, return_dict=True))
+    # Accuracy counts only the unmasked timesteps (an unmasked count would differ).
+    pred = fm.predict(x, verbose=0).argmax(-1)
+    keep = x != 0
+    assert fm.evaluate(x, y, verbose=0, return_dict=True)["accuracy"] == pytest.approx(
+        (pred == y)[keep].mean(), abs=1e-6)
+    # One SGD step on the whole batch, then evaluate again.
+    close(km.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0).history,
+          fm.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0).history)
+    for kw, fw in zip(km.get_weights(), fm.get_weights()):
+        np.testing.assert_allclose(fw, kw, atol=ATOL, rtol=ATOL)
+    close(km.evaluate(x, y, batch_size=6, verbose=0, return_dict=True),
+          fm.evaluate(x, y, batch_size=6, verbose=0, return_dict=True))
+
+
+def test_masked_output_weighted_metrics_use_mask_times_weights():
+    # Keras (torch backend) rescales per-timestep sample weights in place while masking the
+    # loss, so its weighted metrics depend on the batch size; ours are the plain weighted mean.
+    rng = np.random.default_rng(6)
+    fm = build_tagger(fk, "dense")
+    x, y = tagger_data(rng)
+    sw = rng.uniform(0.5, 2.0, size=y.shape).astype(np.float32)
+    fm.compile("sgd", "sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+    hit = (fm.predict(x, verbose=0).argmax(-1) == y).astype(np.float64)
+    w = sw * (x != 0)
+    expected = (hit * w).sum() / w.sum()
+    for batch_size in (2, 6):
+        logs = fm.evaluate(x, y, sample_weight=sw, batch_size=batch_size, verbose=0,
+                           return_dict=True)
+        assert logs["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_per_sample_weights_with_a_masked_output():
+    # Keras 3 cannot broadcast (batch,) weights against a (batch, steps) mask; here each
+    # sample's weight covers its unmasked steps: loss = sum(l * w * m) / sum(m).
+    rng = np.random.default_rng(8)
+    fm = build_tagger(fk, "dense")
+    x, y = tagger_data(rng)
+    sw = rng.uniform(0.5, 2.0, size=len(x)).astype(np.float32)
+    fm.compile("sgd", "sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+    probs = fm.predict(x, verbose=0).astype(np.float64)
+    nll = -np.log(np.take_along_axis(probs, y[..., None], -1)[..., 0])
+    hit = probs.argmax(-1) == y
+    m = (x != 0).astype(np.float64)
+    w = sw[:, None] * m
+    logs = fm.evaluate(x, y, sample_weight=sw, batch_size=len(x), verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx((nll * w).sum() / m.sum(), rel=1e-5)
+    assert logs["accuracy"] == pytest.approx((hit * w).sum() / w.sum(), abs=1e-6)

@@ -276,7 +276,7 @@ def test_recurrent_dropout_gradient_matches_fixed_mask_reference(rng):
     m = np.array([[2, 0, 2], [0, 2, 2]], np.float32)
     wt, rt = Tensor(w, requires_grad=True), Tensor(r, requires_grad=True)
     with GradientTape():
-        seq, _, _, _ = rnn_ops.rnn(x, "lstm", wt, rt, recurrent_mask=m)
+        seq, _, _, _ = rnn_ops.rnn(x, "lstm", wt, rt, recurrent_mask=np.tile(m, (1, 4)))
         loss = keras.ops.sum(seq)
 
     def ref(r_):

@@ -37,8 +37,9 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
                   const std::string& rec_act, const py::object& x, const py::object& w,
                   const py::object& r, const py::object& b, const py::object& rb,
                   const py::object& h0, const py::object& c0, const py::object& mask,
-                  const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
-                  const py::object& y, const py::object& h_last, const py::object& c_last,
+                  const py::object& in_mask, const py::object& rec_mask, bool reverse,
+                  bool zero_masked_outputs, const py::object& y, const py::object& h_last,
+                  const py::object& c_last,
                   const py::object& gates, const py::object& hprev, const py::object& state,
                   bool workspace_writable) {
   a.cell = parse_cell(cell, fn);
@@ -70,7 +71,8 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
   a.h0 = optional_array(h0, {B, U}, fn, "h0", false);
   a.c0 = optional_array(c0, {B, U}, fn, "c0", false);
   a.mask = optional_array(mask, {B, T}, fn, "mask", false);
-  a.rec_mask = optional_array(rec_mask, {B, U}, fn, "rec_mask", false);
+  a.in_mask = optional_array(in_mask, {B, G * I}, fn, "in_mask", false);
+  a.rec_mask = optional_array(rec_mask, {B, GU}, fn, "rec_mask", false);
   a.y = optional_array(y, {B, T, U}, fn, "y", true);
   a.h_last = optional_array(h_last, {B, U}, fn, "h_last", true);
   a.c_last = optional_array(c_last, {B, U}, fn, "c_last", true);
@@ -88,13 +90,15 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
 void rnn_forward_py(const std::string& cell, const std::string& act, const std::string& rec_act,
                     const py::object& x, const py::object& w, const py::object& r,
                     const py::object& b, const py::object& rb, const py::object& h0,
-                    const py::object& c0, const py::object& mask, const py::object& rec_mask,
-                    bool reverse, bool zero_masked_outputs, const py::object& y,
-                    const py::object& h_last, const py::object& c_last, const py::object& gates,
-                    const py::object& hprev, const py::object& state) {
+                    const py::object& c0, const py::object& mask, const py::object& in_mask,
+                    const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
+                    const py::object& y, const py::object& h_last, const py::object& c_last,
+                    const py::object& gates, const py::object& hprev,
+                    const py::object& state) {
   RnnArgs a;
-  fill_forward(a, "rnn_forward", cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, rec_mask,
-               reverse, zero_masked_outputs, y, h_last, c_last, gates, hprev, state, true);
+  fill_forward(a, "rnn_forward", cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask,
+               rec_mask, reverse, zero_masked_outputs, y, h_last, c_last, gates, hprev, state,
+               true);
   py::gil_scoped_release release;
   rnn_forward(a);
 }
@@ -102,9 +106,10 @@ void rnn_forward_py(const std::string& cell, const std::string& act, const std::
 void rnn_backward_py(const std::string& cell, const std::string& act, const std::string& rec_act,
                      const py::object& x, const py::object& w, const py::object& r,
                      const py::object& b, const py::object& rb, const py::object& h0,
-                     const py::object& c0, const py::object& mask, const py::object& rec_mask,
-                     bool reverse, bool zero_masked_outputs, const py::object& y,
-                     const py::object& gates, const py::object& hprev, const py::object& state,
+                     const py::object& c0, const py::object& mask, const py::object& in_mask,
+                     const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
+                     const py::object& y, const py::object& gates, const py::object& hprev,
+                     const py::object& state,
                      const py::object& dy, const py::object& dy_last, const py::object& dh_last,
                      const py::object& dc_last, const py::object& dx, const py::object& dw,
                      const py::object& dr, const py::object& db, const py::object& drb,
@@ -112,8 +117,9 @@ void rnn_backward_py(const std::string& cell, const std::string& act, const std:
                      const py::object& dgates_rec) {
   const char* fn = "rnn_backward";
   RnnArgs a;
-  fill_forward(a, fn, cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, rec_mask, reverse,
-               zero_masked_outputs, y, py::none(), py::none(), gates, hprev, state, false);
+  fill_forward(a, fn, cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask, rec_mask,
+               reverse, zero_masked_outputs, y, py::none(), py::none(), gates, hprev, state,
+               false);
   const int64_t B = a.batch, T = a.steps, I = a.in, U = a.units;
   const int64_t GU = rnn_gate_count(a.cell) * U;
   a.dy = optional_array(dy, {B, T, U}, fn, "dy", false);
@@ -143,7 +149,8 @@ void register_rnn(py::module_& m) {
   m.def("rnn_forward", &rnn_forward_py, arg("cell"), arg("activation"),
         arg("recurrent_activation"), arg("x"), arg("w"), arg("r"), arg("b") = none,
         arg("rb") = none, arg("h0") = none, arg("c0") = none, arg("mask") = none,
-        arg("rec_mask") = none, arg("reverse") = false, arg("zero_masked_outputs") = false,
+        arg("in_mask") = none, arg("rec_mask") = none, arg("reverse") = false,
+        arg("zero_masked_outputs") = false,
         arg("y") = none, arg("h_last") = none, arg("c_last") = none, arg("gates") = none,
         arg("hprev") = none, arg("state") = none,
         "A recurrent layer over all timesteps: fills y (outputs, processing order), h_last, "
@@ -151,14 +158,14 @@ void register_rnn(py::module_& m) {
   m.def("rnn_backward", &rnn_backward_py, arg("cell"), arg("activation"),
         arg("recurrent_activation"), arg("x"), arg("w"), arg("r"), arg("b") = none,
         arg("rb") = none, arg("h0") = none, arg("c0") = none, arg("mask") = none,
-        arg("rec_mask") = none, arg("reverse") = false, arg("zero_masked_outputs") = false,
+        arg("in_mask") = none, arg("rec_mask") = none, arg("reverse") = false,
+        arg("zero_masked_outputs") = false,
         arg("y") = none, arg("gates") = none, arg("hprev") = none, arg("state") = none,
         arg("dy") = none, arg("dy_last") = none, arg("dh_last") = none, arg("dc_last") = none,
         arg("dx") = none, arg("dw") = none, arg("dr") = none, arg("db") = none,
         arg("drb") = none, arg("dh0") = none, arg("dc0") = none, arg("dgates") = none,
         arg("dgates_rec") = none,
-        "Gradients of a recurrent layer over all timesteps from its forward workspace "
-        "(call once per forward: the workspace is partly overwritten).");
+        "Gradients of a recurrent layer over all timesteps from its forward workspace.");
 }
 
 Registrar registrar("rnn", &register_rnn);

@@ -37,6 +37,7 @@ struct Problem {
   RnnActivation act = RnnActivation::kTanh, rec_act = RnnActivation::kSigmoid;
   int64_t B, T, I, U;
   bool reverse = false, zero_out = false, use_mask = false, use_h0 = false, use_rec_mask = false;
+  bool use_in_mask = false;
   int G() const { return rnn_gate_count(cell); }
   int64_t GU() const { return G() * U; }
 };
@@ -45,7 +46,7 @@ struct Params {
   Vec x, w, r, b, rb, h0, c0;
 };
 struct Fixed {
-  Vec mask, rec_mask;
+  Vec mask, rec_mask, in_mask;  // rec_mask (B, G*U) and in_mask (B, G*I): one mask per gate
 };
 struct Out {
   Vec y, h, c;
@@ -61,13 +62,19 @@ Out reference(const Problem& p, const Params& q, const Fixed& f) {
       for (int64_t u = 0; u < U; ++u) h[u] = q.h0[b * U + u], c[u] = q.c0[b * U + u];
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = p.reverse ? T - 1 - s : s;
-      Vec xw(GU, 0), hr(GU, 0), hd(U);
-      for (int64_t u = 0; u < U; ++u) hd[u] = h[u] * (p.use_rec_mask ? f.rec_mask[b * U + u] : 1);
+      // hd: the state as gate g's recurrent product sees it (times that gate's mask).
+      Vec xw(GU, 0), hr(GU, 0), hd(GU);
+      for (int64_t j = 0; j < GU; ++j)
+        hd[j] = h[j % U] * (p.use_rec_mask ? f.rec_mask[b * GU + j] : 1);
       for (int64_t j = 0; j < GU; ++j) {
+        const int64_t gate = j / U;
         xw[j] = q.b[j];
-        for (int64_t i = 0; i < I; ++i) xw[j] += q.x[(b * T + t) * I + i] * q.w[i * GU + j];
+        for (int64_t i = 0; i < I; ++i) {
+          const double m = p.use_in_mask ? f.in_mask[b * p.G() * I + gate * I + i] : 1;
+          xw[j] += q.x[(b * T + t) * I + i] * m * q.w[i * GU + j];
+        }
         hr[j] = p.cell == RnnCell::kGruResetAfter ? q.rb[j] : 0;
-        for (int64_t k = 0; k < U; ++k) hr[j] += hd[k] * q.r[k * GU + j];
+        for (int64_t k = 0; k < U; ++k) hr[j] += hd[gate * U + k] * q.r[k * GU + j];
       }
       Vec hn(U), cn = c;
       for (int64_t u = 0; u < U; ++u) {
@@ -96,7 +103,7 @@ Out reference(const Problem& p, const Params& q, const Fixed& f) {
             double acc = xw[2 * U + u];
             for (int64_t k = 0; k < U; ++k) {
               double rk = act_ref(p.rec_act, xw[U + k] + hr[U + k]);
-              acc += rk * hd[k] * q.r[k * GU + 2 * U + u];
+              acc += rk * hd[2 * U + k] * q.r[k * GU + 2 * U + u];
             }
             double hh = act_ref(p.act, acc);
             hn[u] = z * h[u] + (1 - z) * hh;
@@ -135,11 +142,13 @@ void run_case(const Problem& p, uint32_t seed) {
     return v;
   };
   Params q{rnd(B * T * I), rnd(I * GU), rnd(U * GU), rnd(GU), rnd(GU), rnd(B * U), rnd(B * U)};
-  Fixed f{Vec(B * T, 1), Vec(B * U, 1)};
+  Fixed f{Vec(B * T, 1), Vec(B * GU, 1), Vec(B * p.G() * I, 1)};
   if (p.use_mask)
     for (auto& m : f.mask) m = (rng() % 3 == 0) ? 0 : 1;
   if (p.use_rec_mask)
     for (auto& m : f.rec_mask) m = (rng() % 4 == 0) ? 0 : 1.0 / 0.75;
+  if (p.use_in_mask)
+    for (auto& m : f.in_mask) m = (rng() % 3 == 0) ? 0 : 1.5;
   // Upstream gradients: a random linear function of every output.
   Vec gy = rnd(B * T * U), gyl = rnd(B * U), gh = rnd(B * U), gc = rnd(B * U);
   const bool lstm = p.cell == RnnCell::kLstm;
@@ -157,6 +166,7 @@ void run_case(const Problem& p, uint32_t seed) {
 
   auto x = to_f(q.x), w = to_f(q.w), r = to_f(q.r), bb = to_f(q.b), rb = to_f(q.rb);
   auto h0 = to_f(q.h0), c0 = to_f(q.c0), mask = to_f(f.mask), rmask = to_f(f.rec_mask);
+  auto imask = to_f(f.in_mask);
   std::vector<float> y(B * T * U), hl(B * U), cl(B * U), gates(B * T * GU), hprev(B * T * U),
       state(B * T * U, 0.0f), dgates(B * T * GU), dgr(B * T * GU);
   RnnArgs a;
@@ -171,6 +181,7 @@ void run_case(const Problem& p, uint32_t seed) {
   if (p.use_h0) a.h0 = h0.data(), a.c0 = c0.data();
   if (p.use_mask) a.mask = mask.data();
   if (p.use_rec_mask) a.rec_mask = rmask.data();
+  if (p.use_in_mask) a.in_mask = imask.data();
   a.y = y.data(), a.h_last = hl.data(), a.c_last = lstm ? cl.data() : nullptr;
   a.gates = gates.data(), a.hprev = hprev.data(), a.state = state.data();
   rnn_forward(a);
@@ -246,6 +257,22 @@ TEST(RnnKernel, MasksReverseInitialStateAndRecurrentDropout) {
         p.use_rec_mask = zero_out;  // half the cases with recurrent dropout
         run_case(p, seed++);
       }
+}
+
+TEST(RnnKernel, OneDropoutMaskPerGate) {
+  // Input and recurrent dropout with a different mask for every gate (Keras's LSTM/GRU draw
+  // one per gate when recurrent_dropout > 0), alone and together, threads splitting the batch.
+  uint32_t seed = 300;
+  for (RnnCell cell : kCells)
+    for (int which = 0; which < 3; ++which) {
+      Problem p{cell, RnnActivation::kTanh, RnnActivation::kSigmoid, 6, 5, 4, 3};
+      p.use_in_mask = which != 1;
+      p.use_rec_mask = which != 0;
+      p.use_mask = which == 2;
+      p.use_h0 = true;
+      p.reverse = which == 1;
+      run_case(p, seed++);
+    }
 }
 
 TEST(RnnKernel, OtherActivations) {

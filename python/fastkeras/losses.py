@@ -279,6 +279,14 @@ def standardize_reduction(reduction):
     return reduction
 
 
+def _per_sample_to_mask_rank(sw, m):
+    """Per-sample weights (batch,) against a per-timestep mask (batch, steps, ...): each
+    sample's weight applies to all of its entries (Keras 3 fails to broadcast these)."""
+    if sw.ndim < m.ndim and sw.shape == m.shape[:sw.ndim]:
+        return sw.reshape(sw.shape + (1,) * (m.ndim - sw.ndim))
+    return sw
+
+
 class _Reduction:
     """How per-sample values of a given shape become the loss: the weights to multiply by, the
     output shape, and (for reducing reductions) the coefficient of each value in the result."""
@@ -296,7 +304,7 @@ class _Reduction:
                 m = m * _F32(m.size / valid if valid else 0.0)
             if sw is not None:
                 m, sw = _squeeze_or_expand(m, sw)
-                sw = (sw * m).astype(_F32)
+                sw = (_per_sample_to_mask_rank(sw, m) * m).astype(_F32)
             else:
                 sw = m
         dummy = np.empty(values_shape, dtype=np.bool_)

@@ -149,7 +149,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
   const int64_t ldg = T * GU, ldh = T * U;
   std::vector<float> h(rows * U, 0.0f), c(a.cell == RnnCell::kLstm ? rows * U : 0, 0.0f);
-  std::vector<float> prev_out(rows * U, 0.0f), hd(a.rec_mask ? rows * U : 0);
+  std::vector<float> prev_out(rows * U, 0.0f), hd(a.rec_mask ? rows * GU : 0);
   std::vector<float> rec(a.cell == RnnCell::kGruResetAfter ? rows * GU : 0);
   std::vector<float> hn(U), tmp(U);
   if (a.h0) std::copy(a.h0 + r0 * U, a.h0 + r1 * U, h.begin());
@@ -160,31 +160,45 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
     for (int64_t i = 0; i < rows; ++i) {
       std::copy(h.begin() + i * U, h.begin() + (i + 1) * U, a.hprev + ((r0 + i) * T + t) * U);
     }
-    // The operand of the recurrent product: the previous state, with recurrent dropout.
+    // The operand of each gate's recurrent product: the previous state, or with recurrent
+    // dropout the state times that gate's mask (gate block g of hd), one GEMM per gate.
     const float* hop = a.hprev + (r0 * T + t) * U;
     int64_t ldhop = ldh;
     if (a.rec_mask) {
-      for (int64_t i = 0; i < rows * U; ++i) hd[i] = h[i] * a.rec_mask[r0 * U + i];
-      hop = hd.data();
-      ldhop = U;
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < GU; ++j)
+          hd[i * GU + j] = h[i * U + j % U] * a.rec_mask[(r0 + i) * GU + j];
     }
+    // C[:, gates g0..g1) += (operand of those gates) @ R[:, those gates] (+ bias).
+    auto recurrent = [&](int64_t g0, int64_t g1, float beta, float* c, int64_t ldc,
+                         const float* bias) {
+      if (!a.rec_mask) {
+        gemm(Trans::kNo, Trans::kNo, rows, (g1 - g0) * U, U, hop, ldhop, a.r + g0 * U, GU, beta,
+             c, ldc, bias);
+        return;
+      }
+      for (int64_t g = g0; g < g1; ++g) {
+        gemm(Trans::kNo, Trans::kNo, rows, U, U, hd.data() + g * U, GU, a.r + g * U, GU, beta,
+             c + (g - g0) * U, ldc, bias ? bias + (g - g0) * U : nullptr);
+      }
+    };
     float* gt = a.gates + (r0 * T + t) * GU;
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:
-        gemm(Trans::kNo, Trans::kNo, rows, GU, U, hop, ldhop, a.r, GU, 1.0f, gt, ldg);
+        recurrent(0, s.G, 1.0f, gt, ldg, nullptr);
         break;
       case RnnCell::kGruResetAfter:
-        gemm(Trans::kNo, Trans::kNo, rows, GU, U, hop, ldhop, a.r, GU, 0.0f, rec.data(), GU, a.rb);
+        recurrent(0, 3, 0.0f, rec.data(), GU, a.rb);
         break;
       case RnnCell::kGru: {
-        gemm(Trans::kNo, Trans::kNo, rows, 2 * U, U, hop, ldhop, a.r, GU, 1.0f, gt, ldg);
+        recurrent(0, 2, 1.0f, gt, ldg, nullptr);
         // r * h for every row, then the candidate's recurrent product from it.
         for (int64_t i = 0; i < rows; ++i) {
           float* g = gt + i * ldg;
           apply_act(a.rec_act, g, 2 * U);
           float* rh = a.state + ((r0 + i) * T + t) * U;
-          const float* hrow = hop + i * ldhop;
+          const float* hrow = a.rec_mask ? hd.data() + i * GU + 2 * U : hop + i * ldhop;
           for (int64_t u = 0; u < U; ++u) rh[u] = g[U + u] * hrow[u];
         }
         gemm(Trans::kNo, Trans::kNo, rows, U, U, a.state + (r0 * T + t) * U, ldh, a.r + 2 * U,
@@ -253,6 +267,27 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
   if (a.c_last && !c.empty()) std::copy(c.begin(), c.end(), a.c_last + r0 * U);
 }
 
+// dhd += sum over gates g in [g0, g1) of (dG_g @ R_g^T) * rec_mask_g: the gradient reaching
+// the previous state through those gates' recurrent products (one GEMM without masks).
+void recurrent_input_grad(const RnnArgs& a, const Shape& s, int64_t r0, int64_t rows,
+                          const float* dg, int64_t ldg, int64_t g0, int64_t g1, float* dhd,
+                          float* scratch) {
+  const int64_t U = s.U, GU = s.GU;
+  if (!a.rec_mask) {
+    gemm(Trans::kNo, Trans::kYes, rows, U, (g1 - g0) * U, dg + g0 * U, ldg, a.r + g0 * U, GU,
+         1.0f, dhd, U);
+    return;
+  }
+  for (int64_t g = g0; g < g1; ++g) {
+    gemm(Trans::kNo, Trans::kYes, rows, U, U, dg + g * U, ldg, a.r + g * U, GU, 0.0f, scratch,
+         U);
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* m = a.rec_mask + (r0 + i) * GU + g * U;
+      for (int64_t u = 0; u < U; ++u) dhd[i * U + u] += scratch[i * U + u] * m[u];
+    }
+  }
+}
+
 void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
   const int64_t ldg = T * GU, ldh = T * U;
@@ -260,6 +295,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
   const bool gru = a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter;
   std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
   std::vector<float> dy_carry(rows * U, 0.0f), dhd(rows * U), tmp(U), zeros(U, 0.0f);
+  std::vector<float> dgate_h(a.rec_mask ? rows * U : 0);  // one gate's share of dhd
   std::vector<char> keep(rows);
   if (a.dh_last) std::copy(a.dh_last + r0 * U, a.dh_last + r1 * U, dh.begin());
   if (a.dc_last && lstm) std::copy(a.dc_last + r0 * U, a.dc_last + r1 * U, dc.begin());
@@ -356,27 +392,24 @@ void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
         if (!keep[i]) continue;  // its dg row is zero, so d is zero too
         const float* g = a.gates + (b * T + t) * GU;
         const float* hp = a.hprev + (b * T + t) * U;
-        const float* rm = a.rec_mask ? a.rec_mask + b * U : nullptr;
+        // The candidate saw h times its own mask (gate block 2).
+        const float* rm = a.rec_mask ? a.rec_mask + b * GU + 2 * U : nullptr;
         for (int64_t u = 0; u < U; ++u) {
           const float hdu = rm ? hp[u] * rm[u] : hp[u];
           dg[U + u] = d[u] * hdu * act_grad(a.rec_act, g[U + u]);
-          d[u] *= g[U + u];
+          d[u] *= rm ? g[U + u] * rm[u] : g[U + u];
         }
       }
-      gemm(Trans::kNo, Trans::kYes, rows, U, 2 * U, dgt, ldg, a.r, GU, 1.0f, dhd.data(), U);
+      recurrent_input_grad(a, s, r0, rows, dgt, ldg, 0, 2, dhd.data(), dgate_h.data());
     } else {
       const float* src = a.cell == RnnCell::kGruResetAfter ? dgr : dgt;
-      gemm(Trans::kNo, Trans::kYes, rows, U, GU, src, ldg, a.r, GU, 0.0f, dhd.data(), U);
+      std::fill(dhd.begin(), dhd.end(), 0.0f);
+      recurrent_input_grad(a, s, r0, rows, src, ldg, 0, s.G, dhd.data(), dgate_h.data());
     }
     for (int64_t i = 0; i < rows; ++i) {
       float* dhr = dh.data() + i * U;
       const float* d = dhd.data() + i * U;
-      const float* rm = a.rec_mask ? a.rec_mask + (r0 + i) * U : nullptr;
-      if (rm) {
-        for (int64_t u = 0; u < U; ++u) dhr[u] += d[u] * rm[u];
-      } else {
-        for (int64_t u = 0; u < U; ++u) dhr[u] += d[u];
-      }
+      for (int64_t u = 0; u < U; ++u) dhr[u] += d[u];
     }
   }
   (void)gru;
@@ -401,15 +434,34 @@ void column_sums(const float* m, int64_t rows, int64_t n, int64_t ld, float* out
   for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(acc[j]);
 }
 
+// out = x with every row of sequence b scaled by m[b] (m: (batch, ldm), `in` values used).
+void scale_rows_by_batch(const float* x, const float* m, int64_t ldm, const Shape& s,
+                         float* out) {
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t t = 0; t < s.T; ++t) {
+      const float* xr = x + (b * s.T + t) * s.I;
+      float* o = out + (b * s.T + t) * s.I;
+      for (int64_t i = 0; i < s.I; ++i) o[i] = xr[i] * m[b * ldm + i];
+    }
+}
+
 }  // namespace
 
 void rnn_forward(const RnnArgs& a) {
   check_args(a);
   const Shape s(a);
   const int64_t rows = s.B * s.T;
-  // Every timestep's input projection (and input bias) in one GEMM.
-  if (rows > 0) {
+  // Every timestep's input projection (and input bias) in one GEMM; with per-gate input
+  // dropout, one GEMM per gate on the input times that gate's mask.
+  if (rows > 0 && !a.in_mask) {
     gemm(Trans::kNo, Trans::kNo, rows, s.GU, s.I, a.x, s.I, a.w, s.GU, 0.0f, a.gates, s.GU, a.b);
+  } else if (rows > 0) {
+    std::vector<float> xg(rows * s.I);
+    for (int64_t g = 0; g < s.G; ++g) {
+      scale_rows_by_batch(a.x, a.in_mask + g * s.I, s.G * s.I, s, xg.data());
+      gemm(Trans::kNo, Trans::kNo, rows, s.U, s.I, xg.data(), s.I, a.w + g * s.U, s.GU, 0.0f,
+           a.gates + g * s.U, s.GU, a.b ? a.b + g * s.U : nullptr);
+    }
   }
   if (s.T == 0) {
     for (int64_t i = 0; i < s.B * s.U; ++i) {
@@ -448,17 +500,56 @@ void rnn_backward(const RnnArgs& a) {
     zero(a.drb, GU);
     return;
   }
-  if (a.dx) gemm(Trans::kNo, Trans::kYes, BT, s.I, GU, a.dgates, GU, a.w, GU, 0.0f, a.dx, s.I);
-  if (a.dw) gemm(Trans::kYes, Trans::kNo, s.I, GU, BT, a.x, s.I, a.dgates, GU, 0.0f, a.dw, GU);
+  if (!a.in_mask) {
+    if (a.dx) gemm(Trans::kNo, Trans::kYes, BT, s.I, GU, a.dgates, GU, a.w, GU, 0.0f, a.dx, s.I);
+    if (a.dw) gemm(Trans::kYes, Trans::kNo, s.I, GU, BT, a.x, s.I, a.dgates, GU, 0.0f, a.dw, GU);
+  } else if (a.dx || a.dw) {
+    // Gate g saw x * m_g: dx = sum_g (dG_g @ W_g^T) * m_g, dW_g = (x * m_g)^T @ dG_g.
+    std::vector<float> scratch(BT * s.I);
+    if (a.dx) std::fill(a.dx, a.dx + BT * s.I, 0.0f);
+    for (int64_t g = 0; g < s.G; ++g) {
+      const float* m = a.in_mask + g * s.I;
+      if (a.dx) {
+        gemm(Trans::kNo, Trans::kYes, BT, s.I, U, a.dgates + g * U, GU, a.w + g * U, GU, 0.0f,
+             scratch.data(), s.I);
+        for (int64_t b = 0; b < s.B; ++b)
+          for (int64_t t = 0; t < s.T; ++t) {
+            const int64_t row = (b * s.T + t) * s.I;
+            for (int64_t i = 0; i < s.I; ++i)
+              a.dx[row + i] += scratch[row + i] * m[b * s.G * s.I + i];
+          }
+      }
+      if (a.dw) {
+        scale_rows_by_batch(a.x, m, s.G * s.I, s, scratch.data());
+        gemm(Trans::kYes, Trans::kNo, s.I, U, BT, scratch.data(), s.I, a.dgates + g * U, GU,
+             0.0f, a.dw + g * U, GU);
+      }
+    }
+  }
   if (a.db) column_sums(a.dgates, BT, GU, GU, a.db);
-  if (a.dr) {
-    if (a.rec_mask) {  // the recurrent kernel saw the dropped-out state
+  if (a.dr && a.rec_mask) {
+    // Gate g's recurrent product saw hprev * m_g: dR_g = (hprev * m_g)^T @ dG_g. GRU's
+    // candidate (reset before) comes from its saved r * h * m, as without dropout.
+    const bool gru_before = a.cell == RnnCell::kGru;
+    const float* src = a.cell == RnnCell::kGruResetAfter ? a.dgates_rec : a.dgates;
+    const int64_t masked_gates = gru_before ? 2 : s.G;
+    std::vector<float> hs(BT * U);
+    for (int64_t g = 0; g < masked_gates; ++g) {
       for (int64_t b = 0; b < s.B; ++b)
         for (int64_t t = 0; t < s.T; ++t) {
-          float* hp = a.hprev + (b * s.T + t) * U;
-          for (int64_t u = 0; u < U; ++u) hp[u] *= a.rec_mask[b * U + u];
+          const float* hp = a.hprev + (b * s.T + t) * U;
+          const float* m = a.rec_mask + b * GU + g * U;
+          float* o = hs.data() + (b * s.T + t) * U;
+          for (int64_t u = 0; u < U; ++u) o[u] = hp[u] * m[u];
         }
+      gemm(Trans::kYes, Trans::kNo, U, U, BT, hs.data(), U, src + g * U, GU, 0.0f, a.dr + g * U,
+           GU);
     }
+    if (gru_before) {
+      gemm(Trans::kYes, Trans::kNo, U, U, BT, a.state, U, a.dgates + 2 * U, GU, 0.0f,
+           a.dr + 2 * U, GU);
+    }
+  } else if (a.dr) {
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:

@@ -48,7 +48,11 @@ struct RnnArgs {
   const float* h0 = nullptr;        // (batch, units) initial state, or null for zeros
   const float* c0 = nullptr;        // (batch, units) initial carry (LSTM), or null for zeros
   const float* mask = nullptr;      // (batch, steps), 0 = skip the step, or null
-  const float* rec_mask = nullptr;  // (batch, units) recurrent dropout multiplier, or null
+  // Dropout multipliers, one mask per gate as Keras draws them (gate block g of a row scales
+  // what enters gate g), fixed over time; null = no dropout there.
+  const float* in_mask = nullptr;   // (batch, G*in): the input entering each gate, or null
+  const float* rec_mask = nullptr;  // (batch, G*units): the state entering each gate's
+                                    // recurrent product, or null
 
   // Forward outputs.
   float* y = nullptr;       // (batch, steps, units) outputs, processing order
@@ -83,7 +87,7 @@ struct RnnArgs {
 void rnn_forward(const RnnArgs& a);
 
 // Gradients of everything from the workspace of the matching rnn_forward call (same args).
-// Overwrites `hprev` (scaled by rec_mask) when rec_mask is set: call it once per forward.
+// With in_mask or rec_mask it allocates a (batch*steps, in or units) scratch array per call.
 void rnn_backward(const RnnArgs& a);
 
 }  // namespace fastkeras

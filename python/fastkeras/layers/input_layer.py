@@ -8,14 +8,21 @@ from fastkeras.layers.layer import Layer, standardize_shape, unique_name
 
 
 class Node:
-    """One call of a layer on symbolic inputs (a layer called twice has two nodes)."""
+    """One call of a layer on symbolic inputs (a layer called twice has two nodes). `args` and
+    `kwargs` are the call's other arguments (e.g. an RNN's `initial_state`), which may hold
+    KerasTensors too; a Functional model replays the call with them."""
 
-    __slots__ = ("layer", "inputs", "kwargs")
+    __slots__ = ("layer", "inputs", "kwargs", "args")
 
-    def __init__(self, layer, inputs, kwargs=None):
+    def __init__(self, layer, inputs, kwargs=None, args=()):
         self.layer = layer
-        self.inputs = inputs    # a layer call: its first argument; an operation: its arguments
-        self.kwargs = kwargs or {}
+        self.inputs = inputs
+        self.kwargs = dict(kwargs or {})
+        self.args = tuple(args)
+
+    def parent_tensors(self):
+        """Every KerasTensor the call reads: its inputs, then those among its arguments."""
+        return _symbolic_leaves((self.inputs, self.args, self.kwargs))
 
 
 class KerasTensor:
@@ -150,7 +157,7 @@ def symbolic_call(layer, inputs, args, kwargs):
     was_built, built_for = layer.built, layer._build_input_shape
     try:
         with no_grad():
-            out = layer(probe(inputs), *args, training=False, **kwargs)
+            out = layer(probe(inputs), *probe(tuple(args)), training=False, **probe(kwargs))
     except ValueError as e:
         built = (f" (it was built for input shape {_fmt(built_for)})"
                  if was_built and built_for is not None else "")
@@ -160,7 +167,7 @@ def symbolic_call(layer, inputs, args, kwargs):
     layer._output_shape = _none_batch(out)
     if not was_built:  # built on a probe batch of one: record the symbolic shape
         layer._build_input_shape = _shapes(inputs)
-    node = Node(layer, inputs)
+    node = Node(layer, inputs, kwargs, args)
     layer._inbound_nodes.append(node)
 
     def wrap(o, i):
@@ -210,3 +217,14 @@ def _flat(x):
     if isinstance(x, (list, tuple)):
         return [v for item in x for v in _flat(item)]
     return [x]
+
+
+def _symbolic_leaves(x):
+    """The KerasTensors anywhere in a nested structure (other values are skipped)."""
+    if isinstance(x, KerasTensor):
+        return [x]
+    if isinstance(x, dict):
+        return [t for k in x for t in _symbolic_leaves(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [t for item in x for t in _symbolic_leaves(item)]
+    return []

@@ -14,7 +14,7 @@ from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, convert_to_tensor
-from fastkeras.layers.layer import Layer
+from fastkeras.layers.layer import Layer, to_snake_case
 from fastkeras.ops import rnn as rnn_ops
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid")
@@ -50,7 +50,10 @@ def _ser(obj, serialize):
 
 class _Cell(Layer):
     """What the three cells share: arguments, weights (kernel, recurrent_kernel, bias) and
-    the dropout masks, one per batch row reused at every timestep as Keras does."""
+    the dropout masks, drawn once per batch and reused at every timestep as Keras does.
+
+    Like Keras, LSTM and GRU cells with recurrent_dropout > 0 draw a separate mask for every
+    gate, for the inputs and for the state; otherwise one input mask serves all gates."""
 
     cell_kind = "simple"
     gates = 1
@@ -115,15 +118,32 @@ class _Cell(Layer):
         super().build(input_shape)
 
     def _keep_mask(self, shape, rate):
+        """Kept entries scaled by 1 / (1 - rate), dropped ones 0. A rate of 1 drops every
+        entry (Keras does so for input dropout on its fused path, while its per-gate cells
+        skip dropout at rate 1; one rule here, and never a division by zero)."""
+        if rate >= 1:
+            return np.zeros(shape, np.float32)
         gen = self._rng if self._rng is not None else fk_random.generator()
         keep = gen.random(shape, dtype=np.float32) >= rate
         return (keep / np.float32(1 - rate)).astype(np.float32)
 
+    @property
+    def dropout_mask_per_gate(self):
+        """Whether each gate gets its own dropout masks (Keras: LSTM/GRU with recurrent
+        dropout run their per-gate implementation)."""
+        return self.gates > 1 and self.recurrent_dropout > 0
+
     def input_dropout_mask(self, batch, features):
+        """(batch, gates * features) with one mask per gate when `dropout_mask_per_gate`,
+        else (batch, 1, features): one mask for every gate and timestep."""
+        if self.dropout_mask_per_gate:
+            return self._keep_mask((batch, self.gates * features), self.dropout)
         return self._keep_mask((batch, 1, features), self.dropout)
 
     def recurrent_dropout_mask(self, batch):
-        return self._keep_mask((batch, self.units), self.recurrent_dropout)
+        """(batch, gates * units): one mask per gate on the state entering its recurrent
+        product (SimpleRNN has one gate)."""
+        return self._keep_mask((batch, self.gates * self.units), self.recurrent_dropout)
 
     def kernel_cell(self):
         return self.cell_kind
@@ -271,6 +291,10 @@ class RNN(Layer):
         if not self.cell.built:
             self.cell.build(input_shape)
             self.cell.built = True
+            # Keras's variable paths name the layer above the cell ("lstm/lstm_cell/kernel"),
+            # which also keeps them distinct between layers (their cells share one name).
+            for v in self.cell._own_weights:
+                v.path = f"{self.name}/{v.path}"
         super().build(input_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
@@ -286,9 +310,12 @@ class RNN(Layer):
                              f"{(None,) + tuple(sequences.shape[1:])}")
         batch, steps, features = sequences.shape
         x = sequences
+        in_mask = rec_mask = None
         if training and cell.dropout > 0:
-            x = ops.multiply(x, cell.input_dropout_mask(batch, features))
-        rec_mask = None
+            if cell.dropout_mask_per_gate:
+                in_mask = cell.input_dropout_mask(batch, features)
+            else:
+                x = ops.multiply(x, cell.input_dropout_mask(batch, features))
         if training and cell.recurrent_dropout > 0:
             rec_mask = cell.recurrent_dropout_mask(batch)
         states = self._initial_states(initial_state, batch)
@@ -301,7 +328,7 @@ class RNN(Layer):
         outputs, last, h, c = rnn_ops.rnn(
             x, cell.kernel_cell(), cell.kernel, cell.recurrent_kernel,
             cell.bias if cell.use_bias else None, initial_state=states, mask=mask,
-            recurrent_mask=rec_mask, activation=cell._act_name,
+            input_mask=in_mask, recurrent_mask=rec_mask, activation=cell._act_name,
             recurrent_activation=cell._rec_act_name, go_backwards=self.go_backwards,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences, workspace=self._workspace)
@@ -369,7 +396,11 @@ class _CellLayer(RNN):
         activity_regularizer = kwargs.pop("activity_regularizer", None)
         kwargs.pop("use_cudnn", None)
         kwargs.pop("implementation", None)
-        cell = self.cell_class(units, trainable=layer_kwargs.get("trainable", True), **kwargs)
+        # Named as Keras names the cell inside the layer ("lstm_cell"): weight paths in
+        # legacy .h5 files read <layer>/lstm_cell/kernel.
+        cell_name = to_snake_case(self.cell_class.__name__)
+        cell = self.cell_class(units, trainable=layer_kwargs.get("trainable", True),
+                               name=cell_name, **kwargs)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask, **layer_kwargs)

@@ -118,6 +118,10 @@ def apply_mask(sample_weight, mask, dtype="float32"):
         return mask
     sample_weight = to_array(sample_weight, dtype)
     mask, sample_weight = squeeze_or_expand_to_same_rank(mask, sample_weight)
+    if sample_weight.ndim < mask.ndim and sample_weight.shape == mask.shape[:sample_weight.ndim]:
+        # per-sample weights against a per-timestep mask: each weight covers its sample's row
+        sample_weight = sample_weight.reshape(
+            sample_weight.shape + (1,) * (mask.ndim - sample_weight.ndim))
     return sample_weight * mask
 
 

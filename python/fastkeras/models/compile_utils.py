@@ -34,6 +34,30 @@ def structure_values(structure):
     return structure
 
 
+class MaskedValues(np.ndarray):
+    """An output's values (a view, no copy) that keep the Keras mask the output carried, so the
+    metrics updated after the step skip masked entries as Keras's do. Arrays computed from it
+    do not inherit the mask."""
+
+    _keras_mask = None
+
+
+def metric_values(structure):
+    """Like `structure_values`, but an output carrying a mask gives a `MaskedValues` view."""
+    if isinstance(structure, Tensor):
+        mask = structure._keras_mask
+        if mask is None:
+            return structure.value
+        view = structure.value.view(MaskedValues)
+        view._keras_mask = np.asarray(getattr(mask, "value", mask))
+        return view
+    if isinstance(structure, dict):
+        return {k: metric_values(v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [metric_values(v) for v in structure]
+    return structure
+
+
 class LossMean:
     """Running mean of one output's (unweighted) loss, weighted by batch size."""
 

@@ -44,6 +44,17 @@ def _map(structure, fn):
     return structure
 
 
+def _tensor_argument(value):
+    """Whether a call keyword argument holds KerasTensors (only those are replayed/saved)."""
+    if isinstance(value, KerasTensor):
+        return True
+    if isinstance(value, dict):
+        return any(_tensor_argument(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_tensor_argument(v) for v in value)
+    return False
+
+
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
 
 
@@ -62,6 +73,12 @@ def _json_shape(shape):
         return [_json_shape(s) for s in shape]
     return [None if d is None else int(d) for d in shape]
 
+
+
+def _parents(t):
+    """The KerasTensors a symbolic tensor's call read (inputs, then tensor arguments)."""
+    node = getattr(t, "_node", None)
+    return node.parent_tensors() if node is not None else _tensors_in(t._inputs)
 
 class Functional(Model):
     """A model defined by its symbolic inputs and outputs."""
@@ -126,7 +143,7 @@ class Functional(Model):
             if key in on_path:
                 raise ValueError("The layer graph has a cycle.")
             on_path.add(key)
-            for parent in _tensors_in(t._inputs):
+            for parent in _parents(t):
                 visit(parent)
             on_path.discard(key)
             node = (t._layer, t._node, [t])
@@ -149,7 +166,7 @@ class Functional(Model):
                 return
             first_seen.setdefault(id(t._layer), (len(first_seen), t._layer))
             if id(t) not in input_ids:
-                for parent in _tensors_in(t._inputs):
+                for parent in _parents(t):
                     walk(parent)
             finished.add(key)
             post_order.append(t)
@@ -163,7 +180,7 @@ class Functional(Model):
             node_depth[key] = depth
             layer_depth[id(t._layer)] = depth
             if id(t) not in input_ids:
-                for parent in _tensors_in(t._inputs):
+                for parent in _parents(t):
                     pkey = _node_key(parent)
                     node_depth[pkey] = max(node_depth.get(pkey, 0), depth + 1)
         for t in self.inputs:  # an input nothing depends on still belongs to the model
@@ -192,13 +209,14 @@ class Functional(Model):
                     n += 1
         return out
 
+    def _call_nodes(self, layer, node_index):
+        """This model's calls (Nodes) of `layer`, by node index."""
+        return sorted((node for l, node, _ in self._nodes if l is layer),
+                      key=lambda node: node_index[id(node)])
+
     def _calls_of(self, layer, node_index):
         """The inputs of this model's calls of `layer`, by node index."""
         return [node.inputs for node in self._call_nodes(layer, node_index)]
-
-    def _call_nodes(self, layer, node_index):
-        return sorted((node for l, node, _ in self._nodes if l is layer),
-                      key=lambda node: node_index[id(node)])
 
     def get_config(self):
         from fastkeras.saving.serialization import serialize_layer
@@ -231,8 +249,11 @@ class Functional(Model):
                 spec["build_config"] = {"input_shape": _json_shape(layer._build_input_shape)}
             spec["name"] = layer.name
             spec["inbound_nodes"] = [
-                {"args": [_map(call_inputs, tensor_config)], "kwargs": {}}
-                for call_inputs in self._calls_of(layer, node_index)]
+                {"args": [_map(node.inputs, tensor_config)] + [_map(a, tensor_config)
+                                                                for a in node.args],
+                 "kwargs": {k: _map(v, tensor_config) for k, v in node.kwargs.items()
+                            if _tensor_argument(v)}}
+                for node in self._call_nodes(layer, node_index)]
             layers.append(spec)
 
         def refs(structure, as_list):
@@ -383,9 +404,9 @@ class Functional(Model):
         rows = []
         for layer in self._layers:
             sources = []
-            for call_inputs in self._calls_of(layer, node_index):
+            for node in self._call_nodes(layer, node_index):  # inputs, then e.g. states
                 sources.extend(f"{t._layer.name}[{node_index[_node_key(t)]}][{t._index}]"
-                               for t in _tensors_in(call_inputs))
+                               for t in node.parent_tensors())
             params = layer.count_params() if layer.built else 0
             rows.append((layer.name, type(layer).__name__, layer._output_shape, params, sources))
         return rows
@@ -428,7 +449,13 @@ class Functional(Model):
                 out = layer(*_map(node.inputs, lambda t: values[id(t)]),
                             **_map(node.kwargs, lambda t: values[id(t)]))
             else:
-                out = layer(_map(node.inputs, lambda t: values[id(t)]), training=training)
+                args = _map(node.inputs, lambda t: values[id(t)])
+                # The call's positional arguments and its tensor-valued keyword arguments (an
+                # RNN's initial_state) are replayed as well.
+                kwargs = {k: _map(v, lambda t: values[id(t)]) for k, v in node.kwargs.items()
+                          if _tensor_argument(v)}
+                extra = [_map(a, lambda t: values[id(t)]) for a in node.args]
+                out = layer(args, *extra, training=training, **kwargs)
             # Record every output of this call under the KerasTensors it produced.
             for t in outs:
                 values[id(t)] = out[t._index] if isinstance(out, (list, tuple)) else out

@@ -16,7 +16,7 @@ from fastkeras.callbacks.history import History
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
 from fastkeras.layers.layer import Layer
 from fastkeras.models.compile_utils import flatten_outputs as _leaves
-from fastkeras.models.compile_utils import structure_values
+from fastkeras.models.compile_utils import metric_values, structure_values
 from fastkeras.trainers import data as data_mod
 
 
@@ -197,15 +197,13 @@ class Model(Layer):
                           in_place_updates=self.optimizer._in_place_scales(variables))
         # also applies variable constraints, as Keras
         self.optimizer._apply_from_training_loop(grads, variables)
-        return float(loss.value), (y_pred.value if isinstance(y_pred, Tensor)
-                                   else structure_values(y_pred))
+        return float(loss.value), metric_values(y_pred)
 
     def _test_step(self, x, y, sample_weight):
         with no_grad():
             y_pred = self(x, training=False)
             loss = self._compute_loss(y, y_pred, sample_weight)
-        return float(loss.value), (y_pred.value if isinstance(y_pred, Tensor)
-                                   else structure_values(y_pred))
+        return float(loss.value), metric_values(y_pred)
 
     # --- loops -----------------------------------------------------------------------------
     def _make_callbacks(self, callbacks, verbose, epochs, steps, add_history):

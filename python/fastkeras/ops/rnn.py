@@ -84,15 +84,17 @@ def _part(joint, key, value):
 
 
 def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=None,
-        recurrent_mask=None, activation="tanh", recurrent_activation="sigmoid",
+        input_mask=None, recurrent_mask=None, activation="tanh", recurrent_activation="sigmoid",
         go_backwards=False, zero_output_for_mask=False, return_sequences=True,
         workspace: RnnWorkspace | None = None):
     """Runs a recurrent layer over x (batch, steps, features).
 
     cell: "simple", "lstm", "gru" or "gru_reset_after" (whose bias is (2, 3*units): input and
     recurrent biases). initial_state: () or [h] (or [h, c] for LSTM). mask: (batch, steps)
-    booleans, masked steps keep the state. recurrent_mask: (batch, units) multiplier on the
-    state entering the recurrent kernel (recurrent dropout).
+    booleans, masked steps keep the state. input_mask: (batch, G*features), one multiplier
+    per gate on the input entering that gate (per-gate input dropout; a mask shared by the
+    gates is cheaper applied to x). recurrent_mask: (batch, G*units), one multiplier per gate
+    on the state entering that gate's recurrent product (recurrent dropout).
 
     Returns (outputs, last_output, h, c): outputs is (batch, steps, units) in processing order
     (None unless return_sequences), last_output the output of the final step, h/c the final
@@ -122,6 +124,7 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
         m = mask.value if isinstance(mask, Tensor) else mask
         maskv = _f32(np.asarray(m).reshape(B, T) != 0)
     rmv = None if recurrent_mask is None else _f32(recurrent_mask)
+    imv = None if input_mask is None else _f32(input_mask)
 
     ws = workspace if workspace is not None else RnnWorkspace()
     shapes = {"gates": (B, T, G * U), "hprev": (B, T, U), "state": (B, T, U)}
@@ -132,7 +135,8 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     h_last = np.empty((B, U), np.float32)
     c_last = np.empty((B, U), np.float32) if cell == "lstm" else None
     common = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                  x=xv, w=w, r=r, b=bv, rb=rbv, h0=h0v, c0=c0v, mask=maskv, rec_mask=rmv,
+                  x=xv, w=w, r=r, b=bv, rb=rbv, h0=h0v, c0=c0v, mask=maskv, in_mask=imv,
+                  rec_mask=rmv,
                   reverse=bool(go_backwards), zero_masked_outputs=bool(zero_output_for_mask),
                   y=y, gates=bufs["gates"], hprev=bufs["hprev"], state=bufs["state"])
     _core.rnn_forward(h_last=h_last, c_last=c_last, **common)
@@ -161,12 +165,9 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
             v = parts.get(key)
             return None if v is None else _f32(v)
 
-        args = common
-        if rmv is not None:  # the kernel scales hprev in place; keep ours for a second pass
-            args = dict(common, hprev=common["hprev"].copy())
         _core.rnn_backward(dy=opt("y"), dy_last=opt("y_last"), dh_last=opt("h"),
                            dc_last=opt("c"), dx=dx, dw=dw, dr=dr, db=db, drb=drb, dh0=dh0,
-                           dc0=dc0, dgates=dgates, dgates_rec=dgates_rec, **args)
+                           dc0=dc0, dgates=dgates, dgates_rec=dgates_rec, **common)
         if needs[5] and cell != "lstm":
             dc0 = np.zeros((B, U), np.float32)
         return dx, dw, dr, dbias, dh0, dc0
@@ -182,16 +183,42 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     return outputs, last, h, c
 
 
+# The rows each embedding table's reused gradient buffer holds from the last backward pass:
+# the next pass clears only those rows instead of the whole table.
+_rows_written = weakref.WeakKeyDictionary()
+
+
+def _sum_rows_by_id(ids: np.ndarray, grads: np.ndarray):
+    """(unique ids, the sum of the gradient rows of each): a stable sort groups equal ids, so
+    every row's contributions add up in their original order, as a sequential scatter would."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    return sorted_ids[starts], np.add.reduceat(grads[order], starts, axis=0)
+
+
 def embedding_lookup(embeddings, indices: np.ndarray):
-    """embeddings[indices] with a gradient that scatters back into the table's rows."""
+    """embeddings[indices] with a gradient that scatters back into the table's rows.
+
+    The gradient is the table-shaped buffer the variable reuses across training steps; a step
+    costs O(ids * dim + rows touched), not O(table): only the rows written by the previous
+    step are cleared before this step's per-id sums are written."""
     table = embeddings.value
     flat = indices.reshape(-1)
     out = table[flat].reshape(indices.shape + (table.shape[1],))
 
     def backward(g, needs):
         grad = _grad_out(embeddings, backward_pass_id())
-        grad.fill(0.0)
-        np.add.at(grad, flat, np.asarray(g, np.float32).reshape(-1, table.shape[1]))
+        last = _rows_written.get(embeddings)
+        if last is not None and last[0] is grad:
+            grad[last[1]] = 0.0
+        else:  # a fresh array (or one this op has not written before)
+            grad.fill(0.0)
+        rows = np.zeros(0, np.int64)
+        if flat.size:
+            rows, sums = _sum_rows_by_id(flat, np.asarray(g, np.float32).reshape(-1, table.shape[1]))
+            grad[rows] = sums
+        _rows_written[embeddings] = (grad, rows)
         return (grad,)
 
     return make_op(out, (embeddings,), backward)

@@ -70,8 +70,12 @@ def write_model_weights(model, f, keras_version):
     write_name_list(group, "layer_names", [layer.name for layer in layers])
     for layer in layers:
         g = group.create_group(layer.name)
-        variables = _layer_weights(layer)
-        names = _weight_names(model, layer, variables)
+        pairs = _layer_weight_paths(layer)
+        variables = [v for _, v in pairs]
+        # Keras names a weight by its variable path: a Sequential model builds its layers
+        # inside its own scope (`sequential/dense/kernel`), a Functional one does not.
+        prefix = f"{model.name}/" if _is_sequential(model) else ""
+        names = [prefix + path for path, _ in pairs]
         write_name_list(g, "weight_names", names)
         for name, v in zip(names, variables):
             g.create_dataset(name, data=np.asarray(v.value))
@@ -81,19 +85,6 @@ def write_model_weights(model, f, keras_version):
     write_name_list(top, "weight_names", names)
     for name, v in zip(names, own):
         top.create_dataset(name, data=np.asarray(v.value))
-
-
-def _weight_names(model, layer, variables):
-    """Dataset names of a layer's weights; a nested model's are qualified by the layer inside
-    it that owns them (its Dense layers' kernels would collide otherwise)."""
-    from fastkeras.models.model import Model
-    if not isinstance(layer, Model):
-        return [f"{model.name}/{layer.name}/{v.name}" for v in variables]
-    owner = {}
-    for sub in layer._all_layers():
-        for v in weights_h5.own_variables(sub):
-            owner.setdefault(id(v), sub)
-    return [f"{model.name}/{layer.name}/{owner[id(v)].name}/{v.name}" for v in variables]
 
 
 def write_optimizer_weights(optimizer, f):
@@ -109,13 +100,55 @@ def write_optimizer_weights(optimizer, f):
 
 # --- reading -------------------------------------------------------------------------------
 
+def _layer_weight_paths(layer):
+    """(path, variable) for a layer's weights in the legacy order: its own and its sublayers'
+    (each sublayer once, depth first), trainable ones first. The path names the sublayers on
+    the way as Keras does (`bidirectional/forward_lstm/lstm_cell/kernel`); HDF5 needs the
+    paths distinct, so a repeated one gets a numbered suffix."""
+    pairs, seen = [], set()
+
+    def scope(prefix, sub):
+        # A nested Functional model's layers were built outside its scope (Keras leaves its
+        # name out of their paths); any other layer's name is part of its weights' paths.
+        if _is_functional(sub):
+            return prefix
+        return f"{prefix}/{sub.name}" if prefix else sub.name
+
+    def visit(sub, prefix):
+        if id(sub) in seen:
+            return
+        seen.add(id(sub))
+        pairs.extend((f"{prefix}/{v.name}" if prefix else v.name, v)
+                     for v in weights_h5.own_variables(sub))
+        for child in sub._tracked_layers:
+            visit(child, scope(prefix, child))
+
+    visit(layer, scope("", layer))
+    trainable = [p for p in pairs if getattr(p[1], "_declared_trainable", True)]
+    ordered = trainable + [p for p in pairs if not getattr(p[1], "_declared_trainable", True)]
+    out, used = [], set()
+    for path, v in ordered:
+        unique, n = path, 1
+        while unique in used:
+            unique, n = f"{path}_{n}", n + 1
+        used.add(unique)
+        out.append((unique, v))
+    return out
+
+
+def _is_sequential(model):
+    from fastkeras.models.sequential import Sequential
+    return isinstance(model, Sequential)
+
+
+def _is_functional(layer):
+    from fastkeras.models.functional import Functional
+    return isinstance(layer, Functional) and not _is_sequential(layer)
+
+
 def _layer_weights(layer):
-    """A layer's weights in the legacy order: its own and its sublayers' (trainable first)."""
-    weights = []
-    for sub in layer._all_layers():
-        weights.extend(weights_h5.own_variables(sub))
-    trainable = [v for v in weights if getattr(v, "_declared_trainable", True)]
-    return trainable + [v for v in weights if not getattr(v, "_declared_trainable", True)]
+    """A layer's weights in the legacy order (see `_layer_weight_paths`)."""
+    return [v for _, v in _layer_weight_paths(layer)]
 
 
 def _read_weights(group, filepath):

@@ -237,89 +237,70 @@ py::list as_list(const py::object& obj, const char* fn, const char* arg) {
   return obj.cast<py::list>();
 }
 
-void check_lengths(const char* fn, const py::list& vars, const py::list& other, const char* arg) {
-  if (other.size() != vars.size()) {
-    throw py::value_error(std::string(fn) + ": `" + arg + "` has " +
-                          std::to_string(other.size()) + " entries for " +
-                          std::to_string(vars.size()) + " variables");
+class ManyOperands {
+ public:
+  ManyOperands(const char* fn, const py::object& vars, const py::object& grads) : fn_(fn) {
+    py::list vs = as_list(vars, fn, "vars"), gs = as_list(grads, fn, "grads");
+    check_length(gs, "grads", vs.size());
+    ops_.reserve(vs.size());
+    for (size_t i = 0; i < vs.size(); ++i) {
+      ops_.emplace_back(fn, py::reinterpret_borrow<py::object>(vs[i]),
+                        py::reinterpret_borrow<py::object>(gs[i]));
+      ops_.back().check_var_grad_disjoint();
+    }
   }
-}
 
-void sgd_many(const py::object& vars_obj, const py::object& grads_obj,
-              const py::object& moms_obj, float learning_rate, float mu, bool nesterov) {
-  const char* fn = "sgd_update_many";
-  py::list vars = as_list(vars_obj, fn, "vars"), grads = as_list(grads_obj, fn, "grads");
-  check_lengths(fn, vars, grads, "grads");
-  const bool with_m = !moms_obj.is_none();
-  py::list moms;
-  if (with_m) {
-    moms = as_list(moms_obj, fn, "momentums");
-    check_lengths(fn, vars, moms, "momentums");
+  size_t size() const { return ops_.size(); }
+  Operands& operator[](size_t i) { return ops_[i]; }
+
+  // One slot array per variable from a list; None (when allowed) gives null pointers.
+  std::vector<float*> slots(const py::object& obj, const char* arg, bool may_be_none) {
+    std::vector<float*> out(ops_.size(), nullptr);
+    if (may_be_none && obj.is_none()) return out;
+    py::list list = as_list(obj, fn_, arg);
+    check_length(list, arg, ops_.size());
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      out[i] = ops_[i].slot(py::reinterpret_borrow<py::object>(list[i]), arg);
+    }
+    return out;
   }
-  struct Item {
-    float* var;
-    const float* grad;
-    float* m;
-    int64_t n;
-  };
-  std::vector<Item> items;
-  items.reserve(vars.size());
-  std::vector<Operands> keep;  // holds references to the arrays until the update is done
-  keep.reserve(vars.size());
-  for (size_t i = 0; i < vars.size(); ++i) {
-    keep.emplace_back(fn, py::reinterpret_borrow<py::object>(vars[i]),
-                      py::reinterpret_borrow<py::object>(grads[i]));
-    Operands& ops = keep.back();
-    ops.check_var_grad_disjoint();
-    float* m = with_m ? ops.slot(py::reinterpret_borrow<py::object>(moms[i]), "momentums")
-                      : nullptr;
-    items.push_back({ops.var(), ops.grad(), m, ops.size()});
+
+ private:
+  void check_length(const py::list& list, const char* arg, size_t n) const {
+    if (list.size() != n) {
+      throw py::value_error(std::string(fn_) + ": `" + arg + "` has " +
+                            std::to_string(list.size()) + " entries for " + std::to_string(n) +
+                            " variables");
+    }
   }
+
+  const char* fn_;
+  std::vector<Operands> ops_;  // hold the arrays until the update is done
+};
+
+void sgd_many(const py::object& vars, const py::object& grads, const py::object& moms_obj,
+              float learning_rate, float mu, bool nesterov) {
+  ManyOperands ops("sgd_update_many", vars, grads);
+  std::vector<float*> moms = ops.slots(moms_obj, "momentums", /*may_be_none=*/true);
   optim::SgdParams p{learning_rate, mu, nesterov};
   py::gil_scoped_release release;
-  for (const Item& it : items) optim::sgd_update(it.var, it.grad, it.m, it.n, p);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    optim::sgd_update(ops[i].var(), ops[i].grad(), moms[i], ops[i].size(), p);
+  }
 }
 
-void adam_many(const py::object& vars_obj, const py::object& grads_obj, const py::object& ms_obj,
+void adam_many(const py::object& vars, const py::object& grads, const py::object& ms_obj,
                const py::object& vs_obj, const py::object& vhats_obj, float alpha,
                float one_minus_beta_1, float one_minus_beta_2, float epsilon) {
-  const char* fn = "adam_update_many";
-  py::list vars = as_list(vars_obj, fn, "vars"), grads = as_list(grads_obj, fn, "grads");
-  py::list ms = as_list(ms_obj, fn, "m"), vs = as_list(vs_obj, fn, "v");
-  check_lengths(fn, vars, grads, "grads");
-  check_lengths(fn, vars, ms, "m");
-  check_lengths(fn, vars, vs, "v");
-  const bool with_vhat = !vhats_obj.is_none();
-  py::list vhats;
-  if (with_vhat) {
-    vhats = as_list(vhats_obj, fn, "velocity_hat");
-    check_lengths(fn, vars, vhats, "velocity_hat");
-  }
-  struct Item {
-    float* var;
-    const float* grad;
-    float *m, *v, *vhat;
-    int64_t n;
-  };
-  std::vector<Item> items;
-  items.reserve(vars.size());
-  std::vector<Operands> keep;
-  keep.reserve(vars.size());
-  for (size_t i = 0; i < vars.size(); ++i) {
-    keep.emplace_back(fn, py::reinterpret_borrow<py::object>(vars[i]),
-                      py::reinterpret_borrow<py::object>(grads[i]));
-    Operands& ops = keep.back();
-    ops.check_var_grad_disjoint();
-    float* m = ops.slot(py::reinterpret_borrow<py::object>(ms[i]), "m");
-    float* v = ops.slot(py::reinterpret_borrow<py::object>(vs[i]), "v");
-    float* vh = with_vhat
-                    ? ops.slot(py::reinterpret_borrow<py::object>(vhats[i]), "velocity_hat")
-                    : nullptr;
-    items.push_back({ops.var(), ops.grad(), m, v, vh, ops.size()});
-  }
+  ManyOperands ops("adam_update_many", vars, grads);
+  std::vector<float*> ms = ops.slots(ms_obj, "m", false);
+  std::vector<float*> vs = ops.slots(vs_obj, "v", false);
+  std::vector<float*> vhats = ops.slots(vhats_obj, "velocity_hat", /*may_be_none=*/true);
   optim::AdamParams p{alpha, one_minus_beta_1, one_minus_beta_2, epsilon};
   py::gil_scoped_release release;
-  for (const Item& it : items) optim::adam_update(it.var, it.grad, it.m, it.v, it.vhat, it.n, p);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    optim::adam_update(ops[i].var(), ops[i].grad(), ms[i], vs[i], vhats[i], ops[i].size(), p);
+  }
 }
 
 void register_optim(py::module_& m) {

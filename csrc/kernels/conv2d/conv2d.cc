@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/conv2d/direct_conv.h"
 #include "kernels/elementwise/bias.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
@@ -110,6 +111,10 @@ void conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const 
   const int64_t width = col_width(s);
   const int64_t per_image = rows_per_image(s);
   if (s.n == 0 || per_image == 0 || s.f == 0) return;
+  if (direct_conv_applicable(s)) {
+    direct_conv_forward(s, x, w, bias, relu, y);
+    return;
+  }
   const bool pointwise = is_pointwise(s);
   const int64_t tile = pointwise ? s.n : tile_images(s);
   float* col = pointwise ? nullptr : column_buffer(static_cast<size_t>(tile * per_image * width));
@@ -145,6 +150,14 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
   if (dw) std::fill(dw, dw + width * s.f, 0.0f);
   if (db) std::fill(db, db + s.f, 0.0f);
   if (out_elems == 0) return;
+  // Few input channels: the kernel and bias gradients come from the direct kernel, which reads
+  // x in place and applies the relu mask on the fly; only dx (rarely wanted for a first layer)
+  // still goes through the GEMM below.
+  if ((dw || db) && direct_conv_applicable(s)) {
+    direct_conv_weight_grad(s, x, relu ? y : nullptr, dy, dw, db);
+    dw = db = nullptr;
+  }
+  if (!dx && !dw && !db) return;
 
   // relu passes the gradient only where the output was positive.
   thread_local std::vector<float> masked;

@@ -137,13 +137,12 @@ void maxpool_backward_py(const py::object& dy, const py::object& argmax, const p
   FloatArray dya = float_array(dy, 4, fn, "dy", false), dxa = float_array(dx, 4, fn, "dx", true);
   Pool2DShape s = pool_shape(dxa.shape, dya.shape, pool, strides, pads, fn);
   py::array_t<int32_t> idx = int_array(argmax, dya.shape, fn);
-  const int32_t* ip = idx.data();
-  const int64_t limit = s.h * s.w * s.c;
-  for (int64_t i = 0, n = static_cast<int64_t>(idx.size()); i < n; ++i) {
-    if (ip[i] >= limit) throw py::value_error("maxpool2d_backward: `argmax` index out of range");
+  bool in_range = true;
+  {
+    py::gil_scoped_release release;
+    in_range = maxpool2d_backward(s, dya.data, idx.data(), dxa.data);
   }
-  py::gil_scoped_release release;
-  maxpool2d_backward(s, dya.data, ip, dxa.data);
+  if (!in_range) throw py::value_error("maxpool2d_backward: `argmax` index out of range");
 }
 
 void avgpool_forward_py(const py::object& x, const py::object& y, Pair pool, Pair strides,

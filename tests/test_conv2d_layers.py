@@ -495,3 +495,40 @@ def test_conv2d_transpose_output_padding_gradients(padding, output_padding):
             vals.append(f(x))
         layer.kernel.assign(w0)
         assert gw[idx] == pytest.approx((vals[0] - vals[1]) / 2e-2, rel=1e-2, abs=1e-3)
+
+
+def test_training_step_skips_unneeded_input_gradient_and_reuses_im2col(monkeypatch):
+    """In a fit step the first Conv2D (its input is the data) is asked for no input gradient,
+    and a Conv2D with enough channels for im2col hands its forward columns to the backward."""
+    import fastkeras.ops.conv2d as conv_ops
+
+    real = conv_ops._core
+    calls = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def conv2d_backward(self, x, w, y, dy, relu, dx, dw, db, strides, pads, dilation,
+                            col=None):
+            calls.append((x.shape[-1], dx is None, col is None))
+            return real.conv2d_backward(x, w, y, dy, relu, dx, dw, db, strides, pads,
+                                        dilation, col)
+
+    monkeypatch.setattr(conv_ops, "_core", Recorder())
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input(shape=(10, 10, 1)),
+        keras.layers.Conv2D(8, 3, activation="relu"),  # 8 channels on: im2col + GEMM
+        keras.layers.Conv2D(6, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((8, 10, 10, 1)).astype(np.float32)
+    y = np.arange(8) % 3
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    by_channels = dict((c, (no_dx, no_col)) for c, no_dx, no_col in calls)
+    assert by_channels[1][0], "the first layer computed an input gradient nobody needs"
+    assert not by_channels[8][0], "the second layer must pass a gradient to the first"
+    assert not by_channels[8][1], "the second layer rebuilt its im2col in the backward pass"

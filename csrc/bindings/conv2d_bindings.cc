@@ -49,21 +49,24 @@ Conv2DShape conv_shape(const FloatArray& x, const FloatArray& w, const std::vect
   return s;
 }
 
-void conv2d_forward_py(const py::object& x, const py::object& w, const py::object& bias,
-                       const py::object& y, Pair strides, Pair pads, Pair dilation, bool relu) {
+bool conv2d_forward_py(const py::object& x, const py::object& w, const py::object& bias,
+                       const py::object& y, Pair strides, Pair pads, Pair dilation, bool relu,
+                       const py::object& keep_col) {
   const char* fn = "conv2d_forward";
   FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
   FloatArray ya = float_array(y, 4, fn, "y", true);
   Conv2DShape s = conv_shape(xa, wa, ya.shape, strides, pads, dilation, fn);
   const float* b = optional_array(bias, {s.f}, fn, "bias", false);
+  float* col = optional_array(keep_col, {s.n * s.oh * s.ow, s.kh * s.kw * s.c}, fn, "keep_col",
+                              true);
   py::gil_scoped_release release;
-  conv2d_forward(s, xa.data, wa.data, b, relu, ya.data);
+  return conv2d_forward(s, xa.data, wa.data, b, relu, ya.data, col);
 }
 
 void conv2d_backward_py(const py::object& x, const py::object& w, const py::object& y,
                         const py::object& dy, bool relu, const py::object& dx,
                         const py::object& dw, const py::object& db, Pair strides, Pair pads,
-                        Pair dilation) {
+                        Pair dilation, const py::object& col) {
   const char* fn = "conv2d_backward";
   FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
   FloatArray dya = float_array(dy, 4, fn, "dy", false);
@@ -77,8 +80,10 @@ void conv2d_backward_py(const py::object& x, const py::object& w, const py::obje
   float* dxp = optional_array(dx, xa.shape, fn, "dx", true);
   float* dwp = optional_array(dw, wa.shape, fn, "dw", true);
   float* dbp = optional_array(db, {s.f}, fn, "db", true);
+  const float* colp =
+      optional_array(col, {s.n * s.oh * s.ow, s.kh * s.kw * s.c}, fn, "col", false);
   py::gil_scoped_release release;
-  conv2d_backward(s, xa.data, wa.data, yp, dya.data, relu, dxp, dwp, dbp);
+  conv2d_backward(s, xa.data, wa.data, yp, dya.data, relu, dxp, dwp, dbp, colp);
 }
 
 Pool2DShape pool_shape(const std::vector<int64_t>& x, const std::vector<int64_t>& y, Pair pool,
@@ -137,13 +142,12 @@ void maxpool_backward_py(const py::object& dy, const py::object& argmax, const p
   FloatArray dya = float_array(dy, 4, fn, "dy", false), dxa = float_array(dx, 4, fn, "dx", true);
   Pool2DShape s = pool_shape(dxa.shape, dya.shape, pool, strides, pads, fn);
   py::array_t<int32_t> idx = int_array(argmax, dya.shape, fn);
-  const int32_t* ip = idx.data();
-  const int64_t limit = s.h * s.w * s.c;
-  for (int64_t i = 0, n = static_cast<int64_t>(idx.size()); i < n; ++i) {
-    if (ip[i] >= limit) throw py::value_error("maxpool2d_backward: `argmax` index out of range");
+  bool in_range = true;
+  {
+    py::gil_scoped_release release;
+    in_range = maxpool2d_backward(s, dya.data, idx.data(), dxa.data);
   }
-  py::gil_scoped_release release;
-  maxpool2d_backward(s, dya.data, ip, dxa.data);
+  if (!in_range) throw py::value_error("maxpool2d_backward: `argmax` index out of range");
 }
 
 void avgpool_forward_py(const py::object& x, const py::object& y, Pair pool, Pair strides,
@@ -202,10 +206,13 @@ void register_conv2d(py::module_& m) {
         "dx = the adjoint of im2col applied to dcol (overwrites dx).");
   m.def("conv2d_forward", &conv2d_forward_py, py::arg("x"), py::arg("w"), py::arg("bias"),
         py::arg("y"), py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("relu"),
-        "y = act(conv(x, w) + bias) on NHWC; w is (kh, kw, c, f); pads = (top, left).");
+        py::arg("keep_col") = py::none(),
+        "y = act(conv(x, w) + bias) on NHWC; w is (kh, kw, c, f); pads = (top, left).\n"
+        "keep_col: None or a (n*oh*ow, kh*kw*c) float32 array that receives the im2col when\n"
+        "this shape uses one; returns True when it did (then pass it to conv2d_backward).");
   m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("y"),
         py::arg("dy"), py::arg("relu"), py::arg("dx"), py::arg("dw"), py::arg("db"),
-        py::arg("strides"), py::arg("pads"), py::arg("dilation"));
+        py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("col") = py::none());
   m.def("maxpool2d_forward", &maxpool_forward_py, py::arg("x"), py::arg("y"), py::arg("argmax"),
         py::arg("pool"), py::arg("strides"), py::arg("pads"));
   m.def("maxpool2d_backward", &maxpool_backward_py, py::arg("dy"), py::arg("argmax"),

@@ -131,6 +131,42 @@ TEST(Conv2D, OptionalGradientsAreSkipped) {
   EXPECT_GT(sum, 0.0);
 }
 
+TEST(Conv2D, KeptColumnsGiveTheSameGradients) {
+  // The forward's im2col handed to the backward pass must give exactly what rebuilding it does;
+  // shapes that do not use im2col (1x1, few channels) leave the buffer alone and say so.
+  const Case cases[] = {
+      {3, 9, 8, 6, 3, 3, 20, 1, 1, 1, 1, 1, 1, 1, 1},   // im2col
+      {2, 11, 7, 5, 2, 3, 3, 2, 1, 2, 1, 1, 0, 1, 2},   // strides, dilation, padding
+      {2, 5, 4, 7, 1, 1, 6, 1, 1, 1, 1, 0, 0, 0, 0},    // 1x1 pointwise: no im2col
+      {2, 6, 6, 1, 3, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0},    // one channel: direct kernels on AVX-512
+  };
+  for (const auto& k : cases) {
+    const Conv2DShape s = shape_of(k);
+    const int64_t rows = s.n * s.oh * s.ow, width = s.kh * s.kw * s.c;
+    auto x = random_vec(s.n * s.h * s.w * s.c, 21), w = random_vec(width * s.f, 22);
+    auto b = random_vec(s.f, 23), dy = random_vec(rows * s.f, 24);
+    std::vector<float> y(dy.size()), y2(dy.size()), col(rows * width, -7.0f);
+    conv2d_forward(s, x.data(), w.data(), b.data(), true, y.data());
+    const bool filled = conv2d_forward(s, x.data(), w.data(), b.data(), true, y2.data(), col.data());
+    EXPECT_EQ(y, y2);
+    const bool pointwise = k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1;
+    if (pointwise) EXPECT_FALSE(filled);
+    if (!filled) {
+      EXPECT_EQ(col, std::vector<float>(rows * width, -7.0f)) << "an unused buffer was written";
+      continue;
+    }
+    std::vector<float> dx(x.size()), dw(w.size()), db(b.size());
+    std::vector<float> dx2(x.size()), dw2(w.size()), db2(b.size());
+    conv2d_backward(s, x.data(), w.data(), y.data(), dy.data(), true, dx.data(), dw.data(),
+                    db.data());
+    conv2d_backward(s, x.data(), w.data(), y.data(), dy.data(), true, dx2.data(), dw2.data(),
+                    db2.data(), col.data());
+    EXPECT_EQ(dx, dx2);
+    EXPECT_EQ(dw, dw2);
+    EXPECT_EQ(db, db2);
+  }
+}
+
 TEST(Conv2D, OutputSize) {
   EXPECT_EQ(conv_output_size(32, 3, 1, 1, 0), 30);
   EXPECT_EQ(conv_output_size(32, 3, 1, 1, 2), 32);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/conv2d/direct_conv.h"
 #include "kernels/elementwise/bias.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
@@ -105,14 +106,21 @@ void col2im_nhwc(const Conv2DShape& s, const float* dcol, int64_t n0, int64_t co
   });
 }
 
-void conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const float* bias,
-                    bool relu, float* y) {
+bool conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const float* bias,
+                    bool relu, float* y, float* keep_col) {
   const int64_t width = col_width(s);
   const int64_t per_image = rows_per_image(s);
-  if (s.n == 0 || per_image == 0 || s.f == 0) return;
+  if (s.n == 0 || per_image == 0 || s.f == 0) return false;
+  if (direct_conv_applicable(s)) {
+    direct_conv_forward(s, x, w, bias, relu, y);
+    return false;
+  }
   const bool pointwise = is_pointwise(s);
-  const int64_t tile = pointwise ? s.n : tile_images(s);
-  float* col = pointwise ? nullptr : column_buffer(static_cast<size_t>(tile * per_image * width));
+  const bool keep = keep_col != nullptr && !pointwise;
+  const int64_t tile = pointwise || keep ? s.n : tile_images(s);
+  float* col = pointwise ? nullptr
+               : keep    ? keep_col
+                         : column_buffer(static_cast<size_t>(tile * per_image * width));
   for (int64_t n0 = 0; n0 < s.n; n0 += tile) {
     const int64_t count = std::min(tile, s.n - n0);
     const float* a = x + n0 * s.h * s.w * s.c;
@@ -134,10 +142,12 @@ void conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const 
     g.act = relu ? Activation::kRelu : Activation::kIdentity;
     sgemm(g);
   }
+  return keep;
 }
 
 void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const float* y,
-                     const float* dy, bool relu, float* dx, float* dw, float* db) {
+                     const float* dy, bool relu, float* dx, float* dw, float* db,
+                     const float* kept_col) {
   const int64_t width = col_width(s);
   const int64_t per_image = rows_per_image(s);
   const int64_t out_elems = s.n * per_image * s.f;
@@ -145,6 +155,14 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
   if (dw) std::fill(dw, dw + width * s.f, 0.0f);
   if (db) std::fill(db, db + s.f, 0.0f);
   if (out_elems == 0) return;
+  // Few input channels: the kernel and bias gradients come from the direct kernel, which reads
+  // x in place and applies the relu mask on the fly; only dx (rarely wanted for a first layer)
+  // still goes through the GEMM below.
+  if ((dw || db) && direct_conv_applicable(s)) {
+    direct_conv_weight_grad(s, x, relu ? y : nullptr, dy, dw, db);
+    dw = db = nullptr;
+  }
+  if (!dx && !dw && !db) return;
 
   // relu passes the gradient only where the output was positive.
   thread_local std::vector<float> masked;
@@ -157,8 +175,12 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
   if (db) column_sums(dz, s.n * per_image, s.f, s.f, 0.0f, db);
 
   const bool pointwise = is_pointwise(s);
-  const int64_t tile = pointwise ? s.n : tile_images(s);
-  float* col = pointwise ? nullptr : column_buffer(static_cast<size_t>(tile * per_image * width));
+  // With the forward's columns at hand the whole batch is one tile: no im2col to redo.
+  const bool kept = kept_col != nullptr && !pointwise;
+  const int64_t tile = pointwise || kept ? s.n : tile_images(s);
+  float* col = pointwise || kept || !dw
+                   ? nullptr
+                   : column_buffer(static_cast<size_t>(tile * per_image * width));
   thread_local std::vector<float> dcol_buf;
   for (int64_t n0 = 0; n0 < s.n; n0 += tile) {
     const int64_t count = std::min(tile, s.n - n0);
@@ -166,7 +188,9 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
     const float* dz_tile = dz + n0 * per_image * s.f;
     if (dw) {
       const float* a = x + n0 * s.h * s.w * s.c;
-      if (!pointwise) {
+      if (kept) {
+        a = kept_col;
+      } else if (!pointwise) {
         im2col_nhwc(s, x, n0, count, col);
         a = col;
       }

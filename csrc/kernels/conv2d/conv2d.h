@@ -30,12 +30,17 @@ void im2col_nhwc(const Conv2DShape& s, const float* x, int64_t n0, int64_t count
 void col2im_nhwc(const Conv2DShape& s, const float* dcol, int64_t n0, int64_t count, float* dx);
 
 // y = act(conv(x, w) + bias). y is (n, oh, ow, f); bias may be null.
-void conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const float* bias,
-                    bool relu, float* y);
+// keep_col: null, or room for the whole batch's im2col (n*oh*ow rows of kh*kw*c floats). When
+// this shape goes through im2col, the columns are built there (instead of in tiles of a reused
+// buffer) so the backward pass can read them again; returns true when keep_col was filled.
+bool conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const float* bias,
+                    bool relu, float* y, float* keep_col = nullptr);
 
 // Backward of y = act(conv(x, w) + b). With relu, y (the forward output) gives the mask. Any of
-// dx, dw, db may be null (not computed). dw/db are overwritten, dx too.
+// dx, dw, db may be null (not computed). dw/db are overwritten, dx too. col: the im2col a
+// conv2d_forward of the same x filled (it returned true), or null to rebuild it.
 void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const float* y,
-                     const float* dy, bool relu, float* dx, float* dw, float* db);
+                     const float* dy, bool relu, float* dx, float* dw, float* db,
+                     const float* col = nullptr);
 
 }  // namespace fastkeras

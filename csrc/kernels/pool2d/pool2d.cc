@@ -1,8 +1,10 @@
 #include "kernels/pool2d/pool2d.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
+#include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
 
 namespace fastkeras {
@@ -14,6 +16,16 @@ inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in
   const int64_t start = o * stride - pad;
   *lo = std::max<int64_t>(start, 0);
   *hi = std::min<int64_t>(start + k, in);
+}
+
+// The AVX-512 per-image kernels (ukernel_avx512_maxpool.cc) run when the GEMM dispatches to
+// AVX-512; the loops here are the portable path.
+bool use_avx512() {
+#if defined(FASTKERAS_X86)
+  return gemm_isa() == Isa::kAvx512;
+#else
+  return false;
+#endif
 }
 
 template <typename Fn>
@@ -28,8 +40,16 @@ void over_images(const Pool2DShape& s, double work_per_image, Fn&& fn) {
 
 void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* argmax) {
   const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
+  const bool avx512 = use_avx512();
   over_images(s, static_cast<double>(out_image * s.ph * s.pw), [&](int64_t n) {
     const float* xi = x + n * in_image;
+#if defined(FASTKERAS_X86)
+    if (avx512) {
+      maxpool2d_image_forward_avx512(s, xi, y + n * out_image,
+                                     argmax ? argmax + n * out_image : nullptr);
+      return;
+    }
+#endif
     for (int64_t oy = 0; oy < s.oh; ++oy) {
       int64_t y0, y1;
       window(oy, s.stride_h, s.pad_top, s.ph, s.h, &y0, &y1);
@@ -78,17 +98,65 @@ void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* 
   });
 }
 
-void maxpool2d_backward(const Pool2DShape& s, const float* dy, const int32_t* argmax, float* dx) {
+bool maxpool2d_backward(const Pool2DShape& s, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.c;
+  // Windows that cannot overlap (stride >= window) are written cell by cell in one pass: each
+  // cell gets its window's gradient if it was the winner, else 0, and the indices are only
+  // compared, never used as addresses. Overlapping windows scatter-add into a cleared dx.
+  const bool disjoint = s.stride_h >= s.ph && s.stride_w >= s.pw;
+  // Whether the windows tile the image exactly (no cell outside every window).
+  const bool tiles = disjoint && s.stride_h == s.ph && s.stride_w == s.pw && s.pad_top == 0 &&
+                     s.pad_left == 0 && s.oh * s.ph == s.h && s.ow * s.pw == s.w;
+  const bool avx512 = use_avx512();
+  std::atomic<bool> in_range{true};
   over_images(s, static_cast<double>(out_image + in_image), [&](int64_t n) {
     float* dxi = dx + n * in_image;
-    std::fill(dxi, dxi + in_image, 0.0f);
     const float* g = dy + n * out_image;
     const int32_t* idx = argmax + n * out_image;
-    for (int64_t i = 0; i < out_image; ++i) {
-      if (idx[i] >= 0) dxi[idx[i]] += g[i];
+    if (!tiles) std::fill(dxi, dxi + in_image, 0.0f);
+#if defined(FASTKERAS_X86)
+    if (avx512 && disjoint) {
+      maxpool2d_image_backward_disjoint_avx512(s, g, idx, dxi);
+      return;
+    }
+#endif
+    if (!disjoint) {
+      bool ok = true;
+      for (int64_t i = 0; i < out_image; ++i) {
+        const int32_t k = idx[i];
+        if (k >= 0 && k < in_image) {
+          dxi[k] += g[i];
+        } else if (k >= in_image) {
+          ok = false;
+        }
+      }
+      if (!ok) in_range.store(false, std::memory_order_relaxed);
+      return;
+    }
+    const int64_t C = s.c;
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      int64_t y0, y1;
+      window(oy, s.stride_h, s.pad_top, s.ph, s.h, &y0, &y1);
+      for (int64_t ox = 0; ox < s.ow; ++ox) {
+        int64_t x0, x1;
+        window(ox, s.stride_w, s.pad_left, s.pw, s.w, &x0, &x1);
+        const int64_t o = (oy * s.ow + ox) * C;
+        const float* __restrict go = g + o;
+        const int32_t* __restrict io = idx + o;
+        for (int64_t iy = y0; iy < y1; ++iy) {
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            const int64_t base = (iy * s.w + ix) * C;
+            float* __restrict d = dxi + base;
+            const int32_t base32 = static_cast<int32_t>(base);
+            for (int64_t ch = 0; ch < C; ++ch) {
+              d[ch] = io[ch] == base32 + static_cast<int32_t>(ch) ? go[ch] : 0.0f;
+            }
+          }
+        }
+      }
     }
   });
+  return in_range.load();
 }
 
 void avgpool2d_forward(const Pool2DShape& s, const float* x, float* y) {

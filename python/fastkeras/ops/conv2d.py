@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
-                                    reuse_gradient_buffers)
+from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, grad_enabled,
+                                    make_op, reuse_gradient_buffers)
 
 __all__ = ["conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "same_padding",
            "conv_output_length"]
+
+# While recording, a convolution's im2col columns up to this many floats (16 MB) are kept from
+# the forward pass for the kernel gradient instead of being rebuilt by the backward pass.
+_KEEP_COL_FLOATS = 4 << 20
 
 
 def conv_output_length(size, kernel, stride, dilation, padding):
@@ -60,7 +64,13 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1
     ow = conv_output_length(w + pl + pr, kw, strides[1], dilation[1], "valid")
     y = np.empty((n, oh, ow, f), np.float32)
     bv = None if bias is None else _f32(bias)
-    _core.conv2d_forward(xv, wv, bv, y, strides, (pt, pl), dilation, relu)
+    col = None
+    rows, width = n * oh * ow, kh * kw * xv.shape[3]
+    if grad_enabled() and getattr(kernel, "requires_grad", False) and \
+            rows * width <= _KEEP_COL_FLOATS:
+        col = np.empty((rows, width), np.float32)
+    if not _core.conv2d_forward(xv, wv, bv, y, strides, (pt, pl), dilation, relu, col):
+        col = None  # this shape does not use im2col (direct or 1x1 kernels)
 
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
@@ -74,7 +84,8 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1
         dx = np.empty_like(xv) if needs[0] else None
         dw = grad_out(kernel) if needs[1] else None
         db = grad_out(bias) if bias is not None and needs[2] else None
-        _core.conv2d_backward(xv, wv, y, g, relu, dx, dw, db, strides, (pt, pl), dilation)
+        _core.conv2d_backward(xv, wv, y, g, relu, dx, dw, db, strides, (pt, pl), dilation,
+                              col if dw is not None else None)
         return dx, dw, db
 
     parents = (x, kernel) if bias is None else (x, kernel, bias)

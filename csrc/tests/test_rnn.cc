@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "kernels/parallel.h"
+#include "kernels/cpu_features.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/rnn/rnn.h"
 
 namespace fastkeras {
@@ -242,6 +244,24 @@ TEST(RnnKernel, PlainSequencesMatchReference) {
     run_case({cell, RnnActivation::kTanh, RnnActivation::kSigmoid, 3, 5, 7, 5}, seed++);
     run_case({cell, RnnActivation::kTanh, RnnActivation::kSigmoid, 13, 4, 3, 17}, seed++);
   }
+}
+
+// The activation and LSTM-backward loops have a portable build and AVX2/AVX-512 builds, picked
+// by the GEMM's ISA: every supported one must match the reference.
+TEST(RnnKernel, EveryIsaMatchesReference) {
+  const Isa saved = gemm_isa();
+  uint32_t seed = 50;
+  for (Isa isa : supported_isas()) {
+    set_gemm_isa(isa);
+    for (RnnCell cell : kCells) {
+      run_case({cell, RnnActivation::kTanh, RnnActivation::kSigmoid, 3, 4, 3, 17}, seed++);
+      Problem p{cell, RnnActivation::kTanh, RnnActivation::kSigmoid, 2, 3, 2, 9};
+      p.use_mask = true;
+      p.use_h0 = true;
+      run_case(p, seed++);
+    }
+  }
+  set_gemm_isa(saved);
 }
 
 TEST(RnnKernel, MasksReverseInitialStateAndRecurrentDropout) {

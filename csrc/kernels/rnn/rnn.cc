@@ -8,6 +8,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
+#include "kernels/rnn/rnn_act.h"
 
 namespace fastkeras {
 
@@ -26,53 +27,38 @@ int rnn_gate_count(RnnCell cell) {
 
 namespace {
 
-// exp on a clamped range with a Cephes-style polynomial: branch-free, so the loops below
-// vectorise, and within a few ulp of std::exp.
-inline float exp_approx(float x) {
-  x = std::min(88.0f, std::max(-87.0f, x));
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-inline float tanh_approx(float x) {
-  // Small |x| directly from the odd series (1 - 2/(1+e^2x) loses digits there).
-  const float big = 1.0f - 2.0f / (1.0f + exp_approx(2.0f * x));
-  const float x2 = x * x;
-  const float small = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f - x2 * 0.053968254f)));
-  return std::fabs(x) < 0.0625f ? small : big;
-}
-
-// act applied in place to n values; one loop per activation so each vectorises.
+// act applied in place to n values, on the widest vectors the GEMM's ISA allows.
 void apply_act(RnnActivation act, float* v, int64_t n) {
-  switch (act) {
-    case RnnActivation::kTanh:
-      for (int64_t i = 0; i < n; ++i) v[i] = tanh_approx(v[i]);
-      break;
-    case RnnActivation::kSigmoid:
-      for (int64_t i = 0; i < n; ++i) v[i] = sigmoid_approx(v[i]);
-      break;
-    case RnnActivation::kRelu:
-      for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], 0.0f);
-      break;
-    case RnnActivation::kLinear:
-      break;
-    case RnnActivation::kHardSigmoid:
-      for (int64_t i = 0; i < n; ++i) v[i] = std::min(1.0f, std::max(0.0f, v[i] / 6.0f + 0.5f));
+#if defined(FASTKERAS_X86)
+  switch (gemm_isa()) {
+    case Isa::kAvx512:
+      rnn_apply_act_avx512(act, v, n);
+      return;
+    case Isa::kAvx2:
+      rnn_apply_act_avx2(act, v, n);
+      return;
+    default:
       break;
   }
+#endif
+  apply_act_impl(act, v, n);
+}
+
+void lstm_backward_row(const float* g, const float* tc, const float* cp, float* dc, float* dh,
+                       float* dg, int64_t U) {
+#if defined(FASTKERAS_X86)
+  switch (gemm_isa()) {
+    case Isa::kAvx512:
+      rnn_lstm_backward_row_avx512(g, tc, cp, dc, dh, dg, U);
+      return;
+    case Isa::kAvx2:
+      rnn_lstm_backward_row_avx2(g, tc, cp, dc, dh, dg, U);
+      return;
+    default:
+      break;
+  }
+#endif
+  lstm_backward_row_impl(g, tc, cp, dc, dh, dg, U);
 }
 
 // d act / d pre-activation, from the activation's output y.
@@ -269,17 +255,19 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
 
 // dhd += sum over gates g in [g0, g1) of (dG_g @ R_g^T) * rec_mask_g: the gradient reaching
 // the previous state through those gates' recurrent products (one GEMM without masks).
-void recurrent_input_grad(const RnnArgs& a, const Shape& s, int64_t r0, int64_t rows,
-                          const float* dg, int64_t ldg, int64_t g0, int64_t g1, float* dhd,
-                          float* scratch) {
+// rt is R transposed, (G*U, U) row-major, so gate block g of R^T is rows [g*U, (g+1)*U): the
+// per-step products read it untransposed, which the GEMM streams far faster.
+void recurrent_input_grad(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0,
+                          int64_t rows, const float* dg, int64_t ldg, int64_t g0, int64_t g1,
+                          float* dhd, float* scratch) {
   const int64_t U = s.U, GU = s.GU;
   if (!a.rec_mask) {
-    gemm(Trans::kNo, Trans::kYes, rows, U, (g1 - g0) * U, dg + g0 * U, ldg, a.r + g0 * U, GU,
+    gemm(Trans::kNo, Trans::kNo, rows, U, (g1 - g0) * U, dg + g0 * U, ldg, rt + g0 * U * U, U,
          1.0f, dhd, U);
     return;
   }
   for (int64_t g = g0; g < g1; ++g) {
-    gemm(Trans::kNo, Trans::kYes, rows, U, U, dg + g * U, ldg, a.r + g * U, GU, 0.0f, scratch,
+    gemm(Trans::kNo, Trans::kNo, rows, U, U, dg + g * U, ldg, rt + g * U * U, U, 0.0f, scratch,
          U);
     for (int64_t i = 0; i < rows; ++i) {
       const float* m = a.rec_mask + (r0 + i) * GU + g * U;
@@ -288,7 +276,8 @@ void recurrent_input_grad(const RnnArgs& a, const Shape& s, int64_t r0, int64_t 
   }
 }
 
-void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
+void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0,
+                   int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
   const int64_t ldg = T * GU, ldh = T * U;
   const bool lstm = a.cell == RnnCell::kLstm;
@@ -343,6 +332,10 @@ void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
           float* dcr = dc.data() + i * U;
           std::copy(ct, ct + U, tmp.begin());
           apply_act(a.act, tmp.data(), U);
+          if (a.act == RnnActivation::kTanh && a.rec_act == RnnActivation::kSigmoid) {
+            lstm_backward_row(g, tmp.data(), cp, dcr, dhr, dg, U);  // Keras's defaults
+            break;
+          }
           for (int64_t u = 0; u < U; ++u) {
             const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
             const float dct = dcr[u] + dhr[u] * og * act_grad(a.act, tmp[u]);
@@ -383,7 +376,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
     // Gradient with respect to the (dropped-out) previous state through the recurrent kernel.
     if (a.cell == RnnCell::kGru) {
       // d(r*h) = da_h @ R_h^T, then the reset gate's gradient, then the z/r products.
-      gemm(Trans::kNo, Trans::kYes, rows, U, U, dgt + 2 * U, ldg, a.r + 2 * U, GU, 0.0f,
+      gemm(Trans::kNo, Trans::kNo, rows, U, U, dgt + 2 * U, ldg, rt + 2 * U * U, U, 0.0f,
            dhd.data(), U);
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t b = r0 + i;
@@ -400,11 +393,11 @@ void backward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
           d[u] *= rm ? g[U + u] * rm[u] : g[U + u];
         }
       }
-      recurrent_input_grad(a, s, r0, rows, dgt, ldg, 0, 2, dhd.data(), dgate_h.data());
+      recurrent_input_grad(a, s, rt, r0, rows, dgt, ldg, 0, 2, dhd.data(), dgate_h.data());
     } else {
       const float* src = a.cell == RnnCell::kGruResetAfter ? dgr : dgt;
       std::fill(dhd.begin(), dhd.end(), 0.0f);
-      recurrent_input_grad(a, s, r0, rows, src, ldg, 0, s.G, dhd.data(), dgate_h.data());
+      recurrent_input_grad(a, s, rt, r0, rows, src, ldg, 0, s.G, dhd.data(), dgate_h.data());
     }
     for (int64_t i = 0; i < rows; ++i) {
       float* dhr = dh.data() + i * U;
@@ -482,7 +475,13 @@ void rnn_backward(const RnnArgs& a) {
   const Shape s(a);
   const int64_t BT = s.B * s.T, U = s.U, GU = s.GU;
   if (s.T > 0) {
-    over_batch_rows(s, [&](int64_t r0, int64_t r1) { backward_rows(a, s, r0, r1); });
+    // R^T once per call (U * G*U floats), shared by the threads' per-step products.
+    thread_local std::vector<float> rt;
+    rt.resize(static_cast<size_t>(GU * U));
+    for (int64_t k = 0; k < U; ++k)
+      for (int64_t j = 0; j < GU; ++j) rt[j * U + k] = a.r[k * GU + j];
+    const float* rtp = rt.data();
+    over_batch_rows(s, [&](int64_t r0, int64_t r1) { backward_rows(a, s, rtp, r0, r1); });
   } else {
     for (int64_t i = 0; i < s.B * U; ++i) {
       if (a.dh0) a.dh0[i] = a.dh_last ? a.dh_last[i] : 0.0f;

@@ -1,0 +1,94 @@
+// The recurrent cells' activations, shared by the portable build of rnn.cc and the per-ISA
+// files (ukernel_avx2_rnn_act.cc, ukernel_avx512_rnn_act.cc), which compile the same loops
+// with wider vectors. Everything here has internal linkage, so each file keeps its own copy
+// compiled with its own flags.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/rnn/rnn.h"
+
+namespace fastkeras {
+namespace {
+
+// exp on a clamped range with a Cephes-style polynomial: branch-free, so the loops below
+// vectorise, and within a few ulp of std::exp.
+inline float exp_approx(float x) {
+  x = std::min(88.0f, std::max(-87.0f, x));
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+inline float tanh_approx(float x) {
+  // Small |x| directly from the odd series (1 - 2/(1+e^2x) loses digits there).
+  const float big = 1.0f - 2.0f / (1.0f + exp_approx(2.0f * x));
+  const float x2 = x * x;
+  const float small = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f - x2 * 0.053968254f)));
+  return std::fabs(x) < 0.0625f ? small : big;
+}
+
+// act applied in place to n values; one loop per activation so each vectorises.
+inline void apply_act_impl(RnnActivation act, float* v, int64_t n) {
+  switch (act) {
+    case RnnActivation::kTanh:
+      for (int64_t i = 0; i < n; ++i) v[i] = tanh_approx(v[i]);
+      break;
+    case RnnActivation::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) v[i] = sigmoid_approx(v[i]);
+      break;
+    case RnnActivation::kRelu:
+      for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], 0.0f);
+      break;
+    case RnnActivation::kLinear:
+      break;
+    case RnnActivation::kHardSigmoid:
+      for (int64_t i = 0; i < n; ++i) v[i] = std::min(1.0f, std::max(0.0f, v[i] / 6.0f + 0.5f));
+      break;
+  }
+}
+
+// One row of an LSTM step's backward for Keras's default activations (tanh, sigmoid), from the
+// gates g (i, f, c, o after activation), tc = tanh(c_t) and the previous cell state cp: writes
+// the gate gradients dg and carries dc/dh (dh is consumed and zeroed). Branch-free so it
+// vectorises.
+inline void lstm_backward_row_impl(const float* g, const float* tc, const float* cp, float* dc,
+                                   float* dh, float* dg, int64_t U) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
+    const float dct = dc[u] + dh[u] * og * (1.0f - tc[u] * tc[u]);
+    dg[u] = dct * cg * (ig * (1.0f - ig));
+    dg[U + u] = dct * cp[u] * (fg * (1.0f - fg));
+    dg[2 * U + u] = dct * ig * (1.0f - cg * cg);
+    dg[3 * U + u] = dh[u] * tc[u] * (og * (1.0f - og));
+    dc[u] = dct * fg;
+    dh[u] = 0.0f;
+  }
+}
+
+}  // namespace
+
+// The same loops compiled for AVX2+FMA and AVX-512 (x86-64 builds only).
+void rnn_apply_act_avx2(RnnActivation act, float* v, int64_t n);
+void rnn_apply_act_avx512(RnnActivation act, float* v, int64_t n);
+void rnn_lstm_backward_row_avx2(const float* g, const float* tc, const float* cp, float* dc,
+                                float* dh, float* dg, int64_t U);
+void rnn_lstm_backward_row_avx512(const float* g, const float* tc, const float* cp, float* dc,
+                                  float* dh, float* dg, int64_t U);
+
+}  // namespace fastkeras

@@ -1,0 +1,14 @@
+// The recurrent cells' activation and LSTM backward loops (kernels/rnn/rnn_act.h) compiled with AVX-512
+// flags; rnn.cc calls this when the GEMM runs on that ISA.
+#include "kernels/rnn/rnn_act.h"
+
+namespace fastkeras {
+
+void rnn_apply_act_avx512(RnnActivation act, float* v, int64_t n) { apply_act_impl(act, v, n); }
+
+void rnn_lstm_backward_row_avx512(const float* g, const float* tc, const float* cp, float* dc,
+                                 float* dh, float* dg, int64_t U) {
+  lstm_backward_row_impl(g, tc, cp, dc, dh, dg, U);
+}
+
+}  // namespace fastkeras

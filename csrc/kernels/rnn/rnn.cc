@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/elementwise/bias.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
 #include "kernels/rnn/rnn_act.h"
@@ -106,6 +107,9 @@ struct Shape {
       : B(a.batch), T(a.steps), I(a.in), U(a.units), G(rnn_gate_count(a.cell)),
         GU(rnn_gate_count(a.cell) * a.units) {}
   int64_t time_of(const RnnArgs& a, int64_t s) const { return a.reverse ? T - 1 - s : s; }
+  // Row of sequence b at time t in the time-major workspace buffers (gates, hprev, state,
+  // dgates): one step's rows are contiguous, so each step streams one block.
+  int64_t ws_row(int64_t b, int64_t t) const { return t * B + b; }
 };
 
 void check_args(const RnnArgs& a) {
@@ -133,7 +137,7 @@ void over_batch_rows(const Shape& s, Fn&& fn) {
 
 void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
-  const int64_t ldg = T * GU, ldh = T * U;
+  const int64_t ldg = GU, ldh = U;
   std::vector<float> h(rows * U, 0.0f), c(a.cell == RnnCell::kLstm ? rows * U : 0, 0.0f);
   std::vector<float> prev_out(rows * U, 0.0f), hd(a.rec_mask ? rows * GU : 0);
   std::vector<float> rec(a.cell == RnnCell::kGruResetAfter ? rows * GU : 0);
@@ -143,12 +147,10 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
 
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = s.time_of(a, step);
-    for (int64_t i = 0; i < rows; ++i) {
-      std::copy(h.begin() + i * U, h.begin() + (i + 1) * U, a.hprev + ((r0 + i) * T + t) * U);
-    }
+    std::copy(h.begin(), h.end(), a.hprev + s.ws_row(r0, t) * U);
     // The operand of each gate's recurrent product: the previous state, or with recurrent
     // dropout the state times that gate's mask (gate block g of hd), one GEMM per gate.
-    const float* hop = a.hprev + (r0 * T + t) * U;
+    const float* hop = a.hprev + s.ws_row(r0, t) * U;
     int64_t ldhop = ldh;
     if (a.rec_mask) {
       for (int64_t i = 0; i < rows; ++i)
@@ -168,7 +170,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
              c + (g - g0) * U, ldc, bias ? bias + (g - g0) * U : nullptr);
       }
     };
-    float* gt = a.gates + (r0 * T + t) * GU;
+    float* gt = a.gates + s.ws_row(r0, t) * GU;
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:
@@ -183,11 +185,11 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
         for (int64_t i = 0; i < rows; ++i) {
           float* g = gt + i * ldg;
           apply_act(a.rec_act, g, 2 * U);
-          float* rh = a.state + ((r0 + i) * T + t) * U;
+          float* rh = a.state + s.ws_row(r0 + i, t) * U;
           const float* hrow = a.rec_mask ? hd.data() + i * GU + 2 * U : hop + i * ldhop;
           for (int64_t u = 0; u < U; ++u) rh[u] = g[U + u] * hrow[u];
         }
-        gemm(Trans::kNo, Trans::kNo, rows, U, U, a.state + (r0 * T + t) * U, ldh, a.r + 2 * U,
+        gemm(Trans::kNo, Trans::kNo, rows, U, U, a.state + s.ws_row(r0, t) * U, ldh, a.r + 2 * U,
              GU, 1.0f, gt + 2 * U, ldg);
         break;
       }
@@ -196,7 +198,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
       const int64_t b = r0 + i;
       float* g = gt + i * ldg;
       float* hrow = h.data() + i * U;
-      float* st = a.state ? a.state + (b * T + t) * U : nullptr;
+      float* st = a.state ? a.state + s.ws_row(b, t) * U : nullptr;
       const bool keep = !a.mask || a.mask[b * T + t] != 0.0f;
       switch (a.cell) {
         case RnnCell::kSimple:
@@ -279,7 +281,7 @@ void recurrent_input_grad(const RnnArgs& a, const Shape& s, const float* rt, int
 void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0,
                    int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
-  const int64_t ldg = T * GU, ldh = T * U;
+  const int64_t ldg = GU;
   const bool lstm = a.cell == RnnCell::kLstm;
   const bool gru = a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter;
   std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
@@ -292,8 +294,8 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   for (int64_t step = T - 1; step >= 0; --step) {
     const int64_t t = s.time_of(a, step);
     const int64_t tp = step > 0 ? s.time_of(a, step - 1) : -1;
-    float* dgt = a.dgates + (r0 * T + t) * GU;
-    float* dgr = a.dgates_rec ? a.dgates_rec + (r0 * T + t) * GU : nullptr;
+    float* dgt = a.dgates + s.ws_row(r0, t) * GU;
+    float* dgr = a.dgates_rec ? a.dgates_rec + s.ws_row(r0, t) * GU : nullptr;
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t b = r0 + i;
       keep[i] = !a.mask || a.mask[b * T + t] != 0.0f;
@@ -318,16 +320,16 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
         if (dgr) std::fill(dgr + i * ldg, dgr + i * ldg + GU, 0.0f);
         continue;
       }
-      const float* g = a.gates + (b * T + t) * GU;
-      const float* hp = a.hprev + (b * T + t) * U;
+      const float* g = a.gates + s.ws_row(b, t) * GU;
+      const float* hp = a.hprev + s.ws_row(b, t) * U;
       switch (a.cell) {
         case RnnCell::kSimple:
           for (int64_t u = 0; u < U; ++u) dg[u] = dhr[u] * act_grad(a.act, g[u]);
           std::fill(dhr, dhr + U, 0.0f);
           break;
         case RnnCell::kLstm: {
-          const float* ct = a.state + (b * T + t) * U;
-          const float* cp = tp >= 0 ? a.state + (b * T + tp) * U
+          const float* ct = a.state + s.ws_row(b, t) * U;
+          const float* cp = tp >= 0 ? a.state + s.ws_row(b, tp) * U
                                     : (a.c0 ? a.c0 + b * U : zeros.data());
           float* dcr = dc.data() + i * U;
           std::copy(ct, ct + U, tmp.begin());
@@ -349,7 +351,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
           break;
         }
         case RnnCell::kGruResetAfter: {
-          const float* rech = a.state + (b * T + t) * U;
+          const float* rech = a.state + s.ws_row(b, t) * U;
           float* dr = dgr + i * ldg;
           for (int64_t u = 0; u < U; ++u) {
             const float z = g[u], r = g[U + u], hh = g[2 * U + u];
@@ -383,8 +385,8 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
         float* dg = dgt + i * ldg;
         float* d = dhd.data() + i * U;
         if (!keep[i]) continue;  // its dg row is zero, so d is zero too
-        const float* g = a.gates + (b * T + t) * GU;
-        const float* hp = a.hprev + (b * T + t) * U;
+        const float* g = a.gates + s.ws_row(b, t) * GU;
+        const float* hp = a.hprev + s.ws_row(b, t) * U;
         // The candidate saw h times its own mask (gate block 2).
         const float* rm = a.rec_mask ? a.rec_mask + b * GU + 2 * U : nullptr;
         for (int64_t u = 0; u < U; ++u) {
@@ -406,7 +408,6 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
     }
   }
   (void)gru;
-  (void)ldh;
   if (a.dh0) std::copy(dh.begin(), dh.end(), a.dh0 + r0 * U);
   if (a.dc0) {
     if (lstm) {
@@ -417,25 +418,40 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   }
 }
 
-// out[j] = sum over rows of m (rows x n, leading dimension ld).
-void column_sums(const float* m, int64_t rows, int64_t n, int64_t ld, float* out) {
-  std::vector<double> acc(n, 0.0);
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* row = m + i * ld;
-    for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
-  }
-  for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(acc[j]);
-}
-
-// out = x with every row of sequence b scaled by m[b] (m: (batch, ldm), `in` values used).
-void scale_rows_by_batch(const float* x, const float* m, int64_t ldm, const Shape& s,
-                         float* out) {
+// out (time-major, (steps, batch, in)) = x (batch, steps, in), each row of sequence b times
+// m[b] when m is given (m: (batch, ldm), `in` values used).
+void to_time_major(const float* x, const float* m, int64_t ldm, const Shape& s, float* out) {
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t) {
       const float* xr = x + (b * s.T + t) * s.I;
-      float* o = out + (b * s.T + t) * s.I;
-      for (int64_t i = 0; i < s.I; ++i) o[i] = xr[i] * m[b * ldm + i];
+      float* o = out + s.ws_row(b, t) * s.I;
+      if (m) {
+        for (int64_t i = 0; i < s.I; ++i) o[i] = xr[i] * m[b * ldm + i];
+      } else {
+        std::copy(xr, xr + s.I, o);
+      }
     }
+}
+
+// x (batch, steps, in) (+)= the time-major xt, each row of sequence b times m[b] when m is
+// given; accumulates when `add`.
+void add_from_time_major(const float* xt, const float* m, int64_t ldm, const Shape& s, bool add,
+                         float* x) {
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t t = 0; t < s.T; ++t) {
+      const float* src = xt + s.ws_row(b, t) * s.I;
+      float* o = x + (b * s.T + t) * s.I;
+      for (int64_t i = 0; i < s.I; ++i) {
+        const float v = m ? src[i] * m[b * ldm + i] : src[i];
+        o[i] = add ? o[i] + v : v;
+      }
+    }
+}
+
+// A per-thread scratch array of at least n floats, kept between calls.
+float* scratch_floats(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
 }
 
 }  // namespace
@@ -444,15 +460,18 @@ void rnn_forward(const RnnArgs& a) {
   check_args(a);
   const Shape s(a);
   const int64_t rows = s.B * s.T;
-  // Every timestep's input projection (and input bias) in one GEMM; with per-gate input
-  // dropout, one GEMM per gate on the input times that gate's mask.
+  // Every timestep's input projection (and input bias) in one GEMM over the input laid out
+  // time-major like the gates; with per-gate input dropout, one GEMM per gate on the input
+  // times that gate's mask.
+  thread_local std::vector<float> xt_buf;
+  float* xt = scratch_floats(xt_buf, rows * s.I);
   if (rows > 0 && !a.in_mask) {
-    gemm(Trans::kNo, Trans::kNo, rows, s.GU, s.I, a.x, s.I, a.w, s.GU, 0.0f, a.gates, s.GU, a.b);
+    to_time_major(a.x, nullptr, 0, s, xt);
+    gemm(Trans::kNo, Trans::kNo, rows, s.GU, s.I, xt, s.I, a.w, s.GU, 0.0f, a.gates, s.GU, a.b);
   } else if (rows > 0) {
-    std::vector<float> xg(rows * s.I);
     for (int64_t g = 0; g < s.G; ++g) {
-      scale_rows_by_batch(a.x, a.in_mask + g * s.I, s.G * s.I, s, xg.data());
-      gemm(Trans::kNo, Trans::kNo, rows, s.U, s.I, xg.data(), s.I, a.w + g * s.U, s.GU, 0.0f,
+      to_time_major(a.x, a.in_mask + g * s.I, s.G * s.I, s, xt);
+      gemm(Trans::kNo, Trans::kNo, rows, s.U, s.I, xt, s.I, a.w + g * s.U, s.GU, 0.0f,
            a.gates + g * s.U, s.GU, a.b ? a.b + g * s.U : nullptr);
     }
   }
@@ -499,33 +518,64 @@ void rnn_backward(const RnnArgs& a) {
     zero(a.drb, GU);
     return;
   }
+  // Without dropout masks, a SimpleRNN/LSTM's kernel, recurrent kernel and bias gradients are
+  // one product: [x | hprev | 1]^T @ dG, (in + units + 1) x G*units over all timesteps, so the
+  // gate gradients (the largest array here) stream through one GEMM instead of three passes.
+  const bool fused = !a.in_mask && !a.rec_mask && a.dw && a.dr &&
+                     (a.cell == RnnCell::kSimple || a.cell == RnnCell::kLstm);
+  if (fused) {
+    const int64_t I = s.I, K = I + U + (a.db ? 1 : 0);
+    thread_local std::vector<float> xh_buf, wgrad_buf;
+    float* xh = scratch_floats(xh_buf, BT * K);
+    float* wg = scratch_floats(wgrad_buf, K * GU);
+    for (int64_t b = 0; b < s.B; ++b)
+      for (int64_t t = 0; t < s.T; ++t) {
+        const int64_t row = s.ws_row(b, t);
+        const float* xr = a.x + (b * s.T + t) * I;
+        std::copy(xr, xr + I, xh + row * K);
+      }
+    for (int64_t row = 0; row < BT; ++row) {
+      const float* hp = a.hprev + row * U;
+      float* o = xh + row * K + I;
+      std::copy(hp, hp + U, o);
+      if (a.db) o[U] = 1.0f;
+    }
+    gemm(Trans::kYes, Trans::kNo, K, GU, BT, xh, K, a.dgates, GU, 0.0f, wg, GU);
+    std::copy(wg, wg + I * GU, a.dw);
+    std::copy(wg + I * GU, wg + (I + U) * GU, a.dr);
+    if (a.db) std::copy(wg + (I + U) * GU, wg + K * GU, a.db);
+  }
+  // The workspace is time-major: the input gradient comes out time-major and is scattered
+  // back to (batch, steps, in); the kernel gradient reads the input laid out the same way.
+  thread_local std::vector<float> xt_buf, dxt_buf;
+  float* xt = (a.dw && !fused) ? scratch_floats(xt_buf, BT * s.I) : nullptr;
+  float* dxt = a.dx ? scratch_floats(dxt_buf, BT * s.I) : nullptr;
   if (!a.in_mask) {
-    if (a.dx) gemm(Trans::kNo, Trans::kYes, BT, s.I, GU, a.dgates, GU, a.w, GU, 0.0f, a.dx, s.I);
-    if (a.dw) gemm(Trans::kYes, Trans::kNo, s.I, GU, BT, a.x, s.I, a.dgates, GU, 0.0f, a.dw, GU);
+    if (a.dx) {
+      gemm(Trans::kNo, Trans::kYes, BT, s.I, GU, a.dgates, GU, a.w, GU, 0.0f, dxt, s.I);
+      add_from_time_major(dxt, nullptr, 0, s, false, a.dx);
+    }
+    if (a.dw && !fused) {
+      to_time_major(a.x, nullptr, 0, s, xt);
+      gemm(Trans::kYes, Trans::kNo, s.I, GU, BT, xt, s.I, a.dgates, GU, 0.0f, a.dw, GU);
+    }
   } else if (a.dx || a.dw) {
     // Gate g saw x * m_g: dx = sum_g (dG_g @ W_g^T) * m_g, dW_g = (x * m_g)^T @ dG_g.
-    std::vector<float> scratch(BT * s.I);
-    if (a.dx) std::fill(a.dx, a.dx + BT * s.I, 0.0f);
     for (int64_t g = 0; g < s.G; ++g) {
       const float* m = a.in_mask + g * s.I;
       if (a.dx) {
         gemm(Trans::kNo, Trans::kYes, BT, s.I, U, a.dgates + g * U, GU, a.w + g * U, GU, 0.0f,
-             scratch.data(), s.I);
-        for (int64_t b = 0; b < s.B; ++b)
-          for (int64_t t = 0; t < s.T; ++t) {
-            const int64_t row = (b * s.T + t) * s.I;
-            for (int64_t i = 0; i < s.I; ++i)
-              a.dx[row + i] += scratch[row + i] * m[b * s.G * s.I + i];
-          }
+             dxt, s.I);
+        add_from_time_major(dxt, m, s.G * s.I, s, g > 0, a.dx);
       }
       if (a.dw) {
-        scale_rows_by_batch(a.x, m, s.G * s.I, s, scratch.data());
-        gemm(Trans::kYes, Trans::kNo, s.I, U, BT, scratch.data(), s.I, a.dgates + g * U, GU,
-             0.0f, a.dw + g * U, GU);
+        to_time_major(a.x, m, s.G * s.I, s, xt);
+        gemm(Trans::kYes, Trans::kNo, s.I, U, BT, xt, s.I, a.dgates + g * U, GU, 0.0f,
+             a.dw + g * U, GU);
       }
     }
   }
-  if (a.db) column_sums(a.dgates, BT, GU, GU, a.db);
+  if (a.db && !fused) column_sums(a.dgates, BT, GU, GU, 0.0f, a.db);
   if (a.dr && a.rec_mask) {
     // Gate g's recurrent product saw hprev * m_g: dR_g = (hprev * m_g)^T @ dG_g. GRU's
     // candidate (reset before) comes from its saved r * h * m, as without dropout.
@@ -536,9 +586,9 @@ void rnn_backward(const RnnArgs& a) {
     for (int64_t g = 0; g < masked_gates; ++g) {
       for (int64_t b = 0; b < s.B; ++b)
         for (int64_t t = 0; t < s.T; ++t) {
-          const float* hp = a.hprev + (b * s.T + t) * U;
+          const float* hp = a.hprev + s.ws_row(b, t) * U;
           const float* m = a.rec_mask + b * GU + g * U;
-          float* o = hs.data() + (b * s.T + t) * U;
+          float* o = hs.data() + s.ws_row(b, t) * U;
           for (int64_t u = 0; u < U; ++u) o[u] = hp[u] * m[u];
         }
       gemm(Trans::kYes, Trans::kNo, U, U, BT, hs.data(), U, src + g * U, GU, 0.0f, a.dr + g * U,
@@ -548,7 +598,7 @@ void rnn_backward(const RnnArgs& a) {
       gemm(Trans::kYes, Trans::kNo, U, U, BT, a.state, U, a.dgates + 2 * U, GU, 0.0f,
            a.dr + 2 * U, GU);
     }
-  } else if (a.dr) {
+  } else if (a.dr && !fused) {
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:
@@ -566,7 +616,7 @@ void rnn_backward(const RnnArgs& a) {
   }
   if (a.drb) {
     if (a.cell == RnnCell::kGruResetAfter) {
-      column_sums(a.dgates_rec, BT, GU, GU, a.drb);
+      column_sums(a.dgates_rec, BT, GU, GU, 0.0f, a.drb);
     } else {
       zero(a.drb, GU);
     }

@@ -12,7 +12,8 @@
 //
 // Layouts follow Keras: w (in, G*units), r (units, G*units), gates ordered i,f,c,o (LSTM) and
 // z,r,h (GRU). Sequences are (batch, steps, features) row-major. Buffers indexed by time
-// (`gates`, `hprev`, `state`, `dgates`) use the real time index; outputs `y` are in processing
+// (`gates`, `hprev`, `state`, `dgates`) are time-major, (steps, batch, ...), and use the real
+// time index, so one step's rows are one contiguous block; outputs `y` are in processing
 // order (reversed when `reverse`), as Keras's go_backwards returns them.
 #pragma once
 
@@ -60,9 +61,9 @@ struct RnnArgs {
   float* c_last = nullptr;  // (batch, units) final carry (LSTM), or null
 
   // Workspace written by the forward pass and read (and partly overwritten) by the backward.
-  float* gates = nullptr;  // (batch, steps, G*units): activated gates
-  float* hprev = nullptr;  // (batch, steps, units): the state each step started from
-  float* state = nullptr;  // (batch, steps, units): LSTM carry c_t, GRU-reset-after's
+  float* gates = nullptr;  // (steps, batch, G*units): activated gates
+  float* hprev = nullptr;  // (steps, batch, units): the state each step started from
+  float* state = nullptr;  // (steps, batch, units): LSTM carry c_t, GRU-reset-after's
                            // recurrent candidate part, GRU's r * h; unused by kSimple
 
   // Backward inputs (any may be null = zero).
@@ -79,15 +80,15 @@ struct RnnArgs {
   float* drb = nullptr;   // (G*units) (kGruResetAfter)
   float* dh0 = nullptr;   // (batch, units)
   float* dc0 = nullptr;   // (batch, units)
-  float* dgates = nullptr;      // workspace (batch, steps, G*units)
-  float* dgates_rec = nullptr;  // workspace (batch, steps, G*units), kGruResetAfter only
+  float* dgates = nullptr;      // workspace (steps, batch, G*units)
+  float* dgates_rec = nullptr;  // workspace (steps, batch, G*units), kGruResetAfter only
 };
 
 // Runs the recurrence forward; fills y, h_last, c_last and the workspace.
 void rnn_forward(const RnnArgs& a);
 
 // Gradients of everything from the workspace of the matching rnn_forward call (same args).
-// With in_mask or rec_mask it allocates a (batch*steps, in or units) scratch array per call.
+// With rec_mask it allocates a (batch*steps, units) scratch array per call.
 void rnn_backward(const RnnArgs& a);
 
 }  // namespace fastkeras

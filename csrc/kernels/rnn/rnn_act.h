@@ -66,9 +66,11 @@ inline void apply_act_impl(RnnActivation act, float* v, int64_t n) {
 // One row of an LSTM step's backward for Keras's default activations (tanh, sigmoid), from the
 // gates g (i, f, c, o after activation), tc = tanh(c_t) and the previous cell state cp: writes
 // the gate gradients dg and carries dc/dh (dh is consumed and zeroed). Branch-free so it
-// vectorises.
-inline void lstm_backward_row_impl(const float* g, const float* tc, const float* cp, float* dc,
-                                   float* dh, float* dg, int64_t U) {
+// vectorises; the arrays never overlap, which __restrict tells the compiler (without it the
+// loop stays scalar).
+inline void lstm_backward_row_impl(const float* __restrict g, const float* __restrict tc,
+                                   const float* __restrict cp, float* __restrict dc,
+                                   float* __restrict dh, float* __restrict dg, int64_t U) {
   for (int64_t u = 0; u < U; ++u) {
     const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
     const float dct = dc[u] + dh[u] * og * (1.0f - tc[u] * tc[u]);

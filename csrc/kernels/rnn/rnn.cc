@@ -28,6 +28,14 @@ int rnn_gate_count(RnnCell cell) {
 
 namespace {
 
+// Asks for n floats from p to be brought towards the core (into L2) ahead of use: the next
+// step's block of the time-major workspace, which the current step's work then hides. The
+// blocks were written a whole sequence earlier and have usually left the core's caches.
+void prefetch_block(const float* p, int64_t n) {
+  constexpr int64_t kLine = 64 / sizeof(float);
+  for (int64_t i = 0; i < n; i += kLine) __builtin_prefetch(p + i, 0, 2);
+}
+
 // act applied in place to n values, on the widest vectors the GEMM's ISA allows.
 void apply_act(RnnActivation act, float* v, int64_t n) {
 #if defined(FASTKERAS_X86)
@@ -60,6 +68,22 @@ void lstm_backward_row(const float* g, const float* tc, const float* cp, float* 
   }
 #endif
   lstm_backward_row_impl(g, tc, cp, dc, dh, dg, U);
+}
+
+void lstm_forward_row(float* g, float* c, float* cs, float* h, bool keep, int64_t U) {
+#if defined(FASTKERAS_X86)
+  switch (gemm_isa()) {
+    case Isa::kAvx512:
+      rnn_lstm_forward_row_avx512(g, c, cs, h, keep, U);
+      return;
+    case Isa::kAvx2:
+      rnn_lstm_forward_row_avx2(g, c, cs, h, keep, U);
+      return;
+    default:
+      break;
+  }
+#endif
+  lstm_forward_row_impl(g, c, cs, h, keep, U);
 }
 
 // d act / d pre-activation, from the activation's output y.
@@ -147,6 +171,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
 
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = s.time_of(a, step);
+    if (step + 1 < T) prefetch_block(a.gates + s.ws_row(r0, s.time_of(a, step + 1)) * GU, rows * GU);
     std::copy(h.begin(), h.end(), a.hprev + s.ws_row(r0, t) * U);
     // The operand of each gate's recurrent product: the previous state, or with recurrent
     // dropout the state times that gate's mask (gate block g of hd), one GEMM per gate.
@@ -207,6 +232,10 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
           break;
         case RnnCell::kLstm: {
           float* crow = c.data() + i * U;
+          if (a.act == RnnActivation::kTanh && a.rec_act == RnnActivation::kSigmoid) {
+            lstm_forward_row(g, crow, st, hn.data(), keep, U);  // Keras's defaults
+            break;
+          }
           apply_act(a.rec_act, g, 2 * U);
           apply_act(a.act, g + 2 * U, U);
           apply_act(a.rec_act, g + 3 * U, U);
@@ -294,6 +323,11 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   for (int64_t step = T - 1; step >= 0; --step) {
     const int64_t t = s.time_of(a, step);
     const int64_t tp = step > 0 ? s.time_of(a, step - 1) : -1;
+    if (tp >= 0) {  // the next step's gates and states
+      prefetch_block(a.gates + s.ws_row(r0, tp) * GU, rows * GU);
+      prefetch_block(a.hprev + s.ws_row(r0, tp) * U, rows * U);
+      if (a.state) prefetch_block(a.state + s.ws_row(r0, tp) * U, rows * U);
+    }
     float* dgt = a.dgates + s.ws_row(r0, t) * GU;
     float* dgr = a.dgates_rec ? a.dgates_rec + s.ws_row(r0, t) * GU : nullptr;
     for (int64_t i = 0; i < rows; ++i) {

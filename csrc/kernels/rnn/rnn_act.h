@@ -83,11 +83,50 @@ inline void lstm_backward_row_impl(const float* __restrict g, const float* __res
   }
 }
 
+// One row of an LSTM step's forward for Keras's default activations, after the gate
+// pre-activations g (i, f, c, o) are complete: activates the gates in place, c_new = f * c +
+// i * tanh-candidate, and h = o * tanh(c_new). c is updated only when `keep` (a masked step
+// carries the state over); cs gets the carry kept for the backward; h gets the new output
+// (whether kept or not: the caller decides). Branch-free so it vectorises.
+template <bool kKeep>
+inline void lstm_forward_gates(float* __restrict gi, float* __restrict gf,
+                               float* __restrict gc, float* __restrict go,
+                               float* __restrict c, float* __restrict cs, float* __restrict h,
+                               int64_t U) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float ig = sigmoid_approx(gi[u]), fg = sigmoid_approx(gf[u]);
+    const float cg = tanh_approx(gc[u]), og = sigmoid_approx(go[u]);
+    gi[u] = ig;
+    gf[u] = fg;
+    gc[u] = cg;
+    go[u] = og;
+    const float cn = fg * c[u] + ig * cg;
+    const float ck = kKeep ? cn : c[u];
+    c[u] = ck;
+    cs[u] = ck;
+    h[u] = og * tanh_approx(cn);
+  }
+}
+
+// (The gate blocks go in as separate non-overlapping pointers: through one pointer the
+// compiler cannot tell g[u] from g[U + u], and a run-time `keep` inside the loop, too, leaves
+// it scalar.)
+inline void lstm_forward_row_impl(float* g, float* c, float* cs, float* h, bool keep,
+                                  int64_t U) {
+  if (keep) {
+    lstm_forward_gates<true>(g, g + U, g + 2 * U, g + 3 * U, c, cs, h, U);
+  } else {
+    lstm_forward_gates<false>(g, g + U, g + 2 * U, g + 3 * U, c, cs, h, U);
+  }
+}
+
 }  // namespace
 
 // The same loops compiled for AVX2+FMA and AVX-512 (x86-64 builds only).
 void rnn_apply_act_avx2(RnnActivation act, float* v, int64_t n);
 void rnn_apply_act_avx512(RnnActivation act, float* v, int64_t n);
+void rnn_lstm_forward_row_avx2(float* g, float* c, float* cs, float* h, bool keep, int64_t U);
+void rnn_lstm_forward_row_avx512(float* g, float* c, float* cs, float* h, bool keep, int64_t U);
 void rnn_lstm_backward_row_avx2(const float* g, const float* tc, const float* cp, float* dc,
                                 float* dh, float* dg, int64_t U);
 void rnn_lstm_backward_row_avx512(const float* g, const float* tc, const float* cp, float* dc,

@@ -1,4 +1,4 @@
-// The recurrent cells' activation and LSTM backward loops (kernels/rnn/rnn_act.h) compiled with AVX2+FMA
+// The recurrent cells' activation and LSTM forward/backward row loops (kernels/rnn/rnn_act.h) compiled with AVX2+FMA
 // flags; rnn.cc calls this when the GEMM runs on that ISA.
 #include "kernels/rnn/rnn_act.h"
 
@@ -11,4 +11,7 @@ void rnn_lstm_backward_row_avx2(const float* g, const float* tc, const float* cp
   lstm_backward_row_impl(g, tc, cp, dc, dh, dg, U);
 }
 
+void rnn_lstm_forward_row_avx2(float* g, float* c, float* cs, float* h, bool keep, int64_t U) {
+  lstm_forward_row_impl(g, c, cs, h, keep, U);
+}
 }  // namespace fastkeras

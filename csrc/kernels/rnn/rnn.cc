@@ -53,21 +53,21 @@ void apply_act(RnnActivation act, float* v, int64_t n) {
   apply_act_impl(act, v, n);
 }
 
-void lstm_backward_row(const float* g, const float* tc, const float* cp, float* dc, float* dh,
+void lstm_backward_row(const float* g, const float* ct, const float* cp, float* dc, float* dh,
                        float* dg, int64_t U) {
 #if defined(FASTKERAS_X86)
   switch (gemm_isa()) {
     case Isa::kAvx512:
-      rnn_lstm_backward_row_avx512(g, tc, cp, dc, dh, dg, U);
+      rnn_lstm_backward_row_avx512(g, ct, cp, dc, dh, dg, U);
       return;
     case Isa::kAvx2:
-      rnn_lstm_backward_row_avx2(g, tc, cp, dc, dh, dg, U);
+      rnn_lstm_backward_row_avx2(g, ct, cp, dc, dh, dg, U);
       return;
     default:
       break;
   }
 #endif
-  lstm_backward_row_impl(g, tc, cp, dc, dh, dg, U);
+  lstm_backward_row_impl(g, ct, cp, dc, dh, dg, U);
 }
 
 void lstm_forward_row(float* g, float* c, float* cs, float* h, bool keep, int64_t U) {
@@ -366,12 +366,12 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
           const float* cp = tp >= 0 ? a.state + s.ws_row(b, tp) * U
                                     : (a.c0 ? a.c0 + b * U : zeros.data());
           float* dcr = dc.data() + i * U;
-          std::copy(ct, ct + U, tmp.begin());
-          apply_act(a.act, tmp.data(), U);
           if (a.act == RnnActivation::kTanh && a.rec_act == RnnActivation::kSigmoid) {
-            lstm_backward_row(g, tmp.data(), cp, dcr, dhr, dg, U);  // Keras's defaults
+            lstm_backward_row(g, ct, cp, dcr, dhr, dg, U);  // Keras's defaults
             break;
           }
+          std::copy(ct, ct + U, tmp.begin());
+          apply_act(a.act, tmp.data(), U);
           for (int64_t u = 0; u < U; ++u) {
             const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
             const float dct = dcr[u] + dhr[u] * og * act_grad(a.act, tmp[u]);
@@ -430,15 +430,17 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
         }
       }
       recurrent_input_grad(a, s, rt, r0, rows, dgt, ldg, 0, 2, dhd.data(), dgate_h.data());
+      for (int64_t i = 0; i < rows; ++i) {
+        float* dhr = dh.data() + i * U;
+        const float* d = dhd.data() + i * U;
+        for (int64_t u = 0; u < U; ++u) dhr[u] += d[u];
+      }
     } else {
+      // Straight into dh, which the row pass above left holding only what reaches the
+      // previous state directly (nothing for SimpleRNN/LSTM, z * dh for GRU); a skipped
+      // row's gate gradients are zero, so its dh passes through unchanged.
       const float* src = a.cell == RnnCell::kGruResetAfter ? dgr : dgt;
-      std::fill(dhd.begin(), dhd.end(), 0.0f);
-      recurrent_input_grad(a, s, rt, r0, rows, src, ldg, 0, s.G, dhd.data(), dgate_h.data());
-    }
-    for (int64_t i = 0; i < rows; ++i) {
-      float* dhr = dh.data() + i * U;
-      const float* d = dhd.data() + i * U;
-      for (int64_t u = 0; u < U; ++u) dhr[u] += d[u];
+      recurrent_input_grad(a, s, rt, r0, rows, src, ldg, 0, s.G, dh.data(), dgate_h.data());
     }
   }
   (void)gru;

@@ -64,20 +64,22 @@ inline void apply_act_impl(RnnActivation act, float* v, int64_t n) {
 }
 
 // One row of an LSTM step's backward for Keras's default activations (tanh, sigmoid), from the
-// gates g (i, f, c, o after activation), tc = tanh(c_t) and the previous cell state cp: writes
+// gates g (i, f, c, o after activation), the cell state c_t (its tanh is recomputed here) and
+// the previous cell state cp: writes
 // the gate gradients dg and carries dc/dh (dh is consumed and zeroed). Branch-free so it
 // vectorises; the arrays never overlap, which __restrict tells the compiler (without it the
 // loop stays scalar).
-inline void lstm_backward_row_impl(const float* __restrict g, const float* __restrict tc,
+inline void lstm_backward_row_impl(const float* __restrict g, const float* __restrict ct,
                                    const float* __restrict cp, float* __restrict dc,
                                    float* __restrict dh, float* __restrict dg, int64_t U) {
   for (int64_t u = 0; u < U; ++u) {
     const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
-    const float dct = dc[u] + dh[u] * og * (1.0f - tc[u] * tc[u]);
+    const float tc = tanh_approx(ct[u]);
+    const float dct = dc[u] + dh[u] * og * (1.0f - tc * tc);
     dg[u] = dct * cg * (ig * (1.0f - ig));
     dg[U + u] = dct * cp[u] * (fg * (1.0f - fg));
     dg[2 * U + u] = dct * ig * (1.0f - cg * cg);
-    dg[3 * U + u] = dh[u] * tc[u] * (og * (1.0f - og));
+    dg[3 * U + u] = dh[u] * tc * (og * (1.0f - og));
     dc[u] = dct * fg;
     dh[u] = 0.0f;
   }
@@ -127,9 +129,9 @@ void rnn_apply_act_avx2(RnnActivation act, float* v, int64_t n);
 void rnn_apply_act_avx512(RnnActivation act, float* v, int64_t n);
 void rnn_lstm_forward_row_avx2(float* g, float* c, float* cs, float* h, bool keep, int64_t U);
 void rnn_lstm_forward_row_avx512(float* g, float* c, float* cs, float* h, bool keep, int64_t U);
-void rnn_lstm_backward_row_avx2(const float* g, const float* tc, const float* cp, float* dc,
+void rnn_lstm_backward_row_avx2(const float* g, const float* ct, const float* cp, float* dc,
                                 float* dh, float* dg, int64_t U);
-void rnn_lstm_backward_row_avx512(const float* g, const float* tc, const float* cp, float* dc,
+void rnn_lstm_backward_row_avx512(const float* g, const float* ct, const float* cp, float* dc,
                                   float* dh, float* dg, int64_t U);
 
 }  // namespace fastkeras

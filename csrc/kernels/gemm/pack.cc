@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 namespace fastkeras {
 namespace {
 
@@ -12,7 +16,27 @@ namespace {
 template <int W>
 void gather_lines(const float* src, int64_t stride, int rows, int64_t len, float* dst) {
   if (rows == W) {
-    for (int64_t k = 0; k < len; ++k) {
+    int64_t k = 0;
+#if defined(__SSE2__)
+    // 4 x 4 blocks transposed in registers (every x86-64 has SSE): half the instructions of
+    // moving the floats one by one.
+    if constexpr (W % 4 == 0) {
+      for (; k + 4 <= len; k += 4) {
+        for (int r = 0; r < W; r += 4) {
+          const float* s = src + r * stride + k;
+          __m128 l0 = _mm_loadu_ps(s), l1 = _mm_loadu_ps(s + stride);
+          __m128 l2 = _mm_loadu_ps(s + 2 * stride), l3 = _mm_loadu_ps(s + 3 * stride);
+          _MM_TRANSPOSE4_PS(l0, l1, l2, l3);
+          float* d = dst + k * W + r;
+          _mm_storeu_ps(d, l0);
+          _mm_storeu_ps(d + W, l1);
+          _mm_storeu_ps(d + 2 * W, l2);
+          _mm_storeu_ps(d + 3 * W, l3);
+        }
+      }
+    }
+#endif
+    for (; k < len; ++k) {
       const float* s = src + k;
 #pragma GCC unroll 16
       for (int r = 0; r < W; ++r) dst[k * W + r] = s[r * stride];

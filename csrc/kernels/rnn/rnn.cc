@@ -564,18 +564,20 @@ void rnn_backward(const RnnArgs& a) {
     thread_local std::vector<float> xh_buf, wgrad_buf;
     float* xh = scratch_floats(xh_buf, BT * K);
     float* wg = scratch_floats(wgrad_buf, K * GU);
-    for (int64_t b = 0; b < s.B; ++b)
-      for (int64_t t = 0; t < s.T; ++t) {
-        const int64_t row = s.ws_row(b, t);
-        const float* xr = a.x + (b * s.T + t) * I;
-        std::copy(xr, xr + I, xh + row * K);
-      }
-    for (int64_t row = 0; row < BT; ++row) {
-      const float* hp = a.hprev + row * U;
-      float* o = xh + row * K + I;
-      std::copy(hp, hp + U, o);
-      if (a.db) o[U] = 1.0f;
-    }
+    // Rows (t, b) of [x | hprev | 1], split over the threads by timestep.
+    const int n = threads_for(static_cast<double>(BT) * K, s.T);
+    run_parallel(n, [&](int th) {
+      for (int64_t t = s.T * th / n; t < s.T * (th + 1) / n; ++t)
+        for (int64_t b = 0; b < s.B; ++b) {
+          const int64_t row = s.ws_row(b, t);
+          const float* xr = a.x + (b * s.T + t) * I;
+          const float* hp = a.hprev + row * U;
+          float* o = xh + row * K;
+          std::copy(xr, xr + I, o);
+          std::copy(hp, hp + U, o + I);
+          if (a.db) o[I + U] = 1.0f;
+        }
+    });
     gemm(Trans::kYes, Trans::kNo, K, GU, BT, xh, K, a.dgates, GU, 0.0f, wg, GU);
     std::copy(wg, wg + I * GU, a.dw);
     std::copy(wg + I * GU, wg + (I + U) * GU, a.dr);

@@ -113,6 +113,9 @@ def main():
     if th:
         rows.append((f"PyTorch {version}", statistics.median(t for t, _ in th), th[-1][1]))
     print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
+    print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t, _ in fk))
+    if th:
+        print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t, _ in th))
     if args.markdown:
         print("| library | s/epoch | train acc (last epoch) |")
         print("|---|---:|---:|")

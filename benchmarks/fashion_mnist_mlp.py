@@ -139,6 +139,9 @@ def main():
 
     fk = statistics.median(fk_times)
     print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
+    print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t in fk_times))
+    if th_times is not None:
+        print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t in th_times))
     rows = [("fastkeras", fk, fk_acc, fk_lat)]
     if th_times is not None:
         rows.append((f"PyTorch {torch_version}", statistics.median(th_times), th_acc, th_lat))

@@ -157,6 +157,33 @@ def test_gradients_match_finite_differences(kind, reset_after, go_backwards, zer
         np.testing.assert_allclose(grads[1 + len(w) + k], num, atol=1e-4, rtol=1e-3)
 
 
+@pytest.mark.parametrize("kind,reset_after", CASES)
+def test_gradients_without_bias_match_finite_differences(kind, reset_after, rng):
+    # No bias, no mask: SimpleRNN/LSTM then take their kernel and recurrent-kernel gradients
+    # from one product over [x | previous state] (without the bias column).
+    layer = make_layer(kind, reset_after, use_bias=False, return_sequences=True)
+    x = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    layer(x)
+    w = random_weights(layer, rng)
+    assert len(w) == 2
+    gy = rng.normal(size=(3, 5, 5))
+
+    def ref_loss(x_, w_):
+        y, _, _ = reference(kind, x_, *w_, None, reset_after=reset_after)
+        return float((y * gy).sum())
+
+    xt = Tensor(x, requires_grad=True)
+    with GradientTape():
+        total = keras.ops.sum(layer(xt) * gy.astype(np.float32))
+    grads = gradients(total, [xt] + layer.weights)
+    np.testing.assert_allclose(grads[0], numeric_grad(lambda a: ref_loss(a, w), x),
+                               atol=1e-4, rtol=1e-3)
+    for k, wk in enumerate(w):
+        num = numeric_grad(lambda a: ref_loss(x, w[:k] + [a] + w[k + 1:]), wk)
+        np.testing.assert_allclose(grads[1 + k], num, atol=1e-4, rtol=1e-3,
+                                   err_msg=layer.weights[k].name)
+
+
 def test_default_shapes_weights_and_initialisation():
     lstm = layers.LSTM(8)
     assert lstm(np.zeros((2, 5, 3), np.float32)).shape == (2, 8)

@@ -171,7 +171,9 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
 
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = s.time_of(a, step);
-    if (step + 1 < T) prefetch_block(a.gates + s.ws_row(r0, s.time_of(a, step + 1)) * GU, rows * GU);
+    if (step + 1 < T) {
+      prefetch_block(a.gates + s.ws_row(r0, s.time_of(a, step + 1)) * GU, rows * GU);
+    }
     std::copy(h.begin(), h.end(), a.hprev + s.ws_row(r0, t) * U);
     // The operand of each gate's recurrent product: the previous state, or with recurrent
     // dropout the state times that gate's mask (gate block g of hd), one GEMM per gate.
@@ -314,7 +316,8 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   const bool lstm = a.cell == RnnCell::kLstm;
   const bool gru = a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter;
   std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
-  std::vector<float> dy_carry(rows * U, 0.0f), dhd(rows * U), tmp(U), zeros(U, 0.0f);
+  std::vector<float> dy_carry(rows * U, 0.0f), tmp(U), zeros(U, 0.0f);
+  std::vector<float> dhd(a.cell == RnnCell::kGru ? rows * U : 0);  // GRU's d(r * h)
   std::vector<float> dgate_h(a.rec_mask ? rows * U : 0);  // one gate's share of dhd
   std::vector<char> keep(rows);
   if (a.dh_last) std::copy(a.dh_last + r0 * U, a.dh_last + r1 * U, dh.begin());

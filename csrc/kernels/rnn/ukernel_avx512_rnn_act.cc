@@ -1,5 +1,5 @@
-// The recurrent cells' activation and LSTM forward/backward row loops (kernels/rnn/rnn_act.h) compiled with AVX-512
-// flags; rnn.cc calls this when the GEMM runs on that ISA.
+// The recurrent cells' activation and LSTM forward/backward row loops (kernels/rnn/rnn_act.h)
+// compiled with AVX-512 flags; rnn.cc calls this when the GEMM runs on that ISA.
 #include "kernels/rnn/rnn_act.h"
 
 namespace fastkeras {

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import fastkeras as keras
+from alternate import alternate_epochs, print_epoch_times, torch_trainer_or_none
 
 
 
@@ -95,27 +96,13 @@ def main():
     x, y = load_data(args.limit)
     threads = keras.config.get_num_threads()
     fk_epoch = fastkeras_trainer(x, y)
-    try:
-        import torch
-        th_epoch = torch_trainer(x, y, threads)
-        version = torch.__version__
-    except ImportError:
-        th_epoch = None
-        print("PyTorch is not installed (pip install torch==2.13.0): timing fastkeras only")
-    fk, th = [], []
-    for _ in range(args.epochs):
-        time.sleep(0.5)
-        fk.append(fk_epoch())
-        if th_epoch is not None:
-            time.sleep(0.5)
-            th.append(th_epoch())
+    th_epoch, version = torch_trainer_or_none(lambda: torch_trainer(x, y, threads))
+    fk, th = alternate_epochs(args.epochs, fk_epoch, th_epoch)
     rows = [("fastkeras", statistics.median(t for t, _ in fk), fk[-1][1])]
     if th:
         rows.append((f"PyTorch {version}", statistics.median(t for t, _ in th), th[-1][1]))
     print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
-    print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t, _ in fk))
-    if th:
-        print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t, _ in th))
+    print_epoch_times(fk, th)
     if args.markdown:
         print("| library | s/epoch | train acc (last epoch) |")
         print("|---|---:|---:|")

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 import fastkeras as keras
+from alternate import alternate_epochs, print_epoch_times, torch_trainer_or_none
 
 
 def load_data():
@@ -111,40 +112,21 @@ def main():
     x, y = load_data()
     threads = keras.config.get_num_threads()
 
-    # Epochs alternate between the two libraries, after a pause, so both see the same
-    # machine (on a shared 2-core box the speed drifts by tens of percent).
     fk_epoch, fk_model = fastkeras_trainer(x, y)
-    try:
-        import torch
-        th_epoch, th_model = torch_trainer(x, y, threads)
-        torch_version = torch.__version__
-    except ImportError:
-        th_epoch = None
-        print("PyTorch is not installed (pip install torch==2.13.0): timing fastkeras only")
-    fk_times, th_times = [], []
-    for _ in range(args.epochs):
-        time.sleep(0.5)
-        t, fk_acc = fk_epoch()
-        fk_times.append(t)
-        if th_epoch is not None:
-            time.sleep(0.5)
-            t, th_acc = th_epoch()
-            th_times.append(t)
+    th, torch_version = torch_trainer_or_none(lambda: torch_trainer(x, y, threads))
+    th_epoch, th_model = th if th is not None else (None, None)
+    fk_runs, th_runs = alternate_epochs(args.epochs, fk_epoch, th_epoch)
     fk_lat = fastkeras_latency(fk_model, x)
-    if th_epoch is not None:
+
+    fk = statistics.median(t for t, _ in fk_runs)
+    print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
+    print_epoch_times(fk_runs, th_runs)
+    rows = [("fastkeras", fk, fk_runs[-1][1], fk_lat)]
+    if th_runs:
         import torch
         th_lat = torch_latency(th_model, torch.from_numpy(x))
-    else:
-        th_times = None
-
-    fk = statistics.median(fk_times)
-    print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
-    print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t in fk_times))
-    if th_times is not None:
-        print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t in th_times))
-    rows = [("fastkeras", fk, fk_acc, fk_lat)]
-    if th_times is not None:
-        rows.append((f"PyTorch {torch_version}", statistics.median(th_times), th_acc, th_lat))
+        rows.append((f"PyTorch {torch_version}", statistics.median(t for t, _ in th_runs),
+                     th_runs[-1][1], th_lat))
     if args.markdown:
         print("| library | s/epoch | train acc (last epoch) | predict 1 sample |")
         print("|---|---:|---:|---:|")
@@ -153,7 +135,7 @@ def main():
     else:
         for name, s, acc, lat in rows:
             print(f"{name:22s} {s:7.2f} s/epoch  acc {acc:.4f}  predict(1) {lat * 1e3:.3f} ms")
-    if th_times is not None:
+    if th_runs:
         print(f"ratio fastkeras / PyTorch epoch time: {fk / rows[1][1]:.2f}x")
 
 

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 import fastkeras as keras
+from alternate import alternate_epochs, print_epoch_times, torch_trainer_or_none
 
 STEPS, FEATURES, UNITS, BATCH = 50, 32, 128, 64
 
@@ -90,30 +91,16 @@ def main():
     x, y = make_data(args.samples)
     threads = keras.config.get_num_threads()
     fk_epoch = fastkeras_trainer(x, y)
-    try:
-        import torch
-        th_epoch = torch_trainer(x, y, threads)
-        torch_version = torch.__version__
-    except ImportError:
-        th_epoch = None
-        print("PyTorch is not installed (pip install torch==2.13.0): timing fastkeras only")
-    fk_times, th_times = [], []
-    for _ in range(args.epochs):
-        time.sleep(0.5)
-        t, fk_loss = fk_epoch()
-        fk_times.append(t)
-        if th_epoch is not None:
-            time.sleep(0.5)
-            t, th_loss = th_epoch()
-            th_times.append(t)
-    fk = statistics.median(fk_times)
+    th_epoch, torch_version = torch_trainer_or_none(lambda: torch_trainer(x, y, threads))
+    fk_runs, th_runs = alternate_epochs(args.epochs, fk_epoch, th_epoch)
+    fk = statistics.median(t for t, _ in fk_runs)
     print(f"LSTM({UNITS}) x {STEPS} steps x {FEATURES} features, {args.samples} sequences, "
           f"batch {BATCH}, {threads} threads, median of {args.epochs} epochs")
-    print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t in fk_times))
-    rows = [("fastkeras", fk, fk_loss)]
-    if th_epoch is not None:
-        print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t in th_times))
-        rows.append((f"PyTorch {torch_version}", statistics.median(th_times), th_loss))
+    print_epoch_times(fk_runs, th_runs)
+    rows = [("fastkeras", fk, fk_runs[-1][1])]
+    if th_runs:
+        rows.append((f"PyTorch {torch_version}", statistics.median(t for t, _ in th_runs),
+                     th_runs[-1][1]))
     if args.markdown:
         print("\n| library | s/epoch (median) | loss (last epoch) |\n|---|---:|---:|")
         for name, t, loss in rows:
@@ -121,7 +108,7 @@ def main():
     else:
         for name, t, loss in rows:
             print(f"{name:24s} {t:8.2f} s/epoch   loss {loss:.4f}")
-    if th_epoch is not None:
+    if th_runs:
         print(f"\nratio fastkeras / PyTorch: {fk / rows[1][1]:.2f}x")
 
 

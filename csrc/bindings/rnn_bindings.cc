@@ -79,8 +79,8 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
   a.gates = optional_array(gates, {B, T, GU}, fn, "gates", workspace_writable);
   a.hprev = optional_array(hprev, {B, T, U}, fn, "hprev", true);
   a.state = optional_array(state, {B, T, U}, fn, "state", workspace_writable);
-  if (!a.y || !a.gates || !a.hprev) {
-    throw py::value_error(std::string(fn) + ": `y`, `gates` and `hprev` are required arrays");
+  if (!a.gates || !a.hprev) {
+    throw py::value_error(std::string(fn) + ": `gates` and `hprev` are required arrays");
   }
   if (a.cell != RnnCell::kSimple && !a.state) {
     throw py::value_error(std::string(fn) + ": cell '" + cell + "' needs the `state` array");
@@ -94,11 +94,15 @@ void rnn_forward_py(const std::string& cell, const std::string& act, const std::
                     const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
                     const py::object& y, const py::object& h_last, const py::object& c_last,
                     const py::object& gates, const py::object& hprev,
-                    const py::object& state) {
+                    const py::object& state, const py::object& y_last) {
   RnnArgs a;
   fill_forward(a, "rnn_forward", cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask,
                rec_mask, reverse, zero_masked_outputs, y, h_last, c_last, gates, hprev, state,
                true);
+  a.y_last = optional_array(y_last, {a.batch, a.units}, "rnn_forward", "y_last", true);
+  if (!a.y && !a.y_last) {
+    throw py::value_error("rnn_forward: `y` or `y_last` is required");
+  }
   py::gil_scoped_release release;
   rnn_forward(a);
 }
@@ -152,9 +156,10 @@ void register_rnn(py::module_& m) {
         arg("in_mask") = none, arg("rec_mask") = none, arg("reverse") = false,
         arg("zero_masked_outputs") = false,
         arg("y") = none, arg("h_last") = none, arg("c_last") = none, arg("gates") = none,
-        arg("hprev") = none, arg("state") = none,
-        "A recurrent layer over all timesteps: fills y (outputs, processing order), h_last, "
-        "c_last and the gates/hprev/state workspace the backward pass reads.");
+        arg("hprev") = none, arg("state") = none, arg("y_last") = none,
+        "A recurrent layer over all timesteps: fills y (outputs, processing order) or only "
+        "y_last (the last output), h_last, c_last and the gates/hprev/state workspace the "
+        "backward pass reads.");
   m.def("rnn_backward", &rnn_backward_py, arg("cell"), arg("activation"),
         arg("recurrent_activation"), arg("x"), arg("w"), arg("r"), arg("b") = none,
         arg("rb") = none, arg("h0") = none, arg("c0") = none, arg("mask") = none,

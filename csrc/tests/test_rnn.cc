@@ -341,6 +341,43 @@ TEST(RnnKernel, EmptySequenceKeepsInitialState) {
   EXPECT_EQ(hl[1], -1.0f);
 }
 
+TEST(RnnKernel, LastOutputAloneMatchesTheLastOfAllOutputs) {
+  // y = null with y_last: only the last step's output is written (return_sequences=False),
+  // including a masked last step that repeats the previous output or gives zeros.
+  const int64_t B = 3, T = 5, I = 2, U = 4, GU = 4 * U;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-0.8f, 0.8f);
+  auto randv = [&](int64_t n) {
+    std::vector<float> v(n);
+    for (auto& e : v) e = dist(rng);
+    return v;
+  };
+  auto x = randv(B * T * I), w = randv(I * GU), r = randv(U * GU), b = randv(GU);
+  std::vector<float> mask = {1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0, 1};  // row 1 ends masked
+  for (bool reverse : {false, true}) {
+    for (bool zero_out : {false, true}) {
+      std::vector<float> y(B * T * U), last(B * U, -7.0f), hl(B * U), cl(B * U);
+      std::vector<float> gates(B * T * GU), hprev(B * T * U), state(B * T * U);
+      RnnArgs a;
+      a.cell = RnnCell::kLstm;
+      a.batch = B, a.steps = T, a.in = I, a.units = U;
+      a.reverse = reverse, a.zero_masked_outputs = zero_out;
+      a.x = x.data(), a.w = w.data(), a.r = r.data(), a.b = b.data(), a.mask = mask.data();
+      a.h_last = hl.data(), a.c_last = cl.data();
+      a.gates = gates.data(), a.hprev = hprev.data(), a.state = state.data();
+      a.y = y.data();
+      rnn_forward(a);
+      a.y = nullptr;
+      a.y_last = last.data();
+      rnn_forward(a);
+      for (int64_t i = 0; i < B; ++i)
+        for (int64_t u = 0; u < U; ++u)
+          EXPECT_EQ(last[i * U + u], y[(i * T + T - 1) * U + u])
+              << "row " << i << " reverse=" << reverse << " zero_out=" << zero_out;
+    }
+  }
+}
+
 TEST(RnnKernel, MissingWorkspaceThrows) {
   RnnArgs a;
   a.cell = RnnCell::kLstm;

@@ -140,8 +140,8 @@ void check_args(const RnnArgs& a) {
   if (a.batch < 0 || a.steps < 0 || a.in <= 0 || a.units <= 0) {
     throw std::invalid_argument("rnn: batch/steps must be >= 0 and in/units > 0");
   }
-  if (!a.x || !a.w || !a.r || !a.y || !a.gates || !a.hprev) {
-    throw std::invalid_argument("rnn: x, w, r, y, gates and hprev are required");
+  if (!a.x || !a.w || !a.r || !a.gates || !a.hprev) {
+    throw std::invalid_argument("rnn: x, w, r, gates and hprev are required");
   }
   if (a.cell != RnnCell::kSimple && !a.state) {
     throw std::invalid_argument("rnn: this cell needs the `state` workspace");
@@ -269,15 +269,18 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
           }
           break;
       }
-      float* out = a.y + (b * T + step) * U;
+      // The output of this step: into y, or with only y_last wanted, at the last step alone.
+      // prev_out (what a masked step repeats) is only kept when there is a mask.
+      float* out = a.y ? a.y + (b * T + step) * U
+                       : (step == T - 1 && a.y_last ? a.y_last + b * U : nullptr);
       float* po = prev_out.data() + i * U;
       if (keep) {
         std::copy(hn.begin(), hn.end(), hrow);
-        std::copy(hn.begin(), hn.end(), out);
-        std::copy(hn.begin(), hn.end(), po);
-      } else if (a.zero_masked_outputs) {
+        if (out) std::copy(hn.begin(), hn.end(), out);
+        if (a.mask) std::copy(hn.begin(), hn.end(), po);
+      } else if (out && a.zero_masked_outputs) {
         std::fill(out, out + U, 0.0f);
-      } else {
+      } else if (out) {
         std::copy(po, po + U, out);
       }
     }
@@ -340,15 +343,19 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
       float* dyc = dy_carry.data() + i * U;
       const float* dyr = a.dy ? a.dy + (b * T + step) * U : nullptr;
       const float* dyl = (a.dy_last && step == T - 1) ? a.dy_last + b * U : nullptr;
-      for (int64_t u = 0; u < U; ++u) {
-        float gy = dyc[u];
-        if (dyr) gy += dyr[u];
-        if (dyl) gy += dyl[u];
-        if (keep[i]) {
-          dhr[u] += gy;
-          dyc[u] = 0.0f;
-        } else {
-          dyc[u] = a.zero_masked_outputs ? 0.0f : gy;
+      // Without a mask the carried output gradient stays zero, so a step with no output
+      // gradient of its own adds nothing.
+      if (dyr || dyl || a.mask) {
+        for (int64_t u = 0; u < U; ++u) {
+          float gy = dyc[u];
+          if (dyr) gy += dyr[u];
+          if (dyl) gy += dyl[u];
+          if (keep[i]) {
+            dhr[u] += gy;
+            dyc[u] = 0.0f;
+          } else {
+            dyc[u] = a.zero_masked_outputs ? 0.0f : gy;
+          }
         }
       }
       float* dg = dgt + i * ldg;

@@ -56,7 +56,8 @@ struct RnnArgs {
                                     // recurrent product, or null
 
   // Forward outputs.
-  float* y = nullptr;       // (batch, steps, units) outputs, processing order
+  float* y = nullptr;       // (batch, steps, units) outputs, processing order, or null
+  float* y_last = nullptr;  // (batch, units) the last step's output (used when y is null)
   float* h_last = nullptr;  // (batch, units) final state, or null
   float* c_last = nullptr;  // (batch, units) final carry (LSTM), or null
 

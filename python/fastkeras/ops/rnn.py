@@ -128,10 +128,10 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
 
     ws = workspace if workspace is not None else RnnWorkspace()
     shapes = {"gates": (B, T, G * U), "hprev": (B, T, U), "state": (B, T, U)}
-    if not return_sequences:
-        shapes["y"] = (B, T, U)
     bufs, shared = ws.forward_buffers(shapes)
-    y = np.empty((B, T, U), np.float32) if return_sequences else bufs["y"]
+    # Without return_sequences only the last output is written.
+    y = np.empty((B, T, U), np.float32) if return_sequences else None
+    y_last = None if return_sequences else np.zeros((B, U), np.float32)
     h_last = np.empty((B, U), np.float32)
     c_last = np.empty((B, U), np.float32) if cell == "lstm" else None
     common = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
@@ -139,7 +139,7 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
                   rec_mask=rmv,
                   reverse=bool(go_backwards), zero_masked_outputs=bool(zero_output_for_mask),
                   y=y, gates=bufs["gates"], hprev=bufs["hprev"], state=bufs["state"])
-    _core.rnn_forward(h_last=h_last, c_last=c_last, **common)
+    _core.rnn_forward(h_last=h_last, c_last=c_last, y_last=y_last, **common)
 
     parents = (x, kernel, recurrent_kernel, bias,
                states[0] if len(states) > 0 else None,
@@ -176,8 +176,9 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     if shared and joint._backward is not None:
         ws.hold(joint)
     outputs = _part(joint, "y", y) if return_sequences else None
-    last = _part(joint, "y_last", np.ascontiguousarray(y[:, -1]) if T else
-                 np.zeros((B, U), np.float32))
+    if y_last is None:
+        y_last = np.ascontiguousarray(y[:, -1]) if T else np.zeros((B, U), np.float32)
+    last = _part(joint, "y_last", y_last)
     h = _part(joint, "h", h_last)
     c = _part(joint, "c", c_last) if c_last is not None else None
     return outputs, last, h, c

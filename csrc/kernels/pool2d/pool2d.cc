@@ -6,17 +6,10 @@
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
+#include "kernels/pool2d/pool_windows.h"
 
 namespace fastkeras {
 namespace {
-
-// The window's valid input range along one axis.
-inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in, int64_t* lo,
-                   int64_t* hi) {
-  const int64_t start = o * stride - pad;
-  *lo = std::max<int64_t>(start, 0);
-  *hi = std::min<int64_t>(start + k, in);
-}
 
 // The AVX-512 per-image kernels (ukernel_avx512_maxpool.cc) run when the GEMM dispatches to
 // AVX-512; the loops here are the portable path.

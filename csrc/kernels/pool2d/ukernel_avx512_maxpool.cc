@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "kernels/pool2d/pool2d.h"
+#include "kernels/pool2d/pool_windows.h"
 
 namespace fastkeras {
 namespace {
@@ -15,13 +16,6 @@ inline __mmask16 lane_mask(int64_t n) {
   if (n <= 0) return 0;
   if (n >= 16) return 0xFFFF;
   return static_cast<__mmask16>((1u << n) - 1u);
-}
-
-inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in, int64_t* lo,
-                   int64_t* hi) {
-  const int64_t start = o * stride - pad;
-  *lo = std::max<int64_t>(start, 0);
-  *hi = std::min<int64_t>(start + k, in);
 }
 
 // Built inside the kernels, not as a global: a static initializer with AVX-512 instructions

@@ -8,33 +8,16 @@
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
+#include "tests/conv2d_test_util.h"
 #include "kernels/parallel.h"
 #include "kernels/pool2d/pool2d.h"
 
 namespace fastkeras {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> v(n);
-  for (auto& e : v) e = d(rng);
-  return v;
-}
-
-struct Case {
-  int64_t n, h, w, c, kh, kw, f, sh, sw, dh, dw, pt, pl, pb, pr;
-};
-
-Conv2DShape shape_of(const Case& k) {
-  Conv2DShape s;
-  s.n = k.n, s.h = k.h, s.w = k.w, s.c = k.c, s.kh = k.kh, s.kw = k.kw, s.f = k.f;
-  s.stride_h = k.sh, s.stride_w = k.sw, s.dil_h = k.dh, s.dil_w = k.dw;
-  s.pad_top = k.pt, s.pad_left = k.pl;
-  s.oh = conv_output_size(k.h, k.kh, k.sh, k.dh, k.pt + k.pb);
-  s.ow = conv_output_size(k.w, k.kw, k.sw, k.dw, k.pl + k.pr);
-  return s;
-}
+using conv2d_test::Case;
+using conv2d_test::random_vec;
+using conv2d_test::shape_of;
 
 // Input cell for output (oy, ox) and tap (i, j), or false when it falls in the padding.
 bool tap(const Conv2DShape& s, int64_t oy, int64_t ox, int64_t i, int64_t j, int64_t* iy,
@@ -150,7 +133,9 @@ TEST(Conv2D, KeptColumnsGiveTheSameGradients) {
     const bool filled = conv2d_forward(s, x.data(), w.data(), b.data(), true, y2.data(), col.data());
     EXPECT_EQ(y, y2);
     const bool pointwise = k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1;
-    if (pointwise) EXPECT_FALSE(filled);
+    if (pointwise) {
+      EXPECT_FALSE(filled);
+    }
     if (!filled) {
       EXPECT_EQ(col, std::vector<float>(rows * width, -7.0f)) << "an unused buffer was written";
       continue;

@@ -18,6 +18,7 @@ from fastkeras.layers.layer import Layer
 from fastkeras.models.compile_utils import flatten_outputs as _leaves
 from fastkeras.models.compile_utils import metric_values, structure_values
 from fastkeras.trainers import data as data_mod
+from fastkeras.trainers.dense_chain import DenseChain
 
 
 def _single_entry(spec):
@@ -287,16 +288,21 @@ class Model(Layer):
                 loss_sum, seen = 0.0, 0
                 variables = self.trainable_weights if self.built else None
                 self._penalties_on = self._any_penalties() if self.built else None
+                chain = DenseChain.plan(self, variables)
                 for step, (bx, by, bsw) in enumerate(batches):
                     if step >= steps:
                         break
                     cbs.on_train_batch_begin(step)
                     if self._metrics is None:
                         self._resolve_metrics(by, self._peek_output(bx))
-                    loss, y_pred = self._train_step(bx, by, bsw, variables)
+                    out = None if chain is None else chain.train_step(bx, by, bsw)
+                    if out is None:
+                        out = self._train_step(bx, by, bsw, variables)
+                    loss, y_pred = out
                     if variables is None:
                         variables = self.trainable_weights
                         self._penalties_on = self._any_penalties()
+                        chain = DenseChain.plan(self, variables)
                     n = len(bx) if isinstance(bx, np.ndarray) else data_mod.num_samples(bx)
                     loss_sum += loss * n
                     seen += n
@@ -348,13 +354,15 @@ class Model(Layer):
         self.stop_evaluating = False
         cbs.on_test_begin()
         loss_sum, seen, logs = 0.0, 0, {}
+        chain = DenseChain.plan(self, None, training=False)
         for step, (bx, by, bsw) in enumerate(batches):
             if step >= n_steps:
                 break
             cbs.on_test_batch_begin(step)
             if self._metrics is None:
                 self._resolve_metrics(by, self._peek_output(bx))
-            loss, y_pred = self._test_step(bx, by, bsw)
+            out = None if chain is None else chain.test_step(bx, by, bsw)
+            loss, y_pred = self._test_step(bx, by, bsw) if out is None else out
             n = data_mod.num_samples(bx)
             loss_sum += loss * n
             seen += n

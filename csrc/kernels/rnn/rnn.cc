@@ -201,7 +201,8 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:
-        recurrent(0, s.G, 1.0f, gt, ldg, nullptr);
+        // The first step starts from zeros unless an initial state was given: nothing to add.
+        if (step > 0 || a.h0) recurrent(0, s.G, 1.0f, gt, ldg, nullptr);
         break;
       case RnnCell::kGruResetAfter:
         recurrent(0, 3, 0.0f, rec.data(), GU, a.rb);
@@ -449,8 +450,11 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
       // Straight into dh, which the row pass above left holding only what reaches the
       // previous state directly (nothing for SimpleRNN/LSTM, z * dh for GRU); a skipped
       // row's gate gradients are zero, so its dh passes through unchanged.
+      // After the first step, dh is the initial state's gradient: only wanted as dh0.
       const float* src = a.cell == RnnCell::kGruResetAfter ? dgr : dgt;
-      recurrent_input_grad(a, s, rt, r0, rows, src, ldg, 0, s.G, dh.data(), dgate_h.data());
+      if (step > 0 || a.dh0) {
+        recurrent_input_grad(a, s, rt, r0, rows, src, ldg, 0, s.G, dh.data(), dgate_h.data());
+      }
     }
   }
   (void)gru;

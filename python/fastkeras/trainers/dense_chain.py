@@ -171,6 +171,7 @@ class DenseChain:
         if result is None:
             return None
         loss, g = result
+        g = np.ascontiguousarray(g, dtype=np.float32)  # as the Dense op's backward takes it
         optimizer = self.model.optimizer
         variables = self.variables
         scales = optimizer._in_place_scales(variables)

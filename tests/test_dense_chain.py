@@ -88,6 +88,15 @@ CASES = {
         optimizer=keras.optimizers.SGD(0.1),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"]), "sparse"),
+    "tanh-middle-adam": (_mlp(middle="tanh"), dict(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]),
+        "sparse"),
+    "mse-on-softmax": (_mlp(), dict(optimizer="adam", loss="mse", metrics=["accuracy"]),
+                       "onehot"),
+    "sigmoid-middle-tanh-output-sgd": (_mlp(1, "tanh", middle="sigmoid"), lambda: dict(
+        optimizer=keras.optimizers.SGD(0.05), loss="mse", metrics=["mae"]), "regression"),
+    "elu-gelu": (_mlp(1, "gelu", middle="elu"), dict(optimizer="nadam", loss="huber"),
+                 "regression"),
     "schedule": (_mlp(), lambda: dict(
         optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(
             0.1, decay_steps=3, decay_rate=0.5)),
@@ -139,8 +148,8 @@ def test_two_dimensional_input_without_flatten_and_integer_pixels(used):
     _assert_same(general, fast)
 
 
-@pytest.mark.parametrize("variant", ["dropout", "tanh-middle", "regularizer", "frozen",
-                                     "class-weight", "mse-on-softmax"])
+@pytest.mark.parametrize("variant", ["dropout", "regularizer", "frozen", "class-weight",
+                                     "composed-activation"])
 def test_what_the_chain_does_not_cover_goes_through_the_general_step(variant, used):
     x, y = _data()
     layers = [keras.layers.Flatten(input_shape=(6, 5)), keras.layers.Dense(9, activation="relu"),
@@ -148,18 +157,19 @@ def test_what_the_chain_does_not_cover_goes_through_the_general_step(variant, us
     loss, fit_kwargs, labels = "sparse_categorical_crossentropy", {}, y
     if variant == "dropout":
         layers.insert(2, keras.layers.Dropout(0.3))
-    elif variant == "tanh-middle":
-        layers[1] = keras.layers.Dense(9, activation="tanh")
     elif variant == "regularizer":
         layers[1] = keras.layers.Dense(9, activation="relu", kernel_regularizer="l2")
     elif variant == "frozen":
         layers[1].trainable = False
     elif variant == "class-weight":
         fit_kwargs = {"class_weight": {0: 1.0, 1: 2.0, 2: 0.5, 3: 1.0}}
-    elif variant == "mse-on-softmax":
-        loss, labels = "mse", keras.utils.to_categorical(y, 4)
 
     def build():
+        if variant == "composed-activation":  # two ops: the chain takes one op's backward
+            return keras.Sequential([
+                keras.layers.Flatten(input_shape=(6, 5)),
+                keras.layers.Dense(9, activation=lambda t: keras.ops.tanh(t) * 2.0),
+                keras.layers.Dense(4, activation="softmax")])
         return keras.Sequential([type(layer).from_config(layer.get_config()) for layer in layers])
 
     kwargs = dict(optimizer="adam", loss=loss, metrics=["accuracy"])

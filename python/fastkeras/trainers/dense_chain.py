@@ -4,14 +4,16 @@ The general step (Model._train_step) runs the layers, records every op on the ta
 backwards and hands the gradients to the optimizer. For the commonest Keras model, a Sequential
 MLP, that bookkeeping costs about as much Python time per batch as the kernels spend on the
 math. `DenseChain` makes the same kernel calls, in the same order and with the same arguments,
-straight from the layers' weights: the forward GEMMs (bias and relu fused), the loss's own
+straight from the layers' weights: the forward GEMMs (bias and relu fused), any other
+activation through its own op (whose recorded backward then gives its gradient), the loss's own
 prepared evaluation with the reduction's coefficients, one `dense_backward` per layer (stepping
 plain SGD in place exactly as the tape does), then the optimizer's training-loop update. The
 results are bit-for-bit those of the general step (tests/test_dense_chain.py compares them).
 
 Anything the chain does not cover (other layers, regularizers, constraints, frozen layers,
-sample weights, masks, several outputs, a loss that does not differentiate with respect to the
-last Dense layer's output, ...) is refused up front and the general step runs instead.
+sample weights, masks, several outputs, an activation made of several ops, a loss that is not
+differentiated with respect to the last layer's output or logits, ...) is refused and the
+general step runs instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from fastkeras import _core
 from fastkeras import activations as activations_mod
 from fastkeras import losses as losses_mod
-from fastkeras.backend.tape import UPDATED_IN_PLACE, Tensor, no_grad
+from fastkeras.backend.tape import UPDATED_IN_PLACE, GradientTape, Tensor, no_grad
 
 _F32 = np.dtype(np.float32)
 
@@ -32,13 +34,22 @@ enabled = True
 
 
 class _DenseStage:
-    __slots__ = ("layer", "kernel", "bias", "relu")
+    __slots__ = ("layer", "kernel", "bias", "relu", "act")
 
     def __init__(self, layer):
         self.layer = layer
         self.kernel = layer.kernel
         self.bias = layer.bias if layer.use_bias else None
-        self.relu = layer.activation is activations_mod.relu
+        self.relu = layer.activation is activations_mod.relu  # fused into the GEMM
+        linear = self.relu or layer.activation is activations_mod.linear
+        self.act = None if linear else layer.activation
+
+
+class _Pass:
+    """One forward pass: each layer's input and GEMM output, its activation op, the tensors the
+    loss may differentiate (the last GEMM output `source`, the model output `y_pred`)."""
+
+    __slots__ = ("inputs", "outputs", "activated", "source", "y_pred")
 
 
 class DenseChain:
@@ -50,9 +61,7 @@ class DenseChain:
         self.variables = variables
         self.features = features            # inputs of the first Dense layer
         self.flatten_first = flatten_first  # a Flatten comes before the first Dense layer
-        last = stages[-1].layer.activation
-        self.head = None if last in (activations_mod.linear, activations_mod.relu) else last
-        self.usable = True                  # cleared if the loss turns out not to fit
+        self.usable = True                  # cleared if an activation or the loss does not fit
         self._grads = None
 
     # --- which models --------------------------------------------------------------------
@@ -94,10 +103,6 @@ class DenseChain:
             seen_dense = True
         if not stages:
             return None
-        # a softmax/sigmoid/... output only on the last layer; relu anywhere (fused)
-        for s in stages[:-1]:
-            if s.layer.activation not in (activations_mod.relu, activations_mod.linear):
-                return None
         expected = [v for s in stages for v in (s.kernel, s.bias) if v is not None]
         if training and (variables is None or len(variables) != len(expected) or any(
                 a is not b for a, b in zip(variables, expected))):
@@ -121,34 +126,50 @@ class DenseChain:
             x = x.astype(np.float32)
         return x
 
-    def _forward(self, x):
-        acts = [x]
+    def _forward(self, x, record):
+        """The layers on x; with record, each activation op keeps its backward. None when an
+        activation is not one op on the GEMM output (the general step handles those)."""
+        f = _Pass()
+        f.inputs, f.outputs, f.activated = [], [], []
         h = x
         for s in self.stages:
             w = s.kernel.value
             out = np.empty((h.shape[0], w.shape[1]), dtype=np.float32)
             _core.gemm(h, w, out, False, False, 1.0, 0.0,
                        None if s.bias is None else s.bias.value, "relu" if s.relu else None)
-            acts.append(out)
-            h = out
-        source = Tensor(h)
-        if self.head is None:
-            return acts, source, source
-        with no_grad():
-            y_pred = self.head(source)
-        return acts, source, y_pred
+            f.inputs.append(h)
+            f.outputs.append(out)
+            z = Tensor(out, requires_grad=record)
+            a = z
+            if s.act is not None:
+                with GradientTape() if record else no_grad():
+                    a = s.act(z)
+                if not isinstance(a, Tensor) or (record and (
+                        a._backward is None or len(a._parents) != 1 or a._parents[0] is not z)):
+                    self.usable = False
+                    return None
+            f.activated.append(a)
+            f.source = z
+            h = a.value
+            if h.dtype != _F32 or not h.flags.c_contiguous:
+                self.usable = False
+                return None
+        f.y_pred = f.activated[-1]
+        return f
 
-    def _loss(self, y, y_pred, source, want_grad):
-        """(loss, d loss / d last Dense output or None), or None to use the general path."""
+    def _loss(self, y, f, want_grad):
+        """(loss, d loss / d source, which source), or None to use the general path. The
+        gradient is taken with respect to the last GEMM output (the logits a softmax/sigmoid
+        output carries, or a linear/relu output) or the model output after its activation."""
         fn = self.model._loss_fn
-        if y is None or type(y) is not np.ndarray or not isinstance(y_pred, Tensor) \
-                or y_pred._keras_mask is not None:
+        y_pred = f.y_pred
+        if y is None or type(y) is not np.ndarray or y_pred._keras_mask is not None:
             return None
         try:
             prep = fn._prepare(y, y_pred)
         except (ValueError, TypeError):
             return None  # the general path raises the error with the model's context
-        if prep.source is not source or prep.mask is not None:
+        if prep.source is not f.source and prep.source is not y_pred or prep.mask is not None:
             self.usable = False
             return None
         plan = losses_mod._plan(prep.shape, None, None, fn.reduction)
@@ -156,7 +177,7 @@ class DenseChain:
             self.usable = False
             return None
         values, grad = prep.run(plan.coef if want_grad else None)
-        return float(plan.apply(values)), grad
+        return float(plan.apply(values)), grad, prep.source
 
     def train_step(self, x, y, sample_weight):
         """(loss, y_pred values) after one update, or None: nothing was changed, use the
@@ -166,21 +187,29 @@ class DenseChain:
         xv = self._inputs(x)
         if xv is None:
             return None
-        acts, source, y_pred = self._forward(xv)
-        result = self._loss(y, y_pred, source, True)
+        f = self._forward(xv, True)
+        if f is None:
+            return None
+        result = self._loss(y, f, True)
         if result is None:
             return None
-        loss, g = result
-        g = np.ascontiguousarray(g, dtype=np.float32)  # as the Dense op's backward takes it
+        loss, g, wrt = result
         optimizer = self.model.optimizer
         variables = self.variables
         scales = optimizer._in_place_scales(variables)
         grads = self._grads
         step_grads = [None] * len(variables)
         slot = len(variables)
-        for i in range(len(self.stages) - 1, -1, -1):
+        last = len(self.stages) - 1
+        for i in range(last, -1, -1):
             s = self.stages[i]
-            x_in, y_out = acts[i], acts[i + 1]
+            a = f.activated[i]
+            # Through the activation op to the GEMM output, unless the loss already gave the
+            # gradient there (the logits behind a softmax/sigmoid output).
+            if s.act is not None and (i < last or wrt is a):
+                g = a._backward(g, (True,))[0]
+            g = np.ascontiguousarray(g, dtype=np.float32)  # as the Dense op's backward takes it
+            x_in, y_out = f.inputs[i], f.outputs[i]
             w = s.kernel.value
             b = None if s.bias is None else s.bias.value
             slot -= 1 if b is None else 2
@@ -199,7 +228,7 @@ class DenseChain:
             step_grads[slot:slot + len(marks)] = marks
             g = dx
         optimizer._apply_from_training_loop(step_grads, variables)
-        return loss, y_pred.value
+        return loss, f.y_pred.value
 
     def test_step(self, x, y, sample_weight):
         """(loss, y_pred values) without training, or None to use the general step."""
@@ -208,8 +237,10 @@ class DenseChain:
         xv = self._inputs(x)
         if xv is None:
             return None
-        _, source, y_pred = self._forward(xv)
-        result = self._loss(y, y_pred, source, False)
+        f = self._forward(xv, False)
+        if f is None:
+            return None
+        result = self._loss(y, f, False)
         if result is None:
             return None
-        return result[0], y_pred.value
+        return result[0], f.y_pred.value

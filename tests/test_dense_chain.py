@@ -12,8 +12,9 @@ from fastkeras.trainers import dense_chain
 @pytest.fixture
 def used(monkeypatch):
     """Counts the steps the chain took (returned a result) rather than handed back."""
-    counts = {"train": 0, "test": 0}
+    counts = {"train": 0, "test": 0, "predict": 0}
     train, test = dense_chain.DenseChain.train_step, dense_chain.DenseChain.test_step
+    predict = dense_chain.DenseChain.predict_step
 
     def counted_train(self, *a):
         out = train(self, *a)
@@ -25,6 +26,12 @@ def used(monkeypatch):
         counts["test"] += out is not None
         return out
 
+    def counted_predict(self, *a):
+        out = predict(self, *a)
+        counts["predict"] += out is not None
+        return out
+
+    monkeypatch.setattr(dense_chain.DenseChain, "predict_step", counted_predict)
     monkeypatch.setattr(dense_chain.DenseChain, "train_step", counted_train)
     monkeypatch.setattr(dense_chain.DenseChain, "test_step", counted_test)
     return counts
@@ -45,7 +52,9 @@ def _run(build, compile_kwargs, x, y, fast, fit_kwargs=None):
         model.compile(**(compile_kwargs() if callable(compile_kwargs) else compile_kwargs))
         h = model.fit(x, y, batch_size=16, epochs=2, verbose=0, **(fit_kwargs or {}))
         ev = model.evaluate(x[:40], y[:40], verbose=0)
-        return h.history, model.get_weights(), ev, model.predict(x[:7], verbose=0)
+        predictions = (model.predict(x[:7], verbose=0),
+                       model.predict(x[:40], batch_size=16, verbose=0))
+        return h.history, model.get_weights(), ev, predictions
     finally:
         dense_chain.enabled = True
 
@@ -58,7 +67,8 @@ def _assert_same(a, b):
     assert len(w_a) == len(w_b)
     for u, v in zip(w_a, w_b):
         np.testing.assert_array_equal(u, v)
-    np.testing.assert_array_equal(p_a, p_b)
+    for u, v in zip(p_a, p_b):
+        np.testing.assert_array_equal(u, v)
 
 
 def _mlp(last_units=4, last_activation="softmax", middle="relu", use_bias=True,
@@ -125,6 +135,7 @@ def test_chain_gives_the_general_steps_numbers(case, used):
                 fit_kwargs={"validation_data": (x[:30], y[:30])})
     assert used["train"] == 2 * 10  # 150 samples in batches of 16, two epochs
     assert used["test"] > 0
+    assert used["predict"] == 1 + 3  # one batch of 7, then 40 in batches of 16
     general_val = _run(build, compile_kwargs, x, y, fast=False,
                        fit_kwargs={"validation_data": (x[:30], y[:30])})
     _assert_same(general_val, fast)

@@ -352,6 +352,10 @@ class Model(Layer):
         if self._metrics is not None:
             self._reset_metrics()
         self.stop_evaluating = False
+        # Per-batch logs only for callbacks that read them (a live bar, custom callbacks).
+        batch_logs_wanted = any(
+            cb.wants_batch_logs if isinstance(cb, ProgbarLogger)
+            else overrides(cb, "on_test_batch_end") for cb in cbs.callbacks)
         cbs.on_test_begin()
         loss_sum, seen, logs = 0.0, 0, {}
         chain = DenseChain.plan(self, None, training=False)
@@ -367,10 +371,11 @@ class Model(Layer):
             loss_sum += loss * n
             seen += n
             self._update_metrics(by, y_pred, bsw)
-            logs = self._logs(loss_sum / seen)
+            logs = self._logs(loss_sum / seen) if batch_logs_wanted else None
             cbs.on_test_batch_end(step, logs)
             if self.stop_evaluating:
                 break
+        logs = self._logs(loss_sum / seen) if seen else {}
         cbs.on_test_end(logs)
         if saved is not None and _callbacks is not None:
             for m, state in zip(self.metrics, saved):
@@ -388,9 +393,13 @@ class Model(Layer):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = self._verbose(verbose)
         x = data_mod.to_arrays(x)
+        chain = DenseChain.plan(self, None, training=False, with_loss=False)
         if (not verbose and not callbacks and steps is None and isinstance(x, np.ndarray)
                 and 0 < len(x) <= (batch_size or 32)):
             # One batch, nobody watching: skip the batching and callback machinery.
+            out = None if chain is None else chain.predict_step(x)
+            if out is not None:
+                return out
             with no_grad():
                 out = self(x, training=False)
             return out.value.copy() if isinstance(out, Tensor) else _copied(out)
@@ -405,9 +414,11 @@ class Model(Layer):
                 if step >= n_steps:
                     break
                 cbs.on_predict_batch_begin(step)
-                out = self(bx, training=False)
-                outputs.append(out.value if isinstance(out, Tensor) else
-                               structure_values(out))
+                out = None if chain is None else chain.predict_step(bx)
+                if out is None:
+                    out = self(bx, training=False)
+                    out = out.value if isinstance(out, Tensor) else structure_values(out)
+                outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
                 if self.stop_predicting:
                     break

@@ -66,22 +66,23 @@ class DenseChain:
 
     # --- which models --------------------------------------------------------------------
     @classmethod
-    def plan(cls, model, variables, training=True):
-        """The chain for `model` training `variables` (with training=False: evaluating it),
-        or None when the general step is needed."""
+    def plan(cls, model, variables, training=True, with_loss=True):
+        """The chain for `model` training `variables` (training=False: evaluating it; and
+        with_loss=False: only predicting), or None when the general step is needed."""
         from fastkeras.layers.core import Dense, Flatten
         from fastkeras.models.sequential import Sequential
 
         if not enabled or type(model) is not Sequential or not model.built:
             return None
-        if model._multi is not None or model._loss_weight != 1.0:
-            return None
-        loss_fn = model._loss_fn
-        if not isinstance(loss_fn, losses_mod.Loss) or \
-                type(loss_fn).__call__ is not losses_mod.Loss.__call__:
-            return None
-        if model._any_penalties():
-            return None
+        if with_loss:
+            if model._multi is not None or model._loss_weight != 1.0:
+                return None
+            loss_fn = model._loss_fn
+            if not isinstance(loss_fn, losses_mod.Loss) or \
+                    type(loss_fn).__call__ is not losses_mod.Loss.__call__:
+                return None
+            if model._any_penalties():
+                return None
         stages, flatten_first, seen_dense = [], False, False
         for layer in model.layers:
             kind = type(layer)
@@ -244,3 +245,11 @@ class DenseChain:
         if result is None:
             return None
         return result[0], f.y_pred.value
+
+    def predict_step(self, x):
+        """The model's output values for x, or None to use the general forward."""
+        xv = self._inputs(x)
+        if xv is None or not self.usable:
+            return None
+        f = self._forward(xv, False)
+        return None if f is None else f.y_pred.value

@@ -17,8 +17,8 @@ from fastkeras.layers.layer import Layer
 
 def _check_positive_int(value, arg, layer):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"Received an invalid value for `{arg}` in {layer}, expected a "
-                         f"positive integer. Received: {arg}={value!r}")
+        raise ValueError(f"Received an invalid value for argument `{arg}` in {layer}, expected "
+                         f"a positive integer. Received: {arg}={value!r}")
     return int(value)
 
 

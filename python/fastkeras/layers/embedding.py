@@ -6,15 +6,9 @@ import numpy as np
 
 from fastkeras import initializers as initializers_mod
 from fastkeras import regularizers as regularizers_mod
+from fastkeras.layers.core import _check_positive_int
 from fastkeras.layers.layer import Layer
 from fastkeras.ops import rnn as rnn_ops
-
-
-def _positive_int(value, arg):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"Received an invalid value for argument `{arg}` in Embedding, "
-                         f"expected a positive integer. Received: {arg}={value!r}")
-    return int(value)
 
 
 class Embedding(Layer):
@@ -44,8 +38,8 @@ class Embedding(Layer):
                              f"quantization_config={quantization_config!r}")
         super().__init__(**kwargs)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.input_dim = _positive_int(input_dim, "input_dim")
-        self.output_dim = _positive_int(output_dim, "output_dim")
+        self.input_dim = _check_positive_int(input_dim, "input_dim", "Embedding")
+        self.output_dim = _check_positive_int(output_dim, "output_dim", "Embedding")
         if isinstance(embeddings_initializer, str) and embeddings_initializer in ("uniform",
                                                                                  "normal"):
             embeddings_initializer = "random_" + embeddings_initializer  # Keras's aliases

@@ -14,17 +14,11 @@ from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, convert_to_tensor
+from fastkeras.layers.core import _check_positive_int
 from fastkeras.layers.layer import Layer, to_snake_case
 from fastkeras.ops import rnn as rnn_ops
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid")
-
-
-def _positive_int(value, arg, owner):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"Received an invalid value for argument `{arg}` in {owner}, expected "
-                         f"a positive integer. Received: {arg}={value!r}")
-    return int(value)
 
 
 def _rate(value, arg, owner):
@@ -66,7 +60,7 @@ class _Cell(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         owner = type(self).__name__
-        self.units = _positive_int(units, "units", owner)
+        self.units = _check_positive_int(units, "units", owner)
         self.activation, self._act_name = _kernel_activation(activation, "activation", owner)
         self.recurrent_activation, self._rec_act_name = _kernel_activation(
             recurrent_activation, "recurrent_activation", owner)

@@ -4,7 +4,6 @@ Layer base class (naming, weights, trainable, losses, configs, errors)."""
 import numpy as np
 import pytest
 
-import fastkeras as fk
 from fastkeras import ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random

@@ -1,9 +1,7 @@
 """fit / evaluate / predict on Sequential models: History, batching, validation, weights,
 progress output, and the notes' Fashion-MNIST MLP on the real data."""
 
-import io
 import os
-import sys
 
 import numpy as np
 import pytest

@@ -7,9 +7,7 @@ import numpy as np
 
 from fastkeras import activations as activations_mod
 from fastkeras import ops
-from fastkeras.layers.conv2d import (Conv2D, _data_format, _GlobalPooling2D, _padding,
-                                     _Pooling2D)
-from fastkeras.layers.core import _check_positive_int
+from fastkeras.layers.conv2d import Conv2D, _data_format, _GlobalPooling2D, _padding
 from fastkeras.layers.layer import Layer
 from fastkeras.ops.conv2d import avg_pool2d, conv2d, conv_output_length, max_pool2d, same_padding
 

@@ -4,9 +4,6 @@ gradient, backward replays it, the optimizer updates in place."""
 
 from __future__ import annotations
 
-import sys
-import time
-
 import numpy as np
 
 from fastkeras.backend import random as fk_random

@@ -704,3 +704,25 @@ def test_activity_regularizer_replaced_each_call(rng):
 def test_base_layer_get_config():
     config = Flatten(name="f", trainable=False).get_config()
     assert config["name"] == "f" and config["trainable"] is False and config["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda: Dense(0), r"argument `units` in Dense.*units=0"),
+    (lambda: Dense(2.5), r"argument `units` in Dense.*units=2.5"),
+    (lambda: Dense(True), r"argument `units` in Dense.*units=True"),
+])
+def test_non_positive_integer_sizes_name_the_layer_argument_and_value(make, text):
+    with pytest.raises(ValueError, match=text):
+        make()
+
+
+def test_embedding_and_conv_sizes_share_the_same_check():
+    from fastkeras import layers
+    with pytest.raises(ValueError, match=r"argument `input_dim` in Embedding.*input_dim=0"):
+        layers.Embedding(0, 4)
+    with pytest.raises(ValueError, match=r"argument `output_dim` in Embedding.*output_dim=-1"):
+        layers.Embedding(5, -1)
+    with pytest.raises(ValueError, match=r"argument `filters` in Conv2D.*filters=0"):
+        layers.Conv2D(0, 3)
+    with pytest.raises(ValueError, match=r"argument `units` in LSTMCell.*units=0"):
+        layers.LSTM(0)

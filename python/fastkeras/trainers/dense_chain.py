@@ -34,10 +34,9 @@ enabled = True
 
 
 class _DenseStage:
-    __slots__ = ("layer", "kernel", "bias", "relu", "act")
+    __slots__ = ("kernel", "bias", "relu", "act")
 
     def __init__(self, layer):
-        self.layer = layer
         self.kernel = layer.kernel
         self.bias = layer.bias if layer.use_bias else None
         self.relu = layer.activation is activations_mod.relu  # fused into the GEMM
@@ -146,15 +145,13 @@ class DenseChain:
                 with GradientTape() if record else no_grad():
                     a = s.act(z)
                 if not isinstance(a, Tensor) or (record and (
-                        a._backward is None or len(a._parents) != 1 or a._parents[0] is not z)):
+                        a._backward is None or len(a._parents) != 1 or a._parents[0] is not z)) \
+                        or a.value.dtype != _F32 or not a.value.flags.c_contiguous:
                     self.usable = False
                     return None
             f.activated.append(a)
             f.source = z
             h = a.value
-            if h.dtype != _F32 or not h.flags.c_contiguous:
-                self.usable = False
-                return None
         f.y_pred = f.activated[-1]
         return f
 

@@ -726,3 +726,23 @@ def test_embedding_and_conv_sizes_share_the_same_check():
         layers.Conv2D(0, 3)
     with pytest.raises(ValueError, match=r"argument `units` in LSTMCell.*units=0"):
         layers.LSTM(0)
+
+
+def test_dense_on_a_transposed_view_differentiates(rng):
+    """A 2-D input that is a Fortran-ordered view (a transpose) gets a C-ordered input gradient
+    from the fused backward, the same as from a contiguous copy."""
+    xv = rng.standard_normal((5, 3)).astype(np.float32)
+    layer = Dense(2)
+    layer.build((None, 5))
+    grads = []
+    for view in (True, False):
+        x = Variable(xv)
+        with GradientTape():
+            h = ops.transpose(x) if view else ops.reshape(ops.transpose(x) * 1.0, (3, 5))
+            loss = ops.sum(layer(h) ** 2)
+        grads.append(gradients(loss, [x])[0])
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+    kernel = layer.kernel.value.astype(np.float64)
+    h = xv.T.astype(np.float64)
+    dy = 2 * (h @ kernel + layer.bias.value)
+    np.testing.assert_allclose(grads[0], (dy @ kernel.T).T, rtol=1e-5)

@@ -199,7 +199,7 @@ def dense(x, kernel, bias=None, relu=False):
                                                    and in_place_update_scale(bias) == alpha)):
             # plain SGD in the training loop: kernel/bias step in place as the GEMM computes
             # their gradient (dx first, from the kernel as it was)
-            dx = np.empty_like(xv) if needs[0] else None
+            dx = np.empty_like(xc) if needs[0] else None
             _core.dense_backward(xc, w, y, g, relu, dx, w, bv, 1.0, alpha)
             if bias is None:
                 return dx, UPDATED_IN_PLACE
@@ -210,7 +210,7 @@ def dense(x, kernel, bias=None, relu=False):
         def grad_out(var):
             return var.grad_buffer(pass_id) if reuse else np.empty_like(var.value)
 
-        dx = np.empty_like(xv) if needs[0] else None
+        dx = np.empty_like(xc) if needs[0] else None
         dw = grad_out(kernel) if needs[1] else None
         db = grad_out(bias) if (bias is not None and needs[2]) else None
         _core.dense_backward(xc, w, y, g, relu, dx, dw, db)

@@ -189,32 +189,40 @@ def dense(x, kernel, bias=None, relu=False):
     _core.gemm(xv, w, y, False, False, 1.0, 0.0, bv, "relu" if relu else None)
 
     def backward(g, needs):
-        g = np.ascontiguousarray(g, dtype=np.float32)
-        if not xv.flags.c_contiguous:
-            xc = np.ascontiguousarray(xv)
-        else:
-            xc = xv
-        alpha = in_place_update_scale(kernel) if needs[1] else None
-        if alpha is not None and (bias is None or (needs[2]
-                                                   and in_place_update_scale(bias) == alpha)):
-            # plain SGD in the training loop: kernel/bias step in place as the GEMM computes
-            # their gradient (dx first, from the kernel as it was)
-            dx = np.empty_like(xc) if needs[0] else None
-            _core.dense_backward(xc, w, y, g, relu, dx, w, bv, 1.0, alpha)
-            if bias is None:
-                return dx, UPDATED_IN_PLACE
-            return dx, UPDATED_IN_PLACE, UPDATED_IN_PLACE
+        xc = xv if xv.flags.c_contiguous else np.ascontiguousarray(xv)
         reuse = reuse_gradient_buffers()
         pass_id = backward_pass_id()
 
         def grad_out(var):
             return var.grad_buffer(pass_id) if reuse else np.empty_like(var.value)
 
-        dx = np.empty_like(xc) if needs[0] else None
-        dw = grad_out(kernel) if needs[1] else None
-        db = grad_out(bias) if (bias is not None and needs[2]) else None
-        _core.dense_backward(xc, w, y, g, relu, dx, dw, db)
-        return dx, dw, db
+        dx, dw, db = dense_backward_step(
+            xc, w, bv, y, g, relu, needs[0],
+            in_place_update_scale(kernel) if needs[1] else None,
+            in_place_update_scale(bias) if bias is not None and needs[2] else None,
+            lambda: (grad_out(kernel) if needs[1] else None,
+                     grad_out(bias) if bias is not None and needs[2] else None))
+        return (dx, dw) if bias is None else (dx, dw, db)
 
     parents = (x, kernel) if bias is None else (x, kernel, bias)
     return make_op(y, parents, backward)
+
+
+def dense_backward_step(x, w, b, y, g, relu, need_dx, alpha_w, alpha_b, buffers):
+    """A Dense layer's backward in one kernel call, for the tape's Dense op and the training
+    loop's Dense chain (trainers/dense_chain.py).
+
+    x: the C-contiguous input, w/b: the kernel and bias arrays (b may be None), y: the output
+    (read for relu's mask), g: the output gradient. alpha_w/alpha_b: the plain-SGD scales of the
+    kernel and bias this step (None: no in-place step). When the kernel has one and the bias, if
+    any, the same, both step in place as the GEMM computes their gradient (dx from the kernel as
+    it was) and come back as UPDATED_IN_PLACE; otherwise `buffers()` gives the (dw, db) arrays
+    to fill (None for a gradient not wanted). Returns (dx or None, dw, db)."""
+    g = np.ascontiguousarray(g, dtype=np.float32)
+    dx = np.empty_like(x) if need_dx else None
+    if alpha_w is not None and (b is None or alpha_b == alpha_w):
+        _core.dense_backward(x, w, y, g, relu, dx, w, b, 1.0, alpha_w)
+        return dx, UPDATED_IN_PLACE, None if b is None else UPDATED_IN_PLACE
+    dw, db = buffers()
+    _core.dense_backward(x, w, y, g, relu, dx, dw, db)
+    return dx, dw, db

@@ -18,6 +18,7 @@ general step runs instead.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -25,7 +26,8 @@ import numpy as np
 from fastkeras import _core
 from fastkeras import activations as activations_mod
 from fastkeras import losses as losses_mod
-from fastkeras.backend.tape import UPDATED_IN_PLACE, GradientTape, Tensor, no_grad
+from fastkeras.backend.tape import GradientTape, Tensor, no_grad
+from fastkeras.ops.nn import dense_backward_step
 
 _F32 = np.dtype(np.float32)
 
@@ -195,7 +197,6 @@ class DenseChain:
         optimizer = self.model.optimizer
         variables = self.variables
         scales = optimizer._in_place_scales(variables)
-        grads = self._grads
         step_grads = [None] * len(variables)
         slot = len(variables)
         last = len(self.stages) - 1
@@ -206,27 +207,26 @@ class DenseChain:
             # gradient there (the logits behind a softmax/sigmoid output).
             if s.act is not None and (i < last or wrt is a):
                 g = a._backward(g, (True,))[0]
-            g = np.ascontiguousarray(g, dtype=np.float32)  # as the Dense op's backward takes it
-            x_in, y_out = f.inputs[i], f.outputs[i]
             w = s.kernel.value
             b = None if s.bias is None else s.bias.value
-            slot -= 1 if b is None else 2
-            dx = np.empty_like(x_in) if i > 0 else None
-            alpha = None if scales is None else scales.get(id(s.kernel))
-            if alpha is not None and (b is None or scales.get(id(s.bias)) == alpha):
-                # plain SGD: the kernel and bias step in place as their gradient is computed
-                _core.dense_backward(x_in, w, y_out, g, s.relu, dx, w, b, 1.0, alpha)
-                marks = [UPDATED_IN_PLACE] * (1 if b is None else 2)
-            else:
-                if grads is None:
-                    grads = self._grads = [np.empty_like(v.value) for v in variables]
-                marks = grads[slot:slot + (1 if b is None else 2)]
-                _core.dense_backward(x_in, w, y_out, g, s.relu, dx, marks[0],
-                                     None if b is None else marks[1])
-            step_grads[slot:slot + len(marks)] = marks
+            n = 1 if b is None else 2
+            slot -= n
+            dx, dw, db = dense_backward_step(
+                f.inputs[i], w, b, f.outputs[i], g, s.relu, i > 0,
+                None if scales is None else scales.get(id(s.kernel)),
+                None if scales is None or b is None else scales.get(id(s.bias)),
+                functools.partial(self._grad_buffers, slot, n))
+            step_grads[slot:slot + n] = (dw, db)[:n]
             g = dx
         optimizer._apply_from_training_loop(step_grads, variables)
         return loss, f.y_pred.value
+
+    def _grad_buffers(self, slot, n):
+        """The (kernel, bias or None) gradient arrays of the layer whose variables start at
+        `slot`: made once, on the first step that is not a plain in-place SGD step."""
+        if self._grads is None:
+            self._grads = [np.empty_like(v.value) for v in self.variables]
+        return self._grads[slot], self._grads[slot + 1] if n == 2 else None
 
     def test_step(self, x, y, sample_weight):
         """(loss, y_pred values) without training, or None to use the general step."""

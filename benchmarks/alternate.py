@@ -35,3 +35,23 @@ def print_epoch_times(fk, th):
     print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t, _ in fk))
     if th:
         print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t, _ in th))
+
+
+def print_results(rows, columns, markdown=False):
+    """One line per library, then the epoch-time ratio when PyTorch ran.
+
+    rows: (library, median s/epoch, *values); columns: (heading, plain-text label, format) for
+    each value, e.g. ("train acc (last epoch)", "acc", "{:.4f}"). markdown=True prints a table.
+    """
+    if markdown:
+        print("| library | s/epoch | " + " | ".join(c[0] for c in columns) + " |")
+        print("|---|---:|" + "---:|" * len(columns))
+    for name, seconds, *values in rows:
+        cells = [fmt.format(v) for (_, _, fmt), v in zip(columns, values)]
+        if markdown:
+            print(f"| {name} | {seconds:.2f} | " + " | ".join(cells) + " |")
+        else:
+            print(f"{name:22s} {seconds:7.2f} s/epoch  " +
+                  "  ".join(f"{label} {cell}" for (_, label, _), cell in zip(columns, cells)))
+    if len(rows) > 1:
+        print(f"ratio fastkeras / PyTorch epoch time: {rows[0][1] / rows[1][1]:.2f}x")

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import fastkeras as keras
-from alternate import alternate_epochs, print_epoch_times, torch_trainer_or_none
-
+from alternate import (alternate_epochs, print_epoch_times, print_results,
+                       torch_trainer_or_none)
 
 
 def _example_module():
@@ -103,16 +103,7 @@ def main():
         rows.append((f"PyTorch {version}", statistics.median(t for t, _ in th), th[-1][1]))
     print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
     print_epoch_times(fk, th)
-    if args.markdown:
-        print("| library | s/epoch | train acc (last epoch) |")
-        print("|---|---:|---:|")
-        for name, s, acc in rows:
-            print(f"| {name} | {s:.2f} | {acc:.4f} |")
-    else:
-        for name, s, acc in rows:
-            print(f"{name:22s} {s:7.2f} s/epoch  acc {acc:.4f}")
-    if th:
-        print(f"ratio fastkeras / PyTorch epoch time: {rows[0][1] / rows[1][1]:.2f}x")
+    print_results(rows, [("train acc (last epoch)", "acc", "{:.4f}")], args.markdown)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 import fastkeras as keras
-from alternate import alternate_epochs, print_epoch_times, torch_trainer_or_none
+from alternate import (alternate_epochs, print_epoch_times, print_results,
+                       torch_trainer_or_none)
 
 
 def load_data():
@@ -121,22 +122,14 @@ def main():
     fk = statistics.median(t for t, _ in fk_runs)
     print(f"{len(x)} samples, batch 32, {threads} threads, median of {args.epochs} epochs")
     print_epoch_times(fk_runs, th_runs)
-    rows = [("fastkeras", fk, fk_runs[-1][1], fk_lat)]
+    rows = [("fastkeras", fk, fk_runs[-1][1], fk_lat * 1e3)]
     if th_runs:
         import torch
         th_lat = torch_latency(th_model, torch.from_numpy(x))
         rows.append((f"PyTorch {torch_version}", statistics.median(t for t, _ in th_runs),
-                     th_runs[-1][1], th_lat))
-    if args.markdown:
-        print("| library | s/epoch | train acc (last epoch) | predict 1 sample |")
-        print("|---|---:|---:|---:|")
-        for name, s, acc, lat in rows:
-            print(f"| {name} | {s:.2f} | {acc:.4f} | {lat * 1e3:.3f} ms |")
-    else:
-        for name, s, acc, lat in rows:
-            print(f"{name:22s} {s:7.2f} s/epoch  acc {acc:.4f}  predict(1) {lat * 1e3:.3f} ms")
-    if th_runs:
-        print(f"ratio fastkeras / PyTorch epoch time: {fk / rows[1][1]:.2f}x")
+                     th_runs[-1][1], th_lat * 1e3))
+    print_results(rows, [("train acc (last epoch)", "acc", "{:.4f}"),
+                         ("predict 1 sample", "predict(1)", "{:.3f} ms")], args.markdown)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 import fastkeras as keras
-from alternate import alternate_epochs, print_epoch_times, torch_trainer_or_none
+from alternate import (alternate_epochs, print_epoch_times, print_results,
+                       torch_trainer_or_none)
 
 STEPS, FEATURES, UNITS, BATCH = 50, 32, 128, 64
 
@@ -101,15 +102,7 @@ def main():
     if th_runs:
         rows.append((f"PyTorch {torch_version}", statistics.median(t for t, _ in th_runs),
                      th_runs[-1][1]))
-    if args.markdown:
-        print("\n| library | s/epoch (median) | loss (last epoch) |\n|---|---:|---:|")
-        for name, t, loss in rows:
-            print(f"| {name} | {t:.2f} | {loss:.4f} |")
-    else:
-        for name, t, loss in rows:
-            print(f"{name:24s} {t:8.2f} s/epoch   loss {loss:.4f}")
-    if th_runs:
-        print(f"\nratio fastkeras / PyTorch: {fk / rows[1][1]:.2f}x")
+    print_results(rows, [("loss (last epoch)", "loss", "{:.4f}")], args.markdown)
 
 
 if __name__ == "__main__":

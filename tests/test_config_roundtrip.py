@@ -108,32 +108,19 @@ def test_optimizer_config(name):
     assert float(rebuilt.get_config()["learning_rate"]) == pytest.approx(0.02)
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
-def test_loss_config(name):
-    cls = LOSSES[name]
-    loss = cls()
-    config = loss.get_config()
+@pytest.mark.parametrize("kind, name", [("losses", n) for n in sorted(LOSSES)] +
+                         [("metrics", n) for n in sorted(METRICS)])
+def test_loss_and_metric_configs(kind, name):
+    cls = (LOSSES if kind == "losses" else METRICS)[name]
+    obj = cls()
+    config = obj.get_config()
     again = cls.from_config(_json_round(config))
     assert _json_round(again.get_config()) == _json_round(config)
-    keras_cls = getattr(keras.losses, name, None)
+    keras_cls = getattr(getattr(keras, kind), name, None)
     if keras_cls is None:
-        pytest.skip(f"keras.losses has no {name}")
+        pytest.skip(f"keras.{kind} has no {name}")
     _check_keys(config, keras_cls, keras_cls())
-    assert keras_cls.from_config(_json_round(config)).name == loss.name
-
-
-@pytest.mark.parametrize("name", sorted(METRICS))
-def test_metric_config(name):
-    cls = METRICS[name]
-    metric = cls()
-    config = metric.get_config()
-    again = cls.from_config(_json_round(config))
-    assert _json_round(again.get_config()) == _json_round(config)
-    keras_cls = getattr(keras.metrics, name, None)
-    if keras_cls is None:
-        pytest.skip(f"keras.metrics has no {name}")
-    _check_keys(config, keras_cls, keras_cls())
-    assert keras_cls.from_config(_json_round(config)).name == metric.name
+    assert keras_cls.from_config(_json_round(config)).name == obj.name
 
 
 def test_model_configs_round_trip():

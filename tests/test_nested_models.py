@@ -56,33 +56,30 @@ def test_weights_file_paths_are_keras_nested_paths(tmp_path, builder):
         assert "layers/sequential/layers/dense_1/vars/1" in ours
 
 
+def _saved_and_loaded(writer_lib, reader_lib, builder, path):
+    """(writer's model, the reader's model from the writer's file at `path`)."""
+    written = builder(writer_lib)
+    if path.name.endswith(".weights.h5"):
+        written.save_weights(path)
+        read = builder(reader_lib)
+        read.load_weights(path)
+    else:
+        written.save(path)
+        read = reader_lib.models.load_model(path)
+    return written, read
+
+
 @pytest.mark.parametrize("builder", [build, build_sequential_outer])
 @pytest.mark.parametrize("ext", [".weights.h5", ".keras", ".h5"])
 def test_keras_file_loads_in_fastkeras(tmp_path, builder, ext):
-    theirs = builder(keras3)
-    path = tmp_path / f"k{ext}"
-    if ext == ".weights.h5":
-        theirs.save_weights(path)
-        ours = builder(fk)
-        ours.load_weights(path)
-    else:
-        theirs.save(path)
-        ours = fk.models.load_model(path)
+    theirs, ours = _saved_and_loaded(keras3, fk, builder, tmp_path / f"k{ext}")
     np.testing.assert_allclose(predict(ours), predict(theirs), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("builder", [build, build_sequential_outer])
 @pytest.mark.parametrize("ext", [".weights.h5", ".keras", ".h5"])
 def test_fastkeras_file_loads_in_keras(tmp_path, builder, ext):
-    ours = builder(fk)
-    path = tmp_path / f"f{ext}"
-    if ext == ".weights.h5":
-        ours.save_weights(path)
-        theirs = builder(keras3)
-        theirs.load_weights(path)
-    else:
-        ours.save(path)
-        theirs = keras3.models.load_model(path)
+    ours, theirs = _saved_and_loaded(fk, keras3, builder, tmp_path / f"f{ext}")
     np.testing.assert_allclose(predict(theirs), predict(ours), rtol=1e-5, atol=1e-5)
 
 

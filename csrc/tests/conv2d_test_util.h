@@ -1,5 +1,6 @@
-// Shared by the Conv2D kernel tests: random inputs and the shape of a test case (input size,
-// kernel, filters, strides, dilations and explicit padding on each side).
+// Shared by the convolution kernel tests: random inputs, the input cell a tap reads, and the
+// shape of a test case (input size, kernel, filters, strides, dilations and explicit padding on
+// each side).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,14 @@ inline std::vector<float> random_vec(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (auto& e : v) e = d(rng);
   return v;
+}
+
+// Input cell for output (oy, ox) and tap (i, j), or false when it falls in the padding.
+inline bool tap(const Conv2DShape& s, int64_t oy, int64_t ox, int64_t i, int64_t j, int64_t* iy,
+                int64_t* ix) {
+  *iy = oy * s.stride_h - s.pad_top + i * s.dil_h;
+  *ix = ox * s.stride_w - s.pad_left + j * s.dil_w;
+  return *iy >= 0 && *iy < s.h && *ix >= 0 && *ix < s.w;
 }
 
 struct Case {

@@ -4,22 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "kernels/conv/conv.h"
 #include "kernels/parallel.h"
+#include "tests/conv2d_test_util.h"
 
 namespace fastkeras {
 namespace {
 
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> v(n);
-  for (auto& e : v) e = d(rng);
-  return v;
-}
+using conv2d_test::random_vec;
+using conv2d_test::tap;
 
 struct DwCase {
   int64_t n, h, w, c, m, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
@@ -40,10 +35,10 @@ void check_depthwise(const DwCase& k, bool with_bias, uint32_t seed) {
   ASSERT_GT(s.oh, 0);
   ASSERT_GT(s.ow, 0);
   const int64_t m = k.m, f = s.f;
-  auto x = random_values(s.n * s.h * s.w * s.c, seed);
-  auto w = random_values(s.kh * s.kw * f, seed + 1);
-  auto b = random_values(f, seed + 2);
-  auto dy = random_values(s.n * s.oh * s.ow * f, seed + 3);
+  auto x = random_vec(s.n * s.h * s.w * s.c, seed);
+  auto w = random_vec(s.kh * s.kw * f, seed + 1);
+  auto b = random_vec(f, seed + 2);
+  auto dy = random_vec(s.n * s.oh * s.ow * f, seed + 3);
   // NaN-filled outputs: the kernel must overwrite every element.
   std::vector<float> y(dy.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN), db(f, NAN);
   depthwise_conv2d_forward(s, m, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data());
@@ -63,9 +58,8 @@ void check_depthwise(const DwCase& k, bool with_bias, uint32_t seed) {
             rdb[oc] += g;
             for (int64_t i = 0; i < s.kh; ++i)
               for (int64_t jj = 0; jj < s.kw; ++jj) {
-                const int64_t iy = oy * s.stride_h - s.pad_top + i * s.dil_h;
-                const int64_t ix = ox * s.stride_w - s.pad_left + jj * s.dil_w;
-                if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+                int64_t iy, ix;
+                if (!tap(s, oy, ox, i, jj, &iy, &ix)) continue;
                 const int64_t xi = ((n * s.h + iy) * s.w + ix) * s.c + ch;
                 const int64_t wi = (i * s.kw + jj) * f + oc;
                 acc += double(x[xi]) * w[wi];
@@ -113,8 +107,8 @@ TEST(DepthwiseConv2D, MatchesDirectLoop) {
 TEST(DepthwiseConv2D, OptionalGradientsAreSkipped) {
   const DwCase k{2, 5, 5, 2, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0};
   const Conv2DShape s = depthwise_shape(k);
-  auto x = random_values(2 * 25 * 2, 1), w = random_values(9 * 2, 2);
-  auto dy = random_values(2 * 9 * 2, 3);
+  auto x = random_vec(2 * 25 * 2, 1), w = random_vec(9 * 2, 2);
+  auto dy = random_vec(2 * 9 * 2, 3);
   std::vector<float> dw(w.size(), NAN);
   depthwise_conv2d_backward(s, 1, x.data(), w.data(), dy.data(), nullptr, dw.data(), nullptr);
   for (float v : dw) EXPECT_TRUE(std::isfinite(v));
@@ -126,9 +120,9 @@ TEST(DepthwiseConv2D, OptionalGradientsAreSkipped) {
 TEST(DepthwiseConv2D, ThreadCountDoesNotChangeResults) {
   const DwCase k{8, 20, 20, 8, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
   const Conv2DShape s = depthwise_shape(k);
-  auto x = random_values(s.n * s.h * s.w * s.c, 5);
-  auto w = random_values(9 * s.f, 6);
-  auto dy = random_values(s.n * s.oh * s.ow * s.f, 7);
+  auto x = random_vec(s.n * s.h * s.w * s.c, 5);
+  auto w = random_vec(9 * s.f, 6);
+  auto dy = random_vec(s.n * s.oh * s.ow * s.f, 7);
   std::vector<float> dw1(w.size()), dw2(w.size()), dx1(x.size()), dx2(x.size());
   set_num_threads(1);
   depthwise_conv2d_backward(s, k.m, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(),

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
@@ -18,14 +17,7 @@ namespace {
 using conv2d_test::Case;
 using conv2d_test::random_vec;
 using conv2d_test::shape_of;
-
-// Input cell for output (oy, ox) and tap (i, j), or false when it falls in the padding.
-bool tap(const Conv2DShape& s, int64_t oy, int64_t ox, int64_t i, int64_t j, int64_t* iy,
-         int64_t* ix) {
-  *iy = oy * s.stride_h - s.pad_top + i * s.dil_h;
-  *ix = ox * s.stride_w - s.pad_left + j * s.dil_w;
-  return *iy >= 0 && *iy < s.h && *ix >= 0 && *ix < s.w;
-}
+using conv2d_test::tap;
 
 void check_conv(const Case& k, bool relu, uint32_t seed) {
   const Conv2DShape s = shape_of(k);

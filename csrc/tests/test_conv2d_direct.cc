@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
@@ -20,6 +19,7 @@ namespace {
 using conv2d_test::Case;
 using conv2d_test::random_vec;
 using conv2d_test::shape_of;
+using conv2d_test::tap;
 
 // z[n, oy, ox, f] = b[f] + sum of x * w over the window (before the activation).
 std::vector<double> reference_preactivation(const Conv2DShape& s, const std::vector<float>& x,
@@ -33,9 +33,8 @@ std::vector<double> reference_preactivation(const Conv2DShape& s, const std::vec
           double acc = b[f];
           for (int64_t i = 0; i < s.kh; ++i)
             for (int64_t j = 0; j < s.kw; ++j) {
-              const int64_t iy = oy * s.stride_h - s.pad_top + i * s.dil_h;
-              const int64_t ix = ox * s.stride_w - s.pad_left + j * s.dil_w;
-              if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+              int64_t iy, ix;
+              if (!tap(s, oy, ox, i, j, &iy, &ix)) continue;
               for (int64_t c = 0; c < s.c; ++c)
                 acc += double(x[((n * s.h + iy) * s.w + ix) * s.c + c]) *
                        w[((i * s.kw + j) * s.c + c) * s.f + f];
@@ -75,9 +74,8 @@ void check_direct(const Case& k, bool relu, int threads, uint32_t seed) {
           rdb[f] += g;
           for (int64_t i = 0; i < s.kh; ++i)
             for (int64_t j = 0; j < s.kw; ++j) {
-              const int64_t iy = oy * s.stride_h - s.pad_top + i * s.dil_h;
-              const int64_t ix = ox * s.stride_w - s.pad_left + j * s.dil_w;
-              if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+              int64_t iy, ix;
+              if (!tap(s, oy, ox, i, j, &iy, &ix)) continue;
               for (int64_t c = 0; c < s.c; ++c)
                 rdw[((i * s.kw + j) * s.c + c) * s.f + f] +=
                     g * x[((n * s.h + iy) * s.w + ix) * s.c + c];

@@ -318,7 +318,6 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
   const int64_t ldg = GU;
   const bool lstm = a.cell == RnnCell::kLstm;
-  const bool gru = a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter;
   std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
   std::vector<float> dy_carry(rows * U, 0.0f), tmp(U), zeros(U, 0.0f);
   std::vector<float> dhd(a.cell == RnnCell::kGru ? rows * U : 0);  // GRU's d(r * h)
@@ -457,7 +456,6 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
       }
     }
   }
-  (void)gru;
   if (a.dh0) std::copy(dh.begin(), dh.end(), a.dh0 + r0 * U);
   if (a.dc0) {
     if (lstm) {

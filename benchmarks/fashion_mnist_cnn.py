@@ -16,11 +16,9 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
 import fastkeras as keras
-from alternate import (alternate_epochs, print_epoch_times, print_results,
-                       torch_trainer_or_none)
+import numpy as np
+from alternate import alternate_epochs, print_epoch_times, print_results, torch_trainer_or_none
 
 
 def _example_module():

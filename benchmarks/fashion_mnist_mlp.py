@@ -18,11 +18,9 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 import fastkeras as keras
-from alternate import (alternate_epochs, print_epoch_times, print_results,
-                       torch_trainer_or_none)
+import numpy as np
+from alternate import alternate_epochs, print_epoch_times, print_results, torch_trainer_or_none
 
 
 def load_data():

@@ -22,7 +22,6 @@ import statistics
 import time
 
 import numpy as np
-
 from fastkeras import _core, config
 
 

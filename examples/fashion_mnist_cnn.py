@@ -9,9 +9,8 @@
 import argparse
 import time
 
-import numpy as np
-
 import fastkeras as keras
+import numpy as np
 
 
 def build_model():

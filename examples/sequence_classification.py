@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import fastkeras as keras
+import numpy as np
 
 STEPS = 20
 

@@ -13,9 +13,8 @@ losses are weighted 0.9 / 0.1.
 
 import argparse
 
-import numpy as np
-
 import fastkeras as keras
+import numpy as np
 
 
 def make_housing(n, seed=0):

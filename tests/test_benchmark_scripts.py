@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fastkeras.datasets import fashion_mnist
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"

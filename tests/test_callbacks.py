@@ -3,10 +3,9 @@ LearningRateScheduler, CSVLogger, LambdaCallback, TerminateOnNaN."""
 
 import csv
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

@@ -5,10 +5,9 @@ import csv
 import inspect
 import re
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

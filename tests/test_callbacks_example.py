@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fastkeras.datasets import fashion_mnist
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "callbacks.py"

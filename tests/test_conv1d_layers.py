@@ -1,9 +1,8 @@
 """Conv1D and 1-D pooling against a float64 NumPy reference, with gradients."""
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.layers.layer import reset_names
 from fastkeras.ops.conv2d import same_padding

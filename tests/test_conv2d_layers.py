@@ -5,10 +5,9 @@ learns Fashion-MNIST."""
 import os
 from pathlib import Path
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.layers.layer import reset_names
 from fastkeras.ops.conv2d import same_padding

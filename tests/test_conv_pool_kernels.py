@@ -2,14 +2,13 @@
 depthwise kernel, the dense conv2d forward/backward with explicit asymmetric padding, im2col and
 its adjoint col2im, max/average pooling (including the max tie rule), and argument checks."""
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras import _core
 from fastkeras.backend import GradientTape, gradients
-from fastkeras.ops.conv import depthwise_conv2d as direct_depthwise
 from fastkeras.backend.tape import convert_to_tensor, make_op
+from fastkeras.ops.conv import depthwise_conv2d as direct_depthwise
 from fastkeras.ops.conv2d import _f32, conv_output_length, same_padding
 
 

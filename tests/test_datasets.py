@@ -13,9 +13,7 @@ import threading
 
 import numpy as np
 import pytest
-
 from fastkeras.datasets import DatasetNotFoundError, _files, fashion_mnist, mnist
-
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -4,9 +4,8 @@ inside), and the label options, `rankdir` and `dpi` reach the dot source."""
 
 import re
 
-import pytest
-
 import fastkeras as fk
+import pytest
 from fastkeras.utils import model_visualization as mv
 
 pytest.importorskip("pydot")

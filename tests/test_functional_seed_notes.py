@@ -7,10 +7,9 @@ with a clear error, as they do in Keras."""
 import re
 from pathlib import Path
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 

@@ -1,10 +1,9 @@
 """Training functional models with several inputs and outputs: compile's losses, weights and
 metrics as one value, a list or a dict; data as tuples, lists or dicts; Keras 3's log keys."""
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 L = keras.layers

@@ -4,10 +4,9 @@ variables)."""
 
 import math
 
+import fastkeras as fk
 import numpy as np
 import pytest
-
-import fastkeras as fk
 from fastkeras import activations, ops
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients, no_grad
 from fastkeras.layers import Activation, Dense, Dropout, Flatten, Lambda, Reshape
@@ -479,7 +478,7 @@ def test_activation_op_values(name, rng):
     x = _sample_for(name, rng)
     fn = getattr(ops, name)
     if name == "gelu":  # the reference is the exact form; ops.gelu approximates by default
-        fn = lambda t: ops.gelu(t, approximate=False)  # noqa: E731
+        fn = lambda t: ops.gelu(t, approximate=False)
     out = fn(leaf(x)).value
     np.testing.assert_allclose(out, REF_ACT[name](x), rtol=1e-10, atol=1e-12)
 

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-
 from fastkeras import initializers, ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random
@@ -337,7 +336,7 @@ def test_get_by_name_and_class_name(name, cls):
 def test_get_passthrough_and_none():
     init = initializers.HeUniform(seed=1)
     assert initializers.get(init) is init
-    fn = lambda shape, dtype=None: np.zeros(shape)  # noqa: E731
+    fn = lambda shape, dtype=None: np.zeros(shape)
     assert initializers.get(fn) is fn
     assert initializers.get(None) is None
 
@@ -491,7 +490,7 @@ def test_get_passthrough_none_dict_and_serialize():
     r = regularizers.L2(0.3)
     assert regularizers.get(r) is r
     assert regularizers.get(None) is None
-    fn = lambda x: ops.sum(x)  # noqa: E731
+    fn = lambda x: ops.sum(x)
     assert regularizers.get(fn) is fn
     data = regularizers.serialize(regularizers.L1L2(l1=0.1, l2=0.2))
     assert data["class_name"] == "L1L2" and data["module"] == "keras.regularizers"

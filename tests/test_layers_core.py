@@ -3,12 +3,21 @@ Layer base class (naming, weights, trainable, losses, configs, errors)."""
 
 import numpy as np
 import pytest
-
 from fastkeras import ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random
-from fastkeras.layers import (Activation, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor,
-                              Lambda, Layer, Reshape)
+from fastkeras.layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    InputLayer,
+    KerasTensor,
+    Lambda,
+    Layer,
+    Reshape,
+)
 from fastkeras.layers.layer import reset_names
 
 

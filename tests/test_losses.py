@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from fastkeras import backend, losses
 from fastkeras.backend import GradientTape, Tensor, gradients, make_op
 

@@ -4,11 +4,10 @@ both ways between fastkeras and Keras 3 with the same predictions."""
 
 import json
 
+import fastkeras as fk
 import h5py
 import numpy as np
 import pytest
-
-import fastkeras as fk
 
 keras3 = pytest.importorskip("keras")
 

@@ -5,7 +5,6 @@ import inspect
 
 import numpy as np
 import pytest
-
 from fastkeras import ops
 from fastkeras.backend import GradientTape, Tensor, gradients, no_grad
 

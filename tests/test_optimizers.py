@@ -5,16 +5,14 @@ floats in double precision, such as `1 - beta_1`, are rounded once), so the C++ 
 agree to ~1e-6 relative.
 """
 
-import os
 import math
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-import fastkeras.optimizers as optimizers
-from fastkeras import _core
+from fastkeras import _core, optimizers
 from fastkeras.backend import Variable
 from fastkeras.optimizers import schedules
 from fastkeras.optimizers.base_optimizer import reset_names

@@ -5,7 +5,6 @@ for the state, otherwise one input mask serves every gate; kept units are scaled
 
 import numpy as np
 import pytest
-
 from fastkeras import layers
 
 

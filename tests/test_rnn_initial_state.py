@@ -4,10 +4,9 @@ trained through, saved in its config and files, and matches real Keras 3 to 1e-5
 
 import json
 
+import fastkeras as fk
 import numpy as np
 import pytest
-
-import fastkeras as fk
 from fastkeras.models.functional import Functional
 
 keras = pytest.importorskip("keras")

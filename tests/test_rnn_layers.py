@@ -2,10 +2,9 @@
 every gradient against finite differences of the reference (float64), with masks,
 go_backwards, initial states, return_state, Bidirectional merge modes and dropout."""
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras import layers
 from fastkeras.backend.tape import GradientTape, Tensor, gradients
 

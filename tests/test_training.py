@@ -3,10 +3,9 @@ progress output, and the notes' Fashion-MNIST MLP on the real data."""
 
 import os
 
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

@@ -1,9 +1,8 @@
 """The training loop's shortcuts give the same numbers as the general paths they stand in for:
 multi-variable optimizer kernels, the plain update, shared loss plans, the softmax kernel."""
+import fastkeras as keras
 import numpy as np
 import pytest
-
-import fastkeras as keras
 from fastkeras import _core, optimizers
 
 
@@ -37,7 +36,7 @@ def test_adam_update_many_matches_single_updates(rng, amsgrad):
     ms_a = _arrays(rng, SHAPES)
     vs_a = [np.abs(v) for v in _arrays(rng, SHAPES)]
     vh_a = [np.abs(v) for v in _arrays(rng, SHAPES)] if amsgrad else None
-    copy = lambda xs: [x.copy() for x in xs] if xs is not None else None  # noqa: E731
+    copy = lambda xs: [x.copy() for x in xs] if xs is not None else None
     vars_b, ms_b, vs_b, vh_b = copy(vars_a), copy(ms_a), copy(vs_a), copy(vh_a)
     args = (0.01, 0.1, 0.001, 1e-7)
     _core.adam_update_many(vars_a, grads, ms_a, vs_a, vh_a, *args)

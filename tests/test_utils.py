@@ -1,12 +1,10 @@
 import random
 
+import fastkeras
 import numpy as np
 import pytest
-
-import fastkeras
 from fastkeras import utils
 from fastkeras.backend import random as backend_random
-
 
 # ----------------------------------------------------------------------------- to_categorical
 

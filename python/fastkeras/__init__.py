@@ -9,19 +9,21 @@
     ])
 """
 
-from fastkeras import _core
-from fastkeras import config
-from fastkeras import backend
-from fastkeras import ops
-from fastkeras import activations
-from fastkeras import initializers
-from fastkeras import regularizers
-from fastkeras import layers
-from fastkeras import callbacks
-from fastkeras import models
+from fastkeras import (
+    _core,
+    activations,
+    backend,
+    callbacks,
+    config,
+    initializers,
+    layers,
+    models,
+    ops,
+    regularizers,
+)
+from fastkeras.backend import Variable
 from fastkeras.layers import Input, Layer
 from fastkeras.models import Model, Sequential
-from fastkeras.backend import Variable
 
 __version__ = "0.1.0"
 
@@ -36,6 +38,20 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastkeras' has no attribute '{name}'")
 
 
-__all__ = ["Input", "Layer", "Model", "Sequential", "Variable", "activations", "backend",
-           "callbacks", "config", "initializers", "layers", "models", "ops", "regularizers",
-           "__version__"]
+__all__ = [
+    "Input",
+    "Layer",
+    "Model",
+    "Sequential",
+    "Variable",
+    "__version__",
+    "activations",
+    "backend",
+    "callbacks",
+    "config",
+    "initializers",
+    "layers",
+    "models",
+    "ops",
+    "regularizers",
+]

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from fastkeras import ops
-from fastkeras.ops import (elu, exponential, hard_sigmoid, hard_silu, leaky_relu,  # noqa: F401
-                           linear, log_softmax, relu6, selu, sigmoid, silu, softplus, softsign,
-                           tanh)
+from fastkeras.ops import (
+    elu,
+    exponential,
+    hard_sigmoid,
+    hard_silu,
+    leaky_relu,
+    linear,
+    log_softmax,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    softsign,
+    tanh,
+)
 
 
 def gelu(x, approximate=False):
@@ -17,8 +30,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Keras's relu with its optional slope, cap and threshold."""
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return ops.relu(x)
-    from fastkeras.backend.tape import convert_to_tensor
     import numpy as np
+
+    from fastkeras.backend.tape import convert_to_tensor
     x = convert_to_tensor(x)
     v = x.value
     keep = v > threshold

@@ -35,18 +35,57 @@ from fastkeras.backend import epsilon as _epsilon
 from fastkeras.backend.tape import Tensor, convert_to_tensor, grad_enabled, make_op
 
 __all__ = [
-    "Loss", "LossFunctionWrapper",
-    "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
-    "MeanSquaredLogarithmicError", "CosineSimilarity", "Huber", "LogCosh", "Hinge",
-    "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "BinaryCrossentropy",
-    "BinaryFocalCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
-    "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh", "hinge",
-    "squared_hinge", "categorical_hinge", "kl_divergence", "poisson", "binary_crossentropy",
-    "binary_focal_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD", "bce", "BCE",
-    "logcosh", "kullback_leibler_divergence",
-    "get", "serialize", "deserialize",
+    "BCE",
+    "KLD",
+    "MAE",
+    "MAPE",
+    "MSE",
+    "MSLE",
+    "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
+    "Loss",
+    "LossFunctionWrapper",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
+    "SparseCategoricalCrossentropy",
+    "SquaredHinge",
+    "bce",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
+    "deserialize",
+    "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "kld",
+    "kullback_leibler_divergence",
+    "log_cosh",
+    "logcosh",
+    "mae",
+    "mape",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "poisson",
+    "serialize",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 _F32 = np.float32
@@ -196,8 +235,7 @@ def _core_call(fn, name, *args, **kwargs):
     except ValueError as e:
         msg = str(e)
         prefix = fn.__name__ + ": "
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+        msg = msg.removeprefix(prefix)
         raise ValueError(f"{name}: {msg}") from None
 
 
@@ -215,7 +253,7 @@ class _Prepared:
     mask: optional boolean array of `shape` marking the valid values (ignore_class).
     """
 
-    __slots__ = ("shape", "source", "_run", "mask")
+    __slots__ = ("_run", "mask", "shape", "source")
 
     def __init__(self, shape, source, run, mask=None):
         self.shape = tuple(shape)

@@ -1,18 +1,28 @@
 """The autodiff engine: variables, tensors and the tape that records ops for backward."""
 
 from fastkeras.backend.tape import (
-    Tensor,
     GradientTape,
+    Tensor,
     convert_to_tensor,
     grad_enabled,
+    gradients,
     make_op,
     no_grad,
-    gradients,
 )
 from fastkeras.backend.variable import Variable
 
-__all__ = ["Tensor", "Variable", "GradientTape", "convert_to_tensor", "grad_enabled", "make_op",
-           "no_grad", "gradients", "epsilon", "floatx"]
+__all__ = [
+    "GradientTape",
+    "Tensor",
+    "Variable",
+    "convert_to_tensor",
+    "epsilon",
+    "floatx",
+    "grad_enabled",
+    "gradients",
+    "make_op",
+    "no_grad",
+]
 
 _EPSILON = 1e-7
 

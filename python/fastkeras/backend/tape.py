@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class GradientTape:
         _state.recording -= 1
         return False
 
-    def gradient(self, target: "Tensor", sources):
+    def gradient(self, target: Tensor, sources):
         return gradients(target, sources)
 
 
@@ -56,10 +57,18 @@ class Tensor:
     keeps its parents and backward function; a tensor made from data has neither.
     """
 
-    __slots__ = ("value", "_parents", "_backward", "requires_grad", "_keras_logits",
-                 "_keras_logits_from", "_keras_mask", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_backward",
+        "_keras_logits",
+        "_keras_logits_from",
+        "_keras_mask",
+        "_parents",
+        "requires_grad",
+        "value",
+    )
 
-    def __init__(self, value, parents: Sequence["Tensor"] = (), backward: Callable | None = None,
+    def __init__(self, value, parents: Sequence[Tensor] = (), backward: Callable | None = None,
                  requires_grad: bool = False):
         self.value = value
         self._parents = tuple(parents)

@@ -15,8 +15,15 @@ class Variable(Tensor):
     references to it stay valid. `assign` copies new data into it.
     """
 
-    __slots__ = ("name", "path", "_grad_buffer", "_grad_pass", "regularizer", "_declared_trainable",
-                 "constraint")
+    __slots__ = (
+        "_declared_trainable",
+        "_grad_buffer",
+        "_grad_pass",
+        "constraint",
+        "name",
+        "path",
+        "regularizer",
+    )
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str | None = None,
                  dtype="float32"):
@@ -38,7 +45,7 @@ class Variable(Tensor):
     def trainable(self, value: bool) -> None:
         self.requires_grad = bool(value)
 
-    def assign(self, value) -> "Variable":
+    def assign(self, value) -> Variable:
         arr = np.asarray(value.value if isinstance(value, Tensor) else value)
         if arr.shape != self.value.shape:
             raise ValueError(f"Variable '{self.path}' has shape {self.value.shape}; cannot assign "
@@ -46,11 +53,11 @@ class Variable(Tensor):
         np.copyto(self.value, arr, casting="same_kind" if arr.dtype.kind == "f" else "unsafe")
         return self
 
-    def assign_add(self, delta) -> "Variable":
+    def assign_add(self, delta) -> Variable:
         self.value += np.asarray(delta, dtype=self.value.dtype)
         return self
 
-    def assign_sub(self, delta) -> "Variable":
+    def assign_sub(self, delta) -> Variable:
         self.value -= np.asarray(delta, dtype=self.value.dtype)
         return self
 

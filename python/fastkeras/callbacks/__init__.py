@@ -5,8 +5,12 @@ from fastkeras.callbacks.callback import Callback, CallbackList
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
-from fastkeras.callbacks.simple import (CSVLogger, LambdaCallback, LearningRateScheduler,
-                                        TerminateOnNaN)
+from fastkeras.callbacks.simple import (
+                                        CSVLogger,
+                                        LambdaCallback,
+                                        LearningRateScheduler,
+                                        TerminateOnNaN,
+)
 from fastkeras.callbacks.tensorboard import TensorBoard
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",

@@ -110,10 +110,9 @@ class BackupAndRestore(Callback):
                 shutil.copyfile(self._weights_path, tmp)
         metadata = {"epoch": resume_epoch, "batch": self._last_batch_seen,
                     "rng_state": _jsonable(fk_random.generator().bit_generator.state)}
-        with atomic_path(self._weights_path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                weights_h5.write_weights(self.model, f)
-                f.attrs["training_metadata"] = json.dumps(metadata)
+        with atomic_path(self._weights_path) as tmp, h5py.File(tmp, "w") as f:
+            weights_h5.write_weights(self.model, f)
+            f.attrs["training_metadata"] = json.dumps(metadata)
 
     def _restore(self, path):
         if not os.path.exists(path):

@@ -9,7 +9,6 @@ import numpy as np
 
 from fastkeras.callbacks.callback import Callback
 
-
 # Keras 3's direction of each built-in metric, for metric objects that do not carry their own
 # `_direction`.
 _METRIC_DIRECTIONS = {

@@ -10,4 +10,4 @@ before downloading.
 from fastkeras.datasets import fashion_mnist, mnist
 from fastkeras.datasets._files import DatasetNotFoundError
 
-__all__ = ["fashion_mnist", "mnist", "DatasetNotFoundError"]
+__all__ = ["DatasetNotFoundError", "fashion_mnist", "mnist"]

@@ -1,30 +1,71 @@
 """Keras layers (`fastkeras.layers`)."""
 
-from fastkeras.layers.conv1d import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D,
-                                     GlobalAveragePooling1D, GlobalAvgPool1D,
-                                     GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
-                                     MaxPooling1D)
-from fastkeras.layers.conv2d import (AveragePooling2D, AvgPool2D, Conv2D, Conv2DTranspose,
-                                     Convolution2D, Convolution2DTranspose, DepthwiseConv2D,
-                                     SeparableConv2D, SeparableConvolution2D,
-                                     GlobalAveragePooling2D, GlobalAvgPool2D,
-                                     GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D,
-                                     MaxPooling2D)
-from fastkeras.layers.embedding import Embedding
-from fastkeras.layers.masking import Masking
-from fastkeras.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
-from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
+from fastkeras.layers.conv1d import (
+                                     AveragePooling1D,
+                                     AvgPool1D,
+                                     Conv1D,
+                                     Convolution1D,
+                                     GlobalAveragePooling1D,
+                                     GlobalAvgPool1D,
+                                     GlobalMaxPool1D,
+                                     GlobalMaxPooling1D,
+                                     MaxPool1D,
+                                     MaxPooling1D,
+)
+from fastkeras.layers.conv2d import (
+                                     AveragePooling2D,
+                                     AvgPool2D,
+                                     Conv2D,
+                                     Conv2DTranspose,
+                                     Convolution2D,
+                                     Convolution2DTranspose,
+                                     DepthwiseConv2D,
+                                     GlobalAveragePooling2D,
+                                     GlobalAvgPool2D,
+                                     GlobalMaxPool2D,
+                                     GlobalMaxPooling2D,
+                                     MaxPool2D,
+                                     MaxPooling2D,
+                                     SeparableConv2D,
+                                     SeparableConvolution2D,
+)
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
+from fastkeras.layers.embedding import Embedding
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
-from fastkeras.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
-                                      Subtract, add, average, concatenate, dot, maximum, minimum,
-                                      multiply, subtract)
+from fastkeras.layers.masking import Masking
+from fastkeras.layers.merging import (
+                                     Add,
+                                     Average,
+                                     Concatenate,
+                                     Dot,
+                                     Maximum,
+                                     Minimum,
+                                     Multiply,
+                                     Subtract,
+                                     add,
+                                     average,
+                                     concatenate,
+                                     dot,
+                                     maximum,
+                                     minimum,
+                                     multiply,
+                                     subtract,
+)
 from fastkeras.layers.normalization import BatchNormalization, LayerNormalization
 from fastkeras.layers.regularization import SpatialDropout1D, SpatialDropout2D
-from fastkeras.layers.reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector,
-                                        UpSampling1D, UpSampling2D, ZeroPadding1D,
-                                        ZeroPadding2D)
+from fastkeras.layers.reshaping import (
+                                     Cropping1D,
+                                     Cropping2D,
+                                     Permute,
+                                     RepeatVector,
+                                     UpSampling1D,
+                                     UpSampling2D,
+                                     ZeroPadding1D,
+                                     ZeroPadding2D,
+)
+from fastkeras.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
+from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
@@ -41,5 +82,16 @@ __all__ += ["Conv2DTranspose", "Convolution2DTranspose"]
 __all__ += ["DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 __all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
             "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
-__all__ += ["Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
-            "SimpleRNN", "SimpleRNNCell", "TimeDistributed"]
+__all__ += [
+                                     "GRU",
+                                     "LSTM",
+                                     "RNN",
+                                     "Bidirectional",
+                                     "Embedding",
+                                     "GRUCell",
+                                     "LSTMCell",
+                                     "Masking",
+                                     "SimpleRNN",
+                                     "SimpleRNNCell",
+                                     "TimeDistributed",
+]

@@ -12,7 +12,7 @@ class Node:
     `kwargs` are the call's other arguments (e.g. an RNN's `initial_state`), which may hold
     KerasTensors too; a Functional model replays the call with them."""
 
-    __slots__ = ("layer", "inputs", "kwargs", "args")
+    __slots__ = ("args", "inputs", "kwargs", "layer")
 
     def __init__(self, layer, inputs, kwargs=None, args=()):
         self.layer = layer

@@ -4,17 +4,17 @@ Each op computes its value with numpy or a C++ kernel and, while gradients are r
 its own backward. Inputs may be Tensors, Variables, numpy arrays or Python numbers.
 """
 
-from fastkeras.ops.math import *  # noqa: F401,F403
+from fastkeras.ops.math import *
 from fastkeras.ops.math import __all__ as _math_all
-from fastkeras.ops.nn import *  # noqa: F401,F403
+from fastkeras.ops.nn import *
 from fastkeras.ops.nn import __all__ as _nn_all
-from fastkeras.ops.norm import *  # noqa: F401,F403
+from fastkeras.ops.norm import *
 from fastkeras.ops.norm import __all__ as _norm_all
 
 __all__ = list(_math_all) + list(_nn_all)
 __all__ += list(_norm_all)
 
 # Ops called on KerasTensors (while defining a Functional model) record graph nodes.
-from fastkeras.ops.symbolic import install as _install  # noqa: E402
+from fastkeras.ops.symbolic import install as _install
 
 _install(globals(), __all__)

@@ -6,8 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import (backward_pass_id, convert_to_tensor, make_op,
-                                    reuse_gradient_buffers)
+from fastkeras.backend.tape import (
+    backward_pass_id,
+    convert_to_tensor,
+    make_op,
+    reuse_gradient_buffers,
+)
 from fastkeras.ops.conv2d import conv_output_length, same_padding
 
 __all__ = ["depthwise_conv2d"]

@@ -5,11 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, grad_enabled,
-                                    make_op, reuse_gradient_buffers)
+from fastkeras.backend.tape import (
+    Tensor,
+    backward_pass_id,
+    convert_to_tensor,
+    grad_enabled,
+    make_op,
+    reuse_gradient_buffers,
+)
 
-__all__ = ["conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "same_padding",
-           "conv_output_length"]
+__all__ = [
+    "avg_pool2d",
+    "conv2d",
+    "conv2d_transpose",
+    "conv_output_length",
+    "max_pool2d",
+    "same_padding",
+]
 
 # While recording, a convolution's im2col columns up to this many floats (16 MB) are kept from
 # the forward pass for the kernel gradient instead of being rebuilt by the backward pass.

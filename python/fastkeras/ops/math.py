@@ -7,12 +7,53 @@ import numpy as np
 from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
 
 __all__ = [
-    "convert_to_tensor", "convert_to_numpy", "add", "subtract", "multiply", "divide",
-    "true_divide", "negative", "absolute",
-    "power", "matmul", "dot", "sum", "mean", "max", "min", "exp", "log", "sqrt", "square", "abs",
-    "maximum", "minimum", "where", "reshape", "transpose", "concatenate", "stack", "expand_dims",
-    "squeeze", "getitem", "clip", "cast", "shape", "zeros_like", "ones_like", "sign", "log1p",
-    "expm1", "cos", "sin", "argmax", "argmin", "flatten", "std", "var", "erf",
+    "abs",
+    "absolute",
+    "add",
+    "argmax",
+    "argmin",
+    "cast",
+    "clip",
+    "concatenate",
+    "convert_to_numpy",
+    "convert_to_tensor",
+    "cos",
+    "divide",
+    "dot",
+    "erf",
+    "exp",
+    "expand_dims",
+    "expm1",
+    "flatten",
+    "getitem",
+    "log",
+    "log1p",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "multiply",
+    "negative",
+    "ones_like",
+    "power",
+    "reshape",
+    "shape",
+    "sign",
+    "sin",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "subtract",
+    "sum",
+    "transpose",
+    "true_divide",
+    "var",
+    "where",
+    "zeros_like",
 ]
 
 
@@ -129,7 +170,7 @@ def square(x):
     return _unary(x, np.square, lambda g, a, o: g * 2 * a)
 
 
-def abs(x):  # noqa: A001 - Keras's name
+def abs(x):
     return _unary(x, np.abs, lambda g, a, o: g * np.sign(a))
 
 
@@ -209,7 +250,7 @@ def _expand_back(g, shape, axis, keepdims):
     return np.broadcast_to(np.expand_dims(g, axes), shape)
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001
+def sum(x, axis=None, keepdims=False):
     x = _t(x)
     xv = _float(x)
     out = np.asarray(np.sum(xv, axis=axis, keepdims=keepdims), dtype=xv.dtype)
@@ -250,12 +291,12 @@ def _extreme(x, axis, keepdims, fn):
     return make_op(out, (x,), backward)
 
 
-def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+def max(x, axis=None, keepdims=False, initial=None):
     out = _extreme(x, axis, keepdims, np.max)
     return out if initial is None else maximum(out, initial)
 
 
-def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+def min(x, axis=None, keepdims=False, initial=None):
     out = _extreme(x, axis, keepdims, np.min)
     return out if initial is None else minimum(out, initial)
 

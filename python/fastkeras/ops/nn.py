@@ -7,15 +7,39 @@ import math as _pymath
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import (UPDATED_IN_PLACE, Tensor, backward_pass_id,
-                                    convert_to_tensor, in_place_update_scale, make_op,
-                                    reuse_gradient_buffers)
+from fastkeras.backend.tape import (
+    UPDATED_IN_PLACE,
+    Tensor,
+    backward_pass_id,
+    convert_to_tensor,
+    in_place_update_scale,
+    make_op,
+    reuse_gradient_buffers,
+)
 from fastkeras.ops.math import _float, _t
 
 __all__ = [
-    "relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "elu", "selu", "softplus",
-    "softsign", "silu", "swish", "gelu", "leaky_relu", "exponential", "hard_sigmoid",
-    "hard_silu", "hard_swish", "linear", "dense", "one_hot",
+    "dense",
+    "elu",
+    "exponential",
+    "gelu",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "one_hot",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "swish",
+    "tanh",
 ]
 
 

@@ -8,10 +8,15 @@ import weakref
 import numpy as np
 
 from fastkeras import _core
-from fastkeras.backend.tape import (Tensor, backward_pass_id, convert_to_tensor, make_op,
-                                    reuse_gradient_buffers)
+from fastkeras.backend.tape import (
+    Tensor,
+    backward_pass_id,
+    convert_to_tensor,
+    make_op,
+    reuse_gradient_buffers,
+)
 
-__all__ = ["rnn", "RnnWorkspace", "embedding_lookup", "flip_time"]
+__all__ = ["RnnWorkspace", "embedding_lookup", "flip_time", "rnn"]
 
 GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_reset_after": 3}
 

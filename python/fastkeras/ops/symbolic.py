@@ -285,9 +285,7 @@ def symbolic_dispatch(op_name, fn):
                 config[p] = given[p]
             elif p in signature.parameters:
                 config[p] = signature.parameters[p].default
-            elif p == "sparse":
-                config[p] = False
-            elif p == "synchronized":
+            elif p == "sparse" or p == "synchronized":
                 config[p] = False
         call_args = [given[p] for p in cls._call_names if p in given]
         call_kwargs = {p: given[p] for p in keyword_calls if p in given}

@@ -18,8 +18,22 @@ from fastkeras.optimizers.nadam import Nadam
 from fastkeras.optimizers.rmsprop import RMSprop
 from fastkeras.optimizers.sgd import SGD
 
-__all__ = ["Optimizer", "BaseOptimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta",
-           "Adagrad", "Nadam", "Adamax", "schedules", "get", "serialize", "deserialize"]
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "BaseOptimizer",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "deserialize",
+    "get",
+    "schedules",
+    "serialize",
+]
 
 ALL_OBJECTS = {Optimizer, SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, Nadam, Adamax}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}

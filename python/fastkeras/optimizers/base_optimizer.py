@@ -21,7 +21,7 @@ from fastkeras.optimizers import schedules as schedules_mod
 
 _F32 = np.dtype(np.float32)
 
-__all__ = ["Optimizer", "BaseOptimizer", "IterationCounter", "reset_names"]
+__all__ = ["BaseOptimizer", "IterationCounter", "Optimizer", "reset_names"]
 
 _f32 = np.float32
 
@@ -174,9 +174,7 @@ class Optimizer:
                                             path=f"{self.name}/iteration", dtype="int64")
         self._track_variable(self._iterations)
 
-        if isinstance(learning_rate, schedules_mod.LearningRateSchedule):
-            self._learning_rate = learning_rate
-        elif callable(learning_rate) and not isinstance(learning_rate, (Tensor, np.ndarray)):
+        if isinstance(learning_rate, schedules_mod.LearningRateSchedule) or callable(learning_rate) and not isinstance(learning_rate, (Tensor, np.ndarray)):
             self._learning_rate = learning_rate
         else:
             if not _is_float(learning_rate):
@@ -336,9 +334,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, learning_rate):
         previous = self._learning_rate if isinstance(self._learning_rate, Variable) else None
-        if isinstance(learning_rate, schedules_mod.LearningRateSchedule):
-            self._learning_rate = learning_rate
-        elif callable(learning_rate) and not isinstance(learning_rate, (Tensor, np.ndarray)):
+        if isinstance(learning_rate, schedules_mod.LearningRateSchedule) or callable(learning_rate) and not isinstance(learning_rate, (Tensor, np.ndarray)):
             self._learning_rate = learning_rate
         else:
             if isinstance(self._learning_rate, schedules_mod.LearningRateSchedule):
@@ -456,7 +452,7 @@ class Optimizer:
         `variable += alpha * gradient` this step, which ops may then apply as they compute the
         gradient (see backend.tape.in_place_update_scale); None when the update is anything
         else. Only plain SGD qualifies."""
-        return None
+        return
 
     def _apply_from_training_loop(self, grads, variables) -> None:
         """The training step's update: `_apply_plain` when the gradients and variables allow

@@ -14,8 +14,15 @@ import numpy as np
 
 from fastkeras.backend.tape import Tensor
 
-__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
-           "serialize", "deserialize", "get"]
+__all__ = [
+    "CosineDecay",
+    "ExponentialDecay",
+    "LearningRateSchedule",
+    "PiecewiseConstantDecay",
+    "deserialize",
+    "get",
+    "serialize",
+]
 
 _f32 = np.float32
 

@@ -1,9 +1,13 @@
 """Saving and loading (`fastkeras.saving`), as `keras.saving`."""
 
-from fastkeras.saving.object_registry import (CustomObjectScope, custom_object_scope,
-                                              get_custom_objects, get_registered_name,
-                                              get_registered_object,
-                                              register_keras_serializable)
+from fastkeras.saving.object_registry import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
 
 
 def save_model(model, filepath, overwrite=True, **kwargs):

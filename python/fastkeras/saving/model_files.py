@@ -140,11 +140,10 @@ def _save_keras(model, filepath, overwrite, include_optimizer):
     finally:
         if hasattr(model, "optimizer"):
             model.optimizer = optimizer
-    with atomic_path(filepath, overwrite) as tmp:
-        with zipfile.ZipFile(tmp, "w") as z:
-            z.writestr("metadata.json", json.dumps(metadata))
-            z.writestr("config.json", config_json)
-            z.writestr("model.weights.h5", weights.getvalue())
+    with atomic_path(filepath, overwrite) as tmp, zipfile.ZipFile(tmp, "w") as z:
+        z.writestr("metadata.json", json.dumps(metadata))
+        z.writestr("config.json", config_json)
+        z.writestr("model.weights.h5", weights.getvalue())
 
 
 def _save_h5(model, filepath, overwrite, include_optimizer):
@@ -157,13 +156,12 @@ def _save_h5(model, filepath, overwrite, include_optimizer):
         training = dict(compile_spec)
         training["optimizer_config"] = training.pop("optimizer")
         training_config = _dumps(training, model, "compile configuration")
-    with atomic_path(filepath, overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["keras_version"] = KERAS_FORMAT_VERSION
-            f.attrs["backend"] = "tensorflow"
-            f.attrs["model_config"] = model_config
-            if training_config is not None:
-                f.attrs["training_config"] = training_config
-            legacy_h5.write_model_weights(model, f, KERAS_FORMAT_VERSION)
-            if include_optimizer and compile_spec is not None:
-                legacy_h5.write_optimizer_weights(model.optimizer, f)
+    with atomic_path(filepath, overwrite) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["keras_version"] = KERAS_FORMAT_VERSION
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = model_config
+        if training_config is not None:
+            f.attrs["training_config"] = training_config
+        legacy_h5.write_model_weights(model, f, KERAS_FORMAT_VERSION)
+        if include_optimizer and compile_spec is not None:
+            legacy_h5.write_optimizer_weights(model.optimizer, f)

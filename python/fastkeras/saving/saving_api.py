@@ -17,8 +17,7 @@ import zlib
 import h5py
 
 from fastkeras.saving import legacy_h5, object_registry, weights_h5
-from fastkeras.saving.serialization import (construct, deserialize_layer,  # noqa: F401
-                                            model_from_config)
+from fastkeras.saving.serialization import construct, deserialize_layer, model_from_config  # noqa: F401
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ZIP_SIGNATURE = b"PK\x03\x04"

@@ -141,9 +141,8 @@ def save_weights(model, filepath, overwrite=True):
     if not filepath.endswith(".weights.h5"):
         raise ValueError("The filename must end in `.weights.h5`. "
                          f"Received: filepath={filepath}")
-    with atomic_path(filepath, overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
-            write_weights(model, f)
+    with atomic_path(filepath, overwrite) as tmp, h5py.File(tmp, "w") as f:
+        write_weights(model, f)
 
 
 def write_weights(model, f):

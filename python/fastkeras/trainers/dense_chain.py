@@ -36,7 +36,7 @@ enabled = True
 
 
 class _DenseStage:
-    __slots__ = ("kernel", "bias", "relu", "act")
+    __slots__ = ("act", "bias", "kernel", "relu")
 
     def __init__(self, layer):
         self.kernel = layer.kernel
@@ -50,7 +50,7 @@ class _Pass:
     """One forward pass: each layer's input and GEMM output, its activation op, the tensors the
     loss may differentiate (the last GEMM output `source`, the model output `y_pred`)."""
 
-    __slots__ = ("inputs", "outputs", "activated", "source", "y_pred")
+    __slots__ = ("activated", "inputs", "outputs", "source", "y_pred")
 
 
 class DenseChain:

@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 CTEST_BUILD := build/ctest
 JOBS ?= 2
 
-.PHONY: demo test ctest pytest install venv test-deps benchmark wheel clean
+.PHONY: demo test ctest pytest lint install venv test-deps benchmark wheel clean
 
 # The Keras notes' Fashion-MNIST MLP on the real data (5 epochs; EPOCHS=30 for the notes' run).
 EPOCHS ?= 5
@@ -16,7 +16,11 @@ demo: install
 	./scripts/system-deps.sh
 	$(PY) examples/fashion_mnist_mlp.py --epochs $(EPOCHS)
 
-test: ctest pytest
+test: lint ctest pytest
+
+# ruff with the project's settings (pyproject.toml), pinned so its rule set does not drift.
+lint: test-deps
+	$(VENV)/bin/ruff check .
 
 ctest: venv
 	./scripts/system-deps.sh
@@ -39,9 +43,9 @@ $(VENV)/.deps: pyproject.toml
 
 # What only the tests use: real Keras 3 on its PyTorch backend (the compatibility tests load our
 # files in it and its files in ours; torch is pinned to the CPU build), the TensorBoard event
-# writer/reader and pydot for plot_model.
+# writer/reader, pydot for plot_model, and the linter.
 $(VENV)/.test-deps: $(VENV)/.deps
-	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot
+	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot "ruff==0.17.6"
 	touch $@
 
 test-deps: $(VENV)/.test-deps

@@ -16,8 +16,9 @@ import statistics
 import time
 from pathlib import Path
 
-import fastkeras as keras
 import numpy as np
+
+import fastkeras as keras
 from alternate import alternate_epochs, print_epoch_times, print_results, torch_trainer_or_none
 
 

@@ -18,8 +18,9 @@ import argparse
 import statistics
 import time
 
-import fastkeras as keras
 import numpy as np
+
+import fastkeras as keras
 from alternate import alternate_epochs, print_epoch_times, print_results, torch_trainer_or_none
 
 

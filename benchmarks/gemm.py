@@ -22,6 +22,7 @@ import statistics
 import time
 
 import numpy as np
+
 from fastkeras import _core, config
 
 

@@ -9,8 +9,9 @@
 import argparse
 import time
 
-import fastkeras as keras
 import numpy as np
+
+import fastkeras as keras
 
 
 def build_model():

@@ -45,7 +45,7 @@ def main():
     elapsed = time.perf_counter() - start
     print(f"Trained {args.epochs} epochs in {elapsed:.1f}s ({elapsed / args.epochs:.2f}s/epoch)")
 
-    test_loss, test_acc = model.evaluate(X_test, y_test)
+    _test_loss, test_acc = model.evaluate(X_test, y_test)
     print(f"Validation accuracy: {history.history['val_accuracy'][-1]:.4f}; "
           f"test accuracy: {test_acc:.4f}")
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import fastkeras as keras
 import numpy as np
+
+import fastkeras as keras
 
 STEPS = 20
 

@@ -13,8 +13,9 @@ losses are weighted 0.9 / 0.1.
 
 import argparse
 
-import fastkeras as keras
 import numpy as np
+
+import fastkeras as keras
 
 
 def make_housing(n, seed=0):

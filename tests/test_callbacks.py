@@ -3,9 +3,10 @@ LearningRateScheduler, CSVLogger, LambdaCallback, TerminateOnNaN."""
 
 import csv
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 
@@ -161,12 +162,14 @@ def test_csv_logger_lambda_and_terminate_on_nan(tmp_path):
     m.fit(x, y, epochs=2, verbose=0, callbacks=[
         keras.callbacks.CSVLogger(str(path)),
         keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(logs["loss"]))])
-    rows = list(csv.DictReader(open(path)))
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["0", "1"] and list(rows[0]) == [
         "epoch", "accuracy", "loss", "val_accuracy", "val_loss"] and rows[0]["val_loss"] == "NA"
     assert len(seen) == 8 and all(np.isfinite(seen))
     m.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.CSVLogger(str(path), append=True)])
-    assert len(list(csv.DictReader(open(path)))) == 3
+    with open(path) as f:
+        assert len(list(csv.DictReader(f))) == 3
     bad = x.copy()
     bad[40:] = np.nan
     h = model().fit(bad, y, epochs=3, batch_size=10, verbose=0,

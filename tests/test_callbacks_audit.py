@@ -5,9 +5,10 @@ import csv
 import inspect
 import re
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 
@@ -183,7 +184,8 @@ def test_csv_logger_with_validation_every_other_epoch(tmp_path):
     h = model().fit(x[:40], y[:40], epochs=3, validation_data=(x[40:], y[40:]),
                     validation_freq=2, verbose=0,
                     callbacks=[keras.callbacks.CSVLogger(path, separator=";")])
-    rows = list(csv.DictReader(open(path), delimiter=";"))
+    with open(path) as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
     assert list(rows[0]) == ["epoch", "accuracy", "loss", "mae", "val_accuracy", "val_loss",
                              "val_mae"]
     assert [r["val_loss"] for r in rows] == ["NA", repr(h.history["val_loss"][0]), "NA"]

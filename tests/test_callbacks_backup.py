@@ -3,10 +3,11 @@ epoch it had not completed, and ends exactly where an uninterrupted run ends."""
 
 import json
 
-import fastkeras as keras
 import h5py
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

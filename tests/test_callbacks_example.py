@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from fastkeras.datasets import fashion_mnist
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "callbacks.py"

@@ -7,9 +7,10 @@ script; `test_same_sequence_as_real_keras` re-records them live when Keras is in
 
 import os
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 HOOKS = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",

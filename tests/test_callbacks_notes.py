@@ -1,9 +1,10 @@
 """The callback snippets of the Keras notes (../shared/seeds) run unchanged with
 `import fastkeras as keras`, on a small regression problem."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

@@ -6,9 +6,10 @@ import os
 import sys
 import time
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 pytest.importorskip("tensorboardX")

@@ -6,9 +6,10 @@ import inspect
 import json
 import warnings
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 from fastkeras import losses, optimizers
 from fastkeras.metrics import _registry as metric_registry
 from fastkeras.saving.serialization import serialize_layer

@@ -1,8 +1,9 @@
 """Conv1D and 1-D pooling against a float64 NumPy reference, with gradients."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.layers.layer import reset_names
 from fastkeras.ops.conv2d import same_padding
@@ -15,7 +16,7 @@ def _names():
 
 
 def ref_conv1d(x, w, b, stride, padding, dilation):
-    n, steps, c = x.shape
+    n, steps, _c = x.shape
     k, _, f = w.shape
     if padding == "causal":
         left, right = dilation * (k - 1), 0

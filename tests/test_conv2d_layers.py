@@ -5,9 +5,10 @@ learns Fashion-MNIST."""
 import os
 from pathlib import Path
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.layers.layer import reset_names
 from fastkeras.ops.conv2d import same_padding
@@ -24,7 +25,7 @@ def _names():
 # --- float64 references ------------------------------------------------------------------------
 
 def ref_conv(x, w, b, strides, padding, dilation):
-    n, h, wd, c = x.shape
+    n, h, wd, _c = x.shape
     kh, kw, _, f = w.shape
     if padding == "same":
         (pt, pb), (pl, pr) = (same_padding(h, kh, strides[0], dilation[0]),
@@ -126,7 +127,7 @@ def test_conv2d_relu_fused_gradient_is_masked():
         xt.requires_grad = True
         y = layer(xt)
         loss = keras.ops.sum(y)
-    gx, gw = gradients(loss, [xt, layer.kernel])
+    _gx, gw = gradients(loss, [xt, layer.kernel])
     pre = ref_conv(x, layer.kernel.numpy(), layer.bias.numpy(), (1, 1), "valid", (1, 1))
     np.testing.assert_allclose(y.numpy(), np.maximum(pre, 0), rtol=1e-5, atol=1e-5)
     mask = (pre > 0).astype(np.float64)
@@ -271,7 +272,7 @@ def test_cnn_learns_a_slice_of_fashion_mnist():
 
 def ref_conv_transpose(x, w, b, strides, padding, out_size):
     """Scatter each input cell through the kernel, then crop to the output window."""
-    n, h, wd, c = x.shape
+    n, h, wd, _c = x.shape
     kh, kw, f, _ = w.shape
     oh, ow = out_size
     pt = same_padding(oh, kh, strides[0], 1)[0] if padding == "same" else 0
@@ -440,7 +441,7 @@ def test_grouped_conv2d_matches_per_group_convolutions():
         xt.requires_grad = True
         y = layer(xt)
         loss = keras.ops.sum(y * y)
-    gx, gw = gradients(loss, [xt, layer.kernel])
+    gx, _gw = gradients(loss, [xt, layer.kernel])
     assert layer.kernel.shape == (3, 3, 2, 6)
     w, b = layer.kernel.numpy(), layer.bias.numpy()
     want = np.concatenate([ref_conv(x[..., :2], w[..., :3], b[:3], (1, 1), "same", (1, 1)),
@@ -527,7 +528,7 @@ def test_training_step_skips_unneeded_input_gradient_and_reuses_im2col(monkeypat
     x = np.random.default_rng(0).random((8, 10, 10, 1)).astype(np.float32)
     y = np.arange(8) % 3
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    by_channels = dict((c, (no_dx, no_col)) for c, no_dx, no_col in calls)
+    by_channels = {c: (no_dx, no_col) for c, no_dx, no_col in calls}
     assert by_channels[1][0], "the first layer computed an input gradient nobody needs"
     assert not by_channels[8][0], "the second layer must pass a gradient to the first"
     assert not by_channels[8][1], "the second layer rebuilt its im2col in the backward pass"

@@ -6,9 +6,10 @@ and bad-argument errors."""
 
 import zlib
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.layers.layer import reset_names
 

@@ -2,9 +2,10 @@
 depthwise kernel, the dense conv2d forward/backward with explicit asymmetric padding, im2col and
 its adjoint col2im, max/average pooling (including the max tie rule), and argument checks."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras import _core
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.backend.tape import convert_to_tensor, make_op
@@ -87,7 +88,7 @@ def ref_conv(x, w, b, strides, pads, dil):
 def ref_conv_grads(x, w, dy, strides, pads, dil):
     """(dx, dw, db) of the dense convolution, accumulated tap by tap in float64."""
     kh, kw, _, _ = w.shape
-    (pt, pb), (pl, pr) = pads
+    (pt, _pb), (pl, _pr) = pads
     xp = padded(x, pads)
     oh, ow = dy.shape[1:3]
     dxp = np.zeros_like(xp)

@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 import pytest
+
 from fastkeras.datasets import DatasetNotFoundError, _files, fashion_mnist, mnist
 
 # ----------------------------------------------------------------------------- helpers
@@ -418,9 +419,9 @@ def test_mnist_absolute_path_and_bad_hash(isolated, monkeypatch):
     monkeypatch.setattr(mnist, "FILE_HASH", sha(path.read_bytes()))
     check_mnist(mnist.load_data(path=str(path)), arrays)
     monkeypatch.setattr(mnist, "FILE_HASH", "0" * 64)
-    with pytest.warns(UserWarning, match="checksum"):
-        with pytest.raises(DatasetNotFoundError, match="m.npz"):
-            mnist.load_data(path=str(path))
+    with pytest.warns(UserWarning, match="checksum"), \
+            pytest.raises(DatasetNotFoundError, match="m.npz"):
+        mnist.load_data(path=str(path))
 
 
 def test_mnist_from_idx_files(isolated):

@@ -2,9 +2,10 @@
 the general step gives: every logged number and every weight, bit for bit; models it does not
 cover must go through the general step."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.trainers import dense_chain
 
 

@@ -1,8 +1,9 @@
 """Functional models: Model(inputs=..., outputs=...) from Input and layer calls."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 L = keras.layers

@@ -6,9 +6,10 @@ import os
 import zipfile
 from pathlib import Path
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 from fastkeras.models.functional import Functional
 

@@ -2,9 +2,10 @@
 class_weight (refused with Keras's message), per-output sample weights, and validation_split
 with dict inputs."""
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 
 keras3 = pytest.importorskip("keras")
 

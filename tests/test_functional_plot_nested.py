@@ -4,8 +4,9 @@ inside), and the label options, `rankdir` and `dpi` reach the dot source."""
 
 import re
 
-import fastkeras as fk
 import pytest
+
+import fastkeras as fk
 from fastkeras.utils import model_visualization as mv
 
 pytest.importorskip("pydot")
@@ -52,7 +53,7 @@ def test_collapsed_nested_models_are_single_boxes():
     assert {str(id(inner)), str(id(seq))} <= node_ids(dot)
     assert (str(id(inner)), str(id(seq))) in edges(dot)
     # operation nodes are boxes too, wired like layers
-    relu = [l for l in model._layers if type(l).__name__ == "Relu"][0]
+    relu = next(l for l in model._layers if type(l).__name__ == "Relu")
     assert (str(id(seq)), str(id(relu))) in edges(dot)
     assert "(Relu)" in label_of(dot, relu)
 

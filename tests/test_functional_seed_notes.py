@@ -7,9 +7,10 @@ with a clear error, as they do in Keras."""
 import re
 from pathlib import Path
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -52,7 +53,7 @@ def data():
 
 def run(code, ns=None):
     ns = {"keras": keras} if ns is None else ns
-    exec(compile(code, "<seed snippet>", "exec"), ns)
+    exec(compile(code, "<seed snippet>", "exec"), ns)  # noqa: S102  (the notes' own code)
     return ns
 
 

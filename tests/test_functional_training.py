@@ -1,9 +1,10 @@
 """Training functional models with several inputs and outputs: compile's losses, weights and
 metrics as one value, a list or a dict; data as tuples, lists or dicts; Keras 3's log keys."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 L = keras.layers
@@ -144,7 +145,7 @@ def test_errors_name_the_outputs_and_what_was_received():
 
 
 def test_one_output_model_accepts_one_entry_lists_and_dicts():
-    xa, xb, y = data()
+    xa, _xb, y = data()
     a = keras.Input(shape=[5])
     out = L.Dense(1, name="output")(a)
     model = keras.Model([a], [out])
@@ -158,7 +159,7 @@ def test_one_output_model_accepts_one_entry_lists_and_dicts():
 
 
 def test_subclassed_model_with_two_outputs():
-    xa, xb, y = data()
+    xa, _xb, y = data()
 
     class TwoHeads(keras.Model):
         def __init__(self):

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+
 from fastkeras import _core, config
 
 F32 = np.float32

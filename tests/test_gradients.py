@@ -4,9 +4,10 @@ variables)."""
 
 import math
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 from fastkeras import activations, ops
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients, no_grad
 from fastkeras.layers import Activation, Dense, Dropout, Flatten, Lambda, Reshape

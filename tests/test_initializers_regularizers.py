@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 from fastkeras import initializers, ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random

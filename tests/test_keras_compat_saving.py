@@ -4,9 +4,10 @@ configuration and optimizer state come along where Keras restores them."""
 
 import warnings
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 from fastkeras.layers.layer import reset_names
 from fastkeras.optimizers.base_optimizer import reset_names as reset_optimizer_names
 

@@ -10,9 +10,10 @@ import json
 import os
 from pathlib import Path
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 

@@ -3,6 +3,7 @@ Layer base class (naming, weights, trainable, losses, configs, errors)."""
 
 import numpy as np
 import pytest
+
 from fastkeras import ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random
@@ -627,7 +628,7 @@ def test_count_params_unbuilt_raises():
 def test_input_output_shape_before_call():
     layer = Dense(3)
     with pytest.raises(AttributeError):
-        layer.input_shape
+        _ = layer.input_shape
 
 
 def test_compute_output_shape():

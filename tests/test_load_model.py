@@ -3,9 +3,10 @@
 import os
 from pathlib import Path
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 pytestmark = pytest.mark.skipif(not FIXTURES.exists() and not os.environ.get("CI"),

@@ -1,8 +1,9 @@
 """Merge layers: values against NumPy, finite-difference gradients, Keras's errors."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.backend import GradientTape, Tensor, gradients
 
 L = keras.layers

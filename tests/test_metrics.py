@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+
 from fastkeras import metrics
 from fastkeras.backend import Tensor, Variable
 

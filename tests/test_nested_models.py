@@ -4,10 +4,11 @@ both ways between fastkeras and Keras 3 with the same predictions."""
 
 import json
 
-import fastkeras as fk
 import h5py
 import numpy as np
 import pytest
+
+import fastkeras as fk
 
 keras3 = pytest.importorskip("keras")
 
@@ -93,7 +94,7 @@ def test_nested_call_references_follow_keras():
     assert config["output_layers"] == ["inner", 1, 0]
     x2 = fk.Input((4,))
     outer = fk.Model(x2, fk.layers.Dense(2, name="after")(inner(x2)))
-    after = [s for s in outer.get_config()["layers"] if s["name"] == "after"][0]
+    after = next(s for s in outer.get_config()["layers"] if s["name"] == "after")
     # the model's second call overall, its first inside `outer`: Keras writes 0 too
     assert after["inbound_nodes"][0]["args"][0]["config"]["keras_history"] == ["inner", 0, 0]
     rebuilt = fk.Model.from_config(outer.get_config())

@@ -6,9 +6,10 @@ numpy formulas, gradients against central finite differences (float64 end to end
 float32 kernel path against the float64 gradients), BN's moving statistics and modes, weights,
 shapes, configs and argument errors."""
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 from fastkeras import ops
 from fastkeras.backend import GradientTape, Tensor, gradients, no_grad
 from fastkeras.layers import (

@@ -5,6 +5,7 @@ import inspect
 
 import numpy as np
 import pytest
+
 from fastkeras import ops
 from fastkeras.backend import GradientTape, Tensor, gradients, no_grad
 

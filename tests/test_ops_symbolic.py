@@ -6,9 +6,10 @@ and its config is Keras's, both ways."""
 import json
 import re
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 
 keras3 = pytest.importorskip("keras")
 

@@ -8,10 +8,12 @@ agree to ~1e-6 relative.
 import math
 import os
 import warnings
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 import pytest
+
 from fastkeras import _core, optimizers
 from fastkeras.backend import Variable
 from fastkeras.optimizers import schedules
@@ -174,8 +176,7 @@ CASES = {
     "rmsprop_momentum": (lambda: optimizers.RMSprop(learning_rate=0.01, momentum=0.5),
                          lambda w, g: ref_rmsprop(w, g, 0.01, momentum=0.5)[:3]),
     "rmsprop_centered": (lambda: optimizers.RMSprop(learning_rate=0.01, centered=True),
-                         lambda w, g: (lambda r: (r[0], r[1], r[3]))(
-                             ref_rmsprop(w, g, 0.01, centered=True))),
+                         lambda w, g: itemgetter(0, 1, 3)(ref_rmsprop(w, g, 0.01, centered=True))),
     "rmsprop_centered_momentum": (
         lambda: optimizers.RMSprop(learning_rate=0.01, rho=0.8, momentum=0.3, centered=True),
         lambda w, g: ref_rmsprop(w, g, 0.01, rho=0.8, momentum=0.3, centered=True)),
@@ -369,7 +370,7 @@ def test_none_gradients_are_skipped():
         opt.apply(g, variables)
     np.testing.assert_array_equal(variables[1].value, init[1])
     assert not np.array_equal(variables[0].value, init[0])
-    momentum_1 = [s for s in opt.variables if s.name.startswith("model_layer1")][0]
+    momentum_1 = next(s for s in opt.variables if s.name.startswith("model_layer1"))
     np.testing.assert_array_equal(momentum_1.value, 0)
     assert int(opt.iterations) == 1
     with pytest.raises(ValueError, match="No gradients provided"):
@@ -866,7 +867,7 @@ def test_ema_tracks_the_moving_average():
         mom = F(0.9) if t > 0 else F(0)
         average = mom * average + (F(1) - mom) * w
     assert_close(v[0].value, w)
-    ema = [x for x in opt.variables if x.name.endswith("_average")][0]
+    ema = next(x for x in opt.variables if x.name.endswith("_average"))
     assert_close(ema.value, average)
     opt.finalize_variable_values(v)
     assert_close(v[0].value, average)

@@ -3,9 +3,10 @@ the functional summary's "Connected to" column."""
 
 import sys
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 from fastkeras.utils import model_visualization
 

@@ -5,6 +5,7 @@ for the state, otherwise one input mask serves every gate; kept units are scaled
 
 import numpy as np
 import pytest
+
 from fastkeras import layers
 
 

@@ -1,8 +1,9 @@
 """Embedding's backward: per-id sums scattered into the table-shaped gradient buffer the
 variable reuses across training steps, clearing only the rows the previous step wrote."""
 
-import fastkeras as keras
 import numpy as np
+
+import fastkeras as keras
 from fastkeras import layers
 from fastkeras.backend.tape import GradientTape, gradients
 

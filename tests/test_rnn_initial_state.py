@@ -4,9 +4,10 @@ trained through, saved in its config and files, and matches real Keras 3 to 1e-5
 
 import json
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 from fastkeras.models.functional import Functional
 
 keras = pytest.importorskip("keras")
@@ -71,8 +72,8 @@ def test_encoder_weights_get_gradients_through_the_state():
 def test_config_records_initial_state_and_round_trips():
     fm = encoder_decoder(fk)
     config = fm.get_config()
-    decoder = [l for l in config["layers"] if l["class_name"] == "LSTM"
-               and not l["config"]["return_state"]][0]
+    decoder = next(l for l in config["layers"] if l["class_name"] == "LSTM"
+               and not l["config"]["return_state"])
     states = decoder["inbound_nodes"][0]["kwargs"]["initial_state"]
     assert [s["config"]["keras_history"][2] for s in states] == [1, 2]
     clone = Functional.from_config(json.loads(json.dumps(config)))
@@ -120,7 +121,7 @@ def test_legacy_h5_encoder_decoder_both_ways(tmp_path):
 def test_summary_connects_the_decoder_to_the_encoder_states():
     fm = encoder_decoder(fk)
     rows = {name: sources for name, _, _, _, sources in fm._summary_rows()}
-    decoder = [l.name for l in fm.layers if isinstance(l, fk.layers.LSTM)
-               and not l.return_state][0]
-    encoder = [l.name for l in fm.layers if isinstance(l, fk.layers.LSTM) and l.return_state][0]
+    decoder = next(l.name for l in fm.layers if isinstance(l, fk.layers.LSTM)
+               and not l.return_state)
+    encoder = next(l.name for l in fm.layers if isinstance(l, fk.layers.LSTM) and l.return_state)
     assert rows[decoder] == ["decoder_in[0][0]", f"{encoder}[0][1]", f"{encoder}[0][2]"]

@@ -2,9 +2,10 @@
 with identical weights give the same outputs, and one training step (SGD and Adam) gives the
 same loss and the same updated weights, to 1e-5."""
 
-import fastkeras as fk
 import numpy as np
 import pytest
+
+import fastkeras as fk
 
 keras = pytest.importorskip("keras")
 

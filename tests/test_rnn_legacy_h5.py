@@ -2,10 +2,11 @@
 Keras 3 writes loads here, ours loads in Keras, predictions agree to 1e-5, and the weight
 names follow Keras's layout (<model>/<layer>/<sublayers>/<weight>)."""
 
-import fastkeras as fk
 import h5py
 import numpy as np
 import pytest
+
+import fastkeras as fk
 from fastkeras.saving.legacy_h5 import read_name_list
 
 keras = pytest.importorskip("keras")

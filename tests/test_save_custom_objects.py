@@ -1,9 +1,10 @@
 """Custom layers, losses, metrics and models: found through `custom_objects=`, a
 `custom_object_scope`, or `register_keras_serializable`; a clear error when missing."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 from fastkeras.saving import object_registry
 

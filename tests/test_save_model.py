@@ -4,10 +4,11 @@ and atomic writes."""
 import json
 import zipfile
 
-import fastkeras as keras
 import h5py
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

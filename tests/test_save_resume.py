@@ -1,10 +1,11 @@
 """A saved and reloaded model carries its optimizer state and continues training exactly where
 it stopped: 2 epochs + save + load + 1 epoch gives the weights of 3 uninterrupted epochs."""
 
-import fastkeras as keras
 import h5py
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 from fastkeras.optimizers.base_optimizer import reset_names as reset_optimizer_names
 

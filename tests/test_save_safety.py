@@ -5,10 +5,11 @@ import json
 import os
 import zipfile
 
-import fastkeras as keras
 import h5py
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 

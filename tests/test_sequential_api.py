@@ -3,6 +3,7 @@ weights and get/set_weights, trainable freezing, count_params, get_layer, callin
 
 import numpy as np
 import pytest
+
 from fastkeras.backend import Tensor
 from fastkeras.layers import Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from fastkeras.layers.layer import reset_names

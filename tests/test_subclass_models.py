@@ -2,9 +2,10 @@
 summary, save_weights/load_weights; the same model written functionally gives the same losses
 and updates; finite-difference gradients through merges, shared layers and nested models."""
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.layers.layer import reset_names
 

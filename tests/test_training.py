@@ -3,9 +3,10 @@ progress output, and the notes' Fashion-MNIST MLP on the real data."""
 
 import os
 
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 
@@ -77,7 +78,7 @@ def test_validation_split_holds_out_the_last_fraction():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     h = model.fit(x, y, validation_split=0.2, epochs=1, batch_size=10, verbose=0)
     assert h.params["steps"] == 8  # 80 training samples
-    val_loss, val_acc = model.evaluate(x[80:], y[80:], verbose=0)
+    val_loss, _val_acc = model.evaluate(x[80:], y[80:], verbose=0)
     assert h.history["val_loss"][0] == pytest.approx(val_loss, rel=1e-6)
     with pytest.raises(ValueError, match="validation_split"):
         model.fit(x, y, validation_split=1.5, verbose=0)
@@ -130,7 +131,7 @@ def test_class_weight_and_sample_weight_scale_the_loss():
 
 
 def test_dropout_only_in_training():
-    x, y = blobs()
+    x, _y = blobs()
     model = mlp(dropout=0.5)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -245,7 +246,7 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 @pytest.mark.skipif(not os.path.isdir(FASHION) and not os.environ.get("CI"),
                     reason="Debian's dataset-fashion-mnist is not installed")
 def test_notes_mlp_one_epoch_on_real_fashion_mnist():
-    (x_full, y_full), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    (x_full, y_full), (_x_test, _y_test) = keras.datasets.fashion_mnist.load_data()
     x_valid, x_train = x_full[:5000] / 255.0, x_full[5000:] / 255.0
     y_valid, y_train = y_full[:5000], y_full[5000:]
     model = keras.models.Sequential([

@@ -1,8 +1,9 @@
 """The training loop's shortcuts give the same numbers as the general paths they stand in for:
 multi-variable optimizer kernels, the plain update, shared loss plans, the softmax kernel."""
-import fastkeras as keras
 import numpy as np
 import pytest
+
+import fastkeras as keras
 from fastkeras import _core, optimizers
 
 

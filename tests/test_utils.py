@@ -1,8 +1,9 @@
 import random
 
-import fastkeras
 import numpy as np
 import pytest
+
+import fastkeras
 from fastkeras import utils
 from fastkeras.backend import random as backend_random
 

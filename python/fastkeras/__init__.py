@@ -10,7 +10,7 @@
 """
 
 from fastkeras import (
-    _core,
+    _core,  # noqa: F401  (loads the compiled kernels first)
     activations,
     backend,
     callbacks,

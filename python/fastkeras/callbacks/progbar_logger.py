@@ -29,7 +29,7 @@ def _format_time(seconds: float) -> str:
         return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
     if seconds >= 60:
         return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
-    return f"{int(round(seconds))}s"
+    return f"{round(seconds)}s"
 
 
 def _format_per_step(seconds: float) -> str:

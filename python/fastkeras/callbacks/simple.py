@@ -67,7 +67,8 @@ class CSVLogger(Callback):
             os.path.getsize(self.filename) > 0
         if self._file is not None:
             self._file.close()
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        # Open from the first epoch to the last (closed in on_train_end), not one block.
+        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
         self._keys = None
         self._append_header = not has_rows
 

@@ -207,7 +207,7 @@ class TensorBoard(Callback):
             config = {"class_name": type(self.model).__name__,
                       "config": self.model.get_config()}
             text = json.dumps(config, default=_json_default)
-        except Exception:  # a subclassed model may have no serializable config
+        except Exception:  # noqa: BLE001  (a subclassed model may have no serializable config)
             return
         from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
         from tensorboardX.proto.tensor_pb2 import TensorProto

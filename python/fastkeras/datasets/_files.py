@@ -316,9 +316,8 @@ def read_idx_verified(path: str, archive_sha256: str | None = None,
         if ok:
             raise
         return None
-    if not ok:
-        if hashlib.sha256(payload).hexdigest() != payload_sha256.lower():
-            return None
+    if not ok and hashlib.sha256(payload).hexdigest() != payload_sha256.lower():
+        return None
     return parse_idx(payload, path)
 
 

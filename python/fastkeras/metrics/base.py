@@ -177,9 +177,9 @@ class Metric:
         self.name = name or auto_name(type(self).__name__)
 
     def __setattr__(self, key, value):
-        if isinstance(value, Metric) and key != "_sub_metrics" and "_sub_metrics" in self.__dict__:
-            if value not in self._sub_metrics:
-                self._sub_metrics.append(value)
+        if (isinstance(value, Metric) and key != "_sub_metrics" and "_sub_metrics" in self.__dict__
+                and value not in self._sub_metrics):
+            self._sub_metrics.append(value)
         object.__setattr__(self, key, value)
 
     def _check_super_called(self):

@@ -252,12 +252,12 @@ class Model(Layer):
         if class_weight is not None:
             cw = data_mod.class_weight_to_sample_weight(y, class_weight)
             sample_weight = cw if sample_weight is None else sample_weight * cw
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("`validation_data` should be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight). Received: "
-                                 f"{type(validation_data).__name__} of length "
-                                 f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
+        if validation_data is not None and (not isinstance(validation_data, (tuple, list))
+                                            or len(validation_data) not in (2, 3)):
+            length = len(validation_data) if hasattr(validation_data, "__len__") else "?"
+            raise ValueError("`validation_data` should be a tuple (x_val, y_val) or "
+                             "(x_val, y_val, val_sample_weight). Received: "
+                             f"{type(validation_data).__name__} of length {length}")
         batches = data_mod.BatchIterator(x, y, sample_weight, 32 if batch_size is None else batch_size,
                                          shuffle=bool(shuffle),
                                          rng=fk_random.generator())

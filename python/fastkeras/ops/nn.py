@@ -127,9 +127,13 @@ def softsign(x):
     return _act(x, lambda v: v / (1 + np.abs(v)), lambda v, y: 1 / np.square(1 + np.abs(v)))
 
 
+def _silu_grad(v, y):
+    s = _sigmoid_np(v)
+    return s * (1 + v * (1 - s))
+
+
 def silu(x):
-    return _act(x, lambda v: v * _sigmoid_np(v),
-                lambda v, y: (lambda s: s * (1 + v * (1 - s)))(_sigmoid_np(v)))
+    return _act(x, lambda v: v * _sigmoid_np(v), _silu_grad)
 
 
 swish = silu

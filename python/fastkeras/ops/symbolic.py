@@ -212,7 +212,7 @@ def _to_json(v):
         return [_to_json(x) for x in v]
     if isinstance(v, np.generic):
         return v.item()
-    if isinstance(v, np.dtype) or isinstance(v, type):
+    if isinstance(v, (np.dtype, type)):
         return np.dtype(v).name
     return v
 

@@ -133,13 +133,13 @@ class Optimizer:
                 "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
                 f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                 f"global_clipnorm={global_clipnorm}")
-        if gradient_accumulation_steps is not None:
-            if (not isinstance(gradient_accumulation_steps, (numbers.Integral, np.integer))
-                    or isinstance(gradient_accumulation_steps, bool)
-                    or gradient_accumulation_steps < 2):
-                raise ValueError(
-                    "`gradient_accumulation_steps` must be an integer >= 2. Received: "
-                    f"gradient_accumulation_steps={gradient_accumulation_steps!r}")
+        if gradient_accumulation_steps is not None and (
+                not isinstance(gradient_accumulation_steps, (numbers.Integral, np.integer))
+                or isinstance(gradient_accumulation_steps, bool)
+                or gradient_accumulation_steps < 2):
+            raise ValueError(
+                "`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                f"gradient_accumulation_steps={gradient_accumulation_steps!r}")
         if use_ema:
             if not _is_real(ema_momentum) or not 0 <= ema_momentum <= 1:
                 raise ValueError("`ema_momentum` must be in the range [0, 1]. Received: "
@@ -540,10 +540,9 @@ class Optimizer:
 
         if self.use_ema:
             self._update_model_variables_moving_average(self._trainable_variables)
-            if self.ema_overwrite_frequency:
-                if (int(self.iterations) + 1) % self.ema_overwrite_frequency == 0:
-                    self._overwrite_model_variables_with_average_value(
-                        self._trainable_variables)
+            if (self.ema_overwrite_frequency
+                    and (int(self.iterations) + 1) % self.ema_overwrite_frequency == 0):
+                self._overwrite_model_variables_with_average_value(self._trainable_variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         for grad, variable in zip(grads, trainable_variables):

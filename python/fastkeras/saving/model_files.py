@@ -113,8 +113,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     filepath = os.fspath(filepath)
     if filepath.endswith(".keras"):
         _save_keras(model, filepath, overwrite, include_optimizer)
-    elif (filepath.endswith(".h5") or filepath.endswith(".hdf5")) and \
-            not filepath.endswith(".weights.h5"):
+    elif filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5"):
         _save_h5(model, filepath, overwrite, include_optimizer)
     else:
         raise ValueError("The filename must end in `.keras` (Keras 3's format) or `.h5` (the "

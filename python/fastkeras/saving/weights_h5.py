@@ -194,7 +194,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     with f:
         if "layers" not in f and ("model_weights" in f or "layer_names" in f.attrs):
             from fastkeras.saving import legacy_h5
-            group = f["model_weights"] if "model_weights" in f else f
+            group = f.get("model_weights", f)
             legacy_h5.load_model_weights(model, group, filepath, skip_mismatch)
             return
         load_weights_from(model, f, filepath, skip_mismatch)

@@ -76,7 +76,7 @@ def train_validation_split(arrays, validation_split):
         raise ValueError(f"`validation_split` must be between 0 and 1. "
                          f"Received: validation_split={validation_split}")
     n = num_samples([a for a in arrays if a is not None])
-    split_at = int(math.floor(n * (1.0 - validation_split)))
+    split_at = math.floor(n * (1.0 - validation_split))
     if split_at == 0 or split_at == n:
         raise ValueError(f"Training data contains {n} samples, which is not sufficient to "
                          f"split it into a validation and training set as specified by "

@@ -36,7 +36,7 @@ def check_graphviz() -> bool:
     try:
         pydot.Dot.create(pydot.Dot())
         return True
-    except Exception:  # pydot raises OSError, FileNotFoundError or its own errors
+    except Exception:  # noqa: BLE001  (pydot raises OSError, FileNotFoundError or its own)
         return False
 
 
@@ -54,8 +54,8 @@ def _label(layer, show_shapes, show_dtype, show_layer_names, show_layer_activati
     kind = type(layer).__name__
     title = (f"<b>{html.escape(layer.name)}</b> ({kind})" if show_layer_names
              else f"<b>{kind}</b>")
-    rows = [f'<tr><td colspan="4" bgcolor="black"><font point-size="16" color="white">'
-            f"{title}</font></td></tr>"]
+    rows = [(f'<tr><td colspan="4" bgcolor="black"><font point-size="16" color="white">'
+             f"{title}</font></td></tr>")]
     activation = getattr(layer, "activation", None)
     if show_layer_activations and activation is not None:
         name = getattr(activation, "__name__", None) or type(activation).__name__

@@ -18,9 +18,11 @@ demo: install
 
 test: lint ctest pytest
 
-# ruff with the project's settings (pyproject.toml), pinned so its rule set does not drift.
+# ruff and clang-format with the project's settings (pyproject.toml, .clang-format), both
+# pinned so their rules do not drift.
 lint: test-deps
 	$(VENV)/bin/ruff check .
+	find csrc -name '*.cc' -o -name '*.h' | xargs $(VENV)/bin/clang-format --dry-run --Werror
 
 ctest: venv
 	./scripts/system-deps.sh
@@ -43,9 +45,10 @@ $(VENV)/.deps: pyproject.toml
 
 # What only the tests use: real Keras 3 on its PyTorch backend (the compatibility tests load our
 # files in it and its files in ours; torch is pinned to the CPU build), the TensorBoard event
-# writer/reader, pydot for plot_model, and the linter.
+# writer/reader, pydot for plot_model, and the linters.
 $(VENV)/.test-deps: $(VENV)/.deps
-	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot "ruff==0.17.6"
+	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot "ruff==0.17.6" \
+		"clang-format==23.1.3"
 	touch $@
 
 test-deps: $(VENV)/.test-deps

@@ -16,7 +16,8 @@ std::string shape_str(const py::array& a) {
 
 void require_float32(const py::array& a, const char* fn, const char* arg) {
   if (!a.dtype().is(py::dtype::of<float>())) {
-    throw py::type_error(std::string(fn) + ": `" + arg + "` must be a float32 array, received dtype " +
+    throw py::type_error(std::string(fn) + ": `" + arg +
+                         "` must be a float32 array, received dtype " +
                          std::string(py::str(a.dtype())) + " (convert with .astype('float32'))");
   }
 }
@@ -46,8 +47,8 @@ MatrixView matrix_view(const py::array& a, const char* fn, const char* arg) {
     return {data, cols <= 1 ? std::max<int64_t>(rows, 1) : s1 / f, true};
   }
   std::ostringstream msg;
-  msg << fn << ": `" << arg << "` of shape " << shape_str(a) << " has strides (" << s0 << ", "
-      << s1 << ") bytes; it needs one unit-stride axis (a C- or Fortran-ordered array or a "
+  msg << fn << ": `" << arg << "` of shape " << shape_str(a) << " has strides (" << s0 << ", " << s1
+      << ") bytes; it needs one unit-stride axis (a C- or Fortran-ordered array or a "
       << "slice of one). Pass np.ascontiguousarray(" << arg << ")";
   throw py::value_error(msg.str());
 }
@@ -55,14 +56,17 @@ MatrixView matrix_view(const py::array& a, const char* fn, const char* arg) {
 FloatArray float_array(const py::object& obj, int ndim, const char* fn, const char* arg,
                        bool writable) {
   if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(fn) + ": `" + arg + "` must be a float32 numpy array, "
-                         "received " + std::string(py::str(py::type::of(obj))));
+    throw py::type_error(std::string(fn) + ": `" + arg +
+                         "` must be a float32 numpy array, "
+                         "received " +
+                         std::string(py::str(py::type::of(obj))));
   }
   py::array a = obj.cast<py::array>();
   require_float32(a, fn, arg);
   require_ndim(a, ndim, fn, arg);
   if (!(a.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(fn) + ": `" + arg + "` must be C-contiguous "
+    throw py::value_error(std::string(fn) + ": `" + arg +
+                          "` must be C-contiguous "
                           "(np.ascontiguousarray)");
   }
   if (writable && !a.writeable()) {
@@ -82,8 +86,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 void require_shape(const FloatArray& a, const std::vector<int64_t>& want, const char* fn,
                    const char* arg) {
   if (a.shape != want) {
-    throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " +
-                          shape_text(want) + ", received " + shape_text(a.shape));
+    throw py::value_error(std::string(fn) + ": `" + arg + "` must have shape " + shape_text(want) +
+                          ", received " + shape_text(a.shape));
   }
 }
 
@@ -106,7 +110,10 @@ bool overlaps(const py::array& a, const py::array& b) {
         return;
       }
       const py::ssize_t extent = (x.shape(i) - 1) * x.strides(i);
-      if (extent < 0) first += extent; else last += extent;
+      if (extent < 0)
+        first += extent;
+      else
+        last += extent;
     }
     *lo = first;
     *hi = last + x.itemsize();

@@ -57,16 +57,16 @@ bool conv2d_forward_py(const py::object& x, const py::object& w, const py::objec
   FloatArray ya = float_array(y, 4, fn, "y", true);
   Conv2DShape s = conv_shape(xa, wa, ya.shape, strides, pads, dilation, fn);
   const float* b = optional_array(bias, {s.f}, fn, "bias", false);
-  float* col = optional_array(keep_col, {s.n * s.oh * s.ow, s.kh * s.kw * s.c}, fn, "keep_col",
-                              true);
+  float* col =
+      optional_array(keep_col, {s.n * s.oh * s.ow, s.kh * s.kw * s.c}, fn, "keep_col", true);
   py::gil_scoped_release release;
   return conv2d_forward(s, xa.data, wa.data, b, relu, ya.data, col);
 }
 
 void conv2d_backward_py(const py::object& x, const py::object& w, const py::object& y,
-                        const py::object& dy, bool relu, const py::object& dx,
-                        const py::object& dw, const py::object& db, Pair strides, Pair pads,
-                        Pair dilation, const py::object& col) {
+                        const py::object& dy, bool relu, const py::object& dx, const py::object& dw,
+                        const py::object& db, Pair strides, Pair pads, Pair dilation,
+                        const py::object& col) {
   const char* fn = "conv2d_backward";
   FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
   FloatArray dya = float_array(dy, 4, fn, "dy", false);
@@ -80,8 +80,7 @@ void conv2d_backward_py(const py::object& x, const py::object& w, const py::obje
   float* dxp = optional_array(dx, xa.shape, fn, "dx", true);
   float* dwp = optional_array(dw, wa.shape, fn, "dw", true);
   float* dbp = optional_array(db, {s.f}, fn, "db", true);
-  const float* colp =
-      optional_array(col, {s.n * s.oh * s.ow, s.kh * s.kw * s.c}, fn, "col", false);
+  const float* colp = optional_array(col, {s.n * s.oh * s.ow, s.kh * s.kw * s.c}, fn, "col", false);
   py::gil_scoped_release release;
   conv2d_backward(s, xa.data, wa.data, yp, dya.data, relu, dxp, dwp, dbp, colp);
 }
@@ -92,8 +91,8 @@ Pool2DShape pool_shape(const std::vector<int64_t>& x, const std::vector<int64_t>
   require_positive(strides, fn, "strides");
   if (pads[0] < 0 || pads[1] < 0) throw py::value_error(std::string(fn) + ": negative padding");
   if (y.size() != 4 || y[0] != x[0] || y[3] != x[3]) {
-    throw py::value_error(std::string(fn) + ": output " + shape_text(y) +
-                          " does not match input " + shape_text(x));
+    throw py::value_error(std::string(fn) + ": output " + shape_text(y) + " does not match input " +
+                          shape_text(x));
   }
   Pool2DShape s;
   s.n = x[0], s.h = x[1], s.w = x[2], s.c = x[3];
@@ -114,8 +113,10 @@ py::array_t<int32_t> int_array(const py::object& obj, const std::vector<int64_t>
   py::array a = obj.cast<py::array>();
   if (!a.dtype().is(py::dtype::of<int32_t>()) || !(a.flags() & py::array::c_style) ||
       std::vector<int64_t>(a.shape(), a.shape() + a.ndim()) != shape) {
-    throw py::value_error(std::string(fn) + ": `argmax` must be a C-contiguous int32 array of "
-                          "shape " + shape_text(shape));
+    throw py::value_error(std::string(fn) +
+                          ": `argmax` must be a C-contiguous int32 array of "
+                          "shape " +
+                          shape_text(shape));
   }
   return py::reinterpret_borrow<py::array_t<int32_t>>(a);
 }
@@ -198,11 +199,11 @@ void col2im_py(const py::object& dcol, const py::object& dx, Pair kernel, Pair s
 }
 
 void register_conv2d(py::module_& m) {
-  m.def("im2col", &im2col_py, py::arg("x"), py::arg("col"), py::arg("kernel"),
-        py::arg("strides"), py::arg("pads"), py::arg("dilation"),
+  m.def("im2col", &im2col_py, py::arg("x"), py::arg("col"), py::arg("kernel"), py::arg("strides"),
+        py::arg("pads"), py::arg("dilation"),
         "col[n, oy, ox, :] = the (kh, kw, c) patch of NHWC x under output (oy, ox).");
-  m.def("col2im", &col2im_py, py::arg("dcol"), py::arg("dx"), py::arg("kernel"),
-        py::arg("strides"), py::arg("pads"), py::arg("dilation"),
+  m.def("col2im", &col2im_py, py::arg("dcol"), py::arg("dx"), py::arg("kernel"), py::arg("strides"),
+        py::arg("pads"), py::arg("dilation"),
         "dx = the adjoint of im2col applied to dcol (overwrites dx).");
   m.def("conv2d_forward", &conv2d_forward_py, py::arg("x"), py::arg("w"), py::arg("bias"),
         py::arg("y"), py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("relu"),
@@ -215,12 +216,12 @@ void register_conv2d(py::module_& m) {
         py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("col") = py::none());
   m.def("maxpool2d_forward", &maxpool_forward_py, py::arg("x"), py::arg("y"), py::arg("argmax"),
         py::arg("pool"), py::arg("strides"), py::arg("pads"));
-  m.def("maxpool2d_backward", &maxpool_backward_py, py::arg("dy"), py::arg("argmax"),
-        py::arg("dx"), py::arg("pool"), py::arg("strides"), py::arg("pads"));
+  m.def("maxpool2d_backward", &maxpool_backward_py, py::arg("dy"), py::arg("argmax"), py::arg("dx"),
+        py::arg("pool"), py::arg("strides"), py::arg("pads"));
   m.def("avgpool2d_forward", &avgpool_forward_py, py::arg("x"), py::arg("y"), py::arg("pool"),
         py::arg("strides"), py::arg("pads"));
-  m.def("avgpool2d_backward", &avgpool_backward_py, py::arg("dy"), py::arg("dx"),
-        py::arg("pool"), py::arg("strides"), py::arg("pads"));
+  m.def("avgpool2d_backward", &avgpool_backward_py, py::arg("dy"), py::arg("dx"), py::arg("pool"),
+        py::arg("strides"), py::arg("pads"));
 }
 
 Registrar registrar("conv2d", &register_conv2d);

@@ -79,8 +79,7 @@ void depthwise_backward_py(const py::object& x, const py::object& w, const py::o
   const char* fn = "depthwise_conv2d_backward";
   FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
   FloatArray dya = float_array(dy, 4, fn, "dy", false);
-  Conv2DShape s =
-      depthwise_shape(xa, wa, dya.shape[1], dya.shape[2], strides, pads, dilation, fn);
+  Conv2DShape s = depthwise_shape(xa, wa, dya.shape[1], dya.shape[2], strides, pads, dilation, fn);
   require_shape(dya, {s.n, s.oh, s.ow, s.f}, fn, "dy");
   float* dxp = optional_array(dx, xa.shape, fn, "dx", true);
   float* dwp = optional_array(dw, wa.shape, fn, "dw", true);
@@ -92,8 +91,7 @@ void depthwise_backward_py(const py::object& x, const py::object& w, const py::o
 
 void register_depthwise(py::module_& m) {
   m.def("depthwise_conv2d_forward", &depthwise_forward_py, py::arg("x"), py::arg("w"),
-        py::arg("bias"), py::arg("y"), py::arg("strides"), py::arg("pads"),
-        py::arg("dilation"),
+        py::arg("bias"), py::arg("y"), py::arg("strides"), py::arg("pads"), py::arg("dilation"),
         "y = depthwise_conv(x, w) + bias on NHWC x with w (kh, kw, c, m): output channel "
         "c*m + j is input channel c convolved with w[:, :, c, j]. pads = (top, left); y's "
         "spatial size sets the bottom/right padding. bias may be None.");

@@ -20,8 +20,8 @@ float* checked(const py::object& obj, std::vector<int64_t> shape, const char* ar
 }
 
 void dense_backward_py(const py::array& x, const py::array& w, const py::object& y,
-                       const py::array& dy, bool relu, const py::object& dx,
-                       const py::object& dw, const py::object& db, float beta, float alpha) {
+                       const py::array& dy, bool relu, const py::object& dx, const py::object& dw,
+                       const py::object& db, float beta, float alpha) {
   MatrixView xv = matrix_view(x, "dense_backward", "x");
   if (xv.transposed && x.shape(0) > 1 && x.shape(1) > 1) {
     throw py::value_error("dense_backward: `x` must be row-major");

@@ -36,10 +36,9 @@ py::array_t<float> gemm(const py::array& a, const py::array& b, py::object out, 
   if (ka != kb) {
     throw py::value_error(std::string("gemm: inner dimensions differ: op(a) is (") +
                           std::to_string(m) + ", " + std::to_string(ka) + ") and op(b) is (" +
-                          std::to_string(kb) + ", " + std::to_string(n) +
-                          ") (a " + shape_str(a) + ", trans_a=" + (trans_a ? "True" : "False") +
-                          "; b " + shape_str(b) + ", trans_b=" + (trans_b ? "True" : "False") +
-                          ")");
+                          std::to_string(kb) + ", " + std::to_string(n) + ") (a " + shape_str(a) +
+                          ", trans_a=" + (trans_a ? "True" : "False") + "; b " + shape_str(b) +
+                          ", trans_b=" + (trans_b ? "True" : "False") + ")");
   }
   const Activation act = parse_activation(activation);
 
@@ -153,10 +152,11 @@ py::array_t<float> column_sums_py(const py::array& x, py::object out, float beta
 void register_gemm(py::module_& m) {
   // Positional calls are the fast path (pybind11 spends ~0.6 us matching keywords), so every
   // argument may be passed either way.
-  m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
-        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
-        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("activation") = py::none(),
-        R"doc(gemm(a, b, out=None, trans_a=False, trans_b=False, alpha=1, beta=0, bias=None, activation=None)
+  m.def(
+      "gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+      py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
+      py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("activation") = py::none(),
+      R"doc(gemm(a, b, out=None, trans_a=False, trans_b=False, alpha=1, beta=0, bias=None, activation=None)
 
 out = activation(alpha * op(a) @ op(b) + beta * out + bias), float32.
 
@@ -166,38 +166,48 @@ With out=None a new (M, N) array is returned (beta must then be 0).)doc");
         py::arg("beta") = 0.0f, "out = beta * out + x.sum(axis=0): a Dense layer's bias gradient.");
 
   m.def("get_num_threads", &num_threads, "Threads the kernels may use.");
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) {
-      throw py::value_error("set_num_threads: expected a positive integer, received " +
-                            std::to_string(n));
-    }
-    set_num_threads(n);
-  }, py::arg("n"));
-  m.def("reset_num_threads", []() { set_num_threads(0); },
-        "Back to FASTKERAS_NUM_THREADS or the number of available cores.");
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (n < 1) {
+          throw py::value_error("set_num_threads: expected a positive integer, received " +
+                                std::to_string(n));
+        }
+        set_num_threads(n);
+      },
+      py::arg("n"));
+  m.def(
+      "reset_num_threads", []() { set_num_threads(0); },
+      "Back to FASTKERAS_NUM_THREADS or the number of available cores.");
 
-  m.def("gemm_isa", []() { return std::string(isa_name(gemm_isa())); },
-        "The instruction set the GEMM dispatches to.");
+  m.def(
+      "gemm_isa", []() { return std::string(isa_name(gemm_isa())); },
+      "The instruction set the GEMM dispatches to.");
   m.def("supported_isas", []() {
     std::vector<std::string> names;
     for (Isa isa : supported_isas()) names.emplace_back(isa_name(isa));
     return names;
   });
-  m.def("set_gemm_isa", [](const std::string& name) {
-    Isa isa;
-    if (name == "auto") {
-      set_gemm_isa(best_isa());
-      return;
-    }
-    if (!parse_isa(name, &isa)) {
-      throw py::value_error("set_gemm_isa: expected 'auto', 'generic', 'avx2' or 'avx512', "
-                            "received '" + name + "'");
-    }
-    if (!isa_supported(isa)) {
-      throw py::value_error("set_gemm_isa: this CPU or build does not support '" + name + "'");
-    }
-    set_gemm_isa(isa);
-  }, py::arg("name"));
+  m.def(
+      "set_gemm_isa",
+      [](const std::string& name) {
+        Isa isa;
+        if (name == "auto") {
+          set_gemm_isa(best_isa());
+          return;
+        }
+        if (!parse_isa(name, &isa)) {
+          throw py::value_error(
+              "set_gemm_isa: expected 'auto', 'generic', 'avx2' or 'avx512', "
+              "received '" +
+              name + "'");
+        }
+        if (!isa_supported(isa)) {
+          throw py::value_error("set_gemm_isa: this CPU or build does not support '" + name + "'");
+        }
+        set_gemm_isa(isa);
+      },
+      py::arg("name"));
 }
 
 Registrar registrar("gemm", &register_gemm);

@@ -52,8 +52,8 @@ const float* checked_scale(const py::object& obj, int64_t n, const char* fn, py:
   return static_cast<const float*>(a.data());
 }
 
-void require_same_shape(const py::array& a, const py::array& b, const char* fn,
-                        const char* a_name, const char* b_name) {
+void require_same_shape(const py::array& a, const py::array& b, const char* fn, const char* a_name,
+                        const char* b_name) {
   if (a.shape(0) != b.shape(0) || a.shape(1) != b.shape(1)) {
     throw py::value_error(std::string(fn) + ": `" + b_name + "` must have the same shape as `" +
                           a_name + "` " + shape_str(a) + ", received " + shape_str(b));
@@ -78,8 +78,10 @@ py::tuple sparse_softmax_ce(const py::object& logits_obj, const py::object& labe
   const bool is32 = labels.dtype().is(py::dtype::of<int32_t>());
   const bool is64 = labels.dtype().is(py::dtype::of<int64_t>());
   if (!is32 && !is64) {
-    throw py::type_error(std::string(fn) + ": `labels` must be an int32 or int64 array, "
-                         "received dtype " + std::string(py::str(labels.dtype())));
+    throw py::type_error(std::string(fn) +
+                         ": `labels` must be an int32 or int64 array, "
+                         "received dtype " +
+                         std::string(py::str(labels.dtype())));
   }
   require_ndim(labels, 1, fn, "labels");
   if (labels.shape(0) != n) {
@@ -114,11 +116,10 @@ py::tuple sparse_softmax_ce(const py::object& logits_obj, const py::object& labe
     }
   }
   if (!check.ok()) {
-    throw py::value_error(std::string(fn) + ": received a label value of " +
-                          std::to_string(check.bad_label) + " (at index " +
-                          std::to_string(check.bad_row) + ") which is outside the valid range " +
-                          "of class indices [0, " + std::to_string(c) + ") for " +
-                          std::to_string(c) + " classes");
+    throw py::value_error(
+        std::string(fn) + ": received a label value of " + std::to_string(check.bad_label) +
+        " (at index " + std::to_string(check.bad_row) + ") which is outside the valid range " +
+        "of class indices [0, " + std::to_string(c) + ") for " + std::to_string(c) + " classes");
   }
   return py::make_tuple(loss, grad_out);
 }
@@ -171,9 +172,8 @@ py::tuple sigmoid_bce(const py::object& logits_obj, const py::object& targets_ob
   {
     py::gil_scoped_release release;
     sigmoid_binary_cross_entropy(static_cast<const float*>(logits.data()),
-                                 static_cast<const float*>(targets.data()), n, d,
-                                 label_smoothing, scale, static_cast<float*>(loss.mutable_data()),
-                                 grad);
+                                 static_cast<const float*>(targets.data()), n, d, label_smoothing,
+                                 scale, static_cast<float*>(loss.mutable_data()), grad);
   }
   return py::make_tuple(loss, grad_out);
 }
@@ -194,10 +194,11 @@ py::array_t<float> softmax(const py::object& x_obj) {
 void register_loss(py::module_& m) {
   m.def("softmax_rows", &softmax, py::arg("x"),
         "Row-wise softmax of a C-contiguous float32 (n, c) matrix, as a new array.");
-  m.def("sparse_softmax_cross_entropy", &sparse_softmax_ce, py::arg("logits"), py::arg("labels"),
-        py::arg("scale") = py::none(), py::arg("ignore_class") = py::none(),
-        py::arg("with_grad") = false,
-        R"doc(sparse_softmax_cross_entropy(logits, labels, scale=None, ignore_class=None, with_grad=False)
+  m.def(
+      "sparse_softmax_cross_entropy", &sparse_softmax_ce, py::arg("logits"), py::arg("labels"),
+      py::arg("scale") = py::none(), py::arg("ignore_class") = py::none(),
+      py::arg("with_grad") = false,
+      R"doc(sparse_softmax_cross_entropy(logits, labels, scale=None, ignore_class=None, with_grad=False)
 
 Softmax cross-entropy of (N, C) float32 logits against (N,) int32/int64 class indices.
 Returns (loss, grad): loss[i] = logsumexp(logits[i]) - logits[i, labels[i]] and, when with_grad,
@@ -212,10 +213,11 @@ ValueError.)doc");
 Softmax cross-entropy of (N, C) float32 logits against (N, C) float32 (soft or one-hot)
 targets, smoothed to t * (1 - label_smoothing) + label_smoothing / C. Returns (loss, grad) with
 grad[i] = scale[i] * (softmax(logits[i]) * sum(t[i]) - t[i]) when with_grad, else None.)doc");
-  m.def("sigmoid_binary_cross_entropy", &sigmoid_bce, py::arg("logits"), py::arg("targets"),
-        py::arg("scale") = py::none(), py::arg("label_smoothing") = 0.0f,
-        py::arg("with_grad") = false,
-        R"doc(sigmoid_binary_cross_entropy(logits, targets, scale=None, label_smoothing=0, with_grad=False)
+  m.def(
+      "sigmoid_binary_cross_entropy", &sigmoid_bce, py::arg("logits"), py::arg("targets"),
+      py::arg("scale") = py::none(), py::arg("label_smoothing") = 0.0f,
+      py::arg("with_grad") = false,
+      R"doc(sigmoid_binary_cross_entropy(logits, targets, scale=None, label_smoothing=0, with_grad=False)
 
 Binary cross-entropy of (N, D) float32 logits against (N, D) float32 targets (smoothed towards
 0.5 by label_smoothing), averaged over D. Returns (loss, grad) with

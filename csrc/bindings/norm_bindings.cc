@@ -30,7 +30,8 @@ const py::array& contiguous(const py::array& a, const char* fn, const char* arg)
 BatchNormShape view_of(const py::array& x, int64_t axis, const char* fn) {
   const int64_t nd = x.ndim();
   if (nd < 1) {
-    throw py::value_error(std::string(fn) + ": `x` must have at least one dimension, received "
+    throw py::value_error(std::string(fn) +
+                          ": `x` must have at least one dimension, received "
                           "a scalar");
   }
   if (axis < -nd || axis >= nd) {
@@ -71,9 +72,11 @@ std::vector<py::ssize_t> shape_of(const py::array& a) {
   return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
 }
 
-std::tuple<FloatArray, FloatArray, FloatArray, FloatArray> forward_train_py(
-    const py::array& x, int64_t axis, const py::object& gamma, const py::object& beta,
-    float epsilon) {
+std::tuple<FloatArray, FloatArray, FloatArray, FloatArray> forward_train_py(const py::array& x,
+                                                                            int64_t axis,
+                                                                            const py::object& gamma,
+                                                                            const py::object& beta,
+                                                                            float epsilon) {
   const char* fn = "batchnorm_forward_train";
   contiguous(x, fn, "x");
   const BatchNormShape s = view_of(x, axis, fn);
@@ -113,9 +116,9 @@ FloatArray forward_infer_py(const py::array& x, int64_t axis, const py::array& m
   return y;
 }
 
-py::tuple backward_py(const py::array& x, const py::array& dy, int64_t axis,
-                      const py::array& mean, const py::array& inv_std, const py::object& gamma,
-                      bool batch_stats, bool need_dx, bool need_dgamma, bool need_dbeta) {
+py::tuple backward_py(const py::array& x, const py::array& dy, int64_t axis, const py::array& mean,
+                      const py::array& inv_std, const py::object& gamma, bool batch_stats,
+                      bool need_dx, bool need_dgamma, bool need_dbeta) {
   const char* fn = "batchnorm_backward";
   contiguous(x, fn, "x");
   contiguous(dy, fn, "dy");
@@ -159,8 +162,7 @@ void register_norm(py::module_& m) {
         "Batch normalization with the batch's own statistics over every axis but `axis`. "
         "gamma/beta may be None. Returns (y, mean, biased variance, 1/sqrt(variance + epsilon)).");
   m.def("batchnorm_forward_infer", &forward_infer_py, py::arg("x"), py::arg("axis"),
-        py::arg("mean"), py::arg("variance"), py::arg("gamma"), py::arg("beta"),
-        py::arg("epsilon"),
+        py::arg("mean"), py::arg("variance"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
         "Batch normalization with given per-channel mean and variance. Returns y.");
   m.def("batchnorm_backward", &backward_py, py::arg("x"), py::arg("dy"), py::arg("axis"),
         py::arg("mean"), py::arg("inv_std"), py::arg("gamma"), py::arg("batch_stats"),

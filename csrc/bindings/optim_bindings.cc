@@ -110,9 +110,9 @@ void sgd(const py::object& var, const py::object& grad, const py::object& moment
   optim::sgd_update(ops.var(), ops.grad(), m, ops.size(), p);
 }
 
-void adam(const py::object& var, const py::object& grad, const py::object& m,
-          const py::object& v, const py::object& velocity_hat, float alpha,
-          float one_minus_beta_1, float one_minus_beta_2, float epsilon) {
+void adam(const py::object& var, const py::object& grad, const py::object& m, const py::object& v,
+          const py::object& velocity_hat, float alpha, float one_minus_beta_1,
+          float one_minus_beta_2, float epsilon) {
   Operands ops("adam_update", var, grad);
   ops.check_var_grad_disjoint();
   float* mp = ops.slot(m, "m");
@@ -158,31 +158,29 @@ void adagrad(const py::object& var, const py::object& grad, const py::object& ac
   optim::adagrad_update(ops.var(), ops.grad(), acc, ops.size(), p);
 }
 
-void adamax(const py::object& var, const py::object& grad, const py::object& m,
-            const py::object& u, float learning_rate, float one_minus_beta_1, float beta_2,
-            float one_minus_beta_1_power, float epsilon) {
+void adamax(const py::object& var, const py::object& grad, const py::object& m, const py::object& u,
+            float learning_rate, float one_minus_beta_1, float beta_2, float one_minus_beta_1_power,
+            float epsilon) {
   Operands ops("adamax_update", var, grad);
   ops.check_var_grad_disjoint();
   float* mp = ops.slot(m, "m");
   float* up = ops.slot(u, "u");
-  optim::AdamaxParams p{learning_rate, one_minus_beta_1, beta_2, one_minus_beta_1_power,
-                        epsilon};
+  optim::AdamaxParams p{learning_rate, one_minus_beta_1, beta_2, one_minus_beta_1_power, epsilon};
   py::gil_scoped_release release;
   optim::adamax_update(ops.var(), ops.grad(), mp, up, ops.size(), p);
 }
 
-void nadam(const py::object& var, const py::object& grad, const py::object& m,
-           const py::object& v, float learning_rate, float one_minus_beta_1,
-           float one_minus_beta_2, float u_next, float one_minus_u_product_next,
-           float one_minus_u, float one_minus_u_product, float one_minus_beta_2_power,
-           float epsilon) {
+void nadam(const py::object& var, const py::object& grad, const py::object& m, const py::object& v,
+           float learning_rate, float one_minus_beta_1, float one_minus_beta_2, float u_next,
+           float one_minus_u_product_next, float one_minus_u, float one_minus_u_product,
+           float one_minus_beta_2_power, float epsilon) {
   Operands ops("nadam_update", var, grad);
   ops.check_var_grad_disjoint();
   float* mp = ops.slot(m, "m");
   float* vp = ops.slot(v, "v");
-  optim::NadamParams p{learning_rate,       one_minus_beta_1,    one_minus_beta_2,
-                       u_next,              one_minus_u_product_next, one_minus_u,
-                       one_minus_u_product, one_minus_beta_2_power,  epsilon};
+  optim::NadamParams p{
+      learning_rate, one_minus_beta_1,    one_minus_beta_2,       u_next, one_minus_u_product_next,
+      one_minus_u,   one_minus_u_product, one_minus_beta_2_power, epsilon};
   py::gil_scoped_release release;
   optim::nadam_update(ops.var(), ops.grad(), mp, vp, ops.size(), p);
 }
@@ -326,9 +324,9 @@ void register_optim(py::module_& m) {
         py::arg("one_minus_rho"), py::arg("mu"), py::arg("epsilon"),
         "RMSprop step in place. momentum and average_grad may be None (no momentum / not "
         "centered).");
-  m.def("adadelta_update", &adadelta, py::arg("var"), py::arg("grad"),
-        py::arg("accumulated_grad"), py::arg("accumulated_delta_var"), py::arg("learning_rate"),
-        py::arg("rho"), py::arg("one_minus_rho"), py::arg("epsilon"), "Adadelta step in place.");
+  m.def("adadelta_update", &adadelta, py::arg("var"), py::arg("grad"), py::arg("accumulated_grad"),
+        py::arg("accumulated_delta_var"), py::arg("learning_rate"), py::arg("rho"),
+        py::arg("one_minus_rho"), py::arg("epsilon"), "Adadelta step in place.");
   m.def("adagrad_update", &adagrad, py::arg("var"), py::arg("grad"), py::arg("accumulator"),
         py::arg("learning_rate"), py::arg("epsilon"), "Adagrad step in place.");
   m.def("adamax_update", &adamax, py::arg("var"), py::arg("grad"), py::arg("m"), py::arg("u"),
@@ -339,8 +337,8 @@ void register_optim(py::module_& m) {
         py::arg("u_next"), py::arg("one_minus_u_product_next"), py::arg("one_minus_u"),
         py::arg("one_minus_u_product"), py::arg("one_minus_beta_2_power"), py::arg("epsilon"),
         "Nadam step in place (the step-dependent scalars are computed by the caller).");
-  m.def("decay_weights", &decay, py::arg("var"), py::arg("weight_decay"),
-        py::arg("learning_rate"), "Decoupled weight decay in place: var -= var*wd*lr.");
+  m.def("decay_weights", &decay, py::arg("var"), py::arg("weight_decay"), py::arg("learning_rate"),
+        "Decoupled weight decay in place: var -= var*wd*lr.");
   m.def("sum_squares", &sum_squares, py::arg("x"),
         "Sum of squares of a float32 array, accumulated in double.");
 }

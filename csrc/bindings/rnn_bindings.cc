@@ -39,9 +39,8 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
                   const py::object& h0, const py::object& c0, const py::object& mask,
                   const py::object& in_mask, const py::object& rec_mask, bool reverse,
                   bool zero_masked_outputs, const py::object& y, const py::object& h_last,
-                  const py::object& c_last,
-                  const py::object& gates, const py::object& hprev, const py::object& state,
-                  bool workspace_writable) {
+                  const py::object& c_last, const py::object& gates, const py::object& hprev,
+                  const py::object& state, bool workspace_writable) {
   a.cell = parse_cell(cell, fn);
   a.act = parse_activation(act, fn, "activation");
   a.rec_act = parse_activation(rec_act, fn, "recurrent_activation");
@@ -50,9 +49,10 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
   FloatArray ra = float_array(r, 2, fn, "r", false);
   const int64_t U = ra.shape[0], G = rnn_gate_count(a.cell), GU = G * U;
   if (I <= 0 || U <= 0) {
-    throw py::value_error(std::string(fn) + ": input features and units must be positive, "
-                          "received x of shape " + shape_text(xa.shape) + " and r of shape " +
-                          shape_text(ra.shape));
+    throw py::value_error(std::string(fn) +
+                          ": input features and units must be positive, "
+                          "received x of shape " +
+                          shape_text(xa.shape) + " and r of shape " + shape_text(ra.shape));
   }
   require_shape(ra, {U, GU}, fn, "r");
   FloatArray wa = float_array(w, 2, fn, "w", false);
@@ -93,8 +93,8 @@ void rnn_forward_py(const std::string& cell, const std::string& act, const std::
                     const py::object& c0, const py::object& mask, const py::object& in_mask,
                     const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
                     const py::object& y, const py::object& h_last, const py::object& c_last,
-                    const py::object& gates, const py::object& hprev,
-                    const py::object& state, const py::object& y_last) {
+                    const py::object& gates, const py::object& hprev, const py::object& state,
+                    const py::object& y_last) {
   RnnArgs a;
   fill_forward(a, "rnn_forward", cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask,
                rec_mask, reverse, zero_masked_outputs, y, h_last, c_last, gates, hprev, state,
@@ -113,17 +113,15 @@ void rnn_backward_py(const std::string& cell, const std::string& act, const std:
                      const py::object& c0, const py::object& mask, const py::object& in_mask,
                      const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
                      const py::object& y, const py::object& gates, const py::object& hprev,
-                     const py::object& state,
-                     const py::object& dy, const py::object& dy_last, const py::object& dh_last,
-                     const py::object& dc_last, const py::object& dx, const py::object& dw,
-                     const py::object& dr, const py::object& db, const py::object& drb,
-                     const py::object& dh0, const py::object& dc0, const py::object& dgates,
-                     const py::object& dgates_rec) {
+                     const py::object& state, const py::object& dy, const py::object& dy_last,
+                     const py::object& dh_last, const py::object& dc_last, const py::object& dx,
+                     const py::object& dw, const py::object& dr, const py::object& db,
+                     const py::object& drb, const py::object& dh0, const py::object& dc0,
+                     const py::object& dgates, const py::object& dgates_rec) {
   const char* fn = "rnn_backward";
   RnnArgs a;
-  fill_forward(a, fn, cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask, rec_mask,
-               reverse, zero_masked_outputs, y, py::none(), py::none(), gates, hprev, state,
-               false);
+  fill_forward(a, fn, cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask, rec_mask, reverse,
+               zero_masked_outputs, y, py::none(), py::none(), gates, hprev, state, false);
   const int64_t B = a.batch, T = a.steps, I = a.in, U = a.units;
   const int64_t GU = rnn_gate_count(a.cell) * U;
   a.dy = optional_array(dy, {B, T, U}, fn, "dy", false);
@@ -150,13 +148,12 @@ void rnn_backward_py(const std::string& cell, const std::string& act, const std:
 void register_rnn(py::module_& m) {
   using py::arg;
   const py::none none;
-  m.def("rnn_forward", &rnn_forward_py, arg("cell"), arg("activation"),
-        arg("recurrent_activation"), arg("x"), arg("w"), arg("r"), arg("b") = none,
-        arg("rb") = none, arg("h0") = none, arg("c0") = none, arg("mask") = none,
-        arg("in_mask") = none, arg("rec_mask") = none, arg("reverse") = false,
-        arg("zero_masked_outputs") = false,
-        arg("y") = none, arg("h_last") = none, arg("c_last") = none, arg("gates") = none,
-        arg("hprev") = none, arg("state") = none, arg("y_last") = none,
+  m.def("rnn_forward", &rnn_forward_py, arg("cell"), arg("activation"), arg("recurrent_activation"),
+        arg("x"), arg("w"), arg("r"), arg("b") = none, arg("rb") = none, arg("h0") = none,
+        arg("c0") = none, arg("mask") = none, arg("in_mask") = none, arg("rec_mask") = none,
+        arg("reverse") = false, arg("zero_masked_outputs") = false, arg("y") = none,
+        arg("h_last") = none, arg("c_last") = none, arg("gates") = none, arg("hprev") = none,
+        arg("state") = none, arg("y_last") = none,
         "A recurrent layer over all timesteps: fills y (outputs, processing order) or only "
         "y_last (the last output), h_last, c_last and the gates/hprev/state workspace the "
         "backward pass reads.");
@@ -164,12 +161,11 @@ void register_rnn(py::module_& m) {
         arg("recurrent_activation"), arg("x"), arg("w"), arg("r"), arg("b") = none,
         arg("rb") = none, arg("h0") = none, arg("c0") = none, arg("mask") = none,
         arg("in_mask") = none, arg("rec_mask") = none, arg("reverse") = false,
-        arg("zero_masked_outputs") = false,
-        arg("y") = none, arg("gates") = none, arg("hprev") = none, arg("state") = none,
-        arg("dy") = none, arg("dy_last") = none, arg("dh_last") = none, arg("dc_last") = none,
-        arg("dx") = none, arg("dw") = none, arg("dr") = none, arg("db") = none,
-        arg("drb") = none, arg("dh0") = none, arg("dc0") = none, arg("dgates") = none,
-        arg("dgates_rec") = none,
+        arg("zero_masked_outputs") = false, arg("y") = none, arg("gates") = none,
+        arg("hprev") = none, arg("state") = none, arg("dy") = none, arg("dy_last") = none,
+        arg("dh_last") = none, arg("dc_last") = none, arg("dx") = none, arg("dw") = none,
+        arg("dr") = none, arg("db") = none, arg("drb") = none, arg("dh0") = none, arg("dc0") = none,
+        arg("dgates") = none, arg("dgates_rec") = none,
         "Gradients of a recurrent layer over all timesteps from its forward workspace.");
 }
 

@@ -114,17 +114,17 @@ void check_forward_train(const Case& k, bool affine, float offset = 0.0f) {
 }
 
 const std::vector<Case> kCases = {
-    {1, 3, 1},     // one sample: zero variance, output = beta
-    {1, 1, 1},     {5, 1, 1},    {7, 3, 1},   {33, 257, 1}, {2, 5, 1},
-    {3, 3, 25},    // channels-first planes
-    {2, 257, 7},   {4, 1, 1000}, {1, 4, 9},   {2, 2, 13},
+    {1, 3, 1},  // one sample: zero variance, output = beta
+    {1, 1, 1},   {5, 1, 1},    {7, 3, 1}, {33, 257, 1},
+    {2, 5, 1},   {3, 3, 25},  // channels-first planes
+    {2, 257, 7}, {4, 1, 1000}, {1, 4, 9}, {2, 2, 13},
 };
 
 TEST(BatchNormForward, TrainingMatchesNaiveLoops) {
   for (const Case& k : kCases) {
     for (bool affine : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << k.outer << "x" << k.channels << "x" << k.inner
-                                        << " affine=" << affine);
+      SCOPED_TRACE(::testing::Message()
+                   << k.outer << "x" << k.channels << "x" << k.inner << " affine=" << affine);
       check_forward_train(k, affine);
     }
   }
@@ -227,9 +227,9 @@ TEST(BatchNormBackward, MatchesNaiveLoops) {
   for (const Case& k : kCases)
     for (bool batch_stats : {false, true})
       for (bool affine : {false, true}) {
-        SCOPED_TRACE(::testing::Message() << k.outer << "x" << k.channels << "x" << k.inner
-                                          << " batch_stats=" << batch_stats
-                                          << " affine=" << affine);
+        SCOPED_TRACE(::testing::Message()
+                     << k.outer << "x" << k.channels << "x" << k.inner
+                     << " batch_stats=" << batch_stats << " affine=" << affine);
         check_backward(k, batch_stats, affine);
       }
 }
@@ -301,7 +301,7 @@ TEST(BatchNorm, EmptyBatchIsHarmless) {
 TEST(BatchNorm, ThreadedMatchesSingleThread) {
   // Rows split (channels-last and planes), channels split (few rows, or many channels).
   const std::vector<Case> big = {{40000, 16, 1}, {8, 3, 20000}, {3, 300000, 1},
-                                 {3, 8, 40000}, {64, 64, 64},   {2, 3, 100000}};
+                                 {3, 8, 40000},  {64, 64, 64},  {2, 3, 100000}};
   for (const Case& k : big) {
     SCOPED_TRACE(::testing::Message() << k.outer << "x" << k.channels << "x" << k.inner);
     const size_t size = static_cast<size_t>(k.outer * k.channels * k.inner);

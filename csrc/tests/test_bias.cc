@@ -10,8 +10,7 @@
 namespace fastkeras {
 namespace {
 
-void check(int64_t rows, int64_t cols, int64_t pad, float beta, int threads,
-           float alpha = 1.0f) {
+void check(int64_t rows, int64_t cols, int64_t pad, float beta, int threads, float alpha = 1.0f) {
   std::mt19937 rng(static_cast<uint32_t>(rows * 131 + cols));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const int64_t ld = cols + pad;

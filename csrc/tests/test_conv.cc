@@ -42,8 +42,7 @@ void check_depthwise(const DwCase& k, bool with_bias, uint32_t seed) {
   // NaN-filled outputs: the kernel must overwrite every element.
   std::vector<float> y(dy.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN), db(f, NAN);
   depthwise_conv2d_forward(s, m, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data());
-  depthwise_conv2d_backward(s, m, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
-                            db.data());
+  depthwise_conv2d_backward(s, m, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
 
   std::vector<double> rdx(x.size(), 0), rdw(w.size(), 0), rdb(f, 0);
   for (int64_t n = 0; n < s.n; ++n)
@@ -66,8 +65,8 @@ void check_depthwise(const DwCase& k, bool with_bias, uint32_t seed) {
                 rdx[xi] += g * w[wi];
                 rdw[wi] += g * x[xi];
               }
-            ASSERT_NEAR(y[o], acc, 1e-4) << "forward at " << n << "," << oy << "," << ox << ","
-                                         << oc;
+            ASSERT_NEAR(y[o], acc, 1e-4)
+                << "forward at " << n << "," << oy << "," << ox << "," << oc;
           }
   for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], rdx[i], 1e-3) << "dx " << i;
   for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], rdw[i], 2e-3) << "dw " << i;
@@ -77,18 +76,18 @@ void check_depthwise(const DwCase& k, bool with_bias, uint32_t seed) {
 TEST(DepthwiseConv2D, MatchesDirectLoop) {
   const DwCase cases[] = {
       // n  h   w  c  m kh kw sh sw dh dw pt pl pb pr
-      {2, 7, 9, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},     // valid
-      {2, 7, 9, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // same, multiplier 2
-      {1, 8, 8, 5, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},     // TF same with stride 2
-      {3, 11, 7, 2, 3, 2, 5, 3, 2, 1, 1, 0, 2, 1, 2},    // uneven kernel, strides 3/2
-      {2, 9, 9, 4, 1, 3, 3, 1, 1, 2, 2, 0, 0, 0, 0},     // dilation
-      {2, 9, 10, 3, 2, 3, 2, 1, 1, 2, 3, 2, 1, 2, 2},    // dilation + same
-      {2, 5, 4, 7, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1
-      {2, 5, 4, 7, 4, 1, 1, 2, 3, 1, 1, 0, 0, 0, 0},     // 1x1 strided, multiplier 4
-      {2, 5, 6, 3, 1, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0},     // kernel as large as the input
-      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // everything 1
-      {1, 3, 3, 2, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},     // output 1x1 with padding all round
-      {17, 12, 12, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, // batch spread over threads
+      {2, 7, 9, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},      // valid
+      {2, 7, 9, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // same, multiplier 2
+      {1, 8, 8, 5, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},      // TF same with stride 2
+      {3, 11, 7, 2, 3, 2, 5, 3, 2, 1, 1, 0, 2, 1, 2},     // uneven kernel, strides 3/2
+      {2, 9, 9, 4, 1, 3, 3, 1, 1, 2, 2, 0, 0, 0, 0},      // dilation
+      {2, 9, 10, 3, 2, 3, 2, 1, 1, 2, 3, 2, 1, 2, 2},     // dilation + same
+      {2, 5, 4, 7, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},      // 1x1
+      {2, 5, 4, 7, 4, 1, 1, 2, 3, 1, 1, 0, 0, 0, 0},      // 1x1 strided, multiplier 4
+      {2, 5, 6, 3, 1, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0},      // kernel as large as the input
+      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},      // everything 1
+      {1, 3, 3, 2, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},      // output 1x1 with padding all round
+      {17, 12, 12, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // batch spread over threads
   };
   uint32_t seed = 11;
   for (const auto& k : cases) {
@@ -125,11 +124,9 @@ TEST(DepthwiseConv2D, ThreadCountDoesNotChangeResults) {
   auto dy = random_vec(s.n * s.oh * s.ow * s.f, 7);
   std::vector<float> dw1(w.size()), dw2(w.size()), dx1(x.size()), dx2(x.size());
   set_num_threads(1);
-  depthwise_conv2d_backward(s, k.m, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(),
-                            nullptr);
+  depthwise_conv2d_backward(s, k.m, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(), nullptr);
   set_num_threads(2);
-  depthwise_conv2d_backward(s, k.m, x.data(), w.data(), dy.data(), dx2.data(), dw2.data(),
-                            nullptr);
+  depthwise_conv2d_backward(s, k.m, x.data(), w.data(), dy.data(), dx2.data(), dw2.data(), nullptr);
   set_num_threads(0);
   EXPECT_EQ(dx1, dx2);  // gathered: the same sums in the same order
   for (size_t i = 0; i < dw1.size(); ++i) EXPECT_NEAR(dw1[i], dw2[i], 1e-3);

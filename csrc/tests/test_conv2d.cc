@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
-#include "tests/conv2d_test_util.h"
 #include "kernels/parallel.h"
 #include "kernels/pool2d/pool2d.h"
+#include "tests/conv2d_test_util.h"
 
 namespace fastkeras {
 namespace {
@@ -71,17 +71,17 @@ void check_conv(const Case& k, bool relu, uint32_t seed) {
 TEST(Conv2D, MatchesDirectConvolution) {
   const Case cases[] = {
       // n  h  w  c kh kw  f sh sw dh dw pt pl pb pr
-      {2, 7, 9, 3, 3, 3, 5, 1, 1, 1, 1, 0, 0, 0, 0},    // valid
-      {2, 7, 9, 3, 3, 3, 5, 1, 1, 1, 1, 1, 1, 1, 1},    // same
-      {1, 8, 8, 2, 3, 3, 4, 2, 2, 1, 1, 0, 0, 1, 1},    // TF same with stride 2: extra at end
-      {3, 11, 6, 1, 2, 5, 3, 3, 2, 1, 1, 0, 2, 1, 2},   // uneven kernel, strides, padding
-      {2, 9, 9, 3, 3, 3, 2, 1, 1, 2, 2, 0, 0, 0, 0},    // dilation
-      {2, 9, 9, 3, 3, 3, 2, 1, 1, 2, 3, 2, 3, 2, 3},    // dilation + same
-      {2, 5, 4, 7, 1, 1, 6, 1, 1, 1, 1, 0, 0, 0, 0},    // 1x1 pointwise (no im2col)
-      {2, 5, 4, 7, 1, 1, 6, 2, 2, 1, 1, 0, 0, 0, 0},    // 1x1 strided
-      {2, 5, 6, 3, 5, 6, 4, 1, 1, 1, 1, 0, 0, 0, 0},    // kernel as large as the input
-      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    // everything 1
-      {9, 64, 64, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, // batch spans several im2col tiles
+      {2, 7, 9, 3, 3, 3, 5, 1, 1, 1, 1, 0, 0, 0, 0},     // valid
+      {2, 7, 9, 3, 3, 3, 5, 1, 1, 1, 1, 1, 1, 1, 1},     // same
+      {1, 8, 8, 2, 3, 3, 4, 2, 2, 1, 1, 0, 0, 1, 1},     // TF same with stride 2: extra at end
+      {3, 11, 6, 1, 2, 5, 3, 3, 2, 1, 1, 0, 2, 1, 2},    // uneven kernel, strides, padding
+      {2, 9, 9, 3, 3, 3, 2, 1, 1, 2, 2, 0, 0, 0, 0},     // dilation
+      {2, 9, 9, 3, 3, 3, 2, 1, 1, 2, 3, 2, 3, 2, 3},     // dilation + same
+      {2, 5, 4, 7, 1, 1, 6, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1 pointwise (no im2col)
+      {2, 5, 4, 7, 1, 1, 6, 2, 2, 1, 1, 0, 0, 0, 0},     // 1x1 strided
+      {2, 5, 6, 3, 5, 6, 4, 1, 1, 1, 1, 0, 0, 0, 0},     // kernel as large as the input
+      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // everything 1
+      {9, 64, 64, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // batch spans several im2col tiles
   };
   uint32_t seed = 1;
   for (const auto& k : cases) {
@@ -110,10 +110,10 @@ TEST(Conv2D, KeptColumnsGiveTheSameGradients) {
   // The forward's im2col handed to the backward pass must give exactly what rebuilding it does;
   // shapes that do not use im2col (1x1, few channels) leave the buffer alone and say so.
   const Case cases[] = {
-      {3, 9, 8, 6, 3, 3, 20, 1, 1, 1, 1, 1, 1, 1, 1},   // im2col
-      {2, 11, 7, 5, 2, 3, 3, 2, 1, 2, 1, 1, 0, 1, 2},   // strides, dilation, padding
-      {2, 5, 4, 7, 1, 1, 6, 1, 1, 1, 1, 0, 0, 0, 0},    // 1x1 pointwise: no im2col
-      {2, 6, 6, 1, 3, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0},    // one channel: direct kernels on AVX-512
+      {3, 9, 8, 6, 3, 3, 20, 1, 1, 1, 1, 1, 1, 1, 1},  // im2col
+      {2, 11, 7, 5, 2, 3, 3, 2, 1, 2, 1, 1, 0, 1, 2},  // strides, dilation, padding
+      {2, 5, 4, 7, 1, 1, 6, 1, 1, 1, 1, 0, 0, 0, 0},   // 1x1 pointwise: no im2col
+      {2, 6, 6, 1, 3, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0},   // one channel: direct kernels on AVX-512
   };
   for (const auto& k : cases) {
     const Conv2DShape s = shape_of(k);
@@ -122,7 +122,8 @@ TEST(Conv2D, KeptColumnsGiveTheSameGradients) {
     auto b = random_vec(s.f, 23), dy = random_vec(rows * s.f, 24);
     std::vector<float> y(dy.size()), y2(dy.size()), col(rows * width, -7.0f);
     conv2d_forward(s, x.data(), w.data(), b.data(), true, y.data());
-    const bool filled = conv2d_forward(s, x.data(), w.data(), b.data(), true, y2.data(), col.data());
+    const bool filled =
+        conv2d_forward(s, x.data(), w.data(), b.data(), true, y2.data(), col.data());
     EXPECT_EQ(y, y2);
     const bool pointwise = k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1;
     if (pointwise) {

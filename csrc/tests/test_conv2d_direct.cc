@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
-#include "tests/conv2d_test_util.h"
 #include "kernels/conv2d/direct_conv.h"
 #include "kernels/parallel.h"
+#include "tests/conv2d_test_util.h"
 
 namespace fastkeras {
 namespace {
@@ -68,8 +68,7 @@ void check_direct(const Case& k, bool relu, int threads, uint32_t seed) {
         for (int64_t f = 0; f < s.f; ++f) {
           const int64_t o = ((n * s.oh + oy) * s.ow + ox) * s.f + f;
           const double want = relu && z[o] < 0 ? 0.0 : z[o];
-          ASSERT_NEAR(y[o], want, 1e-4) << "forward at " << n << "," << oy << "," << ox << ","
-                                        << f;
+          ASSERT_NEAR(y[o], want, 1e-4) << "forward at " << n << "," << oy << "," << ox << "," << f;
           const double g = relu && !(y[o] > 0) ? 0.0 : dy[o];
           rdb[f] += g;
           for (int64_t i = 0; i < s.kh; ++i)
@@ -110,9 +109,8 @@ TEST(DirectConv2D, MatchesNaiveLoops) {
     for (bool relu : {false, true}) {
       for (int threads : {1, 2, 3}) {
         SCOPED_TRACE(::testing::Message() << "case n=" << k.n << " h=" << k.h << " w=" << k.w
-                                          << " c=" << k.c << " k=" << k.kh << "x" << k.kw
-                                          << " f=" << k.f << " relu=" << relu
-                                          << " threads=" << threads);
+                                          << " c=" << k.c << " k=" << k.kh << "x" << k.kw << " f="
+                                          << k.f << " relu=" << relu << " threads=" << threads);
         check_direct(k, relu, threads, seed += 4);
       }
     }

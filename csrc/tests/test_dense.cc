@@ -13,13 +13,23 @@ void check(int64_t batch, int64_t in, int64_t units, bool relu, float beta) {
   std::mt19937 rng(static_cast<uint32_t>(batch * 1000 + in * 10 + units));
   std::uniform_real_distribution<float> d(-1, 1);
   std::vector<float> x(batch * in), w(in * units), y(batch * units), dy(batch * units);
-  for (auto* v : {&x, &w, &y, &dy}) for (auto& e : *v) e = d(rng);
+  for (auto* v : {&x, &w, &y, &dy})
+    for (auto& e : *v) e = d(rng);
   std::vector<float> dx(batch * in), dw(in * units, 0.5f), db(units, 0.25f);
   DenseBackwardArgs a;
-  a.batch = batch; a.in = in; a.units = units;
-  a.x = x.data(); a.ldx = in; a.w = w.data(); a.y = y.data(); a.dy = dy.data();
+  a.batch = batch;
+  a.in = in;
+  a.units = units;
+  a.x = x.data();
+  a.ldx = in;
+  a.w = w.data();
+  a.y = y.data();
+  a.dy = dy.data();
   a.act = relu ? Activation::kRelu : Activation::kIdentity;
-  a.dx = dx.data(); a.dw = dw.data(); a.db = db.data(); a.beta = beta;
+  a.dx = dx.data();
+  a.dw = dw.data();
+  a.db = db.data();
+  a.beta = beta;
   dense_backward(a);
   auto dz = [&](int64_t i, int64_t u) {
     float g = dy[i * units + u];
@@ -57,8 +67,14 @@ TEST(DenseBackward, MatchesNaiveLoops) {
 TEST(DenseBackward, OptionalOutputsAreSkipped) {
   std::vector<float> x(6, 1.0f), w(6, 1.0f), dy(4, 1.0f), dw(6);
   DenseBackwardArgs a;
-  a.batch = 2; a.in = 3; a.units = 2;
-  a.x = x.data(); a.ldx = 3; a.w = w.data(); a.dy = dy.data(); a.dw = dw.data();
+  a.batch = 2;
+  a.in = 3;
+  a.units = 2;
+  a.x = x.data();
+  a.ldx = 3;
+  a.w = w.data();
+  a.dy = dy.data();
+  a.dw = dw.data();
   dense_backward(a);  // dx and db are null: not touched
   for (float v : dw) EXPECT_EQ(v, 2.0f);
 }
@@ -72,14 +88,25 @@ TEST(DenseBackward, InPlaceSgdStepUsesTheOldKernelForDx) {
       std::uniform_real_distribution<float> d(-1, 1);
       std::vector<float> x(batch * in), w(in * units), b(units), y(batch * units),
           dy(batch * units), dx(batch * in);
-      for (auto* v : {&x, &w, &b, &y, &dy}) for (auto& e : *v) e = d(rng);
+      for (auto* v : {&x, &w, &b, &y, &dy})
+        for (auto& e : *v) e = d(rng);
       const std::vector<float> w0 = w, b0 = b;
       const float lr = 0.05f;
       DenseBackwardArgs a;
-      a.batch = batch; a.in = in; a.units = units;
-      a.x = x.data(); a.ldx = in; a.w = w.data(); a.y = y.data(); a.dy = dy.data();
+      a.batch = batch;
+      a.in = in;
+      a.units = units;
+      a.x = x.data();
+      a.ldx = in;
+      a.w = w.data();
+      a.y = y.data();
+      a.dy = dy.data();
       a.act = Activation::kRelu;
-      a.dx = dx.data(); a.dw = w.data(); a.db = b.data(); a.beta = 1.0f; a.alpha = -lr;
+      a.dx = dx.data();
+      a.dw = w.data();
+      a.db = b.data();
+      a.beta = 1.0f;
+      a.alpha = -lr;
       dense_backward(a);
       auto dz = [&](int64_t i, int64_t u) {
         return y[i * units + u] > 0 ? dy[i * units + u] : 0.0f;

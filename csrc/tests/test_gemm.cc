@@ -112,10 +112,10 @@ void check_case(const Case& c, Isa isa, int threads, uint32_t seed) {
 // (4/6/12 rows, 8/16/32 columns) and cache blocks (kc=256, nc=768, mc=1536).
 const std::vector<std::array<int64_t, 3>>& shapes() {
   static const std::vector<std::array<int64_t, 3>> s = {
-      {1, 1, 1},    {1, 7, 3},     {7, 1, 5},    {2, 3, 1},     {3, 5, 7},     {4, 8, 16},
-      {5, 9, 17},   {6, 16, 2},    {11, 31, 13}, {12, 32, 64},  {13, 33, 29},  {23, 47, 31},
-      {37, 61, 97}, {64, 64, 64},  {71, 67, 255}, {9, 17, 256}, {10, 18, 257}, {25, 40, 513},
-      {3, 767, 5},  {13, 769, 7},  {1535, 3, 9}, {1537, 5, 4},  {32, 300, 784}, {100, 10, 33},
+      {1, 1, 1},    {1, 7, 3},    {7, 1, 5},     {2, 3, 1},    {3, 5, 7},      {4, 8, 16},
+      {5, 9, 17},   {6, 16, 2},   {11, 31, 13},  {12, 32, 64}, {13, 33, 29},   {23, 47, 31},
+      {37, 61, 97}, {64, 64, 64}, {71, 67, 255}, {9, 17, 256}, {10, 18, 257},  {25, 40, 513},
+      {3, 767, 5},  {13, 769, 7}, {1535, 3, 9},  {1537, 5, 4}, {32, 300, 784}, {100, 10, 33},
   };
   return s;
 }
@@ -143,8 +143,16 @@ TEST_P(GemmIsaTest, AlphaBetaBiasReluAndLeadingDimensions) {
     for (float alpha : alphas) {
       for (float beta : betas) {
         for (int flags = 0; flags < 8; ++flags) {
-          Case c{s[0], s[1], s[2], (flags & 1) != 0, (flags & 2) != 0, alpha, beta,
-                 (flags & 4) != 0, (flags & 4) != 0, 3};
+          Case c{s[0],
+                 s[1],
+                 s[2],
+                 (flags & 1) != 0,
+                 (flags & 2) != 0,
+                 alpha,
+                 beta,
+                 (flags & 4) != 0,
+                 (flags & 4) != 0,
+                 3};
           check_case(c, isa, 1, seed++);
         }
         Case relu_only{s[0], s[1], s[2], false, false, alpha, beta, false, true, 0};
@@ -210,7 +218,7 @@ TEST_P(GemmIsaTest, EmptyOutputIsANoOp) {
 TEST_P(GemmIsaTest, ReluKeepsNaN) {
   const Isa isa = GetParam();
   std::vector<float> a = {std::numeric_limits<float>::quiet_NaN(), 1.0f};  // 2 x 1
-  std::vector<float> b = {1.0f, -1.0f, 2.0f};                               // 1 x 3
+  std::vector<float> b = {1.0f, -1.0f, 2.0f};                              // 1 x 3
   std::vector<float> c(6, 0.0f);
   GemmArgs g;
   g.m = 2;

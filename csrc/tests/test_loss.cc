@@ -51,9 +51,9 @@ void check_sparse(int64_t n, int64_t c, float spread, bool with_scale, int threa
   const auto scale = random_scale(n, 5);
   std::vector<float> loss(n, -1.0f), grad(n * c, -1.0f);
   set_num_threads(threads);
-  const LabelCheck ok = sparse_softmax_cross_entropy(z.data(), n, c, labels.data(), false, 0,
-                                                     with_scale ? scale.data() : nullptr,
-                                                     loss.data(), grad.data());
+  const LabelCheck ok =
+      sparse_softmax_cross_entropy(z.data(), n, c, labels.data(), false, 0,
+                                   with_scale ? scale.data() : nullptr, loss.data(), grad.data());
   set_num_threads(0);
   ASSERT_TRUE(ok.ok());
   for (int64_t i = 0; i < n; ++i) {
@@ -89,8 +89,9 @@ TEST(LossSparseSoftmaxCE, ExtremeLogitsStayFinite) {
   std::vector<int32_t> y = {1};
   float loss = 0.0f;
   std::vector<float> g(c);
-  ASSERT_TRUE(sparse_softmax_cross_entropy(z.data(), 1, c, y.data(), false, 0, nullptr, &loss,
-                                           g.data()).ok());
+  ASSERT_TRUE(
+      sparse_softmax_cross_entropy(z.data(), 1, c, y.data(), false, 0, nullptr, &loss, g.data())
+          .ok());
   EXPECT_FLOAT_EQ(loss, 2e4f);
   EXPECT_FLOAT_EQ(g[0], 1.0f);
   EXPECT_FLOAT_EQ(g[1], -1.0f);
@@ -106,10 +107,12 @@ TEST(LossSparseSoftmaxCE, LossOnlyWhenGradIsNull) {
   const auto z = random_logits(n, c, 3.0f, 11);
   std::vector<int32_t> y = {0, 1, 2, 3, 0};
   std::vector<float> a(n), b(n), g(n * c);
-  ASSERT_TRUE(sparse_softmax_cross_entropy(z.data(), n, c, y.data(), false, 0, nullptr, a.data(),
-                                           nullptr).ok());
-  ASSERT_TRUE(sparse_softmax_cross_entropy(z.data(), n, c, y.data(), false, 0, nullptr, b.data(),
-                                           g.data()).ok());
+  ASSERT_TRUE(
+      sparse_softmax_cross_entropy(z.data(), n, c, y.data(), false, 0, nullptr, a.data(), nullptr)
+          .ok());
+  ASSERT_TRUE(
+      sparse_softmax_cross_entropy(z.data(), n, c, y.data(), false, 0, nullptr, b.data(), g.data())
+          .ok());
   for (int64_t i = 0; i < n; ++i) EXPECT_EQ(a[i], b[i]);
 }
 
@@ -119,7 +122,8 @@ TEST(LossSparseSoftmaxCE, IgnoreClassZeroesLossAndGrad) {
   std::vector<int32_t> y = {255, 1, 255, 2};  // 255 is out of range but ignored
   std::vector<float> loss(n), grad(n * c, 7.0f);
   ASSERT_TRUE(sparse_softmax_cross_entropy(z.data(), n, c, y.data(), true, 255, nullptr,
-                                           loss.data(), grad.data()).ok());
+                                           loss.data(), grad.data())
+                  .ok());
   for (int64_t i : {0, 2}) {
     EXPECT_EQ(loss[i], 0.0f);
     for (int64_t j = 0; j < c; ++j) EXPECT_EQ(grad[i * c + j], 0.0f);

@@ -104,10 +104,10 @@ TEST(OptimRmsprop, AllFourVariants) {
         const double lr = 0.01, rho = 0.9, mu = with_momentum ? 0.5 : 0.0, eps = 1e-7;
         for (int s = 0; s < kSteps; ++s) {
           const Vec g = grad_for(n, s);
-          rmsprop_update(var.data(), g.data(), vel.data(), with_momentum ? mom.data() : nullptr,
-                         centered ? avg.data() : nullptr, n,
-                         RmspropParams{float(lr), float(rho), float(1 - rho), float(mu),
-                                       float(eps)});
+          rmsprop_update(
+              var.data(), g.data(), vel.data(), with_momentum ? mom.data() : nullptr,
+              centered ? avg.data() : nullptr, n,
+              RmspropParams{float(lr), float(rho), float(1 - rho), float(mu), float(eps)});
           for (int64_t i = 0; i < n; ++i) {
             rvel[i] = rho * rvel[i] + (1 - rho) * g[i] * g[i];
             double denom = rvel[i] + eps;

@@ -36,9 +36,10 @@ TEST(Parallel, RunsEveryIndexOnce) {
 }
 
 TEST(Parallel, WorkerExceptionIsRethrown) {
-  EXPECT_THROW(run_parallel(3, [](int t) {
-                 if (t == 2) throw std::runtime_error("worker failed");
-               }),
+  EXPECT_THROW(run_parallel(3,
+                            [](int t) {
+                              if (t == 2) throw std::runtime_error("worker failed");
+                            }),
                std::runtime_error);
 }
 

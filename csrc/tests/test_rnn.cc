@@ -8,9 +8,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/parallel.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/rnn/rnn.h"
 
 namespace fastkeras {
@@ -198,8 +198,7 @@ void run_case(const Problem& p, uint32_t seed) {
   }
 
   auto fy = to_f(gy), fyl = to_f(gyl), fh = to_f(gh), fc = to_f(gc);
-  std::vector<float> dx(B * T * I), dw(I * GU), dr(U * GU), db(GU), drb(GU), dh0(B * U),
-      dc0(B * U);
+  std::vector<float> dx(B * T * I), dw(I * GU), dr(U * GU), db(GU), drb(GU), dh0(B * U), dc0(B * U);
   a.dy = fy.data(), a.dy_last = fyl.data(), a.dh_last = fh.data();
   a.dc_last = lstm ? fc.data() : nullptr;
   a.dx = dx.data(), a.dw = dw.data(), a.dr = dr.data(), a.db = db.data();
@@ -209,7 +208,7 @@ void run_case(const Problem& p, uint32_t seed) {
   a.dgates = dgates.data(), a.dgates_rec = dgr.data();
   rnn_backward(a);
 
-  auto check_grad = [&](const char* name, Vec Params::*field, const std::vector<float>& got) {
+  auto check_grad = [&](const char* name, Vec Params::* field, const std::vector<float>& got) {
     Params qq = q;
     Vec& v = qq.*field;
     for (size_t i = 0; i < v.size(); ++i) {
@@ -234,8 +233,7 @@ void run_case(const Problem& p, uint32_t seed) {
   }
 }
 
-const RnnCell kCells[] = {RnnCell::kSimple, RnnCell::kLstm, RnnCell::kGru,
-                          RnnCell::kGruResetAfter};
+const RnnCell kCells[] = {RnnCell::kSimple, RnnCell::kLstm, RnnCell::kGru, RnnCell::kGruResetAfter};
 
 TEST(RnnKernel, PlainSequencesMatchReference) {
   uint32_t seed = 1;

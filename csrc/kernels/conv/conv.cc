@@ -82,8 +82,7 @@ void depthwise_conv2d_forward(const Conv2DShape& s, int64_t multiplier, const fl
           for (int64_t j = 0; j < s.kw; ++j) {
             const int64_t ix = ox * s.stride_w - s.pad_left + j * s.dil_w;
             if (ix < 0 || ix >= s.w) continue;
-            tap_accumulate(x + ((n * s.h + iy) * s.w + ix) * c, w + (i * s.kw + j) * f, c, m,
-                           out);
+            tap_accumulate(x + ((n * s.h + iy) * s.w + ix) * c, w + (i * s.kw + j) * f, c, m, out);
           }
         }
       }
@@ -92,8 +91,7 @@ void depthwise_conv2d_forward(const Conv2DShape& s, int64_t multiplier, const fl
 }
 
 void depthwise_conv2d_backward(const Conv2DShape& s, int64_t multiplier, const float* x,
-                               const float* w, const float* dy, float* dx, float* dw,
-                               float* db) {
+                               const float* w, const float* dy, float* dx, float* dw, float* db) {
   const int64_t c = s.c, m = multiplier, f = c * m;
   const int64_t taps = s.kh * s.kw;
   const int64_t out_rows = s.n * s.oh * s.ow;
@@ -121,8 +119,8 @@ void depthwise_conv2d_backward(const Conv2DShape& s, int64_t multiplier, const f
               if (tx < 0 || tx % s.stride_w) continue;
               const int64_t ox = tx / s.stride_w;
               if (ox >= s.ow) continue;
-              tap_input_grad(dy + ((n * s.oh + oy) * s.ow + ox) * f, w + (i * s.kw + j) * f, c,
-                             m, acc);
+              tap_input_grad(dy + ((n * s.oh + oy) * s.ow + ox) * f, w + (i * s.kw + j) * f, c, m,
+                             acc);
             }
           }
         }

@@ -23,7 +23,6 @@ void depthwise_conv2d_forward(const Conv2DShape& s, int64_t multiplier, const fl
 // Gradients of y = conv(x, w) + bias given dy. Any of dx, dw, db may be null (not computed);
 // the others are overwritten.
 void depthwise_conv2d_backward(const Conv2DShape& s, int64_t multiplier, const float* x,
-                               const float* w, const float* dy, float* dx, float* dw,
-                               float* db);
+                               const float* w, const float* dy, float* dx, float* dw, float* db);
 
 }  // namespace fastkeras

@@ -15,8 +15,8 @@ struct Conv2DShape {
   int64_t kh = 1, kw = 1, f = 0;       // kernel and filters
   int64_t stride_h = 1, stride_w = 1;
   int64_t dil_h = 1, dil_w = 1;
-  int64_t pad_top = 0, pad_left = 0;   // bottom/right padding is implied by oh/ow
-  int64_t oh = 0, ow = 0;              // output
+  int64_t pad_top = 0, pad_left = 0;  // bottom/right padding is implied by oh/ow
+  int64_t oh = 0, ow = 0;             // output
 };
 
 // Output size for one axis given total padding: (in + pad - dil*(k-1) - 1) / stride + 1.

@@ -134,8 +134,8 @@ void direct_conv_weight_grad(const Conv2DShape& s, const float* x, const float* 
       for_each_run(s, x, r, interior_off.data(), patch_off.data(), patch.data(),
                    [&](const DirectConvRun& run, int64_t pixel) {
                      const int64_t o = pixel * s.f;
-                     direct_conv_weight_grad_avx512(run, relu_y ? relu_y + o : nullptr, dy + o,
-                                                    s.f, pdw, pdb);
+                     direct_conv_weight_grad_avx512(run, relu_y ? relu_y + o : nullptr, dy + o, s.f,
+                                                    pdw, pdb);
                    });
     }
   });

@@ -36,8 +36,8 @@ using DirectConvForwardFn = void (*)(const DirectConvRun& run, const float* w, c
                                      int64_t f, bool relu, float* y);
 // With g[p, :] = dy[p, :], masked to y[p, :] > 0 when y is not null (relu's backward):
 // dw[k, :] += sum_p tap(p, k) * g[p, :] and db[:] += sum_p g[p, :]. dy and y are count x f.
-using DirectConvWeightGradFn = void (*)(const DirectConvRun& run, const float* y,
-                                        const float* dy, int64_t f, float* dw, float* db);
+using DirectConvWeightGradFn = void (*)(const DirectConvRun& run, const float* y, const float* dy,
+                                        int64_t f, float* dw, float* db);
 
 #if defined(FASTKERAS_X86)
 void direct_conv_forward_avx512(const DirectConvRun& run, const float* w, const float* bias,

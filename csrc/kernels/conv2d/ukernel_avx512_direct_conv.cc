@@ -26,8 +26,8 @@ void forward_block(const DirectConvRun& run, const float* src, const float* w, c
   __m512 acc[P][NV];
 #pragma GCC unroll 2
   for (int v = 0; v < NV; ++v) {
-    const __m512 b = bias ? _mm512_maskz_loadu_ps(masks[v], bias + f0 + 16 * v)
-                          : _mm512_setzero_ps();
+    const __m512 b =
+        bias ? _mm512_maskz_loadu_ps(masks[v], bias + f0 + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) acc[p][v] = b;
   }
@@ -139,18 +139,30 @@ constexpr int64_t kMaxTapBlock = 12;
 void weight_grad_tap_block(int64_t kb, const DirectConvRun& run, int64_t k0, const float* y,
                            const float* dy, int64_t f, bool with_db, float* dw, float* db) {
   switch (kb) {
-    case 1: return weight_grad_taps<1>(run, k0, y, dy, f, with_db, dw, db);
-    case 2: return weight_grad_taps<2>(run, k0, y, dy, f, with_db, dw, db);
-    case 3: return weight_grad_taps<3>(run, k0, y, dy, f, with_db, dw, db);
-    case 4: return weight_grad_taps<4>(run, k0, y, dy, f, with_db, dw, db);
-    case 5: return weight_grad_taps<5>(run, k0, y, dy, f, with_db, dw, db);
-    case 6: return weight_grad_taps<6>(run, k0, y, dy, f, with_db, dw, db);
-    case 7: return weight_grad_taps<7>(run, k0, y, dy, f, with_db, dw, db);
-    case 8: return weight_grad_taps<8>(run, k0, y, dy, f, with_db, dw, db);
-    case 9: return weight_grad_taps<9>(run, k0, y, dy, f, with_db, dw, db);
-    case 10: return weight_grad_taps<10>(run, k0, y, dy, f, with_db, dw, db);
-    case 11: return weight_grad_taps<11>(run, k0, y, dy, f, with_db, dw, db);
-    default: return weight_grad_taps<12>(run, k0, y, dy, f, with_db, dw, db);
+    case 1:
+      return weight_grad_taps<1>(run, k0, y, dy, f, with_db, dw, db);
+    case 2:
+      return weight_grad_taps<2>(run, k0, y, dy, f, with_db, dw, db);
+    case 3:
+      return weight_grad_taps<3>(run, k0, y, dy, f, with_db, dw, db);
+    case 4:
+      return weight_grad_taps<4>(run, k0, y, dy, f, with_db, dw, db);
+    case 5:
+      return weight_grad_taps<5>(run, k0, y, dy, f, with_db, dw, db);
+    case 6:
+      return weight_grad_taps<6>(run, k0, y, dy, f, with_db, dw, db);
+    case 7:
+      return weight_grad_taps<7>(run, k0, y, dy, f, with_db, dw, db);
+    case 8:
+      return weight_grad_taps<8>(run, k0, y, dy, f, with_db, dw, db);
+    case 9:
+      return weight_grad_taps<9>(run, k0, y, dy, f, with_db, dw, db);
+    case 10:
+      return weight_grad_taps<10>(run, k0, y, dy, f, with_db, dw, db);
+    case 11:
+      return weight_grad_taps<11>(run, k0, y, dy, f, with_db, dw, db);
+    default:
+      return weight_grad_taps<12>(run, k0, y, dy, f, with_db, dw, db);
   }
 }
 

@@ -113,7 +113,8 @@ void gemm_blocked(const GemmKernelInfo& kr, const GemmArgs& g) {
       // In direct mode only a partial last A panel is packed (reading it in place would run
       // past the matrix).
       const int64_t a_full = direct_a ? (mc / mr) * mr : 0;
-      if (a_full < mc) pack_a_block(g.trans_a, g.a, g.lda, i0 + a_full, mc - a_full, k0, kc, mr, ap);
+      if (a_full < mc)
+        pack_a_block(g.trans_a, g.a, g.lda, i0 + a_full, mc - a_full, k0, kc, mr, ap);
       UkernelParams params{g.alpha, first ? g.beta : 1.0f, nullptr,
                            last && g.act == Activation::kRelu};
       for (int64_t j0 = 0; j0 < g.n; j0 += nc_max) {
@@ -235,8 +236,8 @@ void sgemm_isa(Isa isa, const GemmArgs& g) {
     gemm_blocked(kr, g);
     return;
   }
-  if (tiles < threads_for(flops, int64_t{1} << 30) && g.act == Activation::kIdentity &&
-      !g.bias && g.k >= 4 * kr.kc) {
+  if (tiles < threads_for(flops, int64_t{1} << 30) && g.act == Activation::kIdentity && !g.bias &&
+      g.k >= 4 * kr.kc) {
     gemm_split_k(kr, g, threads_for(flops, g.k / kr.kc));
     return;
   }

@@ -80,13 +80,20 @@ using PanelFn = void (*)(bool, const float*, int64_t, int, int64_t, float*);
 
 PanelFn panel_fn(int w) {
   switch (w) {
-    case 4: return pack_panel<4>;
-    case 6: return pack_panel<6>;
-    case 8: return pack_panel<8>;
-    case 12: return pack_panel<12>;
-    case 16: return pack_panel<16>;
-    case 32: return pack_panel<32>;
-    default: return nullptr;
+    case 4:
+      return pack_panel<4>;
+    case 6:
+      return pack_panel<6>;
+    case 8:
+      return pack_panel<8>;
+    case 12:
+      return pack_panel<12>;
+    case 16:
+      return pack_panel<16>;
+    case 32:
+      return pack_panel<32>;
+    default:
+      return nullptr;
   }
 }
 

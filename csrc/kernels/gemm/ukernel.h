@@ -30,10 +30,10 @@ using UkernelFn = void (*)(int64_t kc, const float* ap, int64_t a_stride, const 
 // A micro-kernel and the cache blocking that suits it.
 struct GemmKernelInfo {
   const char* name;
-  int mr, nr;      // register tile
-  int64_t kc;      // depth of a packed block: A micro-panel (MR x kc) stays in L1
-  int64_t mc;      // rows of op(A) packed at once (kept in L3)
-  int64_t nc;      // columns of op(B) packed at once (kept in L2)
+  int mr, nr;  // register tile
+  int64_t kc;  // depth of a packed block: A micro-panel (MR x kc) stays in L1
+  int64_t mc;  // rows of op(A) packed at once (kept in L3)
+  int64_t nc;  // columns of op(B) packed at once (kept in L2)
   UkernelFn fn;
 };
 

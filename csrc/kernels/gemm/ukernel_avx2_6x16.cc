@@ -34,8 +34,8 @@ inline __m256 finish(__m256 acc, __m256 c, __m256 alpha, __m256 beta, bool use_b
 
 // ROWS x (8 * NV) of the tile.
 template <int ROWS, int NV>
-void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride, float* c, int64_t ldc,
-          int m, int n, const UkernelParams& p) {
+void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride,
+          float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
   __m256 acc[ROWS][NV];
 #pragma GCC unroll 6
   for (int i = 0; i < ROWS; ++i) {
@@ -73,7 +73,8 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) {
         const __m256 cv = use_beta ? _mm256_loadu_ps(row + 8 * v) : zero;
-        _mm256_storeu_ps(row + 8 * v, finish(acc[i][v], cv, alpha, beta, use_beta, bias[v], p.relu));
+        _mm256_storeu_ps(row + 8 * v,
+                         finish(acc[i][v], cv, alpha, beta, use_beta, bias[v], p.relu));
       }
     }
     return;
@@ -97,8 +98,9 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
   }
 }
 
-void ukernel_avx2_6x16(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride, float* c,
-                       int64_t ldc, int m, int n, const UkernelParams& p) {
+void ukernel_avx2_6x16(int64_t kc, const float* ap, int64_t a_stride, const float* bp,
+                       int64_t b_stride, float* c, int64_t ldc, int m, int n,
+                       const UkernelParams& p) {
   if (n > 8) {
     if (m > 4) return tile<6, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
     if (m > 2) return tile<4, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);

@@ -34,8 +34,8 @@ inline __m512 finish(__m512 acc, __m512 c, __m512 alpha, __m512 beta, bool use_b
 
 // ROWS x (16 * NV) of the tile.
 template <int ROWS, int NV>
-void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride, float* c, int64_t ldc,
-          int m, int n, const UkernelParams& p) {
+void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride,
+          float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
   __m512 acc[ROWS][NV];
 #pragma GCC unroll 12
   for (int i = 0; i < ROWS; ++i) {
@@ -83,8 +83,9 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
   }
 }
 
-void ukernel_avx512_12x32(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride,
-                          float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
+void ukernel_avx512_12x32(int64_t kc, const float* ap, int64_t a_stride, const float* bp,
+                          int64_t b_stride, float* c, int64_t ldc, int m, int n,
+                          const UkernelParams& p) {
   if (n > 16) {
     if (m > 8) return tile<12, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
     if (m > 4) return tile<8, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);

@@ -8,8 +8,9 @@ namespace {
 constexpr int kMr = 4;
 constexpr int kNr = 8;
 
-void ukernel_generic_4x8(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride, float* c,
-                         int64_t ldc, int m, int n, const UkernelParams& p) {
+void ukernel_generic_4x8(int64_t kc, const float* ap, int64_t a_stride, const float* bp,
+                         int64_t b_stride, float* c, int64_t ldc, int m, int n,
+                         const UkernelParams& p) {
   float acc[kMr][kNr] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < kMr; ++i) {

@@ -16,8 +16,8 @@ constexpr double kFlopsPerElement = 30.0;
 // Runs fn(i) for every row i in [0, n), splitting the rows over threads when the work is big.
 template <typename RowFn>
 void for_each_row(int64_t n, int64_t cols, RowFn&& fn) {
-  const double work = kFlopsPerElement * static_cast<double>(n) *
-                      static_cast<double>(std::max<int64_t>(cols, 1));
+  const double work =
+      kFlopsPerElement * static_cast<double>(n) * static_cast<double>(std::max<int64_t>(cols, 1));
   const int threads = threads_for(work, n);
   run_parallel(threads, [&](int t) {
     const int64_t lo = n * t / threads;
@@ -131,9 +131,9 @@ void softmax_cross_entropy(const float* logits, const float* targets, int64_t n,
   });
 }
 
-void sigmoid_binary_cross_entropy(const float* logits, const float* targets, int64_t n,
-                                  int64_t d, float label_smoothing, const float* scale,
-                                  float* loss, float* grad) {
+void sigmoid_binary_cross_entropy(const float* logits, const float* targets, int64_t n, int64_t d,
+                                  float label_smoothing, const float* scale, float* loss,
+                                  float* grad) {
   const bool smooth = label_smoothing != 0.0f;
   const float keep = 1.0f - label_smoothing;
   const float shift = 0.5f * label_smoothing;

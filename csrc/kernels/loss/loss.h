@@ -44,9 +44,9 @@ void softmax_cross_entropy(const float* logits, const float* targets, int64_t n,
 // smoothed towards 0.5 first, t' = t * (1 - label_smoothing) + 0.5 * label_smoothing, then
 //   loss[i] = mean_j max(z, 0) - z * t' + log1p(exp(-|z|))
 //   grad[i, j] = scale[i] * (sigmoid(z) - t') / d
-void sigmoid_binary_cross_entropy(const float* logits, const float* targets, int64_t n,
-                                  int64_t d, float label_smoothing, const float* scale,
-                                  float* loss, float* grad);
+void sigmoid_binary_cross_entropy(const float* logits, const float* targets, int64_t n, int64_t d,
+                                  float label_smoothing, const float* scale, float* loss,
+                                  float* grad);
 
 // Row-wise softmax of an (n, c) matrix: out[i, j] = exp(z[i, j] - max_i) / sum_j exp(...).
 // A row holding a NaN gives NaNs (as does a row of -inf); out may alias z.

@@ -256,14 +256,13 @@ void batchnorm_forward_train(const BatchNormShape& s, const float* x, const floa
     scale[ch] = static_cast<float>(gamma ? gamma[ch] * inv : inv);
     offset[ch] = beta ? beta[ch] : 0.0f;
   }
-  run_parallel(static_cast<int>(blocks.size()), [&](int t) {
-    affine_block(s, blocks[t], x, mean, scale.data(), offset.data(), y);
-  });
+  run_parallel(static_cast<int>(blocks.size()),
+               [&](int t) { affine_block(s, blocks[t], x, mean, scale.data(), offset.data(), y); });
 }
 
 void batchnorm_forward_infer(const BatchNormShape& s, const float* x, const float* mean,
-                             const float* var, const float* gamma, const float* beta,
-                             float epsilon, float* y) {
+                             const float* var, const float* gamma, const float* beta, float epsilon,
+                             float* y) {
   const int64_t c = s.channels;
   if (c <= 0 || s.per_channel() <= 0) return;
   std::vector<float> scale(c), offset(c);
@@ -273,14 +272,13 @@ void batchnorm_forward_infer(const BatchNormShape& s, const float* x, const floa
     offset[ch] = beta ? beta[ch] : 0.0f;
   }
   const std::vector<Block> blocks = plan(s, 2.0);
-  run_parallel(static_cast<int>(blocks.size()), [&](int t) {
-    affine_block(s, blocks[t], x, mean, scale.data(), offset.data(), y);
-  });
+  run_parallel(static_cast<int>(blocks.size()),
+               [&](int t) { affine_block(s, blocks[t], x, mean, scale.data(), offset.data(), y); });
 }
 
-void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy,
-                        const float* mean, const float* inv_std, const float* gamma,
-                        bool batch_stats, float* dx, float* dgamma, float* dbeta) {
+void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy, const float* mean,
+                        const float* inv_std, const float* gamma, bool batch_stats, float* dx,
+                        float* dgamma, float* dbeta) {
   const int64_t c = s.channels;
   if (c <= 0) return;
   const int64_t n = s.per_channel();

@@ -34,8 +34,8 @@ void batchnorm_forward_train(const BatchNormShape& s, const float* x, const floa
 
 // Inference mode: normalizes x with the given per-channel mean and variance, in one pass.
 void batchnorm_forward_infer(const BatchNormShape& s, const float* x, const float* mean,
-                             const float* var, const float* gamma, const float* beta,
-                             float epsilon, float* y);
+                             const float* var, const float* gamma, const float* beta, float epsilon,
+                             float* y);
 
 // Backward of either forward. `mean` and `inv_std` are the statistics the forward used.
 // With batch_stats (training mode) they were computed from x, so dx includes the gradient that
@@ -44,8 +44,8 @@ void batchnorm_forward_infer(const BatchNormShape& s, const float* x, const floa
 // Without it (inference statistics, treated as constants) dx = gamma * inv_std * dy.
 // dgamma = sum(dy * xhat), dbeta = sum(dy), with xhat = (x - mean) * inv_std.
 // Any of dx, dgamma, dbeta may be null (not computed). One reduction pass plus one pass for dx.
-void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy,
-                        const float* mean, const float* inv_std, const float* gamma,
-                        bool batch_stats, float* dx, float* dgamma, float* dbeta);
+void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy, const float* mean,
+                        const float* inv_std, const float* gamma, bool batch_stats, float* dx,
+                        float* dgamma, float* dbeta);
 
 }  // namespace fastkeras

@@ -69,8 +69,8 @@ void sgd_update(float* var, const float* grad, float* momentum, int64_t n, const
   }
 }
 
-void adam_update(float* var, const float* grad, float* m, float* v, float* velocity_hat,
-                 int64_t n, const AdamParams& p) {
+void adam_update(float* var, const float* grad, float* m, float* v, float* velocity_hat, int64_t n,
+                 const AdamParams& p) {
   const float alpha = p.alpha, c1 = p.one_minus_beta_1, c2 = p.one_minus_beta_2;
   const float eps = p.epsilon;
   if (velocity_hat == nullptr) {
@@ -136,10 +136,14 @@ void rmsprop_update(float* var, const float* grad, float* velocity, float* momen
   using Yes = std::true_type;
   using No = std::false_type;
   const bool centered = average_grad != nullptr, with_momentum = momentum != nullptr;
-  if (centered && with_momentum) run(Yes{}, Yes{});
-  else if (centered) run(Yes{}, No{});
-  else if (with_momentum) run(No{}, Yes{});
-  else run(No{}, No{});
+  if (centered && with_momentum)
+    run(Yes{}, Yes{});
+  else if (centered)
+    run(Yes{}, No{});
+  else if (with_momentum)
+    run(No{}, Yes{});
+  else
+    run(No{}, No{});
 }
 
 void adadelta_update(float* var, const float* grad, float* accumulated_grad,

@@ -39,8 +39,8 @@ struct AdamParams {
   float one_minus_beta_2;
   float epsilon;
 };
-void adam_update(float* var, const float* grad, float* m, float* v, float* velocity_hat,
-                 int64_t n, const AdamParams& p);
+void adam_update(float* var, const float* grad, float* m, float* v, float* velocity_hat, int64_t n,
+                 const AdamParams& p);
 
 // RMSprop:
 //   vel = rho * vel + one_minus_rho * grad^2

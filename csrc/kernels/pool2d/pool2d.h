@@ -7,9 +7,9 @@ namespace fastkeras {
 
 struct Pool2DShape {
   int64_t n = 0, h = 0, w = 0, c = 0;
-  int64_t ph = 1, pw = 1;              // window
+  int64_t ph = 1, pw = 1;  // window
   int64_t stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_left = 0;   // padded cells never win a max and are not averaged
+  int64_t pad_top = 0, pad_left = 0;  // padded cells never win a max and are not averaged
   int64_t oh = 0, ow = 0;
 };
 

@@ -128,7 +128,11 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* a, i
 struct Shape {
   int64_t B, T, I, U, G, GU;
   explicit Shape(const RnnArgs& a)
-      : B(a.batch), T(a.steps), I(a.in), U(a.units), G(rnn_gate_count(a.cell)),
+      : B(a.batch),
+        T(a.steps),
+        I(a.in),
+        U(a.units),
+        G(rnn_gate_count(a.cell)),
         GU(rnn_gate_count(a.cell) * a.units) {}
   int64_t time_of(const RnnArgs& a, int64_t s) const { return a.reverse ? T - 1 - s : s; }
   // Row of sequence b at time t in the time-major workspace buffers (gates, hprev, state,
@@ -188,8 +192,8 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
     auto recurrent = [&](int64_t g0, int64_t g1, float beta, float* c, int64_t ldc,
                          const float* bias) {
       if (!a.rec_mask) {
-        gemm(Trans::kNo, Trans::kNo, rows, (g1 - g0) * U, U, hop, ldhop, a.r + g0 * U, GU, beta,
-             c, ldc, bias);
+        gemm(Trans::kNo, Trans::kNo, rows, (g1 - g0) * U, U, hop, ldhop, a.r + g0 * U, GU, beta, c,
+             ldc, bias);
         return;
       }
       for (int64_t g = g0; g < g1; ++g) {
@@ -272,8 +276,8 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
       }
       // The output of this step: into y, or with only y_last wanted, at the last step alone.
       // prev_out (what a masked step repeats) is only kept when there is a mask.
-      float* out = a.y ? a.y + (b * T + step) * U
-                       : (step == T - 1 && a.y_last ? a.y_last + b * U : nullptr);
+      float* out =
+          a.y ? a.y + (b * T + step) * U : (step == T - 1 && a.y_last ? a.y_last + b * U : nullptr);
       float* po = prev_out.data() + i * U;
       if (keep) {
         std::copy(hn.begin(), hn.end(), hrow);
@@ -299,13 +303,12 @@ void recurrent_input_grad(const RnnArgs& a, const Shape& s, const float* rt, int
                           float* dhd, float* scratch) {
   const int64_t U = s.U, GU = s.GU;
   if (!a.rec_mask) {
-    gemm(Trans::kNo, Trans::kNo, rows, U, (g1 - g0) * U, dg + g0 * U, ldg, rt + g0 * U * U, U,
-         1.0f, dhd, U);
+    gemm(Trans::kNo, Trans::kNo, rows, U, (g1 - g0) * U, dg + g0 * U, ldg, rt + g0 * U * U, U, 1.0f,
+         dhd, U);
     return;
   }
   for (int64_t g = g0; g < g1; ++g) {
-    gemm(Trans::kNo, Trans::kNo, rows, U, U, dg + g * U, ldg, rt + g * U * U, U, 0.0f, scratch,
-         U);
+    gemm(Trans::kNo, Trans::kNo, rows, U, U, dg + g * U, ldg, rt + g * U * U, U, 0.0f, scratch, U);
     for (int64_t i = 0; i < rows; ++i) {
       const float* m = a.rec_mask + (r0 + i) * GU + g * U;
       for (int64_t u = 0; u < U; ++u) dhd[i * U + u] += scratch[i * U + u] * m[u];
@@ -313,15 +316,14 @@ void recurrent_input_grad(const RnnArgs& a, const Shape& s, const float* rt, int
   }
 }
 
-void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0,
-                   int64_t r1) {
+void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0, int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
   const int64_t ldg = GU;
   const bool lstm = a.cell == RnnCell::kLstm;
   std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
   std::vector<float> dy_carry(rows * U, 0.0f), tmp(U), zeros(U, 0.0f);
   std::vector<float> dhd(a.cell == RnnCell::kGru ? rows * U : 0);  // GRU's d(r * h)
-  std::vector<float> dgate_h(a.rec_mask ? rows * U : 0);  // one gate's share of dhd
+  std::vector<float> dgate_h(a.rec_mask ? rows * U : 0);           // one gate's share of dhd
   std::vector<char> keep(rows);
   if (a.dh_last) std::copy(a.dh_last + r0 * U, a.dh_last + r1 * U, dh.begin());
   if (a.dc_last && lstm) std::copy(a.dc_last + r0 * U, a.dc_last + r1 * U, dc.begin());
@@ -373,8 +375,8 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
           break;
         case RnnCell::kLstm: {
           const float* ct = a.state + s.ws_row(b, t) * U;
-          const float* cp = tp >= 0 ? a.state + s.ws_row(b, tp) * U
-                                    : (a.c0 ? a.c0 + b * U : zeros.data());
+          const float* cp =
+              tp >= 0 ? a.state + s.ws_row(b, tp) * U : (a.c0 ? a.c0 + b * U : zeros.data());
           float* dcr = dc.data() + i * U;
           if (a.act == RnnActivation::kTanh && a.rec_act == RnnActivation::kSigmoid) {
             lstm_backward_row(g, ct, cp, dcr, dhr, dg, U);  // Keras's defaults
@@ -614,14 +616,14 @@ void rnn_backward(const RnnArgs& a) {
     for (int64_t g = 0; g < s.G; ++g) {
       const float* m = a.in_mask + g * s.I;
       if (a.dx) {
-        gemm(Trans::kNo, Trans::kYes, BT, s.I, U, a.dgates + g * U, GU, a.w + g * U, GU, 0.0f,
-             dxt, s.I);
+        gemm(Trans::kNo, Trans::kYes, BT, s.I, U, a.dgates + g * U, GU, a.w + g * U, GU, 0.0f, dxt,
+             s.I);
         add_from_time_major(dxt, m, s.G * s.I, s, g > 0, a.dx);
       }
       if (a.dw) {
         to_time_major(a.x, m, s.G * s.I, s, xt);
-        gemm(Trans::kYes, Trans::kNo, s.I, U, BT, xt, s.I, a.dgates + g * U, GU, 0.0f,
-             a.dw + g * U, GU);
+        gemm(Trans::kYes, Trans::kNo, s.I, U, BT, xt, s.I, a.dgates + g * U, GU, 0.0f, a.dw + g * U,
+             GU);
       }
     }
   }
@@ -645,8 +647,8 @@ void rnn_backward(const RnnArgs& a) {
            GU);
     }
     if (gru_before) {
-      gemm(Trans::kYes, Trans::kNo, U, U, BT, a.state, U, a.dgates + 2 * U, GU, 0.0f,
-           a.dr + 2 * U, GU);
+      gemm(Trans::kYes, Trans::kNo, U, U, BT, a.state, U, a.dgates + 2 * U, GU, 0.0f, a.dr + 2 * U,
+           GU);
     }
   } else if (a.dr && !fused) {
     switch (a.cell) {

@@ -41,14 +41,14 @@ struct RnnArgs {
   bool reverse = false;              // process steps T-1 .. 0 (go_backwards)
   bool zero_masked_outputs = false;  // masked steps output zeros instead of the previous output
 
-  const float* x = nullptr;         // (batch, steps, in)
-  const float* w = nullptr;         // (in, G*units)
-  const float* r = nullptr;         // (units, G*units)
-  const float* b = nullptr;         // (G*units) input bias, or null
-  const float* rb = nullptr;        // (G*units) recurrent bias (kGruResetAfter), or null
-  const float* h0 = nullptr;        // (batch, units) initial state, or null for zeros
-  const float* c0 = nullptr;        // (batch, units) initial carry (LSTM), or null for zeros
-  const float* mask = nullptr;      // (batch, steps), 0 = skip the step, or null
+  const float* x = nullptr;     // (batch, steps, in)
+  const float* w = nullptr;     // (in, G*units)
+  const float* r = nullptr;     // (units, G*units)
+  const float* b = nullptr;     // (G*units) input bias, or null
+  const float* rb = nullptr;    // (G*units) recurrent bias (kGruResetAfter), or null
+  const float* h0 = nullptr;    // (batch, units) initial state, or null for zeros
+  const float* c0 = nullptr;    // (batch, units) initial carry (LSTM), or null for zeros
+  const float* mask = nullptr;  // (batch, steps), 0 = skip the step, or null
   // Dropout multipliers, one mask per gate as Keras draws them (gate block g of a row scales
   // what enters gate g), fixed over time; null = no dropout there.
   const float* in_mask = nullptr;   // (batch, G*in): the input entering each gate, or null
@@ -74,13 +74,13 @@ struct RnnArgs {
   const float* dc_last = nullptr;  // (batch, units) gradient of c_last
 
   // Backward outputs (null = not wanted), written, not accumulated.
-  float* dx = nullptr;    // (batch, steps, in)
-  float* dw = nullptr;    // (in, G*units)
-  float* dr = nullptr;    // (units, G*units)
-  float* db = nullptr;    // (G*units)
-  float* drb = nullptr;   // (G*units) (kGruResetAfter)
-  float* dh0 = nullptr;   // (batch, units)
-  float* dc0 = nullptr;   // (batch, units)
+  float* dx = nullptr;          // (batch, steps, in)
+  float* dw = nullptr;          // (in, G*units)
+  float* dr = nullptr;          // (units, G*units)
+  float* db = nullptr;          // (G*units)
+  float* drb = nullptr;         // (G*units) (kGruResetAfter)
+  float* dh0 = nullptr;         // (batch, units)
+  float* dc0 = nullptr;         // (batch, units)
   float* dgates = nullptr;      // workspace (steps, batch, G*units)
   float* dgates_rec = nullptr;  // workspace (steps, batch, G*units), kGruResetAfter only
 };

@@ -91,10 +91,9 @@ inline void lstm_backward_row_impl(const float* __restrict g, const float* __res
 // carries the state over); cs gets the carry kept for the backward; h gets the new output
 // (whether kept or not: the caller decides). Branch-free so it vectorises.
 template <bool kKeep>
-inline void lstm_forward_gates(float* __restrict gi, float* __restrict gf,
-                               float* __restrict gc, float* __restrict go,
-                               float* __restrict c, float* __restrict cs, float* __restrict h,
-                               int64_t U) {
+inline void lstm_forward_gates(float* __restrict gi, float* __restrict gf, float* __restrict gc,
+                               float* __restrict go, float* __restrict c, float* __restrict cs,
+                               float* __restrict h, int64_t U) {
   for (int64_t u = 0; u < U; ++u) {
     const float ig = sigmoid_approx(gi[u]), fg = sigmoid_approx(gf[u]);
     const float cg = tanh_approx(gc[u]), og = sigmoid_approx(go[u]);
@@ -113,8 +112,7 @@ inline void lstm_forward_gates(float* __restrict gi, float* __restrict gf,
 // (The gate blocks go in as separate non-overlapping pointers: through one pointer the
 // compiler cannot tell g[u] from g[U + u], and a run-time `keep` inside the loop, too, leaves
 // it scalar.)
-inline void lstm_forward_row_impl(float* g, float* c, float* cs, float* h, bool keep,
-                                  int64_t U) {
+inline void lstm_forward_row_impl(float* g, float* c, float* cs, float* h, bool keep, int64_t U) {
   if (keep) {
     lstm_forward_gates<true>(g, g + U, g + 2 * U, g + 3 * U, c, cs, h, U);
   } else {

@@ -7,7 +7,7 @@ namespace fastkeras {
 void rnn_apply_act_avx512(RnnActivation act, float* v, int64_t n) { apply_act_impl(act, v, n); }
 
 void rnn_lstm_backward_row_avx512(const float* g, const float* ct, const float* cp, float* dc,
-                                 float* dh, float* dg, int64_t U) {
+                                  float* dh, float* dg, int64_t U) {
   lstm_backward_row_impl(g, ct, cp, dc, dh, dg, U);
 }
 

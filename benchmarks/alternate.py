@@ -4,6 +4,7 @@ speed drifts by tens of percent within a minute)."""
 
 from __future__ import annotations
 
+import statistics
 import time
 
 
@@ -32,9 +33,14 @@ def alternate_epochs(epochs, fk_epoch, th_epoch=None, pause=0.5):
 
 
 def print_epoch_times(fk, th):
+    """Each epoch's seconds, and with PyTorch each pair's ratio: the two epochs of a pair ran
+    back to back, so their ratio holds even when the machine's speed drifts between pairs."""
     print("fastkeras epochs:", ", ".join(f"{t:.2f}" for t, _ in fk))
     if th:
         print("PyTorch epochs:  ", ", ".join(f"{t:.2f}" for t, _ in th))
+        pairs = [a / b for (a, _), (b, _) in zip(fk, th)]
+        print("epoch pairs fastkeras / PyTorch:", ", ".join(f"{r:.2f}" for r in pairs),
+              f"(median {statistics.median(pairs):.2f})")
 
 
 def print_results(rows, columns, markdown=False):

@@ -39,7 +39,7 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
                   const py::object& h0, const py::object& c0, const py::object& mask,
                   const py::object& in_mask, const py::object& rec_mask, bool reverse,
                   bool zero_masked_outputs, const py::object& y, const py::object& h_last,
-                  const py::object& c_last, const py::object& gates, const py::object& hprev,
+                  const py::object& c_last, const py::object& gates, const py::object& xh,
                   const py::object& state, bool workspace_writable) {
   a.cell = parse_cell(cell, fn);
   a.act = parse_activation(act, fn, "activation");
@@ -77,10 +77,10 @@ void fill_forward(RnnArgs& a, const char* fn, const std::string& cell, const std
   a.h_last = optional_array(h_last, {B, U}, fn, "h_last", true);
   a.c_last = optional_array(c_last, {B, U}, fn, "c_last", true);
   a.gates = optional_array(gates, {B, T, GU}, fn, "gates", workspace_writable);
-  a.hprev = optional_array(hprev, {B, T, U}, fn, "hprev", true);
+  a.xh = optional_array(xh, {B, T, I + U + 1}, fn, "xh", workspace_writable);
   a.state = optional_array(state, {B, T, U}, fn, "state", workspace_writable);
-  if (!a.gates || !a.hprev) {
-    throw py::value_error(std::string(fn) + ": `gates` and `hprev` are required arrays");
+  if (!a.gates || !a.xh) {
+    throw py::value_error(std::string(fn) + ": `gates` and `xh` are required arrays");
   }
   if (a.cell != RnnCell::kSimple && !a.state) {
     throw py::value_error(std::string(fn) + ": cell '" + cell + "' needs the `state` array");
@@ -93,12 +93,11 @@ void rnn_forward_py(const std::string& cell, const std::string& act, const std::
                     const py::object& c0, const py::object& mask, const py::object& in_mask,
                     const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
                     const py::object& y, const py::object& h_last, const py::object& c_last,
-                    const py::object& gates, const py::object& hprev, const py::object& state,
+                    const py::object& gates, const py::object& xh, const py::object& state,
                     const py::object& y_last) {
   RnnArgs a;
   fill_forward(a, "rnn_forward", cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask,
-               rec_mask, reverse, zero_masked_outputs, y, h_last, c_last, gates, hprev, state,
-               true);
+               rec_mask, reverse, zero_masked_outputs, y, h_last, c_last, gates, xh, state, true);
   a.y_last = optional_array(y_last, {a.batch, a.units}, "rnn_forward", "y_last", true);
   if (!a.y && !a.y_last) {
     throw py::value_error("rnn_forward: `y` or `y_last` is required");
@@ -112,7 +111,7 @@ void rnn_backward_py(const std::string& cell, const std::string& act, const std:
                      const py::object& b, const py::object& rb, const py::object& h0,
                      const py::object& c0, const py::object& mask, const py::object& in_mask,
                      const py::object& rec_mask, bool reverse, bool zero_masked_outputs,
-                     const py::object& y, const py::object& gates, const py::object& hprev,
+                     const py::object& y, const py::object& gates, const py::object& xh,
                      const py::object& state, const py::object& dy, const py::object& dy_last,
                      const py::object& dh_last, const py::object& dc_last, const py::object& dx,
                      const py::object& dw, const py::object& dr, const py::object& db,
@@ -121,7 +120,7 @@ void rnn_backward_py(const std::string& cell, const std::string& act, const std:
   const char* fn = "rnn_backward";
   RnnArgs a;
   fill_forward(a, fn, cell, act, rec_act, x, w, r, b, rb, h0, c0, mask, in_mask, rec_mask, reverse,
-               zero_masked_outputs, y, py::none(), py::none(), gates, hprev, state, false);
+               zero_masked_outputs, y, py::none(), py::none(), gates, xh, state, false);
   const int64_t B = a.batch, T = a.steps, I = a.in, U = a.units;
   const int64_t GU = rnn_gate_count(a.cell) * U;
   a.dy = optional_array(dy, {B, T, U}, fn, "dy", false);
@@ -152,19 +151,19 @@ void register_rnn(py::module_& m) {
         arg("x"), arg("w"), arg("r"), arg("b") = none, arg("rb") = none, arg("h0") = none,
         arg("c0") = none, arg("mask") = none, arg("in_mask") = none, arg("rec_mask") = none,
         arg("reverse") = false, arg("zero_masked_outputs") = false, arg("y") = none,
-        arg("h_last") = none, arg("c_last") = none, arg("gates") = none, arg("hprev") = none,
+        arg("h_last") = none, arg("c_last") = none, arg("gates") = none, arg("xh") = none,
         arg("state") = none, arg("y_last") = none,
         "A recurrent layer over all timesteps: fills y (outputs, processing order) or only "
-        "y_last (the last output), h_last, c_last and the gates/hprev/state workspace the "
-        "backward pass reads.");
+        "y_last (the last output), h_last, c_last and the gates/xh/state workspace the "
+        "backward pass reads (xh: (batch, steps, in + units + 1)).");
   m.def("rnn_backward", &rnn_backward_py, arg("cell"), arg("activation"),
         arg("recurrent_activation"), arg("x"), arg("w"), arg("r"), arg("b") = none,
         arg("rb") = none, arg("h0") = none, arg("c0") = none, arg("mask") = none,
         arg("in_mask") = none, arg("rec_mask") = none, arg("reverse") = false,
-        arg("zero_masked_outputs") = false, arg("y") = none, arg("gates") = none,
-        arg("hprev") = none, arg("state") = none, arg("dy") = none, arg("dy_last") = none,
-        arg("dh_last") = none, arg("dc_last") = none, arg("dx") = none, arg("dw") = none,
-        arg("dr") = none, arg("db") = none, arg("drb") = none, arg("dh0") = none, arg("dc0") = none,
+        arg("zero_masked_outputs") = false, arg("y") = none, arg("gates") = none, arg("xh") = none,
+        arg("state") = none, arg("dy") = none, arg("dy_last") = none, arg("dh_last") = none,
+        arg("dc_last") = none, arg("dx") = none, arg("dw") = none, arg("dr") = none,
+        arg("db") = none, arg("drb") = none, arg("dh0") = none, arg("dc0") = none,
         arg("dgates") = none, arg("dgates_rec") = none,
         "Gradients of a recurrent layer over all timesteps from its forward workspace.");
 }

@@ -169,7 +169,7 @@ void run_case(const Problem& p, uint32_t seed) {
   auto x = to_f(q.x), w = to_f(q.w), r = to_f(q.r), bb = to_f(q.b), rb = to_f(q.rb);
   auto h0 = to_f(q.h0), c0 = to_f(q.c0), mask = to_f(f.mask), rmask = to_f(f.rec_mask);
   auto imask = to_f(f.in_mask);
-  std::vector<float> y(B * T * U), hl(B * U), cl(B * U), gates(B * T * GU), hprev(B * T * U),
+  std::vector<float> y(B * T * U), hl(B * U), cl(B * U), gates(B * T * GU), xh(B * T * (I + U + 1)),
       state(B * T * U, 0.0f), dgates(B * T * GU), dgr(B * T * GU);
   RnnArgs a;
   a.cell = p.cell;
@@ -185,7 +185,7 @@ void run_case(const Problem& p, uint32_t seed) {
   if (p.use_rec_mask) a.rec_mask = rmask.data();
   if (p.use_in_mask) a.in_mask = imask.data();
   a.y = y.data(), a.h_last = hl.data(), a.c_last = lstm ? cl.data() : nullptr;
-  a.gates = gates.data(), a.hprev = hprev.data(), a.state = state.data();
+  a.gates = gates.data(), a.xh = xh.data(), a.state = state.data();
   rnn_forward(a);
 
   Out ref = reference(p, q, f);
@@ -312,13 +312,13 @@ TEST(RnnKernel, ThreadCountDoesNotChangeResults) {
     for (auto& e : *v) e = d(rng);
   auto run = [&](int threads) {
     set_num_threads(threads);
-    std::vector<float> y(p.B * p.T * p.U), gates(p.B * p.T * GU), hprev(p.B * p.T * p.U),
+    std::vector<float> y(p.B * p.T * p.U), gates(p.B * p.T * GU), xh(p.B * p.T * (p.I + p.U + 1)),
         state(p.B * p.T * p.U);
     RnnArgs a;
     a.cell = p.cell;
     a.batch = p.B, a.steps = p.T, a.in = p.I, a.units = p.U;
     a.x = x.data(), a.w = w.data(), a.r = r.data();
-    a.y = y.data(), a.gates = gates.data(), a.hprev = hprev.data(), a.state = state.data();
+    a.y = y.data(), a.gates = gates.data(), a.xh = xh.data(), a.state = state.data();
     rnn_forward(a);
     return y;
   };
@@ -333,7 +333,7 @@ TEST(RnnKernel, EmptySequenceKeepsInitialState) {
   a.cell = RnnCell::kSimple;
   a.batch = 2, a.steps = 0, a.in = 2, a.units = 1;
   a.x = x.data(), a.w = w.data(), a.r = r.data(), a.h0 = h0.data();
-  a.y = y.data(), a.h_last = hl.data(), a.gates = g.data(), a.hprev = hp.data();
+  a.y = y.data(), a.h_last = hl.data(), a.gates = g.data(), a.xh = hp.data();
   rnn_forward(a);
   EXPECT_EQ(hl[0], 0.5f);
   EXPECT_EQ(hl[1], -1.0f);
@@ -355,14 +355,14 @@ TEST(RnnKernel, LastOutputAloneMatchesTheLastOfAllOutputs) {
   for (bool reverse : {false, true}) {
     for (bool zero_out : {false, true}) {
       std::vector<float> y(B * T * U), last(B * U, -7.0f), hl(B * U), cl(B * U);
-      std::vector<float> gates(B * T * GU), hprev(B * T * U), state(B * T * U);
+      std::vector<float> gates(B * T * GU), xh(B * T * (I + U + 1)), state(B * T * U);
       RnnArgs a;
       a.cell = RnnCell::kLstm;
       a.batch = B, a.steps = T, a.in = I, a.units = U;
       a.reverse = reverse, a.zero_masked_outputs = zero_out;
       a.x = x.data(), a.w = w.data(), a.r = r.data(), a.b = b.data(), a.mask = mask.data();
       a.h_last = hl.data(), a.c_last = cl.data();
-      a.gates = gates.data(), a.hprev = hprev.data(), a.state = state.data();
+      a.gates = gates.data(), a.xh = xh.data(), a.state = state.data();
       a.y = y.data();
       rnn_forward(a);
       a.y = nullptr;

@@ -127,25 +127,36 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* a, i
 
 struct Shape {
   int64_t B, T, I, U, G, GU;
+  int64_t K;  // floats in a row of the `xh` workspace: [x | hprev | 1]
   explicit Shape(const RnnArgs& a)
       : B(a.batch),
         T(a.steps),
         I(a.in),
         U(a.units),
         G(rnn_gate_count(a.cell)),
-        GU(rnn_gate_count(a.cell) * a.units) {}
+        GU(rnn_gate_count(a.cell) * a.units),
+        K(a.in + a.units + 1) {}
   int64_t time_of(const RnnArgs& a, int64_t s) const { return a.reverse ? T - 1 - s : s; }
-  // Row of sequence b at time t in the time-major workspace buffers (gates, hprev, state,
+  // Row of sequence b at time t in the time-major workspace buffers (gates, xh, state,
   // dgates): one step's rows are contiguous, so each step streams one block.
   int64_t ws_row(int64_t b, int64_t t) const { return t * B + b; }
+  // The state workspace row `row` started from (its stride is K).
+  float* hprev(const RnnArgs& a, int64_t row) const { return a.xh + row * K + I; }
 };
+
+// Without dropout masks a SimpleRNN/LSTM step multiplies [x_t | h_{t-1}] by [W; R] in one GEMM
+// (the input projection is folded into the recurrent product), and the forward leaves those
+// rows, with a 1 for the bias, in `xh`, where the backward's kernel gradient GEMM reads them.
+bool folds_input(const RnnArgs& a) {
+  return (a.cell == RnnCell::kSimple || a.cell == RnnCell::kLstm) && !a.in_mask && !a.rec_mask;
+}
 
 void check_args(const RnnArgs& a) {
   if (a.batch < 0 || a.steps < 0 || a.in <= 0 || a.units <= 0) {
     throw std::invalid_argument("rnn: batch/steps must be >= 0 and in/units > 0");
   }
-  if (!a.x || !a.w || !a.r || !a.gates || !a.hprev) {
-    throw std::invalid_argument("rnn: x, w, r, gates and hprev are required");
+  if (!a.x || !a.w || !a.r || !a.gates || !a.xh) {
+    throw std::invalid_argument("rnn: x, w, r, gates and xh are required");
   }
   if (a.cell != RnnCell::kSimple && !a.state) {
     throw std::invalid_argument("rnn: this cell needs the `state` workspace");
@@ -163,9 +174,10 @@ void over_batch_rows(const Shape& s, Fn&& fn) {
   });
 }
 
-void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
-  const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
-  const int64_t ldg = GU, ldh = U;
+// wr: [W; R], (in + units) x G*units, when folds_input(a); otherwise null.
+void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0, int64_t r1) {
+  const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU, I = s.I, K = s.K;
+  const int64_t ldg = GU;
   std::vector<float> h(rows * U, 0.0f), c(a.cell == RnnCell::kLstm ? rows * U : 0, 0.0f);
   std::vector<float> prev_out(rows * U, 0.0f), hd(a.rec_mask ? rows * GU : 0);
   std::vector<float> rec(a.cell == RnnCell::kGruResetAfter ? rows * GU : 0);
@@ -175,14 +187,23 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
 
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = s.time_of(a, step);
-    if (step + 1 < T) {
+    if (step + 1 < T && !wr) {  // the next step's input projections, written long ago
       prefetch_block(a.gates + s.ws_row(r0, s.time_of(a, step + 1)) * GU, rows * GU);
     }
-    std::copy(h.begin(), h.end(), a.hprev + s.ws_row(r0, t) * U);
+    float* xh_rows = a.xh + s.ws_row(r0, t) * K;
+    for (int64_t i = 0; i < rows; ++i) {
+      float* o = xh_rows + i * K;
+      if (wr) {
+        const float* xr = a.x + ((r0 + i) * T + t) * I;
+        std::copy(xr, xr + I, o);
+        o[I + U] = 1.0f;
+      }
+      std::copy(h.begin() + i * U, h.begin() + (i + 1) * U, o + I);
+    }
     // The operand of each gate's recurrent product: the previous state, or with recurrent
     // dropout the state times that gate's mask (gate block g of hd), one GEMM per gate.
-    const float* hop = a.hprev + s.ws_row(r0, t) * U;
-    int64_t ldhop = ldh;
+    const float* hop = xh_rows + I;
+    const int64_t ldhop = K;
     if (a.rec_mask) {
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j < GU; ++j)
@@ -205,8 +226,14 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:
-        // The first step starts from zeros unless an initial state was given: nothing to add.
-        if (step > 0 || a.h0) recurrent(0, s.G, 1.0f, gt, ldg, nullptr);
+        if (wr) {
+          // [x_t | h_{t-1}] @ [W; R] + b; the first step starts from zeros unless an initial
+          // state was given, so its product needs only the x columns.
+          const int64_t depth = (step > 0 || a.h0) ? I + U : I;
+          gemm(Trans::kNo, Trans::kNo, rows, GU, depth, xh_rows, K, wr, GU, 0.0f, gt, ldg, a.b);
+        } else if (step > 0 || a.h0) {
+          recurrent(0, s.G, 1.0f, gt, ldg, nullptr);
+        }
         break;
       case RnnCell::kGruResetAfter:
         recurrent(0, 3, 0.0f, rec.data(), GU, a.rb);
@@ -221,8 +248,8 @@ void forward_rows(const RnnArgs& a, const Shape& s, int64_t r0, int64_t r1) {
           const float* hrow = a.rec_mask ? hd.data() + i * GU + 2 * U : hop + i * ldhop;
           for (int64_t u = 0; u < U; ++u) rh[u] = g[U + u] * hrow[u];
         }
-        gemm(Trans::kNo, Trans::kNo, rows, U, U, a.state + s.ws_row(r0, t) * U, ldh, a.r + 2 * U,
-             GU, 1.0f, gt + 2 * U, ldg);
+        gemm(Trans::kNo, Trans::kNo, rows, U, U, a.state + s.ws_row(r0, t) * U, U, a.r + 2 * U, GU,
+             1.0f, gt + 2 * U, ldg);
         break;
       }
     }
@@ -333,7 +360,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
     const int64_t tp = step > 0 ? s.time_of(a, step - 1) : -1;
     if (tp >= 0) {  // the next step's gates and states
       prefetch_block(a.gates + s.ws_row(r0, tp) * GU, rows * GU);
-      prefetch_block(a.hprev + s.ws_row(r0, tp) * U, rows * U);
+      prefetch_block(a.xh + s.ws_row(r0, tp) * s.K, rows * s.K);
       if (a.state) prefetch_block(a.state + s.ws_row(r0, tp) * U, rows * U);
     }
     float* dgt = a.dgates + s.ws_row(r0, t) * GU;
@@ -367,7 +394,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
         continue;
       }
       const float* g = a.gates + s.ws_row(b, t) * GU;
-      const float* hp = a.hprev + s.ws_row(b, t) * U;
+      const float* hp = s.hprev(a, s.ws_row(b, t));
       switch (a.cell) {
         case RnnCell::kSimple:
           for (int64_t u = 0; u < U; ++u) dg[u] = dhr[u] * act_grad(a.act, g[u]);
@@ -432,7 +459,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
         float* d = dhd.data() + i * U;
         if (!keep[i]) continue;  // its dg row is zero, so d is zero too
         const float* g = a.gates + s.ws_row(b, t) * GU;
-        const float* hp = a.hprev + s.ws_row(b, t) * U;
+        const float* hp = s.hprev(a, s.ws_row(b, t));
         // The candidate saw h times its own mask (gate block 2).
         const float* rm = a.rec_mask ? a.rec_mask + b * GU + 2 * U : nullptr;
         for (int64_t u = 0; u < U; ++u) {
@@ -510,19 +537,25 @@ void rnn_forward(const RnnArgs& a) {
   check_args(a);
   const Shape s(a);
   const int64_t rows = s.B * s.T;
-  // Every timestep's input projection (and input bias) in one GEMM over the input laid out
-  // time-major like the gates; with per-gate input dropout, one GEMM per gate on the input
-  // times that gate's mask.
-  thread_local std::vector<float> xt_buf;
-  float* xt = scratch_floats(xt_buf, rows * s.I);
-  if (rows > 0 && !a.in_mask) {
-    to_time_major(a.x, nullptr, 0, s, xt);
-    gemm(Trans::kNo, Trans::kNo, rows, s.GU, s.I, xt, s.I, a.w, s.GU, 0.0f, a.gates, s.GU, a.b);
+  const float* wr = nullptr;
+  if (folds_input(a)) {
+    // [W; R] once per call, shared by the threads' per-step products.
+    thread_local std::vector<float> wr_buf;
+    float* p = scratch_floats(wr_buf, (s.I + s.U) * s.GU);
+    std::copy(a.w, a.w + s.I * s.GU, p);
+    std::copy(a.r, a.r + s.U * s.GU, p + s.I * s.GU);
+    wr = p;
   } else if (rows > 0) {
-    for (int64_t g = 0; g < s.G; ++g) {
-      to_time_major(a.x, a.in_mask + g * s.I, s.G * s.I, s, xt);
-      gemm(Trans::kNo, Trans::kNo, rows, s.U, s.I, xt, s.I, a.w + g * s.U, s.GU, 0.0f,
-           a.gates + g * s.U, s.GU, a.b ? a.b + g * s.U : nullptr);
+    // Every timestep's input projection (and input bias) in one GEMM over the input laid out
+    // time-major like the gates; with per-gate input dropout, one GEMM per gate on the input
+    // times that gate's mask.
+    thread_local std::vector<float> xt_buf;
+    float* xt = scratch_floats(xt_buf, rows * s.I);
+    for (int64_t g = 0; g < (a.in_mask ? s.G : 1); ++g) {
+      const int64_t g0 = a.in_mask ? g : 0, width = a.in_mask ? s.U : s.GU;
+      to_time_major(a.x, a.in_mask ? a.in_mask + g * s.I : nullptr, s.G * s.I, s, xt);
+      gemm(Trans::kNo, Trans::kNo, rows, width, s.I, xt, s.I, a.w + g0 * s.U, s.GU, 0.0f,
+           a.gates + g0 * s.U, s.GU, a.b ? a.b + g0 * s.U : nullptr);
     }
   }
   if (s.T == 0) {
@@ -532,7 +565,7 @@ void rnn_forward(const RnnArgs& a) {
     }
     return;
   }
-  over_batch_rows(s, [&](int64_t r0, int64_t r1) { forward_rows(a, s, r0, r1); });
+  over_batch_rows(s, [&](int64_t r0, int64_t r1) { forward_rows(a, s, wr, r0, r1); });
 }
 
 void rnn_backward(const RnnArgs& a) {
@@ -571,28 +604,13 @@ void rnn_backward(const RnnArgs& a) {
   // Without dropout masks, a SimpleRNN/LSTM's kernel, recurrent kernel and bias gradients are
   // one product: [x | hprev | 1]^T @ dG, (in + units + 1) x G*units over all timesteps, so the
   // gate gradients (the largest array here) stream through one GEMM instead of three passes.
-  const bool fused = !a.in_mask && !a.rec_mask && a.dw && a.dr &&
-                     (a.cell == RnnCell::kSimple || a.cell == RnnCell::kLstm);
+  // The forward left those rows in `xh` (folds_input).
+  const bool fused = folds_input(a) && a.dw && a.dr;
   if (fused) {
     const int64_t I = s.I, K = I + U + (a.db ? 1 : 0);
-    thread_local std::vector<float> xh_buf, wgrad_buf;
-    float* xh = scratch_floats(xh_buf, BT * K);
+    thread_local std::vector<float> wgrad_buf;
     float* wg = scratch_floats(wgrad_buf, K * GU);
-    // Rows (t, b) of [x | hprev | 1], split over the threads by timestep.
-    const int n = threads_for(static_cast<double>(BT) * K, s.T);
-    run_parallel(n, [&](int th) {
-      for (int64_t t = s.T * th / n; t < s.T * (th + 1) / n; ++t)
-        for (int64_t b = 0; b < s.B; ++b) {
-          const int64_t row = s.ws_row(b, t);
-          const float* xr = a.x + (b * s.T + t) * I;
-          const float* hp = a.hprev + row * U;
-          float* o = xh + row * K;
-          std::copy(xr, xr + I, o);
-          std::copy(hp, hp + U, o + I);
-          if (a.db) o[I + U] = 1.0f;
-        }
-    });
-    gemm(Trans::kYes, Trans::kNo, K, GU, BT, xh, K, a.dgates, GU, 0.0f, wg, GU);
+    gemm(Trans::kYes, Trans::kNo, K, GU, BT, a.xh, s.K, a.dgates, GU, 0.0f, wg, GU);
     std::copy(wg, wg + I * GU, a.dw);
     std::copy(wg + I * GU, wg + (I + U) * GU, a.dr);
     if (a.db) std::copy(wg + (I + U) * GU, wg + K * GU, a.db);
@@ -638,7 +656,7 @@ void rnn_backward(const RnnArgs& a) {
     for (int64_t g = 0; g < masked_gates; ++g) {
       for (int64_t b = 0; b < s.B; ++b)
         for (int64_t t = 0; t < s.T; ++t) {
-          const float* hp = a.hprev + s.ws_row(b, t) * U;
+          const float* hp = s.hprev(a, s.ws_row(b, t));
           const float* m = a.rec_mask + b * GU + g * U;
           float* o = hs.data() + s.ws_row(b, t) * U;
           for (int64_t u = 0; u < U; ++u) o[u] = hp[u] * m[u];
@@ -654,13 +672,13 @@ void rnn_backward(const RnnArgs& a) {
     switch (a.cell) {
       case RnnCell::kSimple:
       case RnnCell::kLstm:
-        gemm(Trans::kYes, Trans::kNo, U, GU, BT, a.hprev, U, a.dgates, GU, 0.0f, a.dr, GU);
+        gemm(Trans::kYes, Trans::kNo, U, GU, BT, a.xh + s.I, s.K, a.dgates, GU, 0.0f, a.dr, GU);
         break;
       case RnnCell::kGruResetAfter:
-        gemm(Trans::kYes, Trans::kNo, U, GU, BT, a.hprev, U, a.dgates_rec, GU, 0.0f, a.dr, GU);
+        gemm(Trans::kYes, Trans::kNo, U, GU, BT, a.xh + s.I, s.K, a.dgates_rec, GU, 0.0f, a.dr, GU);
         break;
       case RnnCell::kGru:
-        gemm(Trans::kYes, Trans::kNo, U, 2 * U, BT, a.hprev, U, a.dgates, GU, 0.0f, a.dr, GU);
+        gemm(Trans::kYes, Trans::kNo, U, 2 * U, BT, a.xh + s.I, s.K, a.dgates, GU, 0.0f, a.dr, GU);
         gemm(Trans::kYes, Trans::kNo, U, U, BT, a.state, U, a.dgates + 2 * U, GU, 0.0f,
              a.dr + 2 * U, GU);
         break;

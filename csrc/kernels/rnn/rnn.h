@@ -1,18 +1,20 @@
 // Recurrent layers (SimpleRNN, LSTM, GRU) over a whole sequence in one call each way.
 //
-// Forward: the input projection of every timestep is one GEMM (x @ w + b into `gates`); then
-// the recurrence runs step by step, each step one fused cell pass: the recurrent GEMM
-// accumulates into that step's gate pre-activations, and the gate nonlinearities and the state
-// update follow on the same rows while they are in cache. Batch rows never interact, so the
-// threads split the batch once and run every timestep of their rows without synchronising.
+// Forward: the recurrence runs step by step, each step one fused cell pass: one GEMM gives
+// that step's gate pre-activations, and the gate nonlinearities and the state update follow on
+// the same rows while they are in cache. A SimpleRNN/LSTM without dropout multiplies the row
+// [x_t | h_{t-1}] by [w; r] (input projection folded in); GRU and dropout runs instead make
+// every timestep's input projection first, as one GEMM, and the step adds the recurrent
+// product. Batch rows never interact, so the threads split the batch once and run every
+// timestep of their rows without synchronising.
 //
 // Backward: the same fused pass in reverse gives the gate gradients of every step (kept in
-// `dgates`); the weight and input gradients then come from three large GEMMs over all
-// timesteps at once.
+// `dgates`); the weight and input gradients then come from large GEMMs over all timesteps at
+// once (one for all three weights when the forward left [x | h | 1] rows in `xh`).
 //
 // Layouts follow Keras: w (in, G*units), r (units, G*units), gates ordered i,f,c,o (LSTM) and
 // z,r,h (GRU). Sequences are (batch, steps, features) row-major. Buffers indexed by time
-// (`gates`, `hprev`, `state`, `dgates`) are time-major, (steps, batch, ...), and use the real
+// (`gates`, `xh`, `state`, `dgates`) are time-major, (steps, batch, ...), and use the real
 // time index, so one step's rows are one contiguous block; outputs `y` are in processing
 // order (reversed when `reverse`), as Keras's go_backwards returns them.
 #pragma once
@@ -63,7 +65,9 @@ struct RnnArgs {
 
   // Workspace written by the forward pass and read (and partly overwritten) by the backward.
   float* gates = nullptr;  // (steps, batch, G*units): activated gates
-  float* hprev = nullptr;  // (steps, batch, units): the state each step started from
+  float* xh = nullptr;     // (steps, batch, in + units + 1): each step's row [x_t | h | 1],
+                           // h the state the step started from; x_t and the 1 are written
+                           // only where the step folds in the input projection (rnn.cc)
   float* state = nullptr;  // (steps, batch, units): LSTM carry c_t, GRU-reset-after's
                            // recurrent candidate part, GRU's r * h; unused by kSimple
 

@@ -110,7 +110,7 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     if xv.ndim != 3:
         raise ValueError(f"rnn: expected a 3-D input (batch, timesteps, features), received "
                          f"shape {xv.shape}")
-    B, T, _ = xv.shape
+    B, T, I = xv.shape
     U = recurrent_kernel.shape[0]
     G = GATES[cell]
     w, r = _f32(kernel.value), _f32(recurrent_kernel.value)
@@ -132,7 +132,7 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     imv = None if input_mask is None else _f32(input_mask)
 
     ws = workspace if workspace is not None else RnnWorkspace()
-    shapes = {"gates": (B, T, G * U), "hprev": (B, T, U), "state": (B, T, U)}
+    shapes = {"gates": (B, T, G * U), "xh": (B, T, I + U + 1), "state": (B, T, U)}
     bufs, shared = ws.forward_buffers(shapes)
     # Without return_sequences only the last output is written.
     y = np.empty((B, T, U), np.float32) if return_sequences else None
@@ -143,7 +143,7 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
                   x=xv, w=w, r=r, b=bv, rb=rbv, h0=h0v, c0=c0v, mask=maskv, in_mask=imv,
                   rec_mask=rmv,
                   reverse=bool(go_backwards), zero_masked_outputs=bool(zero_output_for_mask),
-                  y=y, gates=bufs["gates"], hprev=bufs["hprev"], state=bufs["state"])
+                  y=y, gates=bufs["gates"], xh=bufs["xh"], state=bufs["state"])
     _core.rnn_forward(h_last=h_last, c_last=c_last, y_last=y_last, **common)
 
     parents = (x, kernel, recurrent_kernel, bias,

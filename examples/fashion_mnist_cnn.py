@@ -27,11 +27,12 @@ def build_model():
     ])
 
 
-def main():
+def main(argv=None):
+    """Trains and evaluates; returns (History, test accuracy)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
     (x_full, y_full), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
@@ -51,6 +52,7 @@ def main():
     print(f"{args.epochs} epochs in {elapsed:.0f}s ({elapsed / args.epochs:.1f}s/epoch); "
           f"validation accuracy {history.history['val_accuracy'][-1]:.4f}, "
           f"test accuracy {test_acc:.4f}")
+    return history, test_acc
 
 
 if __name__ == "__main__":

@@ -44,22 +44,24 @@ def build_model():
     return model
 
 
-def main():
+def main(argv=None):
+    """Trains and evaluates; returns (History, test accuracy)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--samples", type=int, default=6000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     keras.utils.set_random_seed(42)
     rng = np.random.default_rng(42)
     x_train, y_train = make_data(args.samples, rng)
     x_test, y_test = make_data(2000, rng)
     model = build_model()
     t0 = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, validation_split=0.1,
-              verbose=2)
+    history = model.fit(x_train, y_train, batch_size=32, epochs=args.epochs,
+                        validation_split=0.1, verbose=2)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"training took {time.perf_counter() - t0:.1f} s")
     print(f"test accuracy: {accuracy:.4f}")
+    return history, accuracy
 
 
 if __name__ == "__main__":

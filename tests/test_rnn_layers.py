@@ -428,3 +428,27 @@ def test_activity_regularizers_on_recurrent_and_embedding_layers_add_to_the_loss
     assert penalties[0] == pytest.approx(0.01 * np.sum(e ** 2), rel=1e-5)
     assert penalties[1] == pytest.approx(0.5 * np.sum(np.abs(np.asarray(out.value))), rel=1e-5)
     assert lstm.get_config()["activity_regularizer"]["class_name"] == "L1"
+
+
+@pytest.mark.parametrize("kind", ["simple", "lstm"])
+def test_a_second_backward_pass_over_one_graph_gives_the_same_gradients(kind, rng):
+    # The first backward pass writes the gate gradients over the saved gates; a second pass
+    # over the same graph (another target, or the same one again) must not see that.
+    layer = layers.SimpleRNN(4, return_state=True) if kind == "simple" else \
+        layers.LSTM(4, return_sequences=True, return_state=True)
+    x = Tensor(rng.normal(size=(3, 6, 5)).astype(np.float32), requires_grad=True)
+    with GradientTape():
+        out = layer(x)
+        first = keras.ops.sum(out[0] * out[0])
+        second = keras.ops.sum(out[1])
+    sources = [x] + layer.weights
+    a = gradients(first, sources)
+    b = gradients(second, sources)
+    a_again = gradients(first, sources)
+    for g1, g2 in zip(a, a_again):
+        np.testing.assert_array_equal(g1, g2)
+    # and the second target's gradients are those of a fresh graph
+    with GradientTape():
+        fresh = keras.ops.sum(layer(x)[1])
+    for g1, g2 in zip(b, gradients(fresh, sources)):
+        np.testing.assert_array_equal(g1, g2)

@@ -231,6 +231,29 @@ void run_case(const Problem& p, uint32_t seed) {
     check_grad("dh0", &Params::h0, dh0);
     if (lstm) check_grad("dc0", &Params::c0, dc0);
   }
+
+  // SimpleRNN/LSTM may write the gate gradients over the gates: the same gradients.
+  if (p.cell == RnnCell::kSimple || lstm) {
+    std::vector<float> dx2(dx.size()), dw2(dw.size()), dr2(dr.size()), db2(db.size());
+    std::vector<float> dh02(dh0.size()), dc02(dc0.size());
+    RnnArgs b = a;
+    b.dx = dx2.data(), b.dw = dw2.data(), b.dr = dr2.data(), b.db = db2.data();
+    b.dh0 = a.dh0 ? dh02.data() : nullptr;
+    b.dc0 = a.dc0 ? dc02.data() : nullptr;
+    b.dgates = gates.data();
+    rnn_backward(b);
+    auto same = [](const char* name, const std::vector<float>& want,
+                   const std::vector<float>& got) {
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i]))) << name << "[" << i << "]";
+    };
+    same("in place dx", dx, dx2);
+    same("in place dw", dw, dw2);
+    same("in place dr", dr, dr2);
+    same("in place db", db, db2);
+    if (a.dh0) same("in place dh0", dh0, dh02);
+    if (a.dc0) same("in place dc0", dc0, dc02);
+  }
 }
 
 const RnnCell kCells[] = {RnnCell::kSimple, RnnCell::kLstm, RnnCell::kGru, RnnCell::kGruResetAfter};
@@ -381,6 +404,20 @@ TEST(RnnKernel, MissingWorkspaceThrows) {
   a.cell = RnnCell::kLstm;
   a.batch = 1, a.steps = 1, a.in = 1, a.units = 1;
   EXPECT_THROW(rnn_forward(a), std::invalid_argument);
+}
+
+TEST(RnnKernel, GruGateGradientsCannotOverwriteGates) {
+  std::vector<float> x(2 * 3 * 2), w(2 * 6), r(2 * 6), y(2 * 3 * 2), g(2 * 3 * 6), xh(2 * 3 * 5),
+      st(2 * 3 * 2), dw(2 * 6);
+  RnnArgs a;
+  a.cell = RnnCell::kGru;
+  a.batch = 2, a.steps = 3, a.in = 2, a.units = 2;
+  a.x = x.data(), a.w = w.data(), a.r = r.data(), a.y = y.data();
+  a.gates = g.data(), a.xh = xh.data(), a.state = st.data();
+  rnn_forward(a);
+  a.dw = dw.data();
+  a.dgates = g.data();
+  EXPECT_THROW(rnn_backward(a), std::invalid_argument);
 }
 
 }  // namespace

@@ -53,21 +53,35 @@ void apply_act(RnnActivation act, float* v, int64_t n) {
   apply_act_impl(act, v, n);
 }
 
+// dg may be g itself: the gradients then overwrite the gates (see RnnArgs::dgates).
 void lstm_backward_row(const float* g, const float* ct, const float* cp, float* dc, float* dh,
                        float* dg, int64_t U) {
+  const bool in_place = dg == g;
 #if defined(FASTKERAS_X86)
   switch (gemm_isa()) {
     case Isa::kAvx512:
-      rnn_lstm_backward_row_avx512(g, ct, cp, dc, dh, dg, U);
+      if (in_place) {
+        rnn_lstm_backward_row_in_place_avx512(dg, ct, cp, dc, dh, U);
+      } else {
+        rnn_lstm_backward_row_avx512(g, ct, cp, dc, dh, dg, U);
+      }
       return;
     case Isa::kAvx2:
-      rnn_lstm_backward_row_avx2(g, ct, cp, dc, dh, dg, U);
+      if (in_place) {
+        rnn_lstm_backward_row_in_place_avx2(dg, ct, cp, dc, dh, U);
+      } else {
+        rnn_lstm_backward_row_avx2(g, ct, cp, dc, dh, dg, U);
+      }
       return;
     default:
       break;
   }
 #endif
-  lstm_backward_row_impl(g, ct, cp, dc, dh, dg, U);
+  if (in_place) {
+    lstm_backward_row_in_place_impl(dg, dg + U, dg + 2 * U, dg + 3 * U, ct, cp, dc, dh, U);
+  } else {
+    lstm_backward_row_impl(g, ct, cp, dc, dh, dg, U);
+  }
 }
 
 void lstm_forward_row(float* g, float* c, float* cs, float* h, bool keep, int64_t U) {
@@ -571,6 +585,9 @@ void rnn_forward(const RnnArgs& a) {
 void rnn_backward(const RnnArgs& a) {
   check_args(a);
   if (!a.dgates) throw std::invalid_argument("rnn_backward: the `dgates` workspace is required");
+  if (a.dgates == a.gates && (a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter)) {
+    throw std::invalid_argument("rnn_backward: a GRU's `dgates` cannot be its `gates`");
+  }
   if (a.cell == RnnCell::kGruResetAfter && !a.dgates_rec) {
     throw std::invalid_argument("rnn_backward: GRU(reset_after) needs the `dgates_rec` workspace");
   }

@@ -78,14 +78,16 @@ struct RnnArgs {
   const float* dc_last = nullptr;  // (batch, units) gradient of c_last
 
   // Backward outputs (null = not wanted), written, not accumulated.
-  float* dx = nullptr;          // (batch, steps, in)
-  float* dw = nullptr;          // (in, G*units)
-  float* dr = nullptr;          // (units, G*units)
-  float* db = nullptr;          // (G*units)
-  float* drb = nullptr;         // (G*units) (kGruResetAfter)
-  float* dh0 = nullptr;         // (batch, units)
-  float* dc0 = nullptr;         // (batch, units)
-  float* dgates = nullptr;      // workspace (steps, batch, G*units)
+  float* dx = nullptr;   // (batch, steps, in)
+  float* dw = nullptr;   // (in, G*units)
+  float* dr = nullptr;   // (units, G*units)
+  float* db = nullptr;   // (G*units)
+  float* drb = nullptr;  // (G*units) (kGruResetAfter)
+  float* dh0 = nullptr;  // (batch, units)
+  float* dc0 = nullptr;  // (batch, units)
+  // Workspace (steps, batch, G*units). For SimpleRNN/LSTM it may be `gates` itself: the gate
+  // gradients then overwrite the gates, so another backward needs the forward run again.
+  float* dgates = nullptr;
   float* dgates_rec = nullptr;  // workspace (steps, batch, G*units), kGruResetAfter only
 };
 

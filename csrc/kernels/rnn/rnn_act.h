@@ -63,25 +63,45 @@ inline void apply_act_impl(RnnActivation act, float* v, int64_t n) {
   }
 }
 
-// One row of an LSTM step's backward for Keras's default activations (tanh, sigmoid), from the
-// gates g (i, f, c, o after activation), the cell state c_t (its tanh is recomputed here) and
-// the previous cell state cp: writes
-// the gate gradients dg and carries dc/dh (dh is consumed and zeroed). Branch-free so it
-// vectorises; the arrays never overlap, which __restrict tells the compiler (without it the
-// loop stays scalar).
+// One unit of an LSTM step's backward for Keras's default activations (tanh, sigmoid), from
+// the activated gates (ig, fg, cg, og), the cell state ct (its tanh is recomputed here) and
+// the previous cell state cp: the four gate gradients, and the carried dc/dh updated (dh is
+// consumed and zeroed).
+inline void lstm_backward_unit(float ig, float fg, float cg, float og, float ct, float cp,
+                               float& dc, float& dh, float& di, float& df, float& dcg, float& dog) {
+  const float tc = tanh_approx(ct);
+  const float dct = dc + dh * og * (1.0f - tc * tc);
+  di = dct * cg * (ig * (1.0f - ig));
+  df = dct * cp * (fg * (1.0f - fg));
+  dcg = dct * ig * (1.0f - cg * cg);
+  dog = dh * tc * (og * (1.0f - og));
+  dc = dct * fg;
+  dh = 0.0f;
+}
+
+// One row of an LSTM step's backward: the gates g (i, f, c, o) in, the gate gradients dg out.
+// Branch-free so it vectorises; the arrays never overlap, which __restrict tells the compiler
+// (without it the loop stays scalar).
 inline void lstm_backward_row_impl(const float* __restrict g, const float* __restrict ct,
                                    const float* __restrict cp, float* __restrict dc,
                                    float* __restrict dh, float* __restrict dg, int64_t U) {
   for (int64_t u = 0; u < U; ++u) {
-    const float ig = g[u], fg = g[U + u], cg = g[2 * U + u], og = g[3 * U + u];
-    const float tc = tanh_approx(ct[u]);
-    const float dct = dc[u] + dh[u] * og * (1.0f - tc * tc);
-    dg[u] = dct * cg * (ig * (1.0f - ig));
-    dg[U + u] = dct * cp[u] * (fg * (1.0f - fg));
-    dg[2 * U + u] = dct * ig * (1.0f - cg * cg);
-    dg[3 * U + u] = dh[u] * tc * (og * (1.0f - og));
-    dc[u] = dct * fg;
-    dh[u] = 0.0f;
+    lstm_backward_unit(g[u], g[U + u], g[2 * U + u], g[3 * U + u], ct[u], cp[u], dc[u], dh[u],
+                       dg[u], dg[U + u], dg[2 * U + u], dg[3 * U + u]);
+  }
+}
+
+// The same row with the gradients written over the gates (dg == g). Each gate block goes in as
+// its own pointer, read and then overwritten at the same index, so no array is reached through
+// two pointers and __restrict still holds (a restrict-qualified g and dg on one array would
+// let the compiler reload a gate after storing its gradient).
+inline void lstm_backward_row_in_place_impl(float* __restrict gi, float* __restrict gf,
+                                            float* __restrict gc, float* __restrict go,
+                                            const float* __restrict ct, const float* __restrict cp,
+                                            float* __restrict dc, float* __restrict dh, int64_t U) {
+  for (int64_t u = 0; u < U; ++u) {
+    const float ig = gi[u], fg = gf[u], cg = gc[u], og = go[u];
+    lstm_backward_unit(ig, fg, cg, og, ct[u], cp[u], dc[u], dh[u], gi[u], gf[u], gc[u], go[u]);
   }
 }
 
@@ -131,5 +151,9 @@ void rnn_lstm_backward_row_avx2(const float* g, const float* ct, const float* cp
                                 float* dh, float* dg, int64_t U);
 void rnn_lstm_backward_row_avx512(const float* g, const float* ct, const float* cp, float* dc,
                                   float* dh, float* dg, int64_t U);
+void rnn_lstm_backward_row_in_place_avx2(float* g, const float* ct, const float* cp, float* dc,
+                                         float* dh, int64_t U);
+void rnn_lstm_backward_row_in_place_avx512(float* g, const float* ct, const float* cp, float* dc,
+                                           float* dh, int64_t U);
 
 }  // namespace fastkeras

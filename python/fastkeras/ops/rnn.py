@@ -150,9 +150,19 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
                states[0] if len(states) > 0 else None,
                states[1] if len(states) > 1 else None)
 
+    # SimpleRNN/LSTM gate gradients are written over the gates (one large array instead of two);
+    # a second backward pass over this graph first runs the forward again to restore them.
+    in_place = cell in ("simple", "lstm")
+    gates_spent = [False]
+
     def backward(g, needs):
         parts = g.parts
         pass_id = backward_pass_id()
+        if gates_spent[0]:
+            _core.rnn_forward(h_last=np.empty_like(h_last),
+                              c_last=None if c_last is None else np.empty_like(c_last),
+                              y_last=np.empty((B, U), np.float32),
+                              **dict(common, y=None if y is None else np.empty_like(y)))
         dx = np.empty_like(xv) if needs[0] else None
         dw = _grad_out(kernel, pass_id) if needs[1] else None
         dr = _grad_out(recurrent_kernel, pass_id) if needs[2] else None
@@ -162,7 +172,8 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
             db, drb = (dbias[0], dbias[1]) if cell == "gru_reset_after" else (dbias, None)
         dh0 = np.empty((B, U), np.float32) if needs[4] else None
         dc0 = np.empty((B, U), np.float32) if needs[5] and cell == "lstm" else None
-        dgates = ws.scratch("dgates", (B, T, G * U))
+        dgates = common["gates"] if in_place else ws.scratch("dgates", (B, T, G * U))
+        gates_spent[0] = in_place
         dgates_rec = ws.scratch("dgates_rec", (B, T, G * U)) if cell == "gru_reset_after" \
             else None
 

@@ -64,19 +64,19 @@ inline void apply_act_impl(RnnActivation act, float* v, int64_t n) {
 }
 
 // One unit of an LSTM step's backward for Keras's default activations (tanh, sigmoid), from
-// the activated gates (ig, fg, cg, og), the cell state ct (its tanh is recomputed here) and
-// the previous cell state cp: the four gate gradients, and the carried dc/dh updated (dh is
-// consumed and zeroed).
-inline void lstm_backward_unit(float ig, float fg, float cg, float og, float ct, float cp,
-                               float& dc, float& dh, float& di, float& df, float& dcg, float& dog) {
+// the activated gates (ig, fg, cg, og), the cell state ct (its tanh is recomputed here), the
+// previous cell state cp and the gradients dc/dh reaching this step: the four gate gradients
+// and the dc carried to the previous step (the caller zeroes dh).
+struct LstmUnitGrads {
+  float di, df, dcg, dog, dc_prev;
+};
+
+inline LstmUnitGrads lstm_backward_unit(float ig, float fg, float cg, float og, float ct, float cp,
+                                        float dc, float dh) {
   const float tc = tanh_approx(ct);
   const float dct = dc + dh * og * (1.0f - tc * tc);
-  di = dct * cg * (ig * (1.0f - ig));
-  df = dct * cp * (fg * (1.0f - fg));
-  dcg = dct * ig * (1.0f - cg * cg);
-  dog = dh * tc * (og * (1.0f - og));
-  dc = dct * fg;
-  dh = 0.0f;
+  return {dct * cg * (ig * (1.0f - ig)), dct * cp * (fg * (1.0f - fg)), dct * ig * (1.0f - cg * cg),
+          dh * tc * (og * (1.0f - og)), dct * fg};
 }
 
 // One row of an LSTM step's backward: the gates g (i, f, c, o) in, the gate gradients dg out.
@@ -86,8 +86,14 @@ inline void lstm_backward_row_impl(const float* __restrict g, const float* __res
                                    const float* __restrict cp, float* __restrict dc,
                                    float* __restrict dh, float* __restrict dg, int64_t U) {
   for (int64_t u = 0; u < U; ++u) {
-    lstm_backward_unit(g[u], g[U + u], g[2 * U + u], g[3 * U + u], ct[u], cp[u], dc[u], dh[u],
-                       dg[u], dg[U + u], dg[2 * U + u], dg[3 * U + u]);
+    const LstmUnitGrads d =
+        lstm_backward_unit(g[u], g[U + u], g[2 * U + u], g[3 * U + u], ct[u], cp[u], dc[u], dh[u]);
+    dg[u] = d.di;
+    dg[U + u] = d.df;
+    dg[2 * U + u] = d.dcg;
+    dg[3 * U + u] = d.dog;
+    dc[u] = d.dc_prev;
+    dh[u] = 0.0f;
   }
 }
 
@@ -100,8 +106,14 @@ inline void lstm_backward_row_in_place_impl(float* __restrict gi, float* __restr
                                             const float* __restrict ct, const float* __restrict cp,
                                             float* __restrict dc, float* __restrict dh, int64_t U) {
   for (int64_t u = 0; u < U; ++u) {
-    const float ig = gi[u], fg = gf[u], cg = gc[u], og = go[u];
-    lstm_backward_unit(ig, fg, cg, og, ct[u], cp[u], dc[u], dh[u], gi[u], gf[u], gc[u], go[u]);
+    const LstmUnitGrads d =
+        lstm_backward_unit(gi[u], gf[u], gc[u], go[u], ct[u], cp[u], dc[u], dh[u]);
+    gi[u] = d.di;
+    gf[u] = d.df;
+    gc[u] = d.dcg;
+    go[u] = d.dog;
+    dc[u] = d.dc_prev;
+    dh[u] = 0.0f;
   }
 }
 

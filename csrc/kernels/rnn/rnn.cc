@@ -361,6 +361,7 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU;
   const int64_t ldg = GU;
   const bool lstm = a.cell == RnnCell::kLstm;
+  const bool gru = a.cell == RnnCell::kGru || a.cell == RnnCell::kGruResetAfter;
   std::vector<float> dh(rows * U, 0.0f), dc(lstm ? rows * U : 0, 0.0f);
   std::vector<float> dy_carry(rows * U, 0.0f), tmp(U), zeros(U, 0.0f);
   std::vector<float> dhd(a.cell == RnnCell::kGru ? rows * U : 0);  // GRU's d(r * h)
@@ -372,9 +373,9 @@ void backward_rows(const RnnArgs& a, const Shape& s, const float* rt, int64_t r0
   for (int64_t step = T - 1; step >= 0; --step) {
     const int64_t t = s.time_of(a, step);
     const int64_t tp = step > 0 ? s.time_of(a, step - 1) : -1;
-    if (tp >= 0) {  // the next step's gates and states
+    if (tp >= 0) {  // the next step's gates and states (only a GRU reads the saved h here)
       prefetch_block(a.gates + s.ws_row(r0, tp) * GU, rows * GU);
-      prefetch_block(a.xh + s.ws_row(r0, tp) * s.K, rows * s.K);
+      if (gru) prefetch_block(a.xh + s.ws_row(r0, tp) * s.K, rows * s.K);
       if (a.state) prefetch_block(a.state + s.ws_row(r0, tp) * U, rows * U);
     }
     float* dgt = a.dgates + s.ws_row(r0, t) * GU;

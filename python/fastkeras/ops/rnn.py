@@ -135,16 +135,22 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     shapes = {"gates": (B, T, G * U), "xh": (B, T, I + U + 1), "state": (B, T, U)}
     bufs, shared = ws.forward_buffers(shapes)
     # Without return_sequences only the last output is written.
-    y = np.empty((B, T, U), np.float32) if return_sequences else None
-    y_last = None if return_sequences else np.zeros((B, U), np.float32)
-    h_last = np.empty((B, U), np.float32)
-    c_last = np.empty((B, U), np.float32) if cell == "lstm" else None
     common = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                   x=xv, w=w, r=r, b=bv, rb=rbv, h0=h0v, c0=c0v, mask=maskv, in_mask=imv,
                   rec_mask=rmv,
                   reverse=bool(go_backwards), zero_masked_outputs=bool(zero_output_for_mask),
-                  y=y, gates=bufs["gates"], xh=bufs["xh"], state=bufs["state"])
-    _core.rnn_forward(h_last=h_last, c_last=c_last, y_last=y_last, **common)
+                  gates=bufs["gates"], xh=bufs["xh"], state=bufs["state"])
+
+    def forward():
+        """Runs the layer, filling the workspace; returns (y, y_last, h_last, c_last)."""
+        y = np.empty((B, T, U), np.float32) if return_sequences else None
+        y_last = None if return_sequences else np.zeros((B, U), np.float32)
+        h_last = np.empty((B, U), np.float32)
+        c_last = np.empty((B, U), np.float32) if cell == "lstm" else None
+        _core.rnn_forward(y=y, y_last=y_last, h_last=h_last, c_last=c_last, **common)
+        return y, y_last, h_last, c_last
+
+    y, y_last, h_last, c_last = forward()
 
     parents = (x, kernel, recurrent_kernel, bias,
                states[0] if len(states) > 0 else None,
@@ -153,16 +159,14 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     # SimpleRNN/LSTM gate gradients are written over the gates (one large array instead of two);
     # a second backward pass over this graph first runs the forward again to restore them.
     in_place = cell in ("simple", "lstm")
-    gates_spent = [False]
+    gates_spent = False
 
     def backward(g, needs):
+        nonlocal gates_spent
         parts = g.parts
         pass_id = backward_pass_id()
-        if gates_spent[0]:
-            _core.rnn_forward(h_last=np.empty_like(h_last),
-                              c_last=None if c_last is None else np.empty_like(c_last),
-                              y_last=np.empty((B, U), np.float32),
-                              **dict(common, y=None if y is None else np.empty_like(y)))
+        if gates_spent:
+            forward()  # the same values again; only the workspace is wanted
         dx = np.empty_like(xv) if needs[0] else None
         dw = _grad_out(kernel, pass_id) if needs[1] else None
         dr = _grad_out(recurrent_kernel, pass_id) if needs[2] else None
@@ -173,7 +177,7 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
         dh0 = np.empty((B, U), np.float32) if needs[4] else None
         dc0 = np.empty((B, U), np.float32) if needs[5] and cell == "lstm" else None
         dgates = common["gates"] if in_place else ws.scratch("dgates", (B, T, G * U))
-        gates_spent[0] = in_place
+        gates_spent = in_place
         dgates_rec = ws.scratch("dgates_rec", (B, T, G * U)) if cell == "gru_reset_after" \
             else None
 

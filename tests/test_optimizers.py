@@ -761,6 +761,15 @@ def test_bad_constructor_arguments():
         optimizers.Adam(weight_decay="x")
     with pytest.raises(ValueError, match="gradient_accumulation_steps=1"):
         optimizers.Adam(gradient_accumulation_steps=1)
+    for bad in (True, 2.5, "2"):
+        with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+            optimizers.Adam(gradient_accumulation_steps=bad)
+    for bad in (0, True, 1.0):
+        with pytest.raises(ValueError, match="ema_overwrite_frequency"):
+            optimizers.Adam(use_ema=True, ema_overwrite_frequency=bad)
+    # NumPy integers are integers
+    assert optimizers.Adam(gradient_accumulation_steps=np.int64(3)).gradient_accumulation_steps == 3
+    optimizers.Adam(use_ema=True, ema_overwrite_frequency=np.int32(2))
     with pytest.raises(ValueError, match="ema_momentum=2"):
         optimizers.Adam(use_ema=True, ema_momentum=2.0)
     with pytest.raises(ValueError, match="initial_accumulator_value=-1"):

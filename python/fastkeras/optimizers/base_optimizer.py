@@ -60,6 +60,10 @@ def _is_real(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, bool)
+
+
 def _is_float(x) -> bool:
     return isinstance(x, (float, np.floating))
 
@@ -134,9 +138,7 @@ class Optimizer:
                 f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                 f"global_clipnorm={global_clipnorm}")
         if gradient_accumulation_steps is not None and (
-                not isinstance(gradient_accumulation_steps, (numbers.Integral, np.integer))
-                or isinstance(gradient_accumulation_steps, bool)
-                or gradient_accumulation_steps < 2):
+                not _is_int(gradient_accumulation_steps) or gradient_accumulation_steps < 2):
             raise ValueError(
                 "`gradient_accumulation_steps` must be an integer >= 2. Received: "
                 f"gradient_accumulation_steps={gradient_accumulation_steps!r}")
@@ -145,9 +147,7 @@ class Optimizer:
                 raise ValueError("`ema_momentum` must be in the range [0, 1]. Received: "
                                  f"ema_momentum={ema_momentum!r}")
             if ema_overwrite_frequency is not None and (
-                    not isinstance(ema_overwrite_frequency, (numbers.Integral, np.integer))
-                    or isinstance(ema_overwrite_frequency, bool)
-                    or ema_overwrite_frequency < 1):
+                    not _is_int(ema_overwrite_frequency) or ema_overwrite_frequency < 1):
                 raise ValueError(
                     "`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
                     f"ema_overwrite_frequency={ema_overwrite_frequency!r}")

@@ -179,21 +179,27 @@ class DenseChain:
         values, grad = prep.run(plan.coef if want_grad else None)
         return float(plan.apply(values)), grad, prep.source
 
-    def train_step(self, x, y, sample_weight):
-        """(loss, y_pred values) after one update, or None: nothing was changed, use the
-        general step."""
+    def _forward_and_loss(self, x, y, sample_weight, training):
+        """(forward pass, (loss, d loss / d source, source)) for one batch, or None when the
+        general step is needed; training records the activations' backward and the gradient."""
         if sample_weight is not None or not self.usable:
             return None
         xv = self._inputs(x)
         if xv is None:
             return None
-        f = self._forward(xv, True)
+        f = self._forward(xv, training)
         if f is None:
             return None
-        result = self._loss(y, f, True)
-        if result is None:
+        result = self._loss(y, f, training)
+        return None if result is None else (f, result)
+
+    def train_step(self, x, y, sample_weight):
+        """(loss, y_pred values) after one update, or None: nothing was changed, use the
+        general step."""
+        step = self._forward_and_loss(x, y, sample_weight, True)
+        if step is None:
             return None
-        loss, g, wrt = result
+        f, (loss, g, wrt) = step
         optimizer = self.model.optimizer
         variables = self.variables
         scales = optimizer._in_place_scales(variables)
@@ -230,18 +236,11 @@ class DenseChain:
 
     def test_step(self, x, y, sample_weight):
         """(loss, y_pred values) without training, or None to use the general step."""
-        if sample_weight is not None or not self.usable:
+        step = self._forward_and_loss(x, y, sample_weight, False)
+        if step is None:
             return None
-        xv = self._inputs(x)
-        if xv is None:
-            return None
-        f = self._forward(xv, False)
-        if f is None:
-            return None
-        result = self._loss(y, f, False)
-        if result is None:
-            return None
-        return result[0], f.y_pred.value
+        f, (loss, _, _) = step
+        return loss, f.y_pred.value
 
     def predict_step(self, x):
         """The model's output values for x, or None to use the general forward."""

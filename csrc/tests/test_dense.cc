@@ -9,13 +9,36 @@
 namespace fastkeras {
 namespace {
 
-void check(int64_t batch, int64_t in, int64_t units, bool relu, float beta) {
-  std::mt19937 rng(static_cast<uint32_t>(batch * 1000 + in * 10 + units));
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> x(batch * in), w(in * units), y(batch * units), dy(batch * units);
-  for (auto* v : {&x, &w, &y, &dy})
-    for (auto& e : *v) e = d(rng);
-  std::vector<float> dx(batch * in), dw(in * units, 0.5f), db(units, 0.25f);
+// The gradients by the definition, in double: dz = dy masked by relu, dW = x^T dz,
+// db = column sums of dz, dx = dz W^T.
+struct NaiveGrads {
+  std::vector<double> dw, db, dx;
+};
+
+NaiveGrads naive_grads(const std::vector<float>& x, const std::vector<float>& w,
+                       const std::vector<float>& y, const std::vector<float>& dy, int64_t batch,
+                       int64_t in, int64_t units, bool relu) {
+  auto dz = [&](int64_t i, int64_t u) {
+    return (relu && !(y[i * units + u] > 0)) ? 0.0 : double(dy[i * units + u]);
+  };
+  NaiveGrads r{std::vector<double>(in * units, 0.0), std::vector<double>(units, 0.0),
+               std::vector<double>(batch * in, 0.0)};
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t u = 0; u < units; ++u) {
+      const double g = dz(i, u);
+      r.db[u] += g;
+      for (int64_t k = 0; k < in; ++k) {
+        r.dw[k * units + u] += double(x[i * in + k]) * g;
+        r.dx[i * in + k] += g * w[k * units + u];
+      }
+    }
+  return r;
+}
+
+// The arguments every test sets: shapes, x (row stride `in`), w, y and dy.
+DenseBackwardArgs args_for(int64_t batch, int64_t in, int64_t units, const std::vector<float>& x,
+                           const std::vector<float>& w, const std::vector<float>& y,
+                           const std::vector<float>& dy, bool relu) {
   DenseBackwardArgs a;
   a.batch = batch;
   a.in = in;
@@ -26,32 +49,27 @@ void check(int64_t batch, int64_t in, int64_t units, bool relu, float beta) {
   a.y = y.data();
   a.dy = dy.data();
   a.act = relu ? Activation::kRelu : Activation::kIdentity;
+  return a;
+}
+
+void check(int64_t batch, int64_t in, int64_t units, bool relu, float beta) {
+  std::mt19937 rng(static_cast<uint32_t>(batch * 1000 + in * 10 + units));
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<float> x(batch * in), w(in * units), y(batch * units), dy(batch * units);
+  for (auto* v : {&x, &w, &y, &dy})
+    for (auto& e : *v) e = d(rng);
+  std::vector<float> dx(batch * in), dw(in * units, 0.5f), db(units, 0.25f);
+  DenseBackwardArgs a = args_for(batch, in, units, x, w, y, dy, relu);
   a.dx = dx.data();
   a.dw = dw.data();
   a.db = db.data();
   a.beta = beta;
   dense_backward(a);
-  auto dz = [&](int64_t i, int64_t u) {
-    float g = dy[i * units + u];
-    return (relu && !(y[i * units + u] > 0)) ? 0.0f : g;
-  };
-  for (int64_t k = 0; k < in; ++k)
-    for (int64_t u = 0; u < units; ++u) {
-      double ref = beta * 0.5;
-      for (int64_t i = 0; i < batch; ++i) ref += double(x[i * in + k]) * dz(i, u);
-      ASSERT_NEAR(dw[k * units + u], ref, 1e-4) << k << "," << u;
-    }
-  for (int64_t u = 0; u < units; ++u) {
-    double ref = beta * 0.25;
-    for (int64_t i = 0; i < batch; ++i) ref += dz(i, u);
-    ASSERT_NEAR(db[u], ref, 1e-4);
-  }
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t k = 0; k < in; ++k) {
-      double ref = 0;
-      for (int64_t u = 0; u < units; ++u) ref += double(dz(i, u)) * w[k * units + u];
-      ASSERT_NEAR(dx[i * in + k], ref, 1e-4);
-    }
+  const NaiveGrads ref = naive_grads(x, w, y, dy, batch, in, units, relu);
+  for (int64_t k = 0; k < in * units; ++k)
+    ASSERT_NEAR(dw[k], beta * 0.5 + ref.dw[k], 1e-4) << "dw[" << k << "]";
+  for (int64_t u = 0; u < units; ++u) ASSERT_NEAR(db[u], beta * 0.25 + ref.db[u], 1e-4);
+  for (int64_t i = 0; i < batch * in; ++i) ASSERT_NEAR(dx[i], ref.dx[i], 1e-4);
 }
 
 TEST(DenseBackward, MatchesNaiveLoops) {
@@ -92,42 +110,17 @@ TEST(DenseBackward, InPlaceSgdStepUsesTheOldKernelForDx) {
         for (auto& e : *v) e = d(rng);
       const std::vector<float> w0 = w, b0 = b;
       const float lr = 0.05f;
-      DenseBackwardArgs a;
-      a.batch = batch;
-      a.in = in;
-      a.units = units;
-      a.x = x.data();
-      a.ldx = in;
-      a.w = w.data();
-      a.y = y.data();
-      a.dy = dy.data();
-      a.act = Activation::kRelu;
+      DenseBackwardArgs a = args_for(batch, in, units, x, w, y, dy, true);
       a.dx = dx.data();
       a.dw = w.data();
       a.db = b.data();
       a.beta = 1.0f;
       a.alpha = -lr;
       dense_backward(a);
-      auto dz = [&](int64_t i, int64_t u) {
-        return y[i * units + u] > 0 ? dy[i * units + u] : 0.0f;
-      };
-      for (int64_t k = 0; k < in; ++k)
-        for (int64_t u = 0; u < units; ++u) {
-          double g = 0;
-          for (int64_t i = 0; i < batch; ++i) g += double(x[i * in + k]) * dz(i, u);
-          ASSERT_NEAR(w[k * units + u], w0[k * units + u] - lr * g, 1e-5);
-        }
-      for (int64_t u = 0; u < units; ++u) {
-        double g = 0;
-        for (int64_t i = 0; i < batch; ++i) g += dz(i, u);
-        ASSERT_NEAR(b[u], b0[u] - lr * g, 1e-5);
-      }
-      for (int64_t i = 0; i < batch; ++i)
-        for (int64_t k = 0; k < in; ++k) {
-          double ref = 0;
-          for (int64_t u = 0; u < units; ++u) ref += double(dz(i, u)) * w0[k * units + u];
-          ASSERT_NEAR(dx[i * in + k], ref, 1e-4);
-        }
+      const NaiveGrads ref = naive_grads(x, w0, y, dy, batch, in, units, true);
+      for (int64_t k = 0; k < in * units; ++k) ASSERT_NEAR(w[k], w0[k] - lr * ref.dw[k], 1e-5);
+      for (int64_t u = 0; u < units; ++u) ASSERT_NEAR(b[u], b0[u] - lr * ref.db[u], 1e-5);
+      for (int64_t i = 0; i < batch * in; ++i) ASSERT_NEAR(dx[i], ref.dx[i], 1e-4);
     }
   }
 }

@@ -1,10 +1,35 @@
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 # Real Keras 3 (installed for the compatibility tests) runs on its PyTorch backend here.
 os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from fastkeras.datasets import fashion_mnist
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def pytest_runtest_setup(item):
+    """@pytest.mark.fashion_mnist: the test reads Debian's real Fashion-MNIST; skipped where
+    the package is missing, except in CI, which installs it (a missing copy fails there)."""
+    if item.get_closest_marker("fashion_mnist") and not os.path.isdir(fashion_mnist.DEBIAN_DIR) \
+            and not os.environ.get("CI"):
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+
+
+@pytest.fixture
+def load_example():
+    """load_example(name): examples/<name>.py imported as a module (its main() not run)."""
+    def load(name):
+        spec = importlib.util.spec_from_file_location(f"{name}_example", EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture

@@ -2,17 +2,13 @@
 as in CI, and without it): a smoke test, so the scripts stay runnable. Their timings are only
 printed, never asserted."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fastkeras.datasets import fashion_mnist
-
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-HAVE_FASHION = os.path.isdir(fashion_mnist.DEBIAN_DIR) or bool(os.environ.get("CI"))
 
 
 def run(script, *args, block_torch=False):
@@ -35,14 +31,14 @@ def test_lstm_benchmark_runs(block_torch):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_FASHION, reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.fashion_mnist
 def test_cnn_benchmark_runs_on_a_slice():
     out = run("fashion_mnist_cnn.py", "--epochs", "1", "--limit", "128", "--markdown")
     assert "fastkeras epochs:" in out and "| fastkeras |" in out
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_FASHION, reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.fashion_mnist
 def test_mlp_benchmark_runs_without_torch():
     out = run("fashion_mnist_mlp.py", "--epochs", "1", block_torch=True)
     assert "fastkeras epochs:" in out and "predict(1)" in out

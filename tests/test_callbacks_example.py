@@ -1,8 +1,6 @@
 """examples/callbacks.py (the notes' ModelCheckpoint + EarlyStopping + custom callback +
 TensorBoard) runs on a small part of the real Fashion-MNIST, from Debian's copy."""
 
-import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,20 +8,10 @@ import pytest
 
 from fastkeras.datasets import fashion_mnist
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "callbacks.py"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("callbacks_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(fashion_mnist.DEBIAN_DIR) and not os.environ.get("CI"),
-                    reason="Debian's dataset-fashion-mnist package is not installed")
-def test_callbacks_example_on_a_subset(tmp_path, monkeypatch, capsys):
+@pytest.mark.fashion_mnist
+def test_callbacks_example_on_a_subset(tmp_path, monkeypatch, capsys, load_example):
     # Read the Debian copy; never download.
     monkeypatch.setenv("FASTKERAS_DATASETS", str(tmp_path / "empty"))
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -34,7 +22,7 @@ def test_callbacks_example_on_a_subset(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(fashion_mnist, "_fetch", no_download)
     out_dir = tmp_path / "out"
-    result = load_example().main(["--out-dir", str(out_dir), "--epochs", "2",
+    result = load_example("callbacks").main(["--out-dir", str(out_dir), "--epochs", "2",
                                   "--train-samples", "2000", "--verbose", "0"])
     history = result["history"]
     assert history.epoch == [0, 1]

@@ -250,8 +250,7 @@ def test_keras_cnn_weights_reproduce_predictions():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist") and not os.environ.get("CI"),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.fashion_mnist
 def test_cnn_learns_a_slice_of_fashion_mnist():
     (x, y), _ = keras.datasets.fashion_mnist.load_data()
     x = (x[:, :, :, None] / 255.0).astype(np.float32)

@@ -464,8 +464,7 @@ def test_mnist_offline_error(isolated):
 # ----------------------------------------------------------------------------- real data
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist") and not os.environ.get("CI"),
-                    reason="Debian's dataset-fashion-mnist package is not installed")
+@pytest.mark.fashion_mnist
 def test_real_fashion_mnist_from_debian(tmp_path, monkeypatch):
     # an empty cache, so the Debian copy is what gets read (and nothing is downloaded)
     monkeypatch.setenv("FASTKERAS_DATASETS", str(tmp_path / "empty"))

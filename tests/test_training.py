@@ -1,7 +1,6 @@
 """fit / evaluate / predict on Sequential models: History, batching, validation, weights,
 progress output, and the notes' Fashion-MNIST MLP on the real data."""
 
-import os
 
 import numpy as np
 import pytest
@@ -239,12 +238,8 @@ def test_model_builds_on_first_data():
     assert model.built and model.count_params() == 5 * 8 + 8 + 8 * 3 + 3
 
 
-FASHION = "/usr/share/datasets/fashion-mnist"
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(FASHION) and not os.environ.get("CI"),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.fashion_mnist
 def test_notes_mlp_one_epoch_on_real_fashion_mnist():
     (x_full, y_full), (_x_test, _y_test) = keras.datasets.fashion_mnist.load_data()
     x_valid, x_train = x_full[:5000] / 255.0, x_full[5000:] / 255.0

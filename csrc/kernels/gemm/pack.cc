@@ -97,6 +97,44 @@ PanelFn panel_fn(int w) {
   }
 }
 
+// The full panels of a block whose short side is contiguous (`width` floats of each of `len`
+// lines, lines `stride` apart, width a multiple of w): line by line, each line's w-float
+// pieces to the panels' streams. Reading whole lines in order lets the hardware prefetcher
+// stream them, where a panel at a time would hop `stride` floats per w floats read.
+template <int W>
+void copy_rows_into_panels_w(const float* src, int64_t stride, int64_t width, int64_t len,
+                             float* dst) {
+  const int64_t panels = width / W;
+  for (int64_t k = 0; k < len; ++k) {
+    const float* s = src + k * stride;
+    float* d = dst + k * W;
+    for (int64_t p = 0; p < panels; ++p) std::memcpy(d + p * len * W, s + p * W, W * sizeof(float));
+  }
+}
+
+void copy_rows_into_panels(const float* src, int64_t stride, int64_t width, int64_t len, int w,
+                           float* dst) {
+  if (width <= 0 || len <= 0) return;
+  switch (w) {
+    case 4:
+      return copy_rows_into_panels_w<4>(src, stride, width, len, dst);
+    case 6:
+      return copy_rows_into_panels_w<6>(src, stride, width, len, dst);
+    case 8:
+      return copy_rows_into_panels_w<8>(src, stride, width, len, dst);
+    case 12:
+      return copy_rows_into_panels_w<12>(src, stride, width, len, dst);
+    case 16:
+      return copy_rows_into_panels_w<16>(src, stride, width, len, dst);
+    case 32:
+      return copy_rows_into_panels_w<32>(src, stride, width, len, dst);
+    default:
+      for (int64_t p = 0; p < width; p += w)
+        for (int64_t k = 0; k < len; ++k)
+          std::memcpy(dst + p * len + k * w, src + k * stride + p, w * sizeof(float));
+  }
+}
+
 }  // namespace
 
 void pack_a_block(Trans trans, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
@@ -105,6 +143,13 @@ void pack_a_block(Trans trans, const float* a, int64_t lda, int64_t i0, int64_t 
   // op(A)(i, k) is a[i*lda + k] (no transpose: rows of the panel are strided lines) or
   // a[k*lda + i] (transpose: the panel's mr values for one k are contiguous).
   const bool contiguous = trans == Trans::kYes;
+  if (contiguous) {
+    const int64_t full = (mc / mr) * mr;
+    copy_rows_into_panels(a + k0 * lda + i0, lda, full, kc, mr, dst);
+    dst += (full / mr) * kc * mr;
+    i0 += full;
+    mc -= full;
+  }
   for (int64_t p = 0; p < mc; p += mr) {
     const int width = static_cast<int>(std::min<int64_t>(mr, mc - p));
     const int64_t i = i0 + p;
@@ -120,6 +165,13 @@ void pack_b_block(Trans trans, const float* b, int64_t ldb, int64_t k0, int64_t 
   // op(B)(k, j) is b[k*ldb + j] (no transpose: nr values for one k are contiguous) or
   // b[j*ldb + k] (transpose: each column of the panel is a strided line).
   const bool contiguous = trans == Trans::kNo;
+  if (contiguous) {
+    const int64_t full = (nc / nr) * nr;
+    copy_rows_into_panels(b + k0 * ldb + j0, ldb, full, kc, nr, dst);
+    dst += (full / nr) * kc * nr;
+    j0 += full;
+    nc -= full;
+  }
   for (int64_t p = 0; p < nc; p += nr) {
     const int width = static_cast<int>(std::min<int64_t>(nr, nc - p));
     const int64_t j = j0 + p;

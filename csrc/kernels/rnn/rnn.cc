@@ -192,6 +192,9 @@ void over_batch_rows(const Shape& s, Fn&& fn) {
 void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0, int64_t r1) {
   const int64_t rows = r1 - r0, U = s.U, T = s.T, GU = s.GU, I = s.I, K = s.K;
   const int64_t ldg = GU;
+  // The state h lives in the workspace: step t's previous state is the h slot of its `xh` rows,
+  // and each step writes its new state straight into the next step's slot (the last step's into
+  // h), so the state is never copied in and out of a separate array.
   std::vector<float> h(rows * U, 0.0f), c(a.cell == RnnCell::kLstm ? rows * U : 0, 0.0f);
   std::vector<float> prev_out(rows * U, 0.0f), hd(a.rec_mask ? rows * GU : 0);
   std::vector<float> rec(a.cell == RnnCell::kGruResetAfter ? rows * GU : 0);
@@ -205,6 +208,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
       prefetch_block(a.gates + s.ws_row(r0, s.time_of(a, step + 1)) * GU, rows * GU);
     }
     float* xh_rows = a.xh + s.ws_row(r0, t) * K;
+    float* xh_next = step + 1 < T ? a.xh + s.ws_row(r0, s.time_of(a, step + 1)) * K : nullptr;
     for (int64_t i = 0; i < rows; ++i) {
       float* o = xh_rows + i * K;
       if (wr) {
@@ -212,7 +216,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
         std::copy(xr, xr + I, o);
         o[I + U] = 1.0f;
       }
-      std::copy(h.begin() + i * U, h.begin() + (i + 1) * U, o + I);
+      if (step == 0) std::copy(h.begin() + i * U, h.begin() + (i + 1) * U, o + I);
     }
     // The operand of each gate's recurrent product: the previous state, or with recurrent
     // dropout the state times that gate's mask (gate block g of hd), one GEMM per gate.
@@ -221,7 +225,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
     if (a.rec_mask) {
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j < GU; ++j)
-          hd[i * GU + j] = h[i * U + j % U] * a.rec_mask[(r0 + i) * GU + j];
+          hd[i * GU + j] = xh_rows[i * K + I + j % U] * a.rec_mask[(r0 + i) * GU + j];
     }
     // C[:, gates g0..g1) += (operand of those gates) @ R[:, those gates] (+ bias).
     auto recurrent = [&](int64_t g0, int64_t g1, float beta, float* c, int64_t ldc,
@@ -270,18 +274,21 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t b = r0 + i;
       float* g = gt + i * ldg;
-      float* hrow = h.data() + i * U;
+      const float* hp = xh_rows + i * K + I;  // the previous state
+      float* hnext = xh_next ? xh_next + i * K + I : h.data() + i * U;
+      // Without a mask every step keeps its new state, so it is computed in place.
+      float* hout = a.mask ? hn.data() : hnext;
       float* st = a.state ? a.state + s.ws_row(b, t) * U : nullptr;
       const bool keep = !a.mask || a.mask[b * T + t] != 0.0f;
       switch (a.cell) {
         case RnnCell::kSimple:
           apply_act(a.act, g, U);
-          std::copy(g, g + U, hn.begin());
+          std::copy(g, g + U, hout);
           break;
         case RnnCell::kLstm: {
           float* crow = c.data() + i * U;
           if (a.act == RnnActivation::kTanh && a.rec_act == RnnActivation::kSigmoid) {
-            lstm_forward_row(g, crow, st, hn.data(), keep, U);  // Keras's defaults
+            lstm_forward_row(g, crow, st, hout, keep, U);  // Keras's defaults
             break;
           }
           apply_act(a.rec_act, g, 2 * U);
@@ -291,7 +298,7 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
           if (keep) std::copy(tmp.begin(), tmp.end(), crow);
           std::copy(crow, crow + U, st);
           apply_act(a.act, tmp.data(), U);
-          for (int64_t u = 0; u < U; ++u) hn[u] = g[3 * U + u] * tmp[u];
+          for (int64_t u = 0; u < U; ++u) hout[u] = g[3 * U + u] * tmp[u];
           break;
         }
         case RnnCell::kGruResetAfter: {
@@ -304,14 +311,14 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
           }
           apply_act(a.act, g + 2 * U, U);
           for (int64_t u = 0; u < U; ++u) {
-            hn[u] = g[u] * hrow[u] + (1.0f - g[u]) * g[2 * U + u];
+            hout[u] = g[u] * hp[u] + (1.0f - g[u]) * g[2 * U + u];
           }
           break;
         }
         case RnnCell::kGru:
           apply_act(a.act, g + 2 * U, U);
           for (int64_t u = 0; u < U; ++u) {
-            hn[u] = g[u] * hrow[u] + (1.0f - g[u]) * g[2 * U + u];
+            hout[u] = g[u] * hp[u] + (1.0f - g[u]) * g[2 * U + u];
           }
           break;
       }
@@ -319,15 +326,22 @@ void forward_rows(const RnnArgs& a, const Shape& s, const float* wr, int64_t r0,
       // prev_out (what a masked step repeats) is only kept when there is a mask.
       float* out =
           a.y ? a.y + (b * T + step) * U : (step == T - 1 && a.y_last ? a.y_last + b * U : nullptr);
+      if (!a.mask) {  // hout is hnext
+        if (out) std::copy(hout, hout + U, out);
+        continue;
+      }
       float* po = prev_out.data() + i * U;
       if (keep) {
-        std::copy(hn.begin(), hn.end(), hrow);
+        std::copy(hn.begin(), hn.end(), hnext);
         if (out) std::copy(hn.begin(), hn.end(), out);
-        if (a.mask) std::copy(hn.begin(), hn.end(), po);
-      } else if (out && a.zero_masked_outputs) {
-        std::fill(out, out + U, 0.0f);
-      } else if (out) {
-        std::copy(po, po + U, out);
+        std::copy(hn.begin(), hn.end(), po);
+      } else {
+        std::copy(hp, hp + U, hnext);  // the state carries over
+        if (out && a.zero_masked_outputs) {
+          std::fill(out, out + U, 0.0f);
+        } else if (out) {
+          std::copy(po, po + U, out);
+        }
       }
     }
   }
@@ -540,6 +554,26 @@ void add_from_time_major(const float* xt, const float* m, int64_t ldm, const Sha
     }
 }
 
+// dst (cols x rows) = src (rows x cols)^T, in square tiles so that both sides are read and
+// written a few cache lines at a time; the columns are split among the threads.
+void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
+  constexpr int64_t kTile = 16;
+  const int64_t tiles = (cols + kTile - 1) / kTile;
+  const int threads = threads_for(8.0 * static_cast<double>(rows) * cols, tiles);
+  run_parallel(threads, [&](int t) {
+    const int64_t c0 = tiles * t / threads * kTile;
+    const int64_t c1 = std::min(cols, tiles * (t + 1) / threads * kTile);
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+      const int64_t r1 = std::min(rows, r0 + kTile);
+      for (int64_t j0 = c0; j0 < c1; j0 += kTile) {
+        const int64_t j1 = std::min(c1, j0 + kTile);
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t j = j0; j < j1; ++j) dst[j * rows + r] = src[r * cols + j];
+      }
+    }
+  });
+}
+
 // A per-thread scratch array of at least n floats, kept between calls.
 float* scratch_floats(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
@@ -598,8 +632,7 @@ void rnn_backward(const RnnArgs& a) {
     // R^T once per call (U * G*U floats), shared by the threads' per-step products.
     thread_local std::vector<float> rt;
     rt.resize(static_cast<size_t>(GU * U));
-    for (int64_t k = 0; k < U; ++k)
-      for (int64_t j = 0; j < GU; ++j) rt[j * U + k] = a.r[k * GU + j];
+    transpose(a.r, U, GU, rt.data());
     const float* rtp = rt.data();
     over_batch_rows(s, [&](int64_t r0, int64_t r1) { backward_rows(a, s, rtp, r0, r1); });
   } else {

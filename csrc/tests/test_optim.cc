@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/gemm/gemm.h"
 #include "kernels/optim/optim.h"
 #include "kernels/parallel.h"
 
@@ -93,6 +94,35 @@ TEST(OptimAdam, WithAndWithoutAmsgrad) {
       if (amsgrad) expect_close(vh, rvh, "adam velocity_hat", n);
     }
   }
+}
+
+// Adam's loop is compiled once per ISA (wider vectors, the same operations, no contraction):
+// every build must give the portable loop's bits.
+TEST(OptimAdam, SameBitsOnEveryIsa) {
+  const Isa saved = gemm_isa();
+  for (int64_t n : kSizes) {
+    for (bool amsgrad : {false, true}) {
+      std::vector<Vec> results;
+      for (Isa isa : supported_isas()) {
+        set_gemm_isa(isa);
+        Vec var = random_vec(n, 3, -1, 1), m(n, 0.0f), v(n, 0.0f), vh(n, 0.0f);
+        for (int s = 0; s < kSteps; ++s) {
+          const Vec g = grad_for(n, s);
+          adam_update(var.data(), g.data(), m.data(), v.data(), amsgrad ? vh.data() : nullptr, n,
+                      AdamParams{0.003f, 0.1f, 0.001f, 1e-7f});
+        }
+        var.insert(var.end(), m.begin(), m.end());
+        var.insert(var.end(), v.begin(), v.end());
+        var.insert(var.end(), vh.begin(), vh.end());
+        results.push_back(var);
+      }
+      for (size_t i = 1; i < results.size(); ++i) {
+        EXPECT_EQ(results[i], results[0])
+            << isa_name(supported_isas()[i]) << " n=" << n << " amsgrad=" << amsgrad;
+      }
+    }
+  }
+  set_gemm_isa(saved);
 }
 
 TEST(OptimRmsprop, AllFourVariants) {

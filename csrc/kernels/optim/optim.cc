@@ -5,6 +5,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/gemm/gemm.h"
+#include "kernels/optim/adam_rows.h"
 #include "kernels/parallel.h"
 
 // The update rules must round after every operation, as Keras's separate tensor ops do, so no
@@ -40,6 +42,11 @@ void for_chunks(int64_t n, double flops_per_element, Fn&& fn) {
   });
 }
 
+void adam_rows_portable(float* var, const float* grad, float* m, float* v, float* velocity_hat,
+                        int64_t begin, int64_t end, const AdamParams& p) {
+  adam_rows_impl(var, grad, m, v, velocity_hat, begin, end, p);
+}
+
 }  // namespace
 
 void sgd_update(float* var, const float* grad, float* momentum, int64_t n, const SgdParams& p) {
@@ -71,33 +78,14 @@ void sgd_update(float* var, const float* grad, float* momentum, int64_t n, const
 
 void adam_update(float* var, const float* grad, float* m, float* v, float* velocity_hat, int64_t n,
                  const AdamParams& p) {
-  const float alpha = p.alpha, c1 = p.one_minus_beta_1, c2 = p.one_minus_beta_2;
-  const float eps = p.epsilon;
-  if (velocity_hat == nullptr) {
-    for_chunks(n, 14.0, [=](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const float g = grad[i];
-        const float mi = m[i] + (g - m[i]) * c1;
-        const float vi = v[i] + (g * g - v[i]) * c2;
-        m[i] = mi;
-        v[i] = vi;
-        var[i] = var[i] - (mi * alpha) / (std::sqrt(vi) + eps);
-      }
-    });
-  } else {
-    for_chunks(n, 15.0, [=](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const float g = grad[i];
-        const float mi = m[i] + (g - m[i]) * c1;
-        const float vi = v[i] + (g * g - v[i]) * c2;
-        const float vh = std::max(velocity_hat[i], vi);
-        m[i] = mi;
-        v[i] = vi;
-        velocity_hat[i] = vh;
-        var[i] = var[i] - (mi * alpha) / (std::sqrt(vh) + eps);
-      }
-    });
-  }
+  // The loop on the widest vectors the CPU has (the same roundings: no contraction).
+  auto fn = adam_rows_portable;
+#if defined(FASTKERAS_X86)
+  if (gemm_isa() == Isa::kAvx512) fn = adam_rows_avx512;
+  if (gemm_isa() == Isa::kAvx2) fn = adam_rows_avx2;
+#endif
+  for_chunks(n, velocity_hat ? 15.0 : 14.0,
+             [=](int64_t b, int64_t e) { fn(var, grad, m, v, velocity_hat, b, e, p); });
 }
 
 void rmsprop_update(float* var, const float* grad, float* velocity, float* momentum,

@@ -3,6 +3,7 @@ forward and one backward, plus the small ops the sequence layers use (gather, fl
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
@@ -32,7 +33,7 @@ class RnnWorkspace:
         self._holder = None
 
     def _view(self, key, shape):
-        n = int(np.prod(shape))
+        n = math.prod(shape)  # (np.prod on a tuple costs microseconds a call)
         buf = self._flat.get(key)
         if buf is None or buf.size < n:
             buf = np.empty(max(n, 1), np.float32)

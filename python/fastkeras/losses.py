@@ -473,15 +473,18 @@ def _elementwise(name, y_true, y_pred, elem, reduce="mean", true_transform=None)
 
     def run(scale):
         v, g = elem(t, p, scale is not None)
-        v = np.broadcast_to(v, full)
+        if v.shape != full:
+            v = np.broadcast_to(v, full)
         values = v.mean(axis=-1) if reduce == "mean" else v.sum(axis=-1)
         if scale is None:
             return values, None
         k = scale[..., None]
         if reduce == "mean":
             k = k * _F32(1.0 / n) if n else k * _F32(0.0)
-        grad = _unbroadcast(np.broadcast_to(k * g, full), p.shape)
-        return values, grad.reshape(p0.shape)
+        kg = k * g
+        if kg.shape != full:
+            kg = np.broadcast_to(kg, full)
+        return values, _unbroadcast(kg, p.shape).reshape(p0.shape)
 
     return _Prepared(out_shape, src, run)
 

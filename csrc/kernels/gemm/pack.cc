@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -76,34 +78,13 @@ void pack_panel(bool short_side_contiguous, const float* src, int64_t ld, int wi
   }
 }
 
-using PanelFn = void (*)(bool, const float*, int64_t, int, int64_t, float*);
-
-PanelFn panel_fn(int w) {
-  switch (w) {
-    case 4:
-      return pack_panel<4>;
-    case 6:
-      return pack_panel<6>;
-    case 8:
-      return pack_panel<8>;
-    case 12:
-      return pack_panel<12>;
-    case 16:
-      return pack_panel<16>;
-    case 32:
-      return pack_panel<32>;
-    default:
-      return nullptr;
-  }
-}
-
 // The full panels of a block whose short side is contiguous (`width` floats of each of `len`
-// lines, lines `stride` apart, width a multiple of w): line by line, each line's w-float
+// lines, lines `stride` apart, width a multiple of W): line by line, each line's W-float
 // pieces to the panels' streams. Reading whole lines in order lets the hardware prefetcher
-// stream them, where a panel at a time would hop `stride` floats per w floats read.
+// stream them, where a panel at a time would hop `stride` floats per W floats read.
 template <int W>
-void copy_rows_into_panels_w(const float* src, int64_t stride, int64_t width, int64_t len,
-                             float* dst) {
+void copy_rows_into_panels(const float* src, int64_t stride, int64_t width, int64_t len,
+                           float* dst) {
   const int64_t panels = width / W;
   for (int64_t k = 0; k < len; ++k) {
     const float* s = src + k * stride;
@@ -112,26 +93,53 @@ void copy_rows_into_panels_w(const float* src, int64_t stride, int64_t width, in
   }
 }
 
-void copy_rows_into_panels(const float* src, int64_t stride, int64_t width, int64_t len, int w,
-                           float* dst) {
-  if (width <= 0 || len <= 0) return;
+// The packing routines of one panel width.
+struct Packer {
+  void (*panel)(bool, const float*, int64_t, int, int64_t, float*);
+  void (*full_panels)(const float*, int64_t, int64_t, int64_t, float*);
+};
+
+template <int W>
+constexpr Packer kPacker{pack_panel<W>, copy_rows_into_panels<W>};
+
+const Packer& packer(int w) {
   switch (w) {
     case 4:
-      return copy_rows_into_panels_w<4>(src, stride, width, len, dst);
+      return kPacker<4>;
     case 6:
-      return copy_rows_into_panels_w<6>(src, stride, width, len, dst);
+      return kPacker<6>;
     case 8:
-      return copy_rows_into_panels_w<8>(src, stride, width, len, dst);
+      return kPacker<8>;
     case 12:
-      return copy_rows_into_panels_w<12>(src, stride, width, len, dst);
+      return kPacker<12>;
     case 16:
-      return copy_rows_into_panels_w<16>(src, stride, width, len, dst);
+      return kPacker<16>;
     case 32:
-      return copy_rows_into_panels_w<32>(src, stride, width, len, dst);
-    default:
-      for (int64_t p = 0; p < width; p += w)
-        for (int64_t k = 0; k < len; ++k)
-          std::memcpy(dst + p * len + k * w, src + k * stride + p, w * sizeof(float));
+      return kPacker<32>;
+    default:  // the micro-kernels' register tiles use only the widths above
+      throw std::invalid_argument("GEMM packing: unsupported panel width " + std::to_string(w));
+  }
+}
+
+// Packs rows/columns [i0, i0 + count) x depth [k0, k0 + kc) of a matrix m into panels of w,
+// each kc groups of w floats. The panel's short side (i) is contiguous in memory when
+// `contiguous` (element (i, k) at m[k*ld + i]), otherwise its lines are strided (m[i*ld + k]).
+void pack_block(bool contiguous, const float* m, int64_t ld, int64_t i0, int64_t count, int64_t k0,
+                int64_t kc, int w, float* dst) {
+  const Packer& pk = packer(w);
+  if (contiguous) {
+    const int64_t full = (count / w) * w;
+    if (full > 0 && kc > 0) pk.full_panels(m + k0 * ld + i0, ld, full, kc, dst);
+    dst += (full / w) * kc * w;
+    i0 += full;
+    count -= full;
+  }
+  for (int64_t p = 0; p < count; p += w) {
+    const int width = static_cast<int>(std::min<int64_t>(w, count - p));
+    const int64_t i = i0 + p;
+    const float* src = contiguous ? m + k0 * ld + i : m + i * ld + k0;
+    pk.panel(contiguous, src, ld, width, kc, dst);
+    dst += kc * w;
   }
 }
 
@@ -139,46 +147,16 @@ void copy_rows_into_panels(const float* src, int64_t stride, int64_t width, int6
 
 void pack_a_block(Trans trans, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
                   int64_t kc, int mr, float* dst) {
-  PanelFn fn = panel_fn(mr);
   // op(A)(i, k) is a[i*lda + k] (no transpose: rows of the panel are strided lines) or
   // a[k*lda + i] (transpose: the panel's mr values for one k are contiguous).
-  const bool contiguous = trans == Trans::kYes;
-  if (contiguous) {
-    const int64_t full = (mc / mr) * mr;
-    copy_rows_into_panels(a + k0 * lda + i0, lda, full, kc, mr, dst);
-    dst += (full / mr) * kc * mr;
-    i0 += full;
-    mc -= full;
-  }
-  for (int64_t p = 0; p < mc; p += mr) {
-    const int width = static_cast<int>(std::min<int64_t>(mr, mc - p));
-    const int64_t i = i0 + p;
-    const float* src = contiguous ? a + k0 * lda + i : a + i * lda + k0;
-    fn(contiguous, src, lda, width, kc, dst);
-    dst += kc * mr;
-  }
+  pack_block(trans == Trans::kYes, a, lda, i0, mc, k0, kc, mr, dst);
 }
 
 void pack_b_block(Trans trans, const float* b, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
                   int64_t nc, int nr, float* dst) {
-  PanelFn fn = panel_fn(nr);
   // op(B)(k, j) is b[k*ldb + j] (no transpose: nr values for one k are contiguous) or
   // b[j*ldb + k] (transpose: each column of the panel is a strided line).
-  const bool contiguous = trans == Trans::kNo;
-  if (contiguous) {
-    const int64_t full = (nc / nr) * nr;
-    copy_rows_into_panels(b + k0 * ldb + j0, ldb, full, kc, nr, dst);
-    dst += (full / nr) * kc * nr;
-    j0 += full;
-    nc -= full;
-  }
-  for (int64_t p = 0; p < nc; p += nr) {
-    const int width = static_cast<int>(std::min<int64_t>(nr, nc - p));
-    const int64_t j = j0 + p;
-    const float* src = contiguous ? b + k0 * ldb + j : b + j * ldb + k0;
-    fn(contiguous, src, ldb, width, kc, dst);
-    dst += kc * nr;
-  }
+  pack_block(trans == Trans::kNo, b, ldb, j0, nc, k0, kc, nr, dst);
 }
 
 }  // namespace fastkeras

@@ -2,6 +2,8 @@
 // supports (each forced, not only the dispatched one), both transposes, alpha/beta, leading
 // dimensions wider than the matrix, the fused bias + relu epilogue, and one or more threads.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <limits>
@@ -236,6 +238,78 @@ TEST_P(GemmIsaTest, ReluKeepsNaN) {
   EXPECT_EQ(c[3], 1.0f);
   EXPECT_EQ(c[4], 0.0f);
   EXPECT_EQ(c[5], 2.0f);
+}
+
+// n floats that end exactly where an unreadable page begins: reading one float past them
+// faults (the test process dies, which ctest reports as a failure).
+class GuardedFloats {
+ public:
+  explicit GuardedFloats(int64_t n) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t data = (static_cast<size_t>(n) * sizeof(float) + page - 1) / page * page;
+    size_ = data + page;
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    base_ = static_cast<char*>(p);
+    mprotect(base_ + data, page, PROT_NONE);
+    floats_ = reinterpret_cast<float*>(base_ + data) - n;
+  }
+  ~GuardedFloats() { munmap(base_, size_); }
+  GuardedFloats(const GuardedFloats&) = delete;
+  GuardedFloats& operator=(const GuardedFloats&) = delete;
+  float* data() { return floats_; }
+
+ private:
+  char* base_ = nullptr;
+  size_t size_ = 0;
+  float* floats_ = nullptr;
+};
+
+TEST_P(GemmIsaTest, ReadsAInPlaceNeverPastItsEnd) {
+  // op(A) is read where it lies (not packed): a row-major A's last, partial micro-panel must
+  // not read the rows it does not have, nor an A^T's. A ends right before an unreadable page.
+  // Leading dimensions: tight, one that is a multiple of 4 KB (packed instead) and K = 1.
+  const Isa isa = GetParam();
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const std::array<int64_t, 4> shapes[] = {
+      {13, 40, 7, 7},      {5, 33, 161, 161}, {32, 512, 161, 161},
+      {25, 17, 300, 1024}, {11, 9, 1, 1},     {37, 70, 512, 512}};  // m, n, k, lda of row-major A
+  for (const auto& s : shapes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    for (bool ta : {false, true}) {
+      const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+      const int64_t lda = ta ? (s[3] == 1024 ? 1024 : m) : s[3];
+      GuardedFloats a((a_rows - 1) * lda + a_cols);
+      for (int64_t i = 0; i < (a_rows - 1) * lda + a_cols; ++i) a.data()[i] = dist(rng);
+      std::vector<float> b(k * n), c(m * n);
+      for (auto& v : b) v = dist(rng);
+      GemmArgs g;
+      g.trans_a = ta ? Trans::kYes : Trans::kNo;
+      g.m = m;
+      g.n = n;
+      g.k = k;
+      g.a = a.data();
+      g.lda = lda;
+      g.b = b.data();
+      g.ldb = n;
+      g.c = c.data();
+      g.ldc = n;
+      sgemm_isa(isa, g);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double ref = 0, mag = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            const double av = ta ? a.data()[p * lda + i] : a.data()[i * lda + p];
+            ref += av * b[p * n + j];
+            mag += std::fabs(av * b[p * n + j]);
+          }
+          ASSERT_NEAR(c[i * n + j], ref, 2e-6 * mag + 1e-6)
+              << isa_name(isa) << " m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " at "
+              << i << "," << j;
+        }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(SupportedIsas, GemmIsaTest, ::testing::ValuesIn(supported_isas()),

@@ -1,10 +1,13 @@
 // The blocked GEMM (GotoBLAS/BLIS loop structure) and its threading. In row-major terms:
 //
-//   for i0 over M in steps of mc:            pack op(A)[i0:, k0:] block      (L3)
+//   for i0 over M in steps of mc:            op(A)[i0:, k0:] block, in place (L3)
 //     for k0 over K in steps of kc:
 //       for j0 over N in steps of nc:        pack op(B)[k0:, j0:] block      (L2)
 //         for ir over the block in MR rows:  A micro-panel                   (L1)
 //           for jr over the block in NR:     micro-kernel on one C tile
+//
+// op(A) is packed only where reading it in place would thrash the caches (see
+// reads_a_in_place); B is read in place only when C has few rows.
 //
 // Threads split C into a grid of rectangles; each thread runs the loops above on its own
 // rectangle with its own packing buffers, so threads never wait on each other.
@@ -88,9 +91,14 @@ int64_t balanced_kc(int64_t k, int64_t kc_max) {
 // Below this many rows of C, a B micro-panel is used by so few A micro-panels that packing B
 // costs more than it saves: full-width B panels are then read in place (row-major B only).
 constexpr int64_t kDirectBMaxRows = 64;
-// Likewise, with op(A) = A^T the MR values of an A micro-panel step are contiguous in memory,
-// so with few columns of C full-height A panels are read in place.
-constexpr int64_t kDirectAMaxCols = 64;
+
+// op(A) is read where it lies instead of being packed, whichever way it is stored: for A^T the
+// MR values of one step of a micro-panel are contiguous (one line per step, `lda` apart), for
+// A the kernel broadcasts from MR row streams `lda` apart. Either way the panel is re-read from
+// the caches once per B micro-panel exactly as a packed copy would be, so the copy only costs.
+// Except when lda is a multiple of 4 KB: then every line of the panel falls into the same few
+// cache sets and they evict each other.
+bool reads_a_in_place(const GemmArgs& g) { return (g.lda * sizeof(float)) % 4096 != 0; }
 
 // The serial blocked algorithm on one rectangle of C. g.m, g.n > 0 and g.k > 0.
 void gemm_blocked(const GemmKernelInfo& kr, const GemmArgs& g) {
@@ -98,7 +106,11 @@ void gemm_blocked(const GemmKernelInfo& kr, const GemmArgs& g) {
   const int64_t kc_max = balanced_kc(g.k, kr.kc);
   const int64_t mc_max = std::min<int64_t>(kr.mc, ceil_div(g.m, mr) * mr);
   const int64_t nc_max = std::min<int64_t>(kr.nc, ceil_div(g.n, nr) * nr);
-  const bool direct_a = g.trans_a == Trans::kYes && g.n <= kDirectAMaxCols;
+  const bool direct_a = reads_a_in_place(g);
+  // A row-major panel read in place is whole even at the edge (the kernel repeats its last
+  // row); an A^T one would run past the matrix there, so that one panel is packed. (With
+  // lda == 1, a_rs == 1 would read as a packed panel: such an A, K == 1, is packed.)
+  const bool rows_a = direct_a && g.trans_a == Trans::kNo && g.lda > 1;
   const bool direct_b = g.trans_b == Trans::kNo && g.m <= kDirectBMaxRows;
   PackBuffers& buf = thread_buffers();
   float* ap = scratch(buf.a, buf.a_cap, static_cast<size_t>((direct_a ? mr : mc_max) * kc_max));
@@ -110,9 +122,7 @@ void gemm_blocked(const GemmKernelInfo& kr, const GemmArgs& g) {
       const int64_t kc = std::min(kc_max, g.k - k0);
       const bool first = k0 == 0;
       const bool last = k0 + kc >= g.k;
-      // In direct mode only a partial last A panel is packed (reading it in place would run
-      // past the matrix).
-      const int64_t a_full = direct_a ? (mc / mr) * mr : 0;
+      const int64_t a_full = rows_a ? mc : (direct_a ? (mc / mr) * mr : 0);
       if (a_full < mc)
         pack_a_block(g.trans_a, g.a, g.lda, i0 + a_full, mc - a_full, k0, kc, mr, ap);
       UkernelParams params{g.alpha, first ? g.beta : 1.0f, nullptr,
@@ -123,17 +133,26 @@ void gemm_blocked(const GemmKernelInfo& kr, const GemmArgs& g) {
         if (full < nc) pack_b_block(g.trans_b, g.b, g.ldb, k0, kc, j0 + full, nc - full, nr, bp);
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int m_eff = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-          const bool a_in_place = ir < a_full;
-          const float* a_panel = a_in_place ? g.a + k0 * g.lda + i0 + ir : ap + (ir - a_full) * kc;
-          const int64_t a_stride = a_in_place ? g.lda : mr;
+          const float* a_panel;
+          int64_t a_rs = 1, a_stride = mr;  // a packed panel
+          if (rows_a) {
+            a_panel = g.a + (i0 + ir) * g.lda + k0;
+            a_rs = g.lda;
+            a_stride = 1;
+          } else if (ir < a_full) {
+            a_panel = g.a + k0 * g.lda + i0 + ir;
+            a_stride = g.lda;
+          } else {
+            a_panel = ap + (ir - a_full) * kc;
+          }
           float* c_row = g.c + (i0 + ir) * g.ldc + j0;
           for (int64_t jr = 0; jr < nc; jr += nr) {
             const int n_eff = static_cast<int>(std::min<int64_t>(nr, nc - jr));
             const bool in_place = jr < full;
             const float* b_panel = in_place ? g.b + k0 * g.ldb + j0 + jr : bp + (jr - full) * kc;
             params.bias = (last && g.bias) ? g.bias + j0 + jr : nullptr;
-            kr.fn(kc, a_panel, a_stride, b_panel, in_place ? g.ldb : nr, c_row + jr, g.ldc, m_eff,
-                  n_eff, params);
+            kr.fn(kc, a_panel, a_rs, a_stride, b_panel, in_place ? g.ldb : nr, c_row + jr, g.ldc,
+                  m_eff, n_eff, params);
           }
         }
       }

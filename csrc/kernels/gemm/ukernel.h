@@ -3,8 +3,10 @@
 //
 //   C[0:MR, 0:NR] = act(alpha * Ap * Bp + beta * C + bias)
 //
-// Ap: kc steps of MR floats (a column of the A micro-panel per step), successive steps
-//     `a_stride` floats apart: MR for a packed panel, or lda when op(A) = A^T is read in place.
+// Ap: element (i, k) of the A micro-panel is ap[i * a_rs + k * a_stride]. A packed panel has
+//     a_rs = 1, a_stride = MR; op(A) = A^T read in place has a_rs = 1, a_stride = lda; A read in
+//     place row-major has a_rs = lda, a_stride = 1, and then rows m..MR-1 are never read (the
+//     kernel repeats row m - 1 in their place), so an edge panel needs no padding.
 // Bp: kc steps of NR floats (a row of the B micro-panel per step), successive steps `b_stride`
 //     floats apart: NR for a packed panel, or ldb when B is read in place.
 // Only the top-left m x n of the tile (m <= MR, n <= NR) is read and written: the packed
@@ -23,8 +25,8 @@ struct UkernelParams {
   bool relu;
 };
 
-using UkernelFn = void (*)(int64_t kc, const float* ap, int64_t a_stride, const float* bp,
-                           int64_t b_stride, float* c, int64_t ldc, int m, int n,
+using UkernelFn = void (*)(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride,
+                           const float* bp, int64_t b_stride, float* c, int64_t ldc, int m, int n,
                            const UkernelParams& p);
 
 // A micro-kernel and the cache blocking that suits it.

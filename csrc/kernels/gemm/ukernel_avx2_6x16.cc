@@ -6,6 +6,8 @@
 // pay for the full tile's multiplies.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/gemm/ukernel.h"
 
 namespace fastkeras {
@@ -32,10 +34,14 @@ inline __m256 finish(__m256 acc, __m256 c, __m256 alpha, __m256 beta, bool use_b
   return v;
 }
 
-// ROWS x (8 * NV) of the tile.
-template <int ROWS, int NV>
-void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride,
-          float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
+// ROWS x (8 * NV) of the tile. With kRows, A is read where it lies, row-major (see
+// ukernel.h); rows past m repeat row m - 1, whose results are never stored.
+template <int ROWS, int NV, bool kRows = false>
+void tile(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride, const float* bp,
+          int64_t b_stride, float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
+  int64_t row_off[ROWS];
+#pragma GCC unroll 6
+  for (int i = 0; i < ROWS; ++i) row_off[i] = kRows ? std::min(i, m - 1) * a_rs : i;
   __m256 acc[ROWS][NV];
 #pragma GCC unroll 6
   for (int i = 0; i < ROWS; ++i) {
@@ -50,7 +56,7 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
     for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(bp + 8 * v);
 #pragma GCC unroll 6
     for (int i = 0; i < ROWS; ++i) {
-      const __m256 a = _mm256_broadcast_ss(ap + i);
+      const __m256 a = _mm256_broadcast_ss(ap + row_off[i]);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);
     }
@@ -98,17 +104,24 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
   }
 }
 
-void ukernel_avx2_6x16(int64_t kc, const float* ap, int64_t a_stride, const float* bp,
+template <bool kRows>
+void dispatch(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride, const float* bp,
+              int64_t b_stride, float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
+  if (n > 8) {
+    if (m > 4) return tile<6, 2, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+    if (m > 2) return tile<4, 2, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+    return tile<2, 2, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+  }
+  if (m > 4) return tile<6, 1, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+  if (m > 2) return tile<4, 1, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+  return tile<2, 1, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+}
+
+void ukernel_avx2_6x16(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride, const float* bp,
                        int64_t b_stride, float* c, int64_t ldc, int m, int n,
                        const UkernelParams& p) {
-  if (n > 8) {
-    if (m > 4) return tile<6, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-    if (m > 2) return tile<4, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-    return tile<2, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-  }
-  if (m > 4) return tile<6, 1>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-  if (m > 2) return tile<4, 1>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-  return tile<2, 1>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
+  if (a_rs == 1) return dispatch<false>(kc, ap, 1, a_stride, bp, b_stride, c, ldc, m, n, p);
+  dispatch<true>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
 }
 
 }  // namespace

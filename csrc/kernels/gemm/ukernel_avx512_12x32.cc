@@ -6,6 +6,8 @@
 // pay for the full tile's multiplies.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/gemm/ukernel.h"
 
 namespace fastkeras {
@@ -32,10 +34,15 @@ inline __m512 finish(__m512 acc, __m512 c, __m512 alpha, __m512 beta, bool use_b
   return v;
 }
 
-// ROWS x (16 * NV) of the tile.
-template <int ROWS, int NV>
-void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_t b_stride,
-          float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
+// ROWS x (16 * NV) of the tile. With kRows, A is read where it lies, row-major: row i of the
+// panel starts a_rs floats after row i - 1 and its k-th value follows the (k-1)-th. Rows past m
+// repeat row m - 1 (their results are never stored), so the panel is never read past its end.
+template <int ROWS, int NV, bool kRows = false>
+void tile(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride, const float* bp,
+          int64_t b_stride, float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
+  int64_t row_off[ROWS];
+#pragma GCC unroll 12
+  for (int i = 0; i < ROWS; ++i) row_off[i] = kRows ? std::min(i, m - 1) * a_rs : i;
   __m512 acc[ROWS][NV];
 #pragma GCC unroll 12
   for (int i = 0; i < ROWS; ++i) {
@@ -50,7 +57,7 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
     for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(bp + 16 * v);
 #pragma GCC unroll 12
     for (int i = 0; i < ROWS; ++i) {
-      const __m512 a = _mm512_set1_ps(ap[i]);
+      const __m512 a = _mm512_set1_ps(ap[row_off[i]]);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
     }
@@ -83,17 +90,24 @@ void tile(int64_t kc, const float* ap, int64_t a_stride, const float* bp, int64_
   }
 }
 
-void ukernel_avx512_12x32(int64_t kc, const float* ap, int64_t a_stride, const float* bp,
-                          int64_t b_stride, float* c, int64_t ldc, int m, int n,
-                          const UkernelParams& p) {
+template <bool kRows>
+void dispatch(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride, const float* bp,
+              int64_t b_stride, float* c, int64_t ldc, int m, int n, const UkernelParams& p) {
   if (n > 16) {
-    if (m > 8) return tile<12, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-    if (m > 4) return tile<8, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-    return tile<4, 2>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
+    if (m > 8) return tile<12, 2, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+    if (m > 4) return tile<8, 2, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+    return tile<4, 2, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
   }
-  if (m > 8) return tile<12, 1>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-  if (m > 4) return tile<8, 1>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
-  return tile<4, 1>(kc, ap, a_stride, bp, b_stride, c, ldc, m, n, p);
+  if (m > 8) return tile<12, 1, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+  if (m > 4) return tile<8, 1, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+  return tile<4, 1, kRows>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
+}
+
+void ukernel_avx512_12x32(int64_t kc, const float* ap, int64_t a_rs, int64_t a_stride,
+                          const float* bp, int64_t b_stride, float* c, int64_t ldc, int m, int n,
+                          const UkernelParams& p) {
+  if (a_rs == 1) return dispatch<false>(kc, ap, 1, a_stride, bp, b_stride, c, ldc, m, n, p);
+  dispatch<true>(kc, ap, a_rs, a_stride, bp, b_stride, c, ldc, m, n, p);
 }
 
 }  // namespace

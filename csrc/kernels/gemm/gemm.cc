@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -181,8 +182,12 @@ void split_range(int64_t total, int w, int parts, int p, int64_t* begin, int64_t
 }
 
 // Chooses a tm x tn thread grid (tm * tn == threads) that balances the multiply work against
-// the packing each thread repeats.
-void choose_grid(const GemmKernelInfo& kr, int64_t m, int64_t n, int threads, int* tm, int* tn) {
+// the packing each thread repeats, and against the cache lines of C that two threads would
+// both write (a column split whose boundary falls inside a line: each such line then moves
+// between the cores).
+// `lines_aligned`: every row of C starts on a cache line and NR columns are whole lines.
+void choose_grid(const GemmKernelInfo& kr, int64_t m, int64_t n, bool lines_aligned, int threads,
+                 int* tm, int* tn) {
   double best = 0;
   for (int r = 1; r <= threads; ++r) {
     if (threads % r) continue;
@@ -190,7 +195,10 @@ void choose_grid(const GemmKernelInfo& kr, int64_t m, int64_t n, int threads, in
     const double mt = static_cast<double>(ceil_div(ceil_div(m, kr.mr), r) * kr.mr);
     const double nt = static_cast<double>(ceil_div(ceil_div(n, kr.nr), c) * kr.nr);
     // Packing a float costs about as much as several FMAs' share of a tile element.
-    const double cost = mt * nt + 8.0 * (mt + nt);
+    double cost = mt * nt + 8.0 * (mt + nt);
+    // Column boundaries fall on multiples of NR: unless those are line boundaries in every
+    // row, most rows share a line at each boundary.
+    if (c > 1 && !lines_aligned) cost += 32.0 * mt * (c - 1);
     if (r == 1 || cost < best) {
       best = cost;
       *tm = r;
@@ -261,7 +269,10 @@ void sgemm_isa(Isa isa, const GemmArgs& g) {
     return;
   }
   int tm = 1, tn = threads;
-  choose_grid(kr, g.m, g.n, threads, &tm, &tn);
+  constexpr int64_t kLineFloats = 64 / sizeof(float);
+  const bool lines_aligned = g.ldc % kLineFloats == 0 && kr.nr % kLineFloats == 0 &&
+                             reinterpret_cast<uintptr_t>(g.c) % 64 == 0;
+  choose_grid(kr, g.m, g.n, lines_aligned, threads, &tm, &tn);
   run_parallel(threads, [&](int t) {
     int64_t m0, m1, n0, n1;
     split_range(g.m, kr.mr, tm, t / tn, &m0, &m1);

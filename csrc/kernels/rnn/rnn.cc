@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -574,10 +575,14 @@ void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
   });
 }
 
-// A per-thread scratch array of at least n floats, kept between calls.
+// A per-thread scratch array of at least n floats, kept between calls, starting on a cache
+// line: the threads of a GEMM writing into it then never share a line at their boundary.
 float* scratch_floats(std::vector<float>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
+  constexpr int64_t kLine = 64;
+  const int64_t want = n + kLine / static_cast<int64_t>(sizeof(float)) - 1;
+  if (static_cast<int64_t>(v.size()) < want) v.resize(static_cast<size_t>(want));
+  const auto p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<float*>((p + kLine - 1) / kLine * kLine);
 }
 
 }  // namespace

@@ -452,3 +452,15 @@ def test_a_second_backward_pass_over_one_graph_gives_the_same_gradients(kind, rn
         fresh = keras.ops.sum(layer(x)[1])
     for g1, g2 in zip(b, gradients(fresh, sources)):
         np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("layer_cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_a_nan_input_gives_nan_outputs_for_its_sequence_only(layer_cls, rng):
+    # Keras's cells carry a NaN through: the sequence holding it gets NaN outputs, and a model
+    # trained on it shows a NaN loss (TerminateOnNaN relies on that) instead of finite gates.
+    x = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    x[1, 2, 0] = np.nan
+    out = np.asarray(layer_cls(6, return_sequences=True)(x))
+    assert np.isnan(out[1, 2:]).all()
+    assert np.isfinite(out[1, :2]).all()
+    assert np.isfinite(out[[0, 2]]).all()

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu_features.h"
@@ -397,6 +399,52 @@ TEST(RnnKernel, LastOutputAloneMatchesTheLastOfAllOutputs) {
               << "row " << i << " reverse=" << reverse << " zero_out=" << zero_out;
     }
   }
+}
+
+TEST(RnnKernel, NaNInputGivesNaNOutputsForThatSequenceOnly) {
+  // As in Keras, a NaN reaching a cell's pre-activations is not clamped into a finite gate: the
+  // sequence that holds it gets NaN outputs and state, the other rows of the batch stay finite.
+  // Every cell, the default and other activations, on every ISA.
+  const Isa saved = gemm_isa();
+  const int64_t B = 3, T = 4, I = 3, U = 17;
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> dist(-0.8f, 0.8f);
+  for (Isa isa : supported_isas()) {
+    set_gemm_isa(isa);
+    for (RnnCell cell : kCells) {
+      for (RnnActivation rec_act : {RnnActivation::kSigmoid, RnnActivation::kTanh}) {
+        const int64_t GU = rnn_gate_count(cell) * U;
+        auto randv = [&](int64_t n) {
+          std::vector<float> v(n);
+          for (auto& e : v) e = dist(rng);
+          return v;
+        };
+        auto x = randv(B * T * I), w = randv(I * GU), r = randv(U * GU), b = randv(GU);
+        auto rb = randv(GU);
+        x[(1 * T + 2) * I + 1] = std::numeric_limits<float>::quiet_NaN();  // sequence 1, step 2
+        std::vector<float> y(B * T * U), hl(B * U), gates(B * T * GU), xh(B * T * (I + U + 1));
+        std::vector<float> state(B * T * U);
+        RnnArgs a;
+        a.cell = cell;
+        a.rec_act = rec_act;
+        a.batch = B, a.steps = T, a.in = I, a.units = U;
+        a.x = x.data(), a.w = w.data(), a.r = r.data(), a.b = b.data();
+        a.rb = cell == RnnCell::kGruResetAfter ? rb.data() : nullptr;
+        a.y = y.data(), a.h_last = hl.data();
+        a.gates = gates.data(), a.xh = xh.data(), a.state = state.data();
+        rnn_forward(a);
+        for (int64_t i = 0; i < B; ++i)
+          for (int64_t u = 0; u < U; ++u) {
+            const std::string where = std::string(isa_name(isa)) + " cell " +
+                                      std::to_string(static_cast<int>(cell)) + " row " +
+                                      std::to_string(i) + " unit " + std::to_string(u);
+            EXPECT_EQ(std::isnan(hl[i * U + u]), i == 1) << where;
+            EXPECT_TRUE(std::isfinite(y[(i * T + 1) * U + u])) << where;  // before the NaN
+          }
+      }
+    }
+  }
+  set_gemm_isa(saved);
 }
 
 TEST(RnnKernel, MissingWorkspaceThrows) {

@@ -15,9 +15,11 @@ namespace fastkeras {
 namespace {
 
 // exp on a clamped range with a Cephes-style polynomial: branch-free, so the loops below
-// vectorise, and within a few ulp of std::exp.
-inline float exp_approx(float x) {
-  x = std::min(88.0f, std::max(-87.0f, x));
+// vectorise, and within a few ulp of std::exp. The clamp turns a NaN into -87 (so no NaN is
+// ever converted to an integer) and the NaN is put back at the end, so a NaN pre-activation
+// gives NaN gates and states, as in Keras.
+inline float exp_approx(float in) {
+  const float x = std::min(88.0f, std::max(-87.0f, in));
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
   float r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
@@ -31,7 +33,7 @@ inline float exp_approx(float x) {
   int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return in == in ? p * scale : in;
 }
 
 inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }

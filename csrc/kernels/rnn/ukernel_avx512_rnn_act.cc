@@ -22,10 +22,10 @@ constexpr __mmask16 kAll = 0xFFFF;
 // exp_approx (rnn_act.h) on 16 lanes, with the same clamp, reduction and polynomial; the power
 // of two is applied by vscalefps instead of building its bits, one instruction for four.
 inline __m512 exp16(__m512 x) {
-  // vmaxps returns its second operand for a NaN: -87, as std::max(-87.0f, x) does in the
-  // portable loops, so every ISA maps a NaN input alike.
-  x = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, x, _mm512_set1_ps(-87.0f)),
-                          _mm512_set1_ps(88.0f));
+  // vmaxps/vminps return their second operand for a NaN: x, so a NaN stays NaN (as in the
+  // portable loops) and vscalefps keeps it so.
+  x = _mm512_maskz_min_ps(kAll, _mm512_set1_ps(88.0f),
+                          _mm512_maskz_max_ps(kAll, _mm512_set1_ps(-87.0f), x));
   const __m512 n =
       _mm512_maskz_roundscale_ps(kAll, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

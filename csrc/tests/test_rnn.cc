@@ -412,7 +412,8 @@ TEST(RnnKernel, NaNInputGivesNaNOutputsForThatSequenceOnly) {
   for (Isa isa : supported_isas()) {
     set_gemm_isa(isa);
     for (RnnCell cell : kCells) {
-      for (RnnActivation rec_act : {RnnActivation::kSigmoid, RnnActivation::kTanh}) {
+      for (RnnActivation rec_act :
+           {RnnActivation::kSigmoid, RnnActivation::kTanh, RnnActivation::kHardSigmoid}) {
         const int64_t GU = rnn_gate_count(cell) * U;
         auto randv = [&](int64_t n) {
           std::vector<float> v(n);
@@ -433,6 +434,11 @@ TEST(RnnKernel, NaNInputGivesNaNOutputsForThatSequenceOnly) {
         a.y = y.data(), a.h_last = hl.data();
         a.gates = gates.data(), a.xh = xh.data(), a.state = state.data();
         rnn_forward(a);
+        // Every activated gate of sequence 1 at step 2 (time-major row 2 * B + 1) is NaN.
+        for (int64_t j = 0; j < GU; ++j) {
+          EXPECT_TRUE(std::isnan(gates[(2 * B + 1) * GU + j]))
+              << isa_name(isa) << " cell " << static_cast<int>(cell) << " gate column " << j;
+        }
         for (int64_t i = 0; i < B; ++i)
           for (int64_t u = 0; u < U; ++u) {
             const std::string where = std::string(isa_name(isa)) + " cell " +

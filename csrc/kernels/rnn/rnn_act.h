@@ -60,7 +60,10 @@ inline void apply_act_impl(RnnActivation act, float* v, int64_t n) {
     case RnnActivation::kLinear:
       break;
     case RnnActivation::kHardSigmoid:
-      for (int64_t i = 0; i < n; ++i) v[i] = std::min(1.0f, std::max(0.0f, v[i] / 6.0f + 0.5f));
+      for (int64_t i = 0; i < n; ++i) {  // clipped so that a NaN stays NaN
+        const float t = v[i] / 6.0f + 0.5f;
+        v[i] = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+      }
       break;
   }
 }

@@ -14,21 +14,30 @@
 namespace fastkeras {
 namespace {
 
+// The constants of the activations below, shared with their AVX-512 forms
+// (ukernel_avx512_rnn_act.cc), which must round the same way.
+constexpr float kExpMin = -87.0f, kExpMax = 88.0f;  // exp's clamp
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = 2.12194440e-4f;  // ln 2 = hi - lo, split
+// e^r - 1 - r = r^2 * p(r), p's coefficients from the highest power down.
+constexpr int kExpPolyTerms = 6;
+constexpr float kExpPoly[kExpPolyTerms] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                           4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+// tanh x = x (1 + s0 x^2 + s1 x^4 + s2 x^6) below |x| = kTanhSmall.
+constexpr float kTanhSeries[3] = {-0.333333333f, 0.133333333f, -0.053968254f};
+constexpr float kTanhSmall = 0.0625f;
+
 // exp on a clamped range with a Cephes-style polynomial: branch-free, so the loops below
 // vectorise, and within a few ulp of std::exp. The clamp turns a NaN into -87 (so no NaN is
 // ever converted to an integer) and the NaN is put back at the end, so a NaN pre-activation
 // gives NaN gates and states, as in Keras.
 inline float exp_approx(float in) {
-  const float x = std::min(88.0f, std::max(-87.0f, in));
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  const float x = std::min(kExpMax, std::max(kExpMin, in));
+  const float n = std::floor(x * kLog2e + 0.5f);
+  float r = x - n * kLn2Hi;
+  r = r + n * kLn2Lo;
+  float p = kExpPoly[0];
+  for (int i = 1; i < kExpPolyTerms; ++i) p = p * r + kExpPoly[i];
   p = p * r * r + r + 1.0f;
   int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
@@ -41,8 +50,9 @@ inline float tanh_approx(float x) {
   // Small |x| directly from the odd series (1 - 2/(1+e^2x) loses digits there).
   const float big = 1.0f - 2.0f / (1.0f + exp_approx(2.0f * x));
   const float x2 = x * x;
-  const float small = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f - x2 * 0.053968254f)));
-  return std::fabs(x) < 0.0625f ? small : big;
+  const float small =
+      x * (1.0f + x2 * (kTanhSeries[0] + x2 * (kTanhSeries[1] + x2 * kTanhSeries[2])));
+  return std::fabs(x) < kTanhSmall ? small : big;
 }
 
 // act applied in place to n values; one loop per activation so each vectorises.

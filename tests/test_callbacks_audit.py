@@ -13,9 +13,8 @@ from fastkeras.layers.layer import reset_names
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(1)
 
 
 def data():

@@ -20,9 +20,8 @@ HOOKS = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(1)
 
 
 def recorder_class(lib, calls):

@@ -17,9 +17,8 @@ event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.ev
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(1)
 
 
 def read(run_dir):

@@ -12,7 +12,6 @@ from fastkeras.ops.conv2d import same_padding
 @pytest.fixture(autouse=True)
 def _names():
     reset_names()
-    keras.utils.set_random_seed(5)
 
 
 def ref_conv1d(x, w, b, stride, padding, dilation):

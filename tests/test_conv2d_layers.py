@@ -19,7 +19,6 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 @pytest.fixture(autouse=True)
 def _names():
     reset_names()
-    keras.utils.set_random_seed(3)
 
 
 # --- float64 references ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ L = keras.layers
 @pytest.fixture(autouse=True)
 def _names():
     reset_names()
-    keras.utils.set_random_seed(5)
 
 
 # (factory taking data_format, input shape in channels_last without the batch, is_max_type)

@@ -10,9 +10,8 @@ L = keras.layers
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(2)
 
 
 def regression(n=200, d=8):

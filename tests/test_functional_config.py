@@ -20,9 +20,8 @@ needs_fixtures = pytest.mark.skipif(not FIXTURES.exists() and not os.environ.get
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(5)
 
 
 def wide_deep(lib=keras, name="wide_deep"):

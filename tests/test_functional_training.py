@@ -11,9 +11,8 @@ L = keras.layers
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(3)
 
 
 def data(n=64):

@@ -18,7 +18,6 @@ keras = pytest.importorskip("keras")
 def _fresh_names():
     reset_names()
     reset_optimizer_names()
-    fk.utils.set_random_seed(7)
 
 
 def mlp(lib):

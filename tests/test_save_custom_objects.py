@@ -12,7 +12,6 @@ from fastkeras.saving import object_registry
 @pytest.fixture(autouse=True)
 def _clean_registry():
     reset_names()
-    keras.utils.set_random_seed(2)
     before = dict(object_registry.get_custom_objects())
     yield
     object_registry.get_custom_objects().clear()

@@ -16,7 +16,6 @@ from fastkeras.layers.layer import reset_names
 @pytest.fixture(autouse=True)
 def _names():
     reset_names()
-    keras.utils.set_random_seed(4)
 
 
 def small(units=(8, 3)):

@@ -13,9 +13,8 @@ L = keras.layers
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _names():
     reset_names()
-    keras.utils.set_random_seed(11)
 
 
 def data(n=48):

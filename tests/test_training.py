@@ -12,7 +12,6 @@ from fastkeras.layers.layer import reset_names
 @pytest.fixture(autouse=True)
 def _fresh_names():
     reset_names()
-    keras.utils.set_random_seed(7)
 
 
 def blobs(n=200, classes=3, features=5, seed=0):

@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from fastkeras.datasets import fashion_mnist
-from fastkeras.utils import set_random_seed
+from fastkeras.utils import clear_session, set_random_seed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -24,11 +24,13 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
-def _seeded(request):
-    """Every test starts from its own fixed seed (initializers, dropout, shuffling, numpy's
-    global generator), so a run does not depend on which tests ran before it. The seed comes
-    from the test's id; FASTKERAS_TEST_SEED=<int> shifts every test's seed, to look for tests
-    that pass only for lucky draws."""
+def _fresh_session(request):
+    """Every test starts as a fresh session would, so a run does not depend on which tests ran
+    before it: automatic layer and optimizer names count from the start again ('dense',
+    'adam'), and the random state (initializers, dropout, shuffling, numpy's global generator)
+    is a seed fixed by the test's id. FASTKERAS_TEST_SEED=<int> shifts every test's seed, to
+    look for tests that pass only for lucky draws."""
+    clear_session()
     shift = int(os.environ.get("FASTKERAS_TEST_SEED", "0"))
     set_random_seed((zlib.crc32(request.node.nodeid.encode()) + shift) % 2**32)
 

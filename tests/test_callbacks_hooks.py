@@ -11,17 +11,12 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
 
 HOOKS = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
          "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
          "on_predict_batch_begin", "on_predict_batch_end"]
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def recorder_class(lib, calls):

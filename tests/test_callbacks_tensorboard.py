@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
 
 pytest.importorskip("tensorboardX")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def read(run_dir):

@@ -5,13 +5,7 @@ import pytest
 
 import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
-from fastkeras.layers.layer import reset_names
 from fastkeras.ops.conv2d import same_padding
-
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def ref_conv1d(x, w, b, stride, padding, dilation):

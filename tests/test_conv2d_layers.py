@@ -10,15 +10,10 @@ import pytest
 
 import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
-from fastkeras.layers.layer import reset_names
 from fastkeras.ops.conv2d import same_padding
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 # --- float64 references ------------------------------------------------------------------------

@@ -11,14 +11,9 @@ import pytest
 
 import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
-from fastkeras.layers.layer import reset_names
 
 L = keras.layers
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 # (factory taking data_format, input shape in channels_last without the batch, is_max_type)

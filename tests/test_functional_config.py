@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
 from fastkeras.models.functional import Functional
 
 L = keras.layers
@@ -18,10 +17,6 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.exists() and not os.environ.get("CI"),
                                     reason="../shared/fixtures/keras not found")
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def wide_deep(lib=keras, name="wide_deep"):

@@ -5,14 +5,9 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
 
 L = keras.layers
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def data(n=64):

@@ -11,14 +11,6 @@ import fastkeras as fk
 from fastkeras import activations, ops
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients, no_grad
 from fastkeras.layers import Activation, Dense, Dropout, Flatten, Lambda, Reshape
-from fastkeras.layers.layer import reset_names
-
-
-@pytest.fixture(autouse=True)
-def _fresh_names():
-    reset_names()
-    yield
-
 
 # --------------------------------------------------------------------------------------------
 # helpers

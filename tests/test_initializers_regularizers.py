@@ -2,7 +2,6 @@
 regularizers (values, gradients, lookup, errors)."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -11,16 +10,6 @@ from fastkeras import initializers, ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random
 from fastkeras.layers import Dense
-from fastkeras.layers.layer import reset_names
-
-
-@pytest.fixture(autouse=True)
-def _reset():
-    reset_names()
-    fk_random.set_seed(int(os.environ.get("FASTKERAS_TEST_SEED", "20261123")))
-    yield
-    fk_random.set_seed(None)
-
 
 ALL_NAMES = ["zeros", "ones", "constant", "random_normal", "random_uniform", "truncated_normal",
              "variance_scaling", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform",

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
-from fastkeras.layers.layer import reset_names
-from fastkeras.optimizers.base_optimizer import reset_names as reset_optimizer_names
 
 keras = pytest.importorskip("keras")
 
-
-@pytest.fixture(autouse=True)
-def _fresh_names():
-    reset_names()
-    reset_optimizer_names()
 
 
 def mlp(lib):

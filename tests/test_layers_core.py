@@ -22,13 +22,6 @@ from fastkeras.layers import (
 from fastkeras.layers.layer import reset_names
 
 
-@pytest.fixture(autouse=True)
-def _fresh_names():
-    reset_names()
-    yield
-    reset_names()
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(7)

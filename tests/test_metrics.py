@@ -11,12 +11,6 @@ def approx(x, rel=1e-5, abs=1e-6):
     return pytest.approx(x, rel=rel, abs=abs)
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    metrics.reset_name_uids()
-    yield
-
-
 # ----------------------------------------------------------------------------- base / reduction
 
 def test_mean_and_sum_weighting():

@@ -28,15 +28,7 @@ from fastkeras.layers import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
-from fastkeras.layers.layer import reset_names
 from fastkeras.ops import norm as norm_ops
-
-
-@pytest.fixture(autouse=True)
-def _fresh_names():
-    reset_names()
-    yield
-    reset_names()
 
 
 @pytest.fixture

@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
 from fastkeras.utils import model_visualization
 
 L = keras.layers
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def wide_deep():

@@ -5,13 +5,11 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
 from fastkeras.saving import object_registry
 
 
 @pytest.fixture(autouse=True)
 def _clean_registry():
-    reset_names()
     before = dict(object_registry.get_custom_objects())
     yield
     object_registry.get_custom_objects().clear()

@@ -9,12 +9,6 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
-
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def cnn():

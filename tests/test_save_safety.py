@@ -10,12 +10,6 @@ import numpy as np
 import pytest
 
 import fastkeras as keras
-from fastkeras.layers.layer import reset_names
-
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def small(units=(8, 3)):

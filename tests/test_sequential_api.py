@@ -6,15 +6,7 @@ import pytest
 
 from fastkeras.backend import Tensor
 from fastkeras.layers import Dense, Dropout, Flatten, Input, InputLayer, Reshape
-from fastkeras.layers.layer import reset_names
 from fastkeras.models import Sequential
-
-
-@pytest.fixture(autouse=True)
-def _fresh_names():
-    reset_names()
-    yield
-    reset_names()
 
 
 @pytest.fixture

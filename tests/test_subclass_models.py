@@ -7,14 +7,9 @@ import pytest
 
 import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
-from fastkeras.layers.layer import reset_names
 
 L = keras.layers
 
-
-@pytest.fixture(autouse=True)
-def _names():
-    reset_names()
 
 
 def data(n=48):

@@ -9,11 +9,6 @@ import fastkeras as keras
 from fastkeras.layers.layer import reset_names
 
 
-@pytest.fixture(autouse=True)
-def _fresh_names():
-    reset_names()
-
-
 def blobs(n=200, classes=3, features=5, seed=0):
     rng = np.random.default_rng(seed)
     centers = rng.normal(0, 3, (classes, features))

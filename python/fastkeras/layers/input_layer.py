@@ -12,13 +12,14 @@ class Node:
     `kwargs` are the call's other arguments (e.g. an RNN's `initial_state`), which may hold
     KerasTensors too; a Functional model replays the call with them."""
 
-    __slots__ = ("args", "inputs", "kwargs", "layer")
+    __slots__ = ("args", "inputs", "kwargs", "layer", "outputs")
 
     def __init__(self, layer, inputs, kwargs=None, args=()):
         self.layer = layer
         self.inputs = inputs
         self.kwargs = dict(kwargs or {})
         self.args = tuple(args)
+        self.outputs = None  # the KerasTensor(s) the call made, once made
 
     def parent_tensors(self):
         """Every KerasTensor the call reads: its inputs, then those among its arguments."""
@@ -121,7 +122,16 @@ class InputLayer(Layer):
         self.built = True
         self._build_input_shape = batch_shape
         self._output_shape = batch_shape
-        self.output = KerasTensor(batch_shape, dtype=self.dtype, name=self.name, layer=self)
+        self._tensor = KerasTensor(batch_shape, dtype=self.dtype, name=self.name, layer=self)
+        self._tensor._node.outputs = self._tensor
+
+    @property
+    def input(self):
+        return self._tensor
+
+    @property
+    def output(self):
+        return self._tensor
 
     def call(self, inputs):
         return inputs
@@ -139,44 +149,92 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     return layer.output
 
 
+# Non-batch dimensions left free (None: a sequence's length, an image's size) are probed at two
+# sizes, and an output dimension that differs between the two runs is free too. The sizes are
+# large enough for the usual kernels, and far enough apart that a stack of five stride-2
+# reductions still maps them to different lengths (64 -> 2, 97 -> 3).
+_PROBE_SIZES = (64, 97)
+
+
+def _probe(x, free_size):
+    """x (nested) with each KerasTensor replaced by zeros: batch 1, free dims free_size."""
+    from fastkeras.backend.tape import Tensor
+    if isinstance(x, KerasTensor):
+        shape = (1,) + tuple(free_size if d is None else d for d in x.shape[1:]) if x.shape else ()
+        return Tensor(np.zeros(shape, np.dtype(x.dtype) if x.dtype != "string" else np.float32))
+    if isinstance(x, (list, tuple)):
+        return type(x)(_probe(v, free_size) for v in x)
+    if isinstance(x, dict):
+        return {k: _probe(v, free_size) for k, v in x.items()}
+    return x
+
+
+def _free_dims(x) -> bool:
+    return any(None in t.shape[1:] for t in _symbolic_leaves(x))
+
+
+def _agree(a, b):
+    """Symbolic shapes from two probes: dims that differ are None."""
+    if isinstance(a, list):
+        return [_agree(u, v) for u, v in zip(a, b)]
+    if len(a) != len(b):
+        return a
+    return tuple(u if u == v else None for u, v in zip(a, b))
+
+
+def infer_call(layer, inputs, args=(), kwargs=None):
+    """Runs `layer` on zero probes of symbolic `inputs` (building it if needed). Returns the
+    first probe's outputs (for their dtypes) and the symbolic output shape(s): batch None, and
+    None wherever the output follows a free input dimension."""
+    from fastkeras.backend.tape import no_grad
+    kwargs = kwargs or {}
+
+    def run(size):
+        return layer(_probe(inputs, size), *_probe(tuple(args), size), training=False,
+                     **_probe(kwargs, size))
+
+    with no_grad():
+        out = run(_PROBE_SIZES[0])
+        shapes = _none_batch(out)
+        if _free_dims((inputs, args, kwargs)):
+            shapes = _agree(shapes, _none_batch(run(_PROBE_SIZES[1])))
+    return out, shapes
+
+
 def symbolic_call(layer, inputs, args, kwargs):
-    """Calling a layer on KerasTensors: infer the output shape (building the layer on a probe
-    batch) and return KerasTensors that remember the call."""
-    from fastkeras.backend.tape import Tensor, no_grad
-
-    def probe(x):
-        if isinstance(x, KerasTensor):
-            return Tensor(np.zeros(tuple(1 if d is None else d for d in x.shape),
-                                   np.dtype(x.dtype) if x.dtype != "string" else np.float32))
-        if isinstance(x, (list, tuple)):
-            return type(x)(probe(v) for v in x)
-        if isinstance(x, dict):
-            return {k: probe(v) for k, v in x.items()}
-        return x
-
+    """Calling a layer on KerasTensors: infer the output shape (building the layer on probe
+    batches) and return KerasTensors that remember the call."""
     was_built, built_for = layer.built, layer._build_input_shape
     try:
-        with no_grad():
-            out = layer(probe(inputs), *probe(tuple(args)), training=False, **probe(kwargs))
+        if not was_built and isinstance(inputs, KerasTensor) and _is_sequential(layer):
+            layer.build(inputs.shape)  # its Input then keeps the free dims, not a probe's
+        out, shapes = infer_call(layer, inputs, args, kwargs)
     except ValueError as e:
         built = (f" (it was built for input shape {_fmt(built_for)})"
                  if was_built and built_for is not None else "")
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on "
                          f"input shape {_fmt(_shapes(inputs))}, {_sources(inputs)}{built}: "
                          f"{e}") from e
-    layer._output_shape = _none_batch(out)
-    if not was_built:  # built on a probe batch of one: record the symbolic shape
+    layer._output_shape = shapes
+    if not was_built:  # built on probe batches: record the symbolic shape
         layer._build_input_shape = _shapes(inputs)
     node = Node(layer, inputs, kwargs, args)
     layer._inbound_nodes.append(node)
 
-    def wrap(o, i):
-        return KerasTensor(_none_batch(o), dtype=str(o.dtype), name=layer.name, layer=layer,
+    def wrap(o, shape, i):
+        return KerasTensor(shape, dtype=str(o.dtype), name=layer.name, layer=layer,
                            inputs=inputs, index=i, node=node)
 
     if isinstance(out, (list, tuple)):
-        return [wrap(o, i) for i, o in enumerate(out)]
-    return wrap(out, 0)
+        node.outputs = [wrap(o, shape, i) for i, (o, shape) in enumerate(zip(out, shapes))]
+    else:
+        node.outputs = wrap(out, shapes, 0)
+    return node.outputs
+
+
+def _is_sequential(layer) -> bool:
+    from fastkeras.models.sequential import Sequential
+    return isinstance(layer, Sequential)
 
 
 def _none_batch(o):

@@ -272,6 +272,24 @@ class Layer:
         return self._build_input_shape
 
     @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on KerasTensors, as in Keras."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call on KerasTensors (for a model made
+        of its layers, e.g. `Model(model.input, model.layers[2].output)`), as in Keras."""
+        return self._first_node("output").outputs
+
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic "
+                                 f"inputs (an `Input(...)` or another layer's output), so it "
+                                 f"has no {what} tensor.")
+        return self._inbound_nodes[0]
+
+    @property
     def output_shape(self):
         if self._output_shape is None:
             raise AttributeError(f"The layer {self.name} has never been called and thus has "

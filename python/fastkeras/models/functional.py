@@ -191,6 +191,16 @@ class Functional(Model):
                         key=lambda e: (-layer_depth[id(e[1])], e[0]))
         return [layer for _, layer in ranked]
 
+    @property
+    def input(self):
+        """The inputs as given to the constructor (one tensor, a list or a dict), as Keras's."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The outputs as given to the constructor (one tensor, a list or a dict)."""
+        return self._outputs_struct
+
     # --- config ----------------------------------------------------------------------------
     def _node_indices(self):
         """Each layer call's index among the calls of that layer inside this model (Keras's

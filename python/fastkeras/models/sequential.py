@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from fastkeras.backend.tape import Tensor, no_grad
-from fastkeras.layers.input_layer import InputLayer, KerasTensor
+from fastkeras.layers.input_layer import InputLayer, KerasTensor, _fmt, symbolic_call
 from fastkeras.layers.layer import Layer
 from fastkeras.models.model import Model
 
@@ -19,6 +16,7 @@ class Sequential(Model):
         super().__init__(trainable=trainable, name=name)
         self._layers = []
         self._input_layer = None
+        self._graph = None  # ([input tensor], [output tensor]) once built
         if layers is not None:
             if isinstance(layers, Layer):
                 layers = [layers]
@@ -68,6 +66,32 @@ class Sequential(Model):
         return list(self._layers)
 
     @property
+    def inputs(self):
+        """[the Input's symbolic tensor] once the model is built (as Keras's Sequential)."""
+        return self._built_graph("inputs")[0]
+
+    @property
+    def outputs(self):
+        """[the last layer's symbolic output] once the model is built."""
+        return self._built_graph("outputs")[1]
+
+    @property
+    def input(self):
+        return self._built_graph("input")[0][0]
+
+    @property
+    def output(self):
+        outputs = self._built_graph("output")[1]
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _built_graph(self, what):
+        if not self.built or self._graph is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no {what} yet: it is "
+                                 "built when it knows its input shape (an `Input(...)` first, "
+                                 "`build(input_shape)`, or the first data it sees).")
+        return self._graph
+
+    @property
     def input_shape(self):
         if self._input_layer is not None:
             return self._input_layer.batch_shape
@@ -87,18 +111,23 @@ class Sequential(Model):
         input_shape = tuple(input_shape)
         if self._input_layer is None:
             self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:])
-        # One dry run on a batch of one builds every layer and records its output shape.
-        x = Tensor(np.zeros((1,) + tuple(1 if d is None else d for d in input_shape[1:]),
-                            np.float32))
-        with no_grad():
-            for layer in self._layers:
-                try:
-                    x = layer(x, training=False)
-                except ValueError as e:
-                    raise ValueError(f"Sequential model '{self.name}': layer '{layer.name}' "
-                                     f"({type(layer).__name__}) failed on input shape "
-                                     f"{(None,) + tuple(x.shape[1:])}: {e}") from e
-                layer._output_shape = (None,) + tuple(x.shape[1:])
+        # Calling every layer on the Input's symbolic tensor builds it (on probe batches),
+        # records its symbolic input and output shapes, and gives `inputs`/`outputs` and each
+        # layer's `input`/`output` as Keras's Sequential has them.
+        x = inputs = self._input_layer.output
+        for layer in self._layers:
+            try:
+                x = symbolic_call(layer, x, (), {})
+            except ValueError as e:
+                raise ValueError(f"Sequential model '{self.name}': layer '{layer.name}' "
+                                 f"({type(layer).__name__}) failed on input shape "
+                                 f"{_fmt(x.shape)}: {e.__cause__ or e}") from e
+            if isinstance(x, list) and layer is not self._layers[-1]:
+                raise ValueError(f"Sequential model '{self.name}': layer '{layer.name}' "
+                                 f"({type(layer).__name__}) returns {len(x)} tensors; every "
+                                 "layer of a Sequential model but the last must return one. "
+                                 "Use the functional API for this model.")
+        self._graph = ([inputs], x if isinstance(x, list) else [x])
         self._build_input_shape = (None,) + tuple(input_shape[1:])
         self._output_shape = self._layers[-1]._output_shape if self._layers else None
         self.built = True

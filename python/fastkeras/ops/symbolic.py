@@ -186,7 +186,8 @@ class Operation:
             tensors.append(KerasTensor(shape, dtype=str(a.dtype), name=self.name, layer=self,
                                        inputs=[list(args), dict(kwargs)], index=i, node=node))
         self._output_shape = [t.shape for t in tensors] if multi else tensors[0].shape
-        return type(results[0])(tensors) if multi else tensors[0]
+        node.outputs = type(results[0])(tensors) if multi else tensors[0]
+        return node.outputs
 
     def get_config(self) -> dict:
         config = {"name": self.name}

@@ -165,8 +165,28 @@ def test_variance_scaling_1d_shape_fans():
 def test_variance_scaling_config():
     init = initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="uniform", seed=3)
     assert init.get_config() == {"scale": 2.0, "mode": "fan_out", "distribution": "uniform",
-                                 "seed": 3}
+                                 "seed": 3, "input_axes": None, "output_axes": None}
     assert initializers.VarianceScaling(distribution="normal").distribution == "truncated_normal"
+    assert initializers.GlorotUniform(seed=1).get_config() == \
+        {"seed": 1, "input_axes": None, "output_axes": None}
+
+
+def test_variance_scaling_fans_from_named_axes():
+    """input_axes/output_axes (Keras 3.15): the fans are those axes' sizes, not the
+    convolution-kernel reading of the shape."""
+    shape = (3, 400, 5)
+    by_axes = initializers.VarianceScaling(1.0, "fan_in", "uniform", seed=0, input_axes=[0],
+                                           output_axes=[2])
+    values = by_axes(shape)
+    assert np.abs(values).max() <= 1.0 and np.abs(values).max() > 0.9  # limit sqrt(3 / 3)
+    default = initializers.VarianceScaling(1.0, "fan_in", "uniform", seed=0)(shape)
+    assert np.abs(default).max() <= math.sqrt(3.0 / 1200)  # fan_in 400 * 3
+    glorot = initializers.GlorotUniform(seed=0, input_axes=[0], output_axes=[2])
+    assert np.abs(glorot(shape)).max() <= math.sqrt(6.0 / (3 + 5))
+    again = initializers.get(initializers.serialize(glorot))
+    assert (again.input_axes, again.output_axes) == ([0], [2])
+    with pytest.raises(ValueError, match=r"input_axes=\[0\].*output_axes=\[7\]"):
+        initializers.VarianceScaling(input_axes=[0], output_axes=[7])((3, 4))
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,9 +380,11 @@ def test_serialize_roundtrip(init):
             (4, 3)))
 
 
-def test_preset_configs_only_have_seed():
-    assert initializers.GlorotUniform(seed=3).get_config() == {"seed": 3}
-    assert initializers.HeNormal().get_config() == {"seed": None}
+def test_preset_configs_are_keras_3_15s():
+    assert initializers.GlorotUniform(seed=3).get_config() == \
+        {"seed": 3, "input_axes": None, "output_axes": None}
+    assert initializers.HeNormal().get_config() == \
+        {"seed": None, "input_axes": None, "output_axes": None}
 
 
 @pytest.mark.parametrize("bad", ["not_an_initializer", 3, {"class_name": "Nope", "config": {}}])

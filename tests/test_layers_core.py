@@ -706,7 +706,10 @@ def test_activity_regularizer_replaced_each_call(rng):
 
 def test_base_layer_get_config():
     config = Flatten(name="f", trainable=False).get_config()
-    assert config["name"] == "f" and config["trainable"] is False and config["dtype"] == "float32"
+    assert config["name"] == "f" and config["trainable"] is False
+    assert config["dtype"] == {"module": "keras", "class_name": "DTypePolicy",
+                               "config": {"name": "float32"}, "registered_name": None}
+    assert Flatten.from_config(config).dtype == "float32"
 
 
 @pytest.mark.parametrize("make, text", [

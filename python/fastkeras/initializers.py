@@ -10,9 +10,18 @@ import numpy as np
 from fastkeras.backend import random as fk_random
 
 
-def _fans(shape):
-    """Keras's fan computation: dense (in, out); conv (*receptive, in, out)."""
+def _fans(shape, input_axes=None, output_axes=None):
+    """Keras's fan computation: dense (in, out); conv (*receptive, in, out). Given both
+    `input_axes` and `output_axes`, the fans are the products of those axes' sizes."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        try:
+            return (int(np.prod([shape[a] for a in input_axes])),
+                    int(np.prod([shape[a] for a in output_axes])))
+        except IndexError:
+            raise ValueError(f"input_axes={list(input_axes)} / output_axes={list(output_axes)} "
+                             f"name an axis that a weight of shape {shape} does not have") \
+                from None
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -32,8 +41,8 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
-        # Configs written by newer Keras versions carry extra keys (e.g. input_axes and
-        # output_axes in 3.15) that do not change these initializers: keep what we accept.
+        # Configs written by other Keras versions may carry keys these initializers do not
+        # take: keep what we accept.
         import inspect
         accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
         return cls(**{k: v for k, v in config.items() if k in accepted})
@@ -121,7 +130,8 @@ class TruncatedNormal(_Seeded):
 
 
 class VarianceScaling(_Seeded):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         super().__init__(seed)
         if scale <= 0:
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
@@ -136,9 +146,11 @@ class VarianceScaling(_Seeded):
                              "'truncated_normal', 'untruncated_normal'}. Received: "
                              f"distribution={distribution}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.input_axes = None if input_axes is None else [int(a) for a in input_axes]
+        self.output_axes = None if output_axes is None else [int(a) for a in output_axes]
 
     def __call__(self, shape, dtype="float32"):
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         scale = self.scale / max(1.0, n)
         gen = self._gen()
@@ -151,17 +163,20 @@ class VarianceScaling(_Seeded):
         return gen.uniform(-limit, limit, size=shape).astype(dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode,
+                "distribution": self.distribution, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
 
 def _preset(name, scale, mode, distribution):
     class Preset(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed,
+                             input_axes=input_axes, output_axes=output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": self.input_axes,
+                    "output_axes": self.output_axes}
 
     Preset.__name__ = Preset.__qualname__ = name
     return Preset

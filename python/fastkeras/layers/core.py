@@ -109,11 +109,12 @@ class Dense(Layer):
             "bias_initializer": _serialize(self.bias_initializer),
             "kernel_regularizer": _serialize(self.kernel_regularizer),
             "bias_regularizer": _serialize(self.bias_regularizer),
-            "activity_regularizer": _serialize(self.activity_regularizer),
             "kernel_constraint": None,
             "bias_constraint": None,
             "quantization_config": None,
         })
+        if self.activity_regularizer is not None:  # Keras's Dense writes it only when set
+            config["activity_regularizer"] = _serialize(self.activity_regularizer)
         return config
 
 

@@ -297,7 +297,8 @@ class Layer:
         return self._output_shape
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_policy_config(self.dtype)}
         if self._input_shape_arg is not None:
             config["batch_input_shape"] = list(self._input_shape_arg)
         return config
@@ -313,6 +314,14 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def dtype_policy_config(dtype):
+    """A layer's dtype as Keras 3 configs write it: a serialized DTypePolicy."""
+    if dtype is None or isinstance(dtype, dict):
+        return dtype
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": str(dtype)},
+            "registered_name": None}
 
 
 def _attach_masks(outputs, masks):

@@ -138,6 +138,7 @@ class Dot(_Merge):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
+        self._axes_arg = axes  # the config keeps one integer as one, as Keras's does
         if isinstance(axes, int):
             axes = (axes, axes)
         if len(axes) != 2 or not all(isinstance(a, int) for a in axes):
@@ -180,7 +181,8 @@ class Dot(_Merge):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"axes": list(self.axes), "normalize": self.normalize})
+        axes = self._axes_arg if isinstance(self._axes_arg, int) else list(self.axes)
+        config.update({"axes": axes, "normalize": self.normalize})
         return config
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastkeras.layers.input_layer import InputLayer, KerasTensor, _fmt, symbolic_call
-from fastkeras.layers.layer import Layer
+from fastkeras.layers.layer import Layer, dtype_policy_config
 from fastkeras.models.model import Model
 
 
@@ -144,7 +144,8 @@ class Sequential(Model):
         if self._input_layer is not None:
             layers.append(serialize_layer(self._input_layer))
         layers.extend(serialize_layer(layer) for layer in self._layers)
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_policy_config(self.dtype),
                   "layers": layers}
         if self._input_layer is not None:
             config["build_input_shape"] = list(self._input_layer.batch_shape)

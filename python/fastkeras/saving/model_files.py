@@ -31,7 +31,7 @@ def _model_spec(model) -> dict:
     spec = serialize_layer(model)
     shape = getattr(model, "input_shape", None) if hasattr(model, "_input_layer") else \
         getattr(model, "_build_input_shape", None)
-    if shape is not None:
+    if shape is not None and spec.get("registered_name") != "Functional":  # None for those
         spec["build_config"] = {"input_shape": _shape_list(shape)}
     return spec
 

@@ -29,6 +29,7 @@ LAYER_ARGS = {
     "Embedding": dict(input_dim=10, output_dim=4), "LSTM": dict(units=3),
     "GRU": dict(units=3), "SimpleRNN": dict(units=3), "LSTMCell": dict(units=3),
     "GRUCell": dict(units=3), "SimpleRNNCell": dict(units=3),
+    "GaussianNoise": dict(stddev=0.1), "Rescaling": dict(scale=1 / 255),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),

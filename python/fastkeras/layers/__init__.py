@@ -1,5 +1,6 @@
 """Keras layers (`fastkeras.layers`)."""
 
+from fastkeras.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from fastkeras.layers.conv1d import (
                                      AveragePooling1D,
                                      AvgPool1D,
@@ -29,7 +30,7 @@ from fastkeras.layers.conv2d import (
                                      SeparableConv2D,
                                      SeparableConvolution2D,
 )
-from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Reshape
+from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Reshape
 from fastkeras.layers.embedding import Embedding
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
@@ -53,7 +54,8 @@ from fastkeras.layers.merging import (
                                      subtract,
 )
 from fastkeras.layers.normalization import BatchNormalization, LayerNormalization
-from fastkeras.layers.regularization import SpatialDropout1D, SpatialDropout2D
+from fastkeras.layers.preprocessing import Rescaling
+from fastkeras.layers.regularization import GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from fastkeras.layers.reshaping import (
                                      Cropping1D,
                                      Cropping2D,
@@ -69,6 +71,7 @@ from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
+__all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "ReLU", "Rescaling", "Softmax"]
 __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalization", "Permute",
             "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
             "ZeroPadding1D", "ZeroPadding2D"]

@@ -135,6 +135,20 @@ class Activation(Layer):
         return config
 
 
+class Identity(Layer):
+    """Returns its inputs unchanged (a placeholder, e.g. for an optional block)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 class Dropout(Layer):
     """Zeroes a fraction `rate` of inputs while training and scales the rest by 1/(1-rate);
     passes inputs through unchanged at inference."""

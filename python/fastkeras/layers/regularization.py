@@ -7,6 +7,7 @@ import numpy as np
 from fastkeras import ops
 from fastkeras.backend import random as fk_random
 from fastkeras.layers.core import Dropout
+from fastkeras.layers.layer import Layer
 from fastkeras.layers.reshaping import check_ndim, standardize_data_format
 
 
@@ -71,4 +72,35 @@ class SpatialDropout2D(_SpatialDropout):
     def get_config(self):
         config = super().get_config()
         config["data_format"] = self.data_format
+        return config
+
+
+class GaussianNoise(Layer):
+    """Adds zero-mean Gaussian noise of standard deviation `stddev` while training (a
+    regularizer); passes inputs through at inference."""
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) \
+                or not 0 <= stddev <= 1:
+            raise ValueError("Invalid value received for argument `stddev`. Expected a float "
+                             f"value between 0 and 1. Received: stddev={stddev!r}")
+        self.stddev = float(stddev)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.supports_masking = True
+
+    def call(self, inputs, training=None):
+        if not training or self.stddev == 0:
+            return inputs
+        gen = self._rng if self._rng is not None else fk_random.generator()
+        noise = gen.standard_normal(inputs.shape, dtype=np.float32) * np.float32(self.stddev)
+        return ops.add(inputs, noise)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"stddev": self.stddev, "seed": self.seed})
         return config

@@ -54,7 +54,7 @@ from fastkeras.layers.merging import (
                                      subtract,
 )
 from fastkeras.layers.normalization import BatchNormalization, LayerNormalization
-from fastkeras.layers.preprocessing import Rescaling
+from fastkeras.layers.preprocessing import Normalization, Rescaling
 from fastkeras.layers.regularization import GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from fastkeras.layers.reshaping import (
                                      Cropping1D,
@@ -71,7 +71,8 @@ from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
-__all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "ReLU", "Rescaling", "Softmax"]
+__all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "Normalization", "ReLU", "Rescaling",
+            "Softmax"]
 __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalization", "Permute",
             "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
             "ZeroPadding1D", "ZeroPadding2D"]

@@ -1,4 +1,4 @@
-"""ReLU, LeakyReLU, ELU, Softmax, Rescaling, GaussianNoise and Identity layers: Keras 3's
+"""ReLU, LeakyReLU, PReLU, ELU, Softmax, Rescaling, GaussianNoise and Identity layers: Keras 3's
 outputs, gradients (finite differences), configs, files and errors."""
 
 import numpy as np
@@ -135,7 +135,8 @@ def test_model_with_these_layers_trains_saves_and_loads_in_keras(tmp_path, rng):
     y = (x[:, :3].mean(axis=(1, 2, 3)) > x[:, 3:].mean(axis=(1, 2, 3))).astype(np.int64)
     model = fk.Sequential([
         fk.Input((6, 6, 1)), fk.layers.Rescaling(1 / 255), fk.layers.GaussianNoise(0.05),
-        fk.layers.Conv2D(4, 3), fk.layers.LeakyReLU(0.1), fk.layers.Flatten(),
+        fk.layers.Conv2D(4, 3), fk.layers.LeakyReLU(0.1), fk.layers.Conv2D(4, 1),
+        fk.layers.PReLU(alpha_initializer="ones", shared_axes=[1, 2]), fk.layers.Flatten(),
         fk.layers.Dense(8), fk.layers.ReLU(max_value=6.0), fk.layers.Identity(),
         fk.layers.Dense(8), fk.layers.ELU(), fk.layers.Dense(2), fk.layers.Softmax()])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -157,6 +158,8 @@ def test_model_with_these_layers_trains_saves_and_loads_in_keras(tmp_path, rng):
     (lambda: fk.layers.LeakyReLU(negative_slope=-1), r"Leaky ReLU.*negative_slope=-1"),
     (lambda: fk.layers.GaussianNoise(2.0), r"stddev.*Received: stddev=2.0"),
     (lambda: fk.layers.Rescaling("half"), r"Rescaling: `scale`.*'half'"),
+    (lambda: fk.layers.PReLU(shared_axes=[3])(np.zeros((2, 3), np.float32)),
+     r"PReLU 'p_re_lu': shared_axes=\[3\].*\(2, 3\)"),
 ])
 def test_bad_arguments_name_the_layer_and_value(make_bad, text):
     with pytest.raises(ValueError, match=text):
@@ -167,3 +170,43 @@ def test_leaky_relu_accepts_the_older_alpha():
     with pytest.warns(UserWarning, match="alpha"):
         layer = fk.layers.LeakyReLU(alpha=0.2)
     assert layer.negative_slope == 0.2
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"shared_axes": [1, 2], "alpha_initializer": "he_normal"},
+                                    {"shared_axes": 3}])
+def test_prelu_matches_keras_and_learns_its_slopes(kwargs, rng):
+    x = rng.standard_normal((2, 3, 4, 5)).astype("float32")
+    ours, theirs = fk.layers.PReLU(**kwargs), keras3.layers.PReLU(**kwargs)
+    ours(x), theirs(x)
+    theirs.set_weights([rng.uniform(0.1, 0.9, w.shape).astype("float32")
+                        for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    assert ours.weights[0].path.endswith("/alpha") and ours.weights[0].trainable
+    np.testing.assert_allclose(to_numpy(ours(x)), to_numpy(theirs(x)), rtol=1e-6)
+    mine, keras_config = ours.get_config(), theirs.get_config()
+    mine.pop("name"), keras_config.pop("name")
+    assert mine == keras_config
+    # gradients for the input and for alpha, against central differences (float32: loose)
+    xt = Tensor(away_from_kinks(rng, x.shape, (0.0,)).astype("float32"), requires_grad=True)
+    w = rng.standard_normal(x.shape).astype("float32")
+
+    def loss():
+        return ops.sum(ops.multiply(ours(xt), w))
+
+    with GradientTape():
+        value = loss()
+    grad_x, grad_alpha = gradients(value, [xt, ours.alpha])
+    alpha = ours.alpha.value
+    expected_x = np.where(xt.value > 0, 1.0, np.broadcast_to(alpha, x.shape)) * w
+    np.testing.assert_allclose(np.asarray(grad_x), expected_x, rtol=1e-5, atol=1e-6)
+    numeric = np.zeros(alpha.shape)
+    with no_grad():
+        for idx in np.ndindex(*alpha.shape):
+            keep = alpha[idx]
+            alpha[idx] = keep + 1e-2
+            up = float(loss().value)
+            alpha[idx] = keep - 1e-2
+            down = float(loss().value)
+            alpha[idx] = keep
+            numeric[idx] = (up - down) / 2e-2
+    np.testing.assert_allclose(np.asarray(grad_alpha), numeric, rtol=1e-3, atol=1e-3)

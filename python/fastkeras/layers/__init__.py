@@ -1,6 +1,6 @@
 """Keras layers (`fastkeras.layers`)."""
 
-from fastkeras.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from fastkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from fastkeras.layers.conv1d import (
                                      AveragePooling1D,
                                      AvgPool1D,
@@ -71,8 +71,8 @@ from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
-__all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "Normalization", "ReLU", "Rescaling",
-            "Softmax"]
+__all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "Normalization", "PReLU", "ReLU",
+            "Rescaling", "Softmax"]
 __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalization", "Permute",
             "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
             "ZeroPadding1D", "ZeroPadding2D"]

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from fastkeras import activations, ops
+from fastkeras import activations, initializers, ops, regularizers
 from fastkeras.layers.layer import Layer
 
 
@@ -126,4 +126,57 @@ class Softmax(Layer):
     def get_config(self):
         config = super().get_config()
         config["axis"] = self.axis
+        return config
+
+
+class PReLU(Layer):
+    """A leaky ReLU whose negative slope is learned: x for x >= 0, alpha * x below, with one
+    alpha per input position (`shared_axes` share it along those axes, e.g. [1, 2] for one
+    alpha per channel of an image)."""
+
+    def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
+                 shared_axes=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = alpha_constraint
+        if shared_axes is None:
+            self.shared_axes = None
+        elif isinstance(shared_axes, (int, np.integer)):
+            self.shared_axes = [int(shared_axes)]
+        else:
+            self.shared_axes = [int(a) for a in shared_axes]
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        shape = list(input_shape[1:])
+        for axis in self.shared_axes or ():
+            if not 1 <= axis < len(input_shape):
+                raise ValueError(f"PReLU '{self.name}': shared_axes={self.shared_axes} names "
+                                 f"axis {axis}, but inputs of shape {tuple(input_shape)} have "
+                                 f"axes 1..{len(input_shape) - 1} besides the batch")
+            shape[axis - 1] = 1
+        if any(d is None for d in shape):
+            raise ValueError(f"PReLU '{self.name}': every axis that is not shared needs a known "
+                             f"size. Received input shape {tuple(input_shape)}")
+        self.alpha = self.add_weight(name="alpha", shape=tuple(shape),
+                                     initializer=self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer,
+                                     constraint=self.alpha_constraint)
+        self.built = True
+
+    def call(self, inputs):
+        positive = ops.relu(inputs)
+        negative = ops.multiply(self.alpha, ops.relu(ops.negative(inputs)))
+        return ops.subtract(positive, negative)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"alpha_initializer": initializers.serialize(self.alpha_initializer),
+                       "alpha_regularizer": None if self.alpha_regularizer is None
+                       else regularizers.serialize(self.alpha_regularizer),
+                       "alpha_constraint": None, "shared_axes": self.shared_axes})
         return config

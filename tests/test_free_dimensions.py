@@ -167,3 +167,16 @@ def test_input_and_output_are_absent_until_known():
     model.predict(np.zeros((4, 3), "float32"), verbose=0)
     assert model.inputs[0].shape == (None, 3) and model.output.shape == (None, 2)
     assert model.layers[0].input is model.input
+
+
+def test_compute_output_shape_keeps_free_dimensions_as_keras():
+    """Layer.compute_output_shape infers by the same probe runs as symbolic calls."""
+    cases = [(lambda lib: lib.layers.LSTM(4, return_sequences=True), (None, None, 8)),
+             (lambda lib: lib.layers.Conv1D(3, 5, strides=2), (None, None, 6)),
+             (lambda lib: lib.layers.Dense(2), (None, None, 7)),
+             (lambda lib: lib.layers.GlobalMaxPooling1D(), (None, None, 6))]
+    for make, shape in cases:
+        ours = make(fk).compute_output_shape(shape)
+        assert tuple(ours) == tuple(make(keras3).compute_output_shape(shape)), shape
+    merged = fk.layers.Concatenate().compute_output_shape([(None, None, 2), (None, None, 3)])
+    assert tuple(merged) == (None, None, 5)

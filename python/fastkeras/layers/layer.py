@@ -219,12 +219,16 @@ class Layer:
         return inputs
 
     def compute_output_shape(self, input_shape):
-        """Output shape for an input shape (batch dim may be None), by a dry run on zeros."""
-        from fastkeras.backend.tape import no_grad
-        probe = _zeros_like_shape(input_shape)
-        with no_grad():
-            out = self(probe, training=False)
-        return _shape_with_none_batch(out)
+        """Output shape for an input shape (batch and other dims may be None), by the probe
+        runs that calls on KerasTensors use (a free input dim stays None where it shows)."""
+        from fastkeras.layers.input_layer import KerasTensor, infer_call
+
+        def symbolic(shape):
+            if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
+                return [symbolic(s) for s in shape]
+            return KerasTensor(tuple(shape))
+
+        return infer_call(self, symbolic(input_shape))[1]
 
     def _maybe_build(self, inputs):
         if not self.built:
@@ -383,14 +387,3 @@ def _shape_of(x):
     return tuple(x.shape)
 
 
-def _zeros_like_shape(shape):
-    if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
-        return [_zeros_like_shape(s) for s in shape]
-    shape = tuple(1 if d is None else d for d in shape)
-    return Tensor(np.zeros(shape, np.float32))
-
-
-def _shape_with_none_batch(out):
-    if isinstance(out, (list, tuple)):
-        return [_shape_with_none_batch(o) for o in out]
-    return (None,) + tuple(out.shape[1:])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from fastkeras import ops
@@ -25,8 +27,7 @@ class Rescaling(Layer):
         self.supports_masking = True
 
     def call(self, inputs):
-        if not isinstance(inputs, Tensor) or inputs.value.dtype != np.float32:
-            inputs = ops.cast(inputs, "float32")
+        inputs = _as_float32(inputs)
         scale = np.asarray(self.scale, np.float32)
         offset = np.asarray(self.offset, np.float32)
         return ops.add(ops.multiply(inputs, scale), offset)
@@ -124,7 +125,7 @@ class Normalization(Layer):
                              "it has no statistics to adapt.")
         total_mean = total_var = None
         count = 0
-        for batch in _chain(first, batches):
+        for batch in itertools.chain([first], batches):
             for d in self._keep:
                 if batch.ndim != len(self._broadcast) or batch.shape[d] != self._broadcast[d]:
                     raise ValueError(f"Normalization.adapt: a batch of shape {batch.shape} does "
@@ -146,13 +147,12 @@ class Normalization(Layer):
         self.adapt_variance.assign(total_var.astype(np.float32))
 
     def call(self, inputs):
-        if not isinstance(inputs, Tensor) or inputs.value.dtype != np.float32:
-            inputs = ops.cast(inputs, "float32")
-        mean, variance = self._statistics()
-        std = np.maximum(np.sqrt(variance), np.float32(1e-7)).astype(np.float32)
+        inputs = _as_float32(inputs)
+        mean, variance = self._statistics()  # float32, shaped to broadcast
+        std = np.maximum(np.sqrt(variance), np.float32(1e-7))
         if self.invert:
-            return ops.add(ops.multiply(inputs, std), mean.astype(np.float32))
-        return ops.divide(ops.subtract(inputs, mean.astype(np.float32)), std)
+            return ops.add(ops.multiply(inputs, std), mean)
+        return ops.divide(ops.subtract(inputs, mean), std)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -169,7 +169,7 @@ def _batches(data):
     """A list with one float64 array, or an iterator of float64 batches."""
     if isinstance(data, Tensor):
         return [np.asarray(data.value, np.float64)]
-    if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
+    if hasattr(data, "__array__"):  # arrays, DataFrames
         return [np.asarray(data, np.float64)]
     if hasattr(data, "__iter__"):
         return (_as_batch(b) for b in data)
@@ -187,6 +187,8 @@ def _as_batch(batch):
     return np.asarray(value, np.float64)
 
 
-def _chain(first, rest):
-    yield first
-    yield from rest
+def _as_float32(inputs):
+    """The inputs as a float32 tensor (integer images, float64 arrays are cast)."""
+    if isinstance(inputs, Tensor) and inputs.value.dtype == np.float32:
+        return inputs
+    return ops.cast(inputs, "float32")

@@ -6,7 +6,8 @@ import pytest
 
 import fastkeras as fk
 from fastkeras import ops
-from fastkeras.backend import GradientTape, Tensor, gradients, no_grad
+from fastkeras.backend import GradientTape, Tensor, gradients
+from gradcheck import away_from, check_grads
 
 keras3 = pytest.importorskip("keras")
 
@@ -65,18 +66,6 @@ def test_gaussian_noise_only_while_training(rng):
 
 # --- gradients against central differences (float64) ---------------------------------------
 
-def away_from_kinks(rng, shape, kinks):
-    x = rng.uniform(-2.5, 2.5, shape)
-    for _ in range(100):
-        bad = np.zeros(shape, bool)
-        for k in kinks:
-            bad |= np.abs(x - k) < 0.05
-        if not bad.any():
-            return x
-        x[bad] = rng.uniform(-2.5, 2.5, int(bad.sum()))
-    raise RuntimeError("could not sample away from the kinks")
-
-
 GRADIENT_CASES = [
     ("ReLU", {"max_value": 1.5, "negative_slope": 0.1, "threshold": 0.2}, (0.2, 1.5)),
     ("LeakyReLU", {"negative_slope": 0.05}, (0.0,)), ("ELU", {"alpha": 0.7}, (0.0,)),
@@ -89,31 +78,12 @@ GRADIENT_CASES = [
                          ids=[f"{n}{k}" for n, k, _ in GRADIENT_CASES])
 def test_input_gradient_matches_finite_differences(name, kwargs, kinks, rng):
     layer = make(fk, name, kwargs)
-    x = Tensor(away_from_kinks(rng, (2, 3, 4), kinks), requires_grad=True)
-    w = rng.standard_normal((2, 3, 4))
-
-    def loss():
-        out = layer(x)
-        if name == "Rescaling":  # computes in float32 by design: compare in that precision
-            return ops.sum(ops.multiply(ops.cast(out, "float64"), w))
-        return ops.sum(ops.multiply(out, w))
-
-    with GradientTape():
-        value = loss()
-    (analytic,) = gradients(value, [x])
-    numeric = np.zeros(x.shape)
-    eps = 1e-3 if name == "Rescaling" else 1e-6
-    with no_grad():
-        for idx in np.ndindex(*x.shape):
-            keep = x.value[idx]
-            x.value[idx] = keep + eps
-            up = float(loss().value)
-            x.value[idx] = keep - eps
-            down = float(loss().value)
-            x.value[idx] = keep
-            numeric[idx] = (up - down) / (2 * eps)
-    tol = 1e-3 if name == "Rescaling" else 1e-6
-    np.testing.assert_allclose(np.asarray(analytic), numeric, rtol=tol, atol=tol)
+    x = Tensor(away_from(rng, (2, 3, 4), kinks, low=-2.5, high=2.5), requires_grad=True)
+    if name == "Rescaling":  # computes in float32 by design: compare in that precision
+        check_grads(lambda: ops.cast(layer(x), "float64"), [x], rng, eps=1e-3, rtol=1e-3,
+                    atol=1e-3)
+    else:
+        check_grads(lambda: layer(x), [x], rng, eps=1e-6, rtol=1e-6, atol=1e-6)
 
 
 # --- configs, files, errors ----------------------------------------------------------------
@@ -186,27 +156,13 @@ def test_prelu_matches_keras_and_learns_its_slopes(kwargs, rng):
     mine, keras_config = ours.get_config(), theirs.get_config()
     mine.pop("name"), keras_config.pop("name")
     assert mine == keras_config
-    # gradients for the input and for alpha, against central differences (float32: loose)
-    xt = Tensor(away_from_kinks(rng, x.shape, (0.0,)).astype("float32"), requires_grad=True)
+    # the input gradient in closed form; alpha's against central differences (float32: loose)
+    xt = Tensor(away_from(rng, x.shape, (0.0,), low=-2.5, high=2.5).astype("float32"),
+                requires_grad=True)
     w = rng.standard_normal(x.shape).astype("float32")
-
-    def loss():
-        return ops.sum(ops.multiply(ours(xt), w))
-
     with GradientTape():
-        value = loss()
-    grad_x, grad_alpha = gradients(value, [xt, ours.alpha])
-    alpha = ours.alpha.value
-    expected_x = np.where(xt.value > 0, 1.0, np.broadcast_to(alpha, x.shape)) * w
+        value = ops.sum(ops.multiply(ours(xt), w))
+    (grad_x,) = gradients(value, [xt])
+    expected_x = np.where(xt.value > 0, 1.0, np.broadcast_to(ours.alpha.value, x.shape)) * w
     np.testing.assert_allclose(np.asarray(grad_x), expected_x, rtol=1e-5, atol=1e-6)
-    numeric = np.zeros(alpha.shape)
-    with no_grad():
-        for idx in np.ndindex(*alpha.shape):
-            keep = alpha[idx]
-            alpha[idx] = keep + 1e-2
-            up = float(loss().value)
-            alpha[idx] = keep - 1e-2
-            down = float(loss().value)
-            alpha[idx] = keep
-            numeric[idx] = (up - down) / 2e-2
-    np.testing.assert_allclose(np.asarray(grad_alpha), numeric, rtol=1e-3, atol=1e-3)
+    check_grads(lambda: ours(xt), [ours.alpha], rng, eps=1e-2, rtol=1e-3, atol=1e-3)

@@ -29,6 +29,7 @@ from fastkeras.layers import (
     ZeroPadding2D,
 )
 from fastkeras.ops import norm as norm_ops
+from gradcheck import check_grads, leaf
 
 
 @pytest.fixture
@@ -39,47 +40,6 @@ def rng():
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-def leaf(a, dtype=np.float64):
-    return Tensor(np.array(a, dtype=dtype), requires_grad=True)
-
-
-def numeric_grads(loss_fn, arrays, eps):
-    """Central differences of loss_fn() w.r.t. each array (perturbed in place)."""
-    out = []
-    for v in arrays:
-        g = np.zeros(v.shape, np.float64)
-        for idx in np.ndindex(*v.shape):
-            orig = v[idx].copy()
-            v[idx] = orig + eps
-            fp = float(np.asarray(loss_fn().value, np.float64))
-            v[idx] = orig - eps
-            fm = float(np.asarray(loss_fn().value, np.float64))
-            v[idx] = orig
-            g[idx] = (fp - fm) / (2 * eps)
-        out.append(g)
-    return out
-
-
-def check_grads(fn, leaves, rng, eps=1e-6, rtol=1e-5, atol=1e-7):
-    """Tape gradients of sum(fn() * w) against finite differences for every leaf."""
-    with no_grad():
-        probe = fn()
-    w = Tensor(rng.standard_normal(probe.shape).astype(probe.dtype))
-
-    def loss_fn():
-        return ops.sum(ops.multiply(fn(), w))
-
-    with GradientTape():
-        loss = loss_fn()
-    analytic = gradients(loss, leaves)
-    numeric = numeric_grads(loss_fn, [lf.value for lf in leaves], eps)
-    for i, (a, n, lf) in enumerate(zip(analytic, numeric, leaves)):
-        assert a is not None, f"no gradient for leaf {i}"
-        assert a.shape == lf.shape
-        np.testing.assert_allclose(a, n, rtol=rtol, atol=atol, err_msg=f"leaf {i}")
-    return analytic
-
 
 def tape_grads(fn, leaves, w):
     with GradientTape():

@@ -30,10 +30,11 @@ def serialize_layer(layer) -> dict:
     their Keras module; others by their Python module and registered name."""
     cls = type(layer)
     models = _builtin_models()
-    if _is_builtin(cls, models):
+    functional = cls is models["Functional"]
+    if functional:
+        module, registered = "keras.src.models.functional", "Functional"
+    elif _is_builtin(cls, models):
         module, registered = "keras", None
-        if cls.__name__ == "Functional":
-            module, registered = "keras.src.models.functional", "Functional"
     elif _is_builtin(cls, _builtin_layers()):
         module, registered = "keras.layers", None
     else:
@@ -41,8 +42,8 @@ def serialize_layer(layer) -> dict:
     spec = {"module": module, "class_name": cls.__name__, "config": layer.get_config(),
             "registered_name": registered}
     build_shape = getattr(layer, "_build_input_shape", None)
-    if _is_builtin(cls, {"Functional": models.get("Functional")}):
-        spec["build_config"] = {"input_shape": None}  # rebuilt from its graph, as Keras notes
+    if functional:
+        spec["build_config"] = {"input_shape": None}  # built from its graph; as Keras writes it
     elif getattr(layer, "built", False) and build_shape is not None and not _is_builtin(
             cls, {"InputLayer": _builtin_layers().get("InputLayer")}):
         spec["build_config"] = {"input_shape": _shape_list(build_shape)}

@@ -3,8 +3,8 @@ arguments, and a Keras file re-saved by us has Keras's config.json (up to two kn
 differences, named below)."""
 
 import json
-import os
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +12,7 @@ import fastkeras as fk
 
 keras3 = pytest.importorskip("keras")
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fixtures", "keras")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 
 LAYERS = {
     "Dense": ((3,), {}), "Dense/regularized": ((3,), {"activity_regularizer": "l2"}),
@@ -55,7 +55,7 @@ def test_initializer_config_equals_keras(name):
 
 def resaved_config(lib, name, tmp_path):
     lib.utils.clear_session()
-    model = lib.models.load_model(os.path.join(FIXTURES, f"{name}.keras"))
+    model = lib.models.load_model(FIXTURES / f"{name}.keras")
     path = tmp_path / f"{lib.__name__}_{name}.keras"
     model.save(path)
     return json.loads(zipfile.ZipFile(path).read("config.json"))

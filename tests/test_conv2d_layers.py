@@ -133,6 +133,56 @@ def test_conv2d_relu_fused_gradient_is_masked():
     np.testing.assert_allclose(gw, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv2d_relu_maxpool_gradients_sparse_output_gradient(padding):
+    """Conv2D(relu) -> MaxPooling2D over 32 channels: the convolution's output gradient is
+    mostly zeros (one cell per pooling window, and only where the relu passed), the case the
+    backward pass handles by visiting the nonzeros only. Every gradient against float64."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 9, 9, 32)).astype(np.float32)
+    conv = keras.layers.Conv2D(24, 3, padding=padding, activation="relu")
+    pool = keras.layers.MaxPooling2D(2)
+    with GradientTape():
+        xt = keras.ops.convert_to_tensor(x)
+        xt.requires_grad = True
+        y = pool(conv(xt))
+        r = rng.standard_normal(y.shape).astype(np.float32)
+        loss = keras.ops.sum(y * r)
+    gx, gw, gb = gradients(loss, [xt, conv.kernel, conv.bias])
+
+    k, b = conv.kernel.numpy().astype(np.float64), conv.bias.numpy().astype(np.float64)
+    pre = ref_conv(x, k, b, (1, 1), padding, (1, 1))
+    act = np.maximum(pre, 0)
+    np.testing.assert_allclose(y.numpy(), ref_pool(act, (2, 2), (2, 2), "valid", "max"),
+                               rtol=1e-5, atol=1e-5)
+    # The output gradient: r at each window's maximum, where the relu was open.
+    dz = np.zeros_like(act)
+    n, oh, ow, f = y.shape
+    for oy in range(oh):
+        for ox in range(ow):
+            win = act[:, 2 * oy:2 * oy + 2, 2 * ox:2 * ox + 2].reshape(n, 4, f)
+            at = win.argmax(axis=1)
+            for i in range(n):
+                for c in range(f):
+                    dy_, dx_ = divmod(at[i, c], 2)
+                    if win[i, at[i, c], c] > 0:
+                        dz[i, 2 * oy + dy_, 2 * ox + dx_, c] = r[i, oy, ox, c]
+    assert np.mean(dz != 0) <= 0.25
+    pt = 1 if padding == "same" else 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pt), (pt, pt), (0, 0)))
+    want_dxp = np.zeros_like(xp)
+    want_dw = np.zeros_like(k)
+    h, w = act.shape[1:3]
+    for i in range(3):
+        for j in range(3):
+            want_dw[i, j] = np.einsum("nhwc,nhwf->cf", xp[:, i:i + h, j:j + w], dz)
+            want_dxp[:, i:i + h, j:j + w] += dz @ k[i, j].T
+    want_dx = want_dxp[:, pt:pt + 9, pt:pt + 9]
+    np.testing.assert_allclose(gx, want_dx, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gw, want_dw, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gb, dz.sum(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("pool,strides,padding", [((2, 2), None, "valid"), ((3, 3), None, "valid"),
                                                    ((2, 2), None, "same"), ((3, 2), (1, 2), "same"),

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/conv2d/direct_conv.h"
+#include "kernels/conv2d/sparse_grad.h"
 #include "kernels/elementwise/bias.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
@@ -173,6 +174,13 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
     dz = masked.data();
   }
   if (db) column_sums(dz, s.n * per_image, s.f, s.f, 0.0f, db);
+  if (!dx && !dw) return;
+  // Mostly zeros (behind a max pooling and a relu): visit only the nonzeros.
+  if (sparse_grad_applicable(s) && nonzero_fraction(dz, out_elems) <= kSparseGradMaxDensity) {
+    if (dw) conv2d_kernel_grad_sparse(s, x, dz, dw);
+    if (dx) conv2d_input_grad_sparse(s, w, dz, dx);
+    return;
+  }
 
   const bool pointwise = is_pointwise(s);
   // With the forward's columns at hand the whole batch is one tile: no im2col to redo.

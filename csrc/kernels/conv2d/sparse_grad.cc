@@ -1,6 +1,8 @@
 #include "kernels/conv2d/sparse_grad.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/gemm/gemm.h"
@@ -33,6 +35,19 @@ int64_t collect_nonzeros_generic(const float* row, int64_t n, int32_t* idx, floa
   }
   return count;
 }
+
+// n floats starting on a 64-byte boundary, reused across calls on the calling thread. A 16-float
+// vector that straddles two cache lines costs two loads; the windows' vectors are 64-byte
+// multiples apart, so one aligned base aligns all of them.
+float* aligned_buffer(int slot, int64_t n) {
+  thread_local std::vector<float> bufs[3];
+  std::vector<float>& buf = bufs[slot];
+  if (static_cast<int64_t>(buf.size()) < n + 16) buf.resize(static_cast<size_t>(n + 16));
+  const auto addr = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + (64 - addr % 64) % 64 / sizeof(float);
+}
+
+bool is_aligned(const float* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
 
 struct SparseKernels {
   SparseAccumulateFn accumulate;
@@ -132,7 +147,7 @@ void conv2d_input_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* w,
   const int64_t width = s.kh * s.kw * s.c;
   if (s.n == 0 || s.oh * s.ow == 0 || s.f == 0 || width == 0) return;
   // w^T: row f is filter f's weights over the window, the row each nonzero dz[p, f] scales.
-  std::vector<float> wt(static_cast<size_t>(s.f * width));
+  float* const wt = aligned_buffer(0, s.f * width);
   for (int64_t r = 0; r < width; ++r)
     for (int64_t f = 0; f < s.f; ++f) wt[f * width + r] = w[r * s.f + f];
   const FullWindow full(s);
@@ -151,7 +166,7 @@ void conv2d_input_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* w,
           const float* g = dz + ((n * s.oh + oy) * s.ow + ox) * s.f;
           const int64_t count = k.collect(g, s.f, idx.data(), val.data());
           if (count == 0) continue;
-          for (int64_t j = 0; j < count; ++j) rows[j] = wt.data() + idx[j] * width;
+          for (int64_t j = 0; j < count; ++j) rows[j] = wt + idx[j] * width;
           const Window win(s, n, oy, ox);
           const std::vector<int64_t>* src_off = &full.window_off;
           const std::vector<int64_t>* dst_off = &full.x_off;
@@ -182,7 +197,16 @@ void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x
   const int64_t pixels = s.n * s.oh * s.ow;
   if (pixels == 0 || s.f == 0 || width == 0) return;
   // Filter f's gradient is summed as row f of dw^T, then transposed into dw at the end.
-  std::vector<float> dwt(static_cast<size_t>(s.f * width), 0.0f);
+  float* const dwt = aligned_buffer(1, s.f * width);
+  std::fill(dwt, dwt + s.f * width, 0.0f);
+  // Every nonzero reads its window's vectors from x: read them from an aligned copy when x
+  // itself is not (NumPy's large arrays start 16 bytes past a page).
+  if (!is_aligned(x)) {
+    const int64_t size = s.n * s.h * s.w * s.c;
+    float* copy = aligned_buffer(2, size);
+    std::memcpy(copy, x, static_cast<size_t>(size) * sizeof(float));
+    x = copy;
+  }
   const FullWindow full(s);
   // Pixels are taken in chunks whose windows cover about 32 KB of x, so that every filter's
   // pass over the chunk reads x from L1 rather than L2.
@@ -220,7 +244,7 @@ void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x
             partial_window(s, n, oy, ox, &window_off, &x_off);
             dst.resize(window_off.size());
             for (int64_t j = 0; j < found; ++j) {
-              float* row = dwt.data() + (f0 + idx[j]) * width;
+              float* row = dwt + (f0 + idx[j]) * width;
               for (size_t q = 0; q < dst.size(); ++q) dst[q] = row + window_off[q];
               for_each_vector_group(static_cast<int64_t>(dst.size()), [&](int64_t first, int nv) {
                 k.accumulate(&image, &val[j], 1, x_off.data() + first, dst.data() + first, nv);
@@ -236,7 +260,7 @@ void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x
       dst.resize(static_cast<size_t>(full.vectors()));
       for (int64_t i = 0; i < nf; ++i) {
         if (len[i] == 0) continue;
-        float* row = dwt.data() + (f0 + i) * width;
+        float* row = dwt + (f0 + i) * width;
         for (int64_t q = 0; q < full.vectors(); ++q) dst[q] = row + full.window_off[q];
         for_each_vector_group(full.vectors(), [&](int64_t first, int nv) {
           k.accumulate(bases.data() + i * chunk, vals.data() + i * chunk, len[i],

@@ -25,7 +25,10 @@
 namespace fastkeras {
 
 // dz densities (nonzeros / elements) up to which conv2d_backward takes the sparse kernels.
-constexpr double kSparseGradMaxDensity = 0.3;
+// Measured on the Fashion-MNIST CNN's second convolution (batch 32, 13x13x32 -> 64 filters,
+// two threads): both gradients take 0.4-0.5 ms at density 0.1, 1.1-1.2 ms at 0.4 and 1.6-1.7
+// ms at 0.6, against 1.6 ms for the dense GEMMs at any density.
+constexpr double kSparseGradMaxDensity = 0.45;
 
 // Fraction of nonzeros among n floats (NaNs count as nonzero).
 double nonzero_fraction(const float* x, int64_t n);

@@ -6,6 +6,7 @@
 
 #include "kernels/conv2d/direct_conv.h"
 #include "kernels/conv2d/sparse_grad.h"
+#include "kernels/conv2d/winograd.h"
 #include "kernels/elementwise/bias.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/parallel.h"
@@ -114,6 +115,10 @@ bool conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const 
   if (s.n == 0 || per_image == 0 || s.f == 0) return false;
   if (direct_conv_applicable(s)) {
     direct_conv_forward(s, x, w, bias, relu, y);
+    return false;
+  }
+  if (winograd_applicable(s)) {
+    winograd_forward(s, x, w, bias, relu, y);
     return false;
   }
   const bool pointwise = is_pointwise(s);

@@ -85,6 +85,10 @@ TEST(Conv2DWinograd, SingleOutputAndSingleTile) {
   check_winograd({3, 3, 3, 16, 3, 3, 16, 1, 1, 1, 1, 0, 0, 0, 0}, true, true, 6);    // 1x1
   check_winograd({3, 4, 4, 16, 3, 3, 16, 1, 1, 1, 1, 0, 0, 0, 0}, false, false, 7);  // 2x2
 }
+TEST(Conv2DWinograd, FewTilesSplitOverThreads) {
+  // 16 tiles, enough work for two threads: chunks of 8 tiles instead of one chunk of 16.
+  check_winograd({1, 10, 10, 64, 3, 3, 64, 1, 1, 1, 1, 0, 0, 0, 0}, true, true, 14);
+}
 TEST(Conv2DWinograd, ManyTileChunks) {
   // 3 * 12 * 12 = 432 tiles: more than one chunk, split unevenly over two threads.
   check_winograd({3, 24, 24, 16, 3, 3, 24, 1, 1, 1, 1, 1, 1, 1, 1}, true, true, 8);

@@ -77,34 +77,37 @@ void winograd_forward(const Conv2DShape& s, const float* x, const float* w, cons
   const Tiling tl{(s.oh + 1) / 2, (s.ow + 1) / 2};
   const int64_t tiles = s.n * tl.per_image();
   if (tiles == 0 || s.f == 0) return;
-  const int64_t chunks = (tiles + kChunkTiles - 1) / kChunkTiles;
-  const int threads = threads_for(2.0 * 16 * tiles * s.c * s.f, chunks);
+  // Smaller chunks when there are too few tiles to give every thread one (a small batch).
+  const int wanted = threads_for(2.0 * 16 * tiles * s.c * s.f, tiles);
+  const int64_t chunk_tiles = std::min(kChunkTiles, (tiles + wanted - 1) / wanted);
+  const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+  const int threads = static_cast<int>(std::min<int64_t>(wanted, chunks));
   // Each thread transforms the kernel for itself (a few microseconds), then takes whole chunks
   // of tiles through all three stages: no barrier anywhere.
   run_parallel(threads, [&](int t) {
     thread_local std::vector<float> u_buf, v_buf, m_buf, zero_buf;
     float* const u = grow(&u_buf, 16 * s.c * s.f);
     winograd_filter_avx512(w, s.c * s.f, u);
-    float* const v = grow(&v_buf, 16 * kChunkTiles * s.c);
-    float* const m = grow(&m_buf, 16 * kChunkTiles * s.f);
+    float* const v = grow(&v_buf, 16 * chunk_tiles * s.c);
+    float* const m = grow(&m_buf, 16 * chunk_tiles * s.f);
     zero_buf.assign(static_cast<size_t>(s.c), 0.0f);
     for (int64_t chunk = t; chunk < chunks; chunk += threads) {
-      const int64_t t0 = chunk * kChunkTiles, count = std::min(kChunkTiles, tiles - t0);
-      input_transform(s, tl, x, t0, count, zero_buf.data(), v, kChunkTiles * s.c);
+      const int64_t t0 = chunk * chunk_tiles, count = std::min(chunk_tiles, tiles - t0);
+      input_transform(s, tl, x, t0, count, zero_buf.data(), v, chunk_tiles * s.c);
       for (int e = 0; e < 16; ++e) {
         GemmArgs g;
         g.m = count;
         g.n = s.f;
         g.k = s.c;
-        g.a = v + e * kChunkTiles * s.c;
+        g.a = v + e * chunk_tiles * s.c;
         g.lda = s.c;
         g.b = u + e * s.c * s.f;
         g.ldb = s.f;
-        g.c = m + e * kChunkTiles * s.f;
+        g.c = m + e * chunk_tiles * s.f;
         g.ldc = s.f;
         sgemm(g);
       }
-      output_transform(s, tl, m, kChunkTiles * s.f, t0, count, bias, relu, y);
+      output_transform(s, tl, m, chunk_tiles * s.f, t0, count, bias, relu, y);
     }
   });
 #endif

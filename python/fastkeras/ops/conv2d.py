@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fastkeras import _core
@@ -57,7 +59,7 @@ def _empty_aligned(shape):
     """np.empty float32 whose data starts on a 64-byte boundary (NumPy's large arrays start 16
     bytes past one): the convolution kernels' 16-float vectors then never straddle two cache
     lines, and the sparse backward pass reads such an input in place instead of copying it."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = np.empty(size + 16, np.float32)
     start = (-buf.ctypes.data % 64) // 4
     return buf[start:start + size].reshape(shape)

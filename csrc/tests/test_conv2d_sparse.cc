@@ -1,8 +1,9 @@
-// The sparse convolution gradients (kernels/conv2d/sparse_grad.h) against naive loops in double
-// precision: output gradients from all zeros to fully dense, 'same' and asymmetric padding,
-// strides, dilation, 1x1 kernels and kernels as large as the input, channel counts 16-48, filter
-// counts around the 16-lane vectors, batches spanning several pixel chunks, one and two
-// threads, each ISA; and conv2d_backward taking this path behind a relu.
+// The sparse convolution gradients (kernels/conv2d/sparse_grad.h: input, kernel and bias)
+// against naive loops in double precision: output gradients from all zeros to fully dense,
+// 'same' and asymmetric padding, strides, dilation, 1x1 kernels and kernels as large as the
+// input, channel counts 16-48, filter counts around the 16-lane vectors, batches spanning
+// several pixel chunks, one and two threads, each ISA; and conv2d_backward taking this path
+// behind a relu.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -79,12 +80,17 @@ void check_sparse(const Case& k, double density, uint32_t seed) {
     for (int threads : {1, 2}) {
       SCOPED_TRACE(std::string(isa_name(isa)) + ", threads " + std::to_string(threads));
       set_num_threads(threads);
-      std::vector<float> dx(x.size(), 0.5f);  // the input gradient is added to dx
-      std::vector<float> dw(w.size(), 7.0f);  // the kernel gradient overwrites dw
+      std::vector<float> dx(x.size(), 0.5f);                 // the input gradient is added to dx
+      std::vector<float> dw(w.size(), 7.0f), db(s.f, 7.0f);  // both overwritten
       conv2d_input_grad_sparse_isa(isa, s, w.data(), dz.data(), dx.data());
-      conv2d_kernel_grad_sparse_isa(isa, s, x.data(), dz.data(), dw.data());
+      conv2d_kernel_grad_sparse_isa(isa, s, x.data(), dz.data(), dw.data(), db.data());
       for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], r.dx[i] + 0.5, 1e-4) << "dx " << i;
       for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], r.dw[i], 1e-4) << "dw " << i;
+      for (int64_t f = 0; f < s.f; ++f) {
+        double want = 0;
+        for (int64_t p = 0; p < s.n * s.oh * s.ow; ++p) want += dz[p * s.f + f];
+        ASSERT_NEAR(db[f], want, 1e-4) << "db " << f;
+      }
     }
   }
   set_num_threads(0);

@@ -178,14 +178,17 @@ void conv2d_backward(const Conv2DShape& s, const float* x, const float* w, const
     relu_backward(y, dy, masked.data(), out_elems);
     dz = masked.data();
   }
-  if (db) column_sums(dz, s.n * per_image, s.f, s.f, 0.0f, db);
-  if (!dx && !dw) return;
-  // Mostly zeros (behind a max pooling and a relu): visit only the nonzeros.
-  if (sparse_grad_applicable(s) && nonzero_fraction(dz, out_elems) <= kSparseGradMaxDensity) {
-    if (dw) conv2d_kernel_grad_sparse(s, x, dz, dw);
+  // Mostly zeros (behind a max pooling and a relu): visit only the nonzeros. The kernel
+  // gradient's pass over them gives the bias gradient too.
+  if ((dx || dw) && sparse_grad_applicable(s) &&
+      nonzero_fraction(dz, out_elems) <= kSparseGradMaxDensity) {
+    if (dw) conv2d_kernel_grad_sparse(s, x, dz, dw, db);
+    if (db && !dw) column_sums(dz, s.n * per_image, s.f, s.f, 0.0f, db);
     if (dx) conv2d_input_grad_sparse(s, w, dz, dx);
     return;
   }
+  if (db) column_sums(dz, s.n * per_image, s.f, s.f, 0.0f, db);
+  if (!dx && !dw) return;
 
   const bool pointwise = is_pointwise(s);
   // With the forward's columns at hand the whole batch is one tile: no im2col to redo.

@@ -190,10 +190,11 @@ void conv2d_input_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* w,
 }
 
 void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x, const float* dz,
-                                   float* dw) {
+                                   float* dw, float* db) {
   const SparseKernels k = kernels_for(isa);
   const int64_t width = s.kh * s.kw * s.c;
   std::fill(dw, dw + width * s.f, 0.0f);
+  if (db) std::fill(db, db + s.f, 0.0f);
   const int64_t pixels = s.n * s.oh * s.ow;
   if (pixels == 0 || s.f == 0 || width == 0) return;
   // Filter f's gradient is summed as row f of dw^T, then transposed into dw at the end.
@@ -221,6 +222,8 @@ void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x
     // Each filter's nonzeros in the chunk whose windows lie inside the image: the window's
     // top-left cell and the value. Windows reaching into the padding are added at once.
     std::vector<int64_t> len(static_cast<size_t>(nf));
+    // The bias gradient: each filter's nonzeros summed in pixel order, as a column sum would.
+    std::vector<float> bias_sum(static_cast<size_t>(nf), 0.0f);
     std::vector<const float*> bases(static_cast<size_t>(nf * chunk));
     std::vector<float> vals(static_cast<size_t>(nf * chunk));
     std::vector<float*> dst(static_cast<size_t>(full.vectors()));
@@ -232,6 +235,7 @@ void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x
       std::fill(len.begin(), len.end(), 0);
       for (int64_t p = p0; p < p0 + count; ++p) {
         const int64_t found = k.collect(dz + p * s.f + f0, nf, idx.data(), val.data());
+        for (int64_t j = 0; j < found; ++j) bias_sum[idx[j]] += val[j];
         if (found > 0) {
           const Window win(s, n, oy, ox);
           if (win.inside) {
@@ -268,6 +272,7 @@ void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x
         });
       }
     }
+    if (db) std::copy(bias_sum.begin(), bias_sum.end(), db + f0);
   });
   for (int64_t f = 0; f < s.f; ++f)
     for (int64_t r = 0; r < width; ++r) dw[r * s.f + f] = dwt[f * width + r];
@@ -277,8 +282,9 @@ void conv2d_input_grad_sparse(const Conv2DShape& s, const float* w, const float*
   conv2d_input_grad_sparse_isa(gemm_isa(), s, w, dz, dx);
 }
 
-void conv2d_kernel_grad_sparse(const Conv2DShape& s, const float* x, const float* dz, float* dw) {
-  conv2d_kernel_grad_sparse_isa(gemm_isa(), s, x, dz, dw);
+void conv2d_kernel_grad_sparse(const Conv2DShape& s, const float* x, const float* dz, float* dw,
+                               float* db) {
+  conv2d_kernel_grad_sparse_isa(gemm_isa(), s, x, dz, dw, db);
 }
 
 }  // namespace fastkeras

@@ -41,15 +41,17 @@ bool sparse_grad_applicable(const Conv2DShape& s);
 // kernel (kh, kw, c, f). s.c must be a multiple of 16.
 void conv2d_input_grad_sparse(const Conv2DShape& s, const float* w, const float* dz, float* dx);
 
-// dw = kernel gradient (kh, kw, c, f) for input x and output gradient dz (overwritten).
-// s.c must be a multiple of 16.
-void conv2d_kernel_grad_sparse(const Conv2DShape& s, const float* x, const float* dz, float* dw);
+// dw = kernel gradient (kh, kw, c, f) for input x and output gradient dz (overwritten), and,
+// when db is not null, db = the bias gradient (dz's column sums; overwritten). s.c must be a
+// multiple of 16.
+void conv2d_kernel_grad_sparse(const Conv2DShape& s, const float* x, const float* dz, float* dw,
+                               float* db = nullptr);
 
 // The same two on a given ISA (generic or AVX-512; for tests and benchmarks).
 void conv2d_input_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* w, const float* dz,
                                   float* dx);
 void conv2d_kernel_grad_sparse_isa(Isa isa, const Conv2DShape& s, const float* x, const float* dz,
-                                   float* dw);
+                                   float* dw, float* db = nullptr);
 
 // --- the per-ISA inner loops (ukernel_avx512_sparse_grad.cc; a plain-C++ form in
 // sparse_grad.cc) ---

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from fastkeras import activations, initializers, ops, regularizers
+from fastkeras import constraints as constraints_mod
 from fastkeras.layers.layer import Layer
 
 
@@ -139,7 +140,7 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        self.alpha_constraint = alpha_constraint
+        self.alpha_constraint = constraints_mod.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         elif isinstance(shared_axes, (int, np.integer)):
@@ -178,5 +179,6 @@ class PReLU(Layer):
         config.update({"alpha_initializer": initializers.serialize(self.alpha_initializer),
                        "alpha_regularizer": None if self.alpha_regularizer is None
                        else regularizers.serialize(self.alpha_regularizer),
-                       "alpha_constraint": None, "shared_axes": self.shared_axes})
+                       "alpha_constraint": constraints_mod.serialize(self.alpha_constraint),
+                       "shared_axes": self.shared_axes})
         return config

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import activations as activations_mod
+from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
@@ -101,8 +102,8 @@ class Conv2D(Layer):
         self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
         self.bias_regularizer = regularizers_mod.get(bias_regularizer)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
         self.kernel = None
         self.bias = None
 
@@ -180,7 +181,8 @@ class Conv2D(Layer):
             "kernel_regularizer": _serialize(self.kernel_regularizer),
             "bias_regularizer": _serialize(self.bias_regularizer),
             "activity_regularizer": _serialize(self.activity_regularizer),
-            "kernel_constraint": None, "bias_constraint": None,
+            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
         })
         return config
 
@@ -356,8 +358,8 @@ class DepthwiseConv2D(Layer):
         self.depthwise_regularizer = regularizers_mod.get(depthwise_regularizer)
         self.bias_regularizer = regularizers_mod.get(bias_regularizer)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.depthwise_constraint = depthwise_constraint
-        self.bias_constraint = bias_constraint
+        self.depthwise_constraint = constraints_mod.get(depthwise_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
 
     def _channels(self, input_shape):
         if len(input_shape) != 4:
@@ -411,7 +413,8 @@ class DepthwiseConv2D(Layer):
             "depthwise_regularizer": _serialize(self.depthwise_regularizer),
             "bias_regularizer": _serialize(self.bias_regularizer),
             "activity_regularizer": _serialize(self.activity_regularizer),
-            "depthwise_constraint": None, "bias_constraint": None,
+            "depthwise_constraint": constraints_mod.serialize(self.depthwise_constraint),
+            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
         })
         return config
 
@@ -441,7 +444,7 @@ class SeparableConv2D(DepthwiseConv2D):
         self.filters = _check_positive_int(filters, "filters", "SeparableConv2D")
         self.pointwise_initializer = initializers_mod.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers_mod.get(pointwise_regularizer)
-        self.pointwise_constraint = pointwise_constraint
+        self.pointwise_constraint = constraints_mod.get(pointwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
@@ -475,7 +478,8 @@ class SeparableConv2D(DepthwiseConv2D):
         config.update({"filters": self.filters,
                        "pointwise_initializer": _serialize(self.pointwise_initializer),
                        "pointwise_regularizer": _serialize(self.pointwise_regularizer),
-                       "pointwise_constraint": None})
+                       "pointwise_constraint":
+                           constraints_mod.serialize(self.pointwise_constraint)})
         return config
 
 

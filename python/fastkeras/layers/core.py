@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from fastkeras import activations as activations_mod
+from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
@@ -59,8 +60,8 @@ class Dense(Layer):
         self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
         self.bias_regularizer = regularizers_mod.get(bias_regularizer)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
         self.kernel = None
         self.bias = None
         self.supports_masking = True
@@ -109,8 +110,8 @@ class Dense(Layer):
             "bias_initializer": _serialize(self.bias_initializer),
             "kernel_regularizer": _serialize(self.kernel_regularizer),
             "bias_regularizer": _serialize(self.bias_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
             "quantization_config": None,
         })
         if self.activity_regularizer is not None:  # Keras's Dense writes it only when set

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.layers.core import _check_positive_int
@@ -45,7 +46,7 @@ class Embedding(Layer):
             embeddings_initializer = "random_" + embeddings_initializer  # Keras's aliases
         self.embeddings_initializer = initializers_mod.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers_mod.get(embeddings_regularizer)
-        self.embeddings_constraint = embeddings_constraint
+        self.embeddings_constraint = constraints_mod.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         self.embeddings = None
@@ -104,7 +105,8 @@ class Embedding(Layer):
             else regularizers_mod.serialize(self.embeddings_regularizer),
             "activity_regularizer": None if self.activity_regularizer is None
             else regularizers_mod.serialize(self.activity_regularizer),
-            "embeddings_constraint": None, "mask_zero": self.mask_zero,
+            "embeddings_constraint": constraints_mod.serialize(self.embeddings_constraint),
+            "mask_zero": self.mask_zero,
             "quantization_config": None,
         })
         return config

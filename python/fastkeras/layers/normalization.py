@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
@@ -18,16 +19,6 @@ def serialize_initializer(init):
 
 def serialize_regularizer(reg):
     return None if reg is None else regularizers_mod.serialize(reg)
-
-
-def serialize_constraint(constraint):
-    """Keras's constraint config: None, or a {class_name, config} dict when the object can
-    describe itself."""
-    if constraint is None:
-        return None
-    get_config = getattr(constraint, "get_config", None)
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": get_config() if callable(get_config) else {}, "registered_name": None}
 
 
 def _as_bool(value, arg, layer):
@@ -95,8 +86,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers_mod.get(moving_variance_initializer)
         self.beta_regularizer = regularizers_mod.get(beta_regularizer)
         self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
         self.supports_masking = True
         self.gamma = None
         self.beta = None
@@ -213,8 +204,8 @@ class BatchNormalization(Layer):
                 self.moving_variance_initializer),
             "beta_regularizer": serialize_regularizer(self.beta_regularizer),
             "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
-            "beta_constraint": serialize_constraint(self.beta_constraint),
-            "gamma_constraint": serialize_constraint(self.gamma_constraint),
+            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
+            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
             "renorm": False,
             "renorm_clipping": None,
@@ -255,8 +246,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers_mod.get(gamma_initializer)
         self.beta_regularizer = regularizers_mod.get(beta_regularizer)
         self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
         self.supports_masking = True
         self.gamma = None
         self.beta = None
@@ -322,7 +313,7 @@ class LayerNormalization(Layer):
             "gamma_initializer": serialize_initializer(self.gamma_initializer),
             "beta_regularizer": serialize_regularizer(self.beta_regularizer),
             "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
-            "beta_constraint": serialize_constraint(self.beta_constraint),
-            "gamma_constraint": serialize_constraint(self.gamma_constraint),
+            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
+            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
         })
         return config

@@ -9,6 +9,7 @@ import inspect
 import numpy as np
 
 from fastkeras import activations as activations_mod
+from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
@@ -71,9 +72,9 @@ class _Cell(Layer):
         self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
         self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.recurrent_constraint = recurrent_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
         self.dropout = _rate(dropout, "dropout", owner)
         self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout", owner)
         self.seed = seed
@@ -155,7 +156,9 @@ class _Cell(Layer):
             "recurrent_regularizer": _ser(self.recurrent_regularizer,
                                           regularizers_mod.serialize),
             "bias_regularizer": _ser(self.bias_regularizer, regularizers_mod.serialize),
-            "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         })

@@ -575,3 +575,58 @@ def test_training_step_skips_unneeded_input_gradient_and_reuses_im2col(monkeypat
     assert by_channels[1][0], "the first layer computed an input gradient nobody needs"
     assert not by_channels[8][0], "the second layer must pass a gradient to the first"
     assert not by_channels[8][1], "the second layer rebuilt its im2col in the backward pass"
+
+
+def test_sequential_fuses_first_conv_relu_maxpool_with_the_same_training(monkeypatch):
+    """A Sequential model starting Conv2D(relu) -> MaxPooling2D(2) on the data runs the pair as
+    one op (no convolution output in memory); the same network as a functional model runs the
+    two layers. Both must train alike: same predictions, losses and weights."""
+    from fastkeras.layers.conv2d import fused_conv_pool
+
+    rng = np.random.default_rng(4)
+    x = rng.random((64, 12, 12, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+
+    def layers():
+        return [keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]
+
+    keras.utils.set_random_seed(1)
+    seq = keras.Sequential([keras.Input((12, 12, 2))] + layers())
+    inp = keras.Input((12, 12, 2))
+    out = inp
+    for layer in layers():
+        out = layer(out)
+    fun = keras.Model(inp, out)
+    fun.set_weights(seq.get_weights())
+    xt = keras.ops.convert_to_tensor(x)
+    fused = fused_conv_pool(seq.layers[0], seq.layers[1], xt)
+    if fused is None:
+        pytest.skip("the fused kernel needs AVX-512")
+    np.testing.assert_array_equal(fused.numpy(), seq.layers[1](seq.layers[0](xt)).numpy())
+    import fastkeras.layers.conv2d as conv_layers
+    calls = []
+    real = conv_layers.conv2d_relu_max_pool2d
+    monkeypatch.setattr(conv_layers, "conv2d_relu_max_pool2d",
+                        lambda *a: calls.append(1) or real(*a))
+    for m in (seq, fun):
+        m.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    hs = seq.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history["loss"]
+    seq_calls = len(calls)
+    assert seq_calls >= 12  # every training step of the Sequential model took the fused op
+    hf = fun.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history["loss"]
+    assert len(calls) == seq_calls  # the functional model ran the layers
+    np.testing.assert_allclose(hs, hf, rtol=1e-5)
+    for a, b in zip(seq.get_weights(), fun.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(seq.predict(x, verbose=0), fun.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    # Input that needs a gradient, 'same' padding or a pool of 3: the layers run one by one.
+    conv, pool = seq.layers[0], seq.layers[1]
+    xg = keras.ops.convert_to_tensor(x)
+    xg.requires_grad = True
+    assert fused_conv_pool(conv, pool, xg) is None
+    assert fused_conv_pool(conv, keras.layers.MaxPooling2D(3), xt) is None
+    same = keras.layers.Conv2D(8, 3, padding="same", activation="relu")
+    same(xt)
+    assert same.built and fused_conv_pool(same, pool, xt) is None

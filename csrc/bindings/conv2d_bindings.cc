@@ -11,6 +11,7 @@
 #include "bindings/checks.h"
 #include "bindings/registry.h"
 #include "kernels/conv2d/conv2d.h"
+#include "kernels/conv2d/conv_pool.h"
 #include "kernels/pool2d/pool2d.h"
 
 namespace fastkeras::bindings {
@@ -121,6 +122,67 @@ py::array_t<int32_t> int_array(const py::object& obj, const std::vector<int64_t>
   return py::reinterpret_borrow<py::array_t<int32_t>>(a);
 }
 
+// The convolution of Conv2D(relu) + MaxPooling2D(2) run as one: stride 1, no padding.
+Conv2DShape conv_pool_shape(const std::vector<int64_t>& x, const std::vector<int64_t>& w,
+                            const char* fn) {
+  if (x.size() != 4 || w.size() != 4) throw py::value_error(std::string(fn) + ": 4-D x and w");
+  if (w[2] != x[3]) {
+    throw py::value_error(std::string(fn) + ": kernel " + shape_text(w) + " expects " +
+                          std::to_string(w[2]) + " input channels, input " + shape_text(x) +
+                          " has " + std::to_string(x[3]));
+  }
+  Conv2DShape s;
+  s.n = x[0], s.h = x[1], s.w = x[2], s.c = x[3];
+  s.kh = w[0], s.kw = w[1], s.f = w[3];
+  s.oh = conv_output_size(s.h, s.kh, 1, 1, 0);
+  s.ow = conv_output_size(s.w, s.kw, 1, 1, 0);
+  return s;
+}
+
+Conv2DShape checked_conv_pool_shape(const FloatArray& x, const FloatArray& w, const char* fn) {
+  Conv2DShape s = conv_pool_shape(x.shape, w.shape, fn);
+  if (!conv_relu_maxpool_applicable(s)) {
+    throw py::value_error(std::string(fn) + ": not available for input " + shape_text(x.shape) +
+                          " and kernel " + shape_text(w.shape) +
+                          " (see conv2d_relu_maxpool_applicable)");
+  }
+  return s;
+}
+
+void conv_relu_maxpool_forward_py(const py::object& x, const py::object& w, const py::object& bias,
+                                  const py::object& y, const py::object& which) {
+  const char* fn = "conv2d_relu_maxpool_forward";
+  FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
+  const Conv2DShape s = checked_conv_pool_shape(xa, wa, fn);
+  const std::vector<int64_t> out{s.n, s.oh / 2, s.ow / 2, s.f};
+  FloatArray ya = float_array(y, 4, fn, "y", true);
+  require_shape(ya, out, fn, "y");
+  const float* b = optional_array(bias, {s.f}, fn, "bias", false);
+  py::array_t<int32_t> wh = int_array(which, out, fn);
+  if (!wh.writeable()) throw py::value_error(std::string(fn) + ": `which` is read-only");
+  int32_t* whp = wh.mutable_data();
+  py::gil_scoped_release release;
+  conv_relu_maxpool_forward(s, xa.data, wa.data, b, ya.data, whp);
+}
+
+void conv_relu_maxpool_backward_py(const py::object& x, const py::object& w, const py::object& y,
+                                   const py::object& which, const py::object& dy,
+                                   const py::object& dw, const py::object& db) {
+  const char* fn = "conv2d_relu_maxpool_backward";
+  FloatArray xa = float_array(x, 4, fn, "x", false), wa = float_array(w, 4, fn, "w", false);
+  const Conv2DShape s = checked_conv_pool_shape(xa, wa, fn);
+  const std::vector<int64_t> out{s.n, s.oh / 2, s.ow / 2, s.f};
+  FloatArray ya = float_array(y, 4, fn, "y", false), dya = float_array(dy, 4, fn, "dy", false);
+  require_shape(ya, out, fn, "y");
+  require_shape(dya, out, fn, "dy");
+  py::array_t<int32_t> wh = int_array(which, out, fn);
+  float* dwp = optional_array(dw, wa.shape, fn, "dw", true);
+  float* dbp = optional_array(db, {s.f}, fn, "db", true);
+  const int32_t* whp = wh.data();
+  py::gil_scoped_release release;
+  conv_relu_maxpool_backward(s, xa.data, ya.data, whp, dya.data, dwp, dbp);
+}
+
 void maxpool_forward_py(const py::object& x, const py::object& y, const py::object& argmax,
                         Pair pool, Pair strides, Pair pads) {
   const char* fn = "maxpool2d_forward";
@@ -214,6 +276,20 @@ void register_conv2d(py::module_& m) {
   m.def("conv2d_backward", &conv2d_backward_py, py::arg("x"), py::arg("w"), py::arg("y"),
         py::arg("dy"), py::arg("relu"), py::arg("dx"), py::arg("dw"), py::arg("db"),
         py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("col") = py::none());
+  m.def(
+      "conv2d_relu_maxpool_applicable",
+      [](const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape) {
+        return conv_relu_maxpool_applicable(
+            conv_pool_shape(x_shape, w_shape, "conv2d_relu_maxpool_applicable"));
+      },
+      py::arg("x_shape"), py::arg("w_shape"),
+      "Whether Conv2D(relu, stride 1, 'valid') + MaxPooling2D(2) runs as one kernel here.");
+  m.def("conv2d_relu_maxpool_forward", &conv_relu_maxpool_forward_py, py::arg("x"), py::arg("w"),
+        py::arg("bias"), py::arg("y"), py::arg("which"),
+        "y = maxpool2x2(relu(conv(x, w) + bias)); which = each max's cell in its window (0..3).");
+  m.def("conv2d_relu_maxpool_backward", &conv_relu_maxpool_backward_py, py::arg("x"), py::arg("w"),
+        py::arg("y"), py::arg("which"), py::arg("dy"), py::arg("dw"), py::arg("db"),
+        "Kernel and bias gradients (overwritten; None to skip) of the fused op for dy.");
   m.def("maxpool2d_forward", &maxpool_forward_py, py::arg("x"), py::arg("y"), py::arg("argmax"),
         py::arg("pool"), py::arg("strides"), py::arg("pads"));
   m.def("maxpool2d_backward", &maxpool_backward_py, py::arg("dy"), py::arg("argmax"), py::arg("dx"),

@@ -10,9 +10,17 @@ from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
+from fastkeras.backend.tape import Tensor
 from fastkeras.layers.core import _check_positive_int, _serialize
 from fastkeras.layers.layer import Layer
-from fastkeras.ops.conv2d import avg_pool2d, conv2d, conv_output_length, max_pool2d
+from fastkeras.ops.conv2d import (
+    avg_pool2d,
+    conv2d,
+    conv2d_relu_max_pool2d,
+    conv2d_relu_max_pool2d_applicable,
+    conv_output_length,
+    max_pool2d,
+)
 
 
 def _pair(value, arg, layer):
@@ -230,6 +238,27 @@ class AveragePooling2D(_Pooling2D):
     """Mean over pool_size windows; with 'same' padding the padded cells are not counted."""
     _pool = staticmethod(avg_pool2d)
     _name = "AveragePooling2D"
+
+
+def fused_conv_pool(conv, pool, x):
+    """`pool(conv(x))` as one op when `conv` is a Conv2D(relu) with stride 1 and 'valid'
+    padding on data (x needs no gradient) and `pool` a MaxPooling2D(2): the same result without
+    the convolution's output in memory (ops.conv2d_relu_max_pool2d). None when the pair does
+    not qualify; the caller then calls the two layers."""
+    if not (type(conv) is Conv2D and type(pool) is MaxPooling2D and isinstance(x, Tensor)
+            and conv.built and not x.requires_grad and x._keras_mask is None
+            and len(x.shape) == 4):
+        return None
+    if (conv.activation is not activations_mod.relu or conv.groups != 1
+            or conv.strides != (1, 1) or conv.dilation_rate != (1, 1) or conv.padding != "valid"
+            or conv.data_format != "channels_last" or conv.activity_regularizer is not None
+            or pool.pool_size != (2, 2) or pool.strides != (2, 2) or pool.padding != "valid"
+            or pool.data_format != "channels_last"):
+        return None
+    if x.shape[3] != conv.kernel.shape[2] or not conv2d_relu_max_pool2d_applicable(
+            x.shape, conv.kernel.shape):
+        return None
+    return conv2d_relu_max_pool2d(x, conv.kernel, conv.bias if conv.use_bias else None)
 
 
 class _GlobalPooling2D(Layer):

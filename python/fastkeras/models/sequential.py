@@ -133,9 +133,18 @@ class Sequential(Model):
         self.built = True
 
     def call(self, inputs, training=None):
+        from fastkeras.layers.conv2d import fused_conv_pool
         x = inputs
-        for layer in self._layers:
-            x = layer(x, training=training)
+        layers, i = self._layers, 0
+        while i < len(layers):
+            # Conv2D(relu) + MaxPooling2D(2) on the input data runs as one op when it can.
+            if i + 1 < len(layers):
+                fused = fused_conv_pool(layers[i], layers[i + 1], x)
+                if fused is not None:
+                    x, i = fused, i + 2
+                    continue
+            x = layers[i](x, training=training)
+            i += 1
         return x
 
     def get_config(self):

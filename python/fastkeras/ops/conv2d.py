@@ -65,6 +65,13 @@ def _empty_aligned(shape):
     return buf[start:start + size].reshape(shape)
 
 
+def _grad_out(t):
+    """Where a variable's gradient goes: its reusable buffer during fit, else a new array."""
+    if reuse_gradient_buffers() and hasattr(t, "grad_buffer"):
+        return t.grad_buffer(backward_pass_id())
+    return np.empty(t.value.shape, np.float32)
+
+
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False):
     """act(conv(x, kernel) + bias) on NHWC x with a (kh, kw, c, f) kernel.
 
@@ -98,16 +105,9 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1
 
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
-        reuse, pass_id = reuse_gradient_buffers(), backward_pass_id()
-
-        def grad_out(t):
-            if reuse and hasattr(t, "grad_buffer"):
-                return t.grad_buffer(pass_id)
-            return np.empty(t.value.shape, np.float32)
-
         dx = _empty_aligned(xv.shape) if needs[0] else None
-        dw = grad_out(kernel) if needs[1] else None
-        db = grad_out(bias) if bias is not None and needs[2] else None
+        dw = _grad_out(kernel) if needs[1] else None
+        db = _grad_out(bias) if bias is not None and needs[2] else None
         _core.conv2d_backward(xv, wv, y, g, relu, dx, dw, db, strides, (pt, pl), dilation,
                               col if dw is not None else None)
         return dx, dw, db
@@ -144,6 +144,38 @@ def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
         return (dx,)
 
     return make_op(y, (x,), backward)
+
+
+def conv2d_relu_max_pool2d_applicable(x_shape, kernel_shape) -> bool:
+    """Whether `conv2d_relu_max_pool2d` runs on these shapes here (few input channels; the
+    CPU's fast kernels)."""
+    return _core.conv2d_relu_maxpool_applicable(tuple(x_shape), tuple(kernel_shape))
+
+
+def conv2d_relu_max_pool2d(x, kernel, bias=None):
+    """max_pool2d(relu(conv2d(x, kernel, bias)), 2) for stride 1, 'valid' padding, in one C++
+    call each way, without the convolution's output in memory (see csrc/kernels/conv2d/
+    conv_pool.h). x gets no gradient: this is a first layer's op, on data."""
+    x = convert_to_tensor(x)
+    kernel = convert_to_tensor(kernel)
+    xv, wv = _f32(x), _f32(kernel)
+    n, h, w, _ = xv.shape
+    kh, kw, _, f = wv.shape
+    shape = (n, (h - kh + 1) // 2, (w - kw + 1) // 2, f)
+    y = _empty_aligned(shape)
+    which = np.empty(shape, np.int32)
+    bv = None if bias is None else _f32(bias)
+    _core.conv2d_relu_maxpool_forward(xv, wv, bv, y, which)
+
+    def backward(g, needs):
+        g = np.ascontiguousarray(g, dtype=np.float32)
+        dw = _grad_out(kernel) if needs[0] else None
+        db = _grad_out(bias) if bias is not None and needs[1] else None
+        _core.conv2d_relu_maxpool_backward(xv, wv, y, which, g, dw, db)
+        return dw, db
+
+    parents = (kernel,) if bias is None else (kernel, bias)
+    return make_op(y, parents, backward)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):

@@ -28,6 +28,29 @@ inline bool tap(const Conv2DShape& s, int64_t oy, int64_t ox, int64_t i, int64_t
   return *iy >= 0 && *iy < s.h && *ix >= 0 && *ix < s.w;
 }
 
+// act(conv(x, w) + bias) in double precision by direct loops; bias may be null.
+inline std::vector<double> reference_conv(const Conv2DShape& s, const std::vector<float>& x,
+                                          const std::vector<float>& w, const float* bias,
+                                          bool relu) {
+  std::vector<double> y(static_cast<size_t>(s.n * s.oh * s.ow * s.f));
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t oy = 0; oy < s.oh; ++oy)
+      for (int64_t ox = 0; ox < s.ow; ++ox)
+        for (int64_t f = 0; f < s.f; ++f) {
+          double acc = bias ? bias[f] : 0.0;
+          for (int64_t i = 0; i < s.kh; ++i)
+            for (int64_t j = 0; j < s.kw; ++j) {
+              int64_t iy, ix;
+              if (!tap(s, oy, ox, i, j, &iy, &ix)) continue;
+              for (int64_t c = 0; c < s.c; ++c)
+                acc += double(x[((n * s.h + iy) * s.w + ix) * s.c + c]) *
+                       w[((i * s.kw + j) * s.c + c) * s.f + f];
+            }
+          y[((n * s.oh + oy) * s.ow + ox) * s.f + f] = relu && acc < 0 ? 0.0 : acc;
+        }
+  return y;
+}
+
 struct Case {
   int64_t n, h, w, c, kh, kw, f, sh, sw, dh, dw, pt, pl, pb, pr;
 };

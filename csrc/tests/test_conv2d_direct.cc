@@ -18,31 +18,9 @@ namespace {
 
 using conv2d_test::Case;
 using conv2d_test::random_vec;
+using conv2d_test::reference_conv;
 using conv2d_test::shape_of;
 using conv2d_test::tap;
-
-// z[n, oy, ox, f] = b[f] + sum of x * w over the window (before the activation).
-std::vector<double> reference_preactivation(const Conv2DShape& s, const std::vector<float>& x,
-                                            const std::vector<float>& w,
-                                            const std::vector<float>& b) {
-  std::vector<double> z(static_cast<size_t>(s.n * s.oh * s.ow * s.f));
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t oy = 0; oy < s.oh; ++oy)
-      for (int64_t ox = 0; ox < s.ow; ++ox)
-        for (int64_t f = 0; f < s.f; ++f) {
-          double acc = b[f];
-          for (int64_t i = 0; i < s.kh; ++i)
-            for (int64_t j = 0; j < s.kw; ++j) {
-              int64_t iy, ix;
-              if (!tap(s, oy, ox, i, j, &iy, &ix)) continue;
-              for (int64_t c = 0; c < s.c; ++c)
-                acc += double(x[((n * s.h + iy) * s.w + ix) * s.c + c]) *
-                       w[((i * s.kw + j) * s.c + c) * s.f + f];
-            }
-          z[((n * s.oh + oy) * s.ow + ox) * s.f + f] = acc;
-        }
-  return z;
-}
 
 void check_direct(const Case& k, bool relu, int threads, uint32_t seed) {
   const Conv2DShape s = shape_of(k);
@@ -60,7 +38,7 @@ void check_direct(const Case& k, bool relu, int threads, uint32_t seed) {
   direct_conv_forward(s, x.data(), w.data(), b.data(), relu, y.data());
   direct_conv_weight_grad(s, x.data(), relu ? y.data() : nullptr, dy.data(), dw.data(), db.data());
 
-  const auto z = reference_preactivation(s, x, w, b);
+  const auto z = reference_conv(s, x, w, b.data(), false);
   std::vector<double> rdw(w.size(), 0.0), rdb(b.size(), 0.0);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t oy = 0; oy < s.oh; ++oy)
@@ -128,7 +106,7 @@ TEST(DirectConv2D, UsedByConv2DWithTheSameResults) {
   conv2d_forward(s, x.data(), w.data(), b.data(), true, y.data());
   conv2d_backward(s, x.data(), w.data(), y.data(), dy.data(), true, dx.data(), dw.data(),
                   db.data());
-  const auto z = reference_preactivation(s, x, w, b);
+  const auto z = reference_conv(s, x, w, b.data(), false);
   std::vector<double> rdx(x.size(), 0.0);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t oy = 0; oy < s.oh; ++oy)

@@ -21,29 +21,8 @@ namespace {
 
 using conv2d_test::Case;
 using conv2d_test::random_vec;
+using conv2d_test::reference_conv;
 using conv2d_test::shape_of;
-using conv2d_test::tap;
-
-std::vector<double> reference(const Conv2DShape& s, const std::vector<float>& x,
-                              const std::vector<float>& w, const float* bias, bool relu) {
-  std::vector<double> y(static_cast<size_t>(s.n * s.oh * s.ow * s.f));
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t oy = 0; oy < s.oh; ++oy)
-      for (int64_t ox = 0; ox < s.ow; ++ox)
-        for (int64_t f = 0; f < s.f; ++f) {
-          double acc = bias ? bias[f] : 0.0;
-          for (int64_t i = 0; i < s.kh; ++i)
-            for (int64_t j = 0; j < s.kw; ++j) {
-              int64_t iy, ix;
-              if (!tap(s, oy, ox, i, j, &iy, &ix)) continue;
-              for (int64_t c = 0; c < s.c; ++c)
-                acc += double(x[((n * s.h + iy) * s.w + ix) * s.c + c]) *
-                       w[((i * s.kw + j) * s.c + c) * s.f + f];
-            }
-          y[((n * s.oh + oy) * s.ow + ox) * s.f + f] = relu && acc < 0 ? 0.0 : acc;
-        }
-  return y;
-}
 
 void check_winograd(const Case& k, bool use_bias, bool relu, uint32_t seed) {
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512: the Winograd kernels are unused";
@@ -54,7 +33,7 @@ void check_winograd(const Case& k, bool use_bias, bool relu, uint32_t seed) {
   auto w = random_vec(9 * s.c * s.f, seed + 1);
   auto b = random_vec(s.f, seed + 2);
   const float* bias = use_bias ? b.data() : nullptr;
-  const auto want = reference(s, x, w, bias, relu);
+  const auto want = reference_conv(s, x, w, bias, relu);
   for (int threads : {1, 2}) {
     SCOPED_TRACE("threads " + std::to_string(threads));
     set_num_threads(threads);
@@ -122,7 +101,7 @@ TEST(Conv2DWinograd, ForwardDispatch) {
     std::vector<float> col(s.n * s.oh * s.ow * 9 * s.c);
     const bool kept = conv2d_forward(s, x.data(), w.data(), b.data(), true, y.data(), col.data());
     EXPECT_EQ(kept, !winograd_applicable(s));  // no im2col to keep on the Winograd path
-    const auto want = reference(s, x, w, b.data(), true);
+    const auto want = reference_conv(s, x, w, b.data(), true);
     for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-4) << "y " << i;
   }
 }

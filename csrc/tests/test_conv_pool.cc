@@ -17,6 +17,7 @@ namespace fastkeras {
 namespace {
 
 using conv2d_test::random_vec;
+using conv2d_test::reference_conv;
 
 Conv2DShape shape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t f) {
   Conv2DShape s;
@@ -34,19 +35,7 @@ void check(const Conv2DShape& s, bool use_bias, uint32_t seed) {
   auto dy = random_vec(s.n * ph * pw * s.f, seed + 3);
   // The reference: the convolution's relu output, its 2x2 maxima (first cell wins ties), and
   // the gradients through them.
-  std::vector<double> z(s.n * s.oh * s.ow * s.f);
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t oy = 0; oy < s.oh; ++oy)
-      for (int64_t ox = 0; ox < s.ow; ++ox)
-        for (int64_t f = 0; f < s.f; ++f) {
-          double acc = use_bias ? b[f] : 0.0;
-          for (int64_t i = 0; i < s.kh; ++i)
-            for (int64_t j = 0; j < s.kw; ++j)
-              for (int64_t c = 0; c < s.c; ++c)
-                acc += double(x[((n * s.h + oy + i) * s.w + ox + j) * s.c + c]) *
-                       w[((i * s.kw + j) * s.c + c) * s.f + f];
-          z[((n * s.oh + oy) * s.ow + ox) * s.f + f] = acc > 0 ? acc : 0.0;
-        }
+  const auto z = reference_conv(s, x, w, use_bias ? b.data() : nullptr, true);
   std::vector<double> want_y(dy.size()), want_dw(taps * s.f, 0.0), want_db(s.f, 0.0);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t py = 0; py < ph; ++py)

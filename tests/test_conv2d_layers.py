@@ -630,3 +630,24 @@ def test_sequential_fuses_first_conv_relu_maxpool_with_the_same_training(monkeyp
     same = keras.layers.Conv2D(8, 3, padding="same", activation="relu")
     same(xt)
     assert same.built and fused_conv_pool(same, pool, xt) is None
+
+
+@pytest.mark.parametrize("xs, ws, strides, pads", [
+    ((2, 9, 9, 32), (3, 3, 32, 24), (1, 1), (0, 0)),   # Winograd on AVX-512
+    ((2, 9, 9, 32), (3, 3, 32, 24), (2, 2), (1, 1)),   # strided: im2col
+    ((2, 9, 9, 1), (3, 3, 1, 24), (1, 1), (0, 0)),     # direct on AVX-512
+    ((2, 9, 9, 8), (1, 1, 8, 24), (1, 1), (0, 0)),     # 1x1: no im2col
+    ((2, 9, 9, 8), (3, 3, 8, 24), (1, 1), (1, 1)),     # 8 channels: im2col
+])
+def test_conv2d_uses_im2col_says_when_keep_col_is_filled(xs, ws, strides, pads):
+    """ops.conv2d allocates the kept im2col only for shapes that build one."""
+    from fastkeras import _core
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    oh = (xs[1] + 2 * pads[0] - ws[0]) // strides[0] + 1
+    ow = (xs[2] + 2 * pads[1] - ws[1]) // strides[1] + 1
+    y = np.empty((xs[0], oh, ow, ws[3]), np.float32)
+    col = np.empty((xs[0] * oh * ow, ws[0] * ws[1] * xs[3]), np.float32)
+    filled = _core.conv2d_forward(x, w, None, y, strides, pads, (1, 1), False, col)
+    assert _core.conv2d_uses_im2col(xs, ws, strides, pads, (1, 1)) == filled

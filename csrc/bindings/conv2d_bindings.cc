@@ -277,6 +277,26 @@ void register_conv2d(py::module_& m) {
         py::arg("dy"), py::arg("relu"), py::arg("dx"), py::arg("dw"), py::arg("db"),
         py::arg("strides"), py::arg("pads"), py::arg("dilation"), py::arg("col") = py::none());
   m.def(
+      "conv2d_uses_im2col",
+      [](const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape, Pair strides,
+         Pair pads, Pair dilation) {
+        const char* fn = "conv2d_uses_im2col";
+        Conv2DShape s = conv_pool_shape(x_shape, w_shape, fn);
+        require_positive(strides, fn, "strides");
+        require_positive(dilation, fn, "dilation");
+        s.stride_h = strides[0], s.stride_w = strides[1];
+        s.dil_h = dilation[0], s.dil_w = dilation[1];
+        s.pad_top = pads[0], s.pad_left = pads[1];
+        // (Symmetric padding assumed for the output size: only a 1x1 kernel's check reads it,
+        // and that one needs no padding at all.)
+        s.oh = conv_output_size(s.h, s.kh, s.stride_h, s.dil_h, 2 * s.pad_top);
+        s.ow = conv_output_size(s.w, s.kw, s.stride_w, s.dil_w, 2 * s.pad_left);
+        return conv2d_uses_im2col(s);
+      },
+      py::arg("x_shape"), py::arg("w_shape"), py::arg("strides"), py::arg("pads"),
+      py::arg("dilation"),
+      "Whether conv2d_forward builds an im2col for this shape (a keep_col is worth passing).");
+  m.def(
       "conv2d_relu_maxpool_applicable",
       [](const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape) {
         return conv_relu_maxpool_applicable(

@@ -108,6 +108,10 @@ void col2im_nhwc(const Conv2DShape& s, const float* dcol, int64_t n0, int64_t co
   });
 }
 
+bool conv2d_uses_im2col(const Conv2DShape& s) {
+  return !direct_conv_applicable(s) && !winograd_applicable(s) && !is_pointwise(s);
+}
+
 bool conv2d_forward(const Conv2DShape& s, const float* x, const float* w, const float* bias,
                     bool relu, float* y, float* keep_col) {
   const int64_t width = col_width(s);

@@ -29,6 +29,10 @@ void im2col_nhwc(const Conv2DShape& s, const float* x, int64_t n0, int64_t count
 // Adds im2col-shaped gradients back into dx for images [n0, n0 + count) (dx is not cleared).
 void col2im_nhwc(const Conv2DShape& s, const float* dcol, int64_t n0, int64_t count, float* dx);
 
+// Whether conv2d_forward goes through im2col for this shape (so a keep_col would be filled):
+// not for the direct, Winograd and 1x1 paths.
+bool conv2d_uses_im2col(const Conv2DShape& s);
+
 // y = act(conv(x, w) + bias). y is (n, oh, ow, f); bias may be null.
 // keep_col: null, or room for the whole batch's im2col (n*oh*ow rows of kh*kw*c floats). When
 // this shape goes through im2col, the columns are built there (instead of in tiles of a reused

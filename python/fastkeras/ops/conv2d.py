@@ -98,7 +98,8 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1
     col = None
     rows, width = n * oh * ow, kh * kw * xv.shape[3]
     if grad_enabled() and getattr(kernel, "requires_grad", False) and \
-            rows * width <= _KEEP_COL_FLOATS:
+            rows * width <= _KEEP_COL_FLOATS and \
+            _core.conv2d_uses_im2col(xv.shape, wv.shape, strides, (pt, pl), dilation):
         col = np.empty((rows, width), np.float32)
     if not _core.conv2d_forward(xv, wv, bv, y, strides, (pt, pl), dilation, relu, col):
         col = None  # this shape does not use im2col (direct or 1x1 kernels)

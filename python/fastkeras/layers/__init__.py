@@ -53,7 +53,12 @@ from fastkeras.layers.merging import (
                                      multiply,
                                      subtract,
 )
-from fastkeras.layers.normalization import BatchNormalization, LayerNormalization
+from fastkeras.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
 from fastkeras.layers.preprocessing import Normalization, Rescaling
 from fastkeras.layers.regularization import GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from fastkeras.layers.reshaping import (
@@ -73,8 +78,9 @@ __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "
            "Lambda", "Layer", "Reshape"]
 __all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "Normalization", "PReLU", "ReLU",
             "Rescaling", "Softmax"]
-__all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "LayerNormalization", "Permute",
-            "RepeatVector", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
+__all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "GroupNormalization",
+            "LayerNormalization", "Permute", "RepeatVector", "SpatialDropout1D",
+            "SpatialDropout2D", "UnitNormalization", "UpSampling1D", "UpSampling2D",
             "ZeroPadding1D", "ZeroPadding2D"]
 __all__ += ["AveragePooling2D", "AvgPool2D", "Conv2D", "Convolution2D", "GlobalAveragePooling2D",
             "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "MaxPool2D",

@@ -317,3 +317,148 @@ class LayerNormalization(Layer):
             "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
         })
         return config
+
+
+class UnitNormalization(Layer):
+    """Scales each slice along `axis` (an int or a list of ints) to unit L2 norm, as Keras 3's:
+    x * min(1 / sqrt(sum(x ** 2)), 1e12), so an all-zero slice stays zero."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = list(axis)
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            self.axis = axis
+        else:
+            raise TypeError("Invalid value for `axis` argument: expected an int or a list/tuple "
+                            f"of ints. Received: axis={axis}")
+        self.supports_masking = True
+
+    def _axes(self, ndim, shape):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if a >= ndim or a < -ndim:
+                raise ValueError(f"Axis {self.axis} is out of bounds for input shape "
+                                 f"{tuple(shape)}.")
+        return tuple(axes)
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape), input_shape)
+        return tuple(input_shape)
+
+    def call(self, inputs):
+        axes = self._axes(inputs.ndim, inputs.shape)
+        square_sum = ops.sum(ops.square(inputs), axis=axes, keepdims=True)
+        # min(1 / norm, 1e12), written as 1 / max(norm, 1e-12) so a zero slice divides by
+        # 1e-12 rather than by zero.
+        inv_norm = ops.divide(1.0, ops.maximum(ops.sqrt(square_sum), 1e-12))
+        return ops.multiply(inputs, inv_norm)
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config
+
+
+class GroupNormalization(Layer):
+    """Normalizes each group of `groups` consecutive channels (the `axis` dimension) of each
+    sample over the group's channels and all other non-batch axes, then scales by gamma and
+    shifts by beta per channel (Wu & He, 2018); `groups=-1` gives instance normalization.
+
+    Weights, in order: gamma (if scale), beta (if center), one value per channel.
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        if not isinstance(groups, int) or isinstance(groups, bool) or (groups <= 0
+                                                                       and groups != -1):
+            raise ValueError("Received an invalid value for argument `groups`, expected a "
+                             "positive integer (or `-1` for instance normalization). "
+                             f"Received: groups={groups}")
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.groups = groups
+        self.axis = axis
+        self.epsilon = _as_float(epsilon, "epsilon", "GroupNormalization")
+        self.center = _as_bool(center, "center", "GroupNormalization")
+        self.scale = _as_bool(scale, "scale", "GroupNormalization")
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+
+    def build(self, input_shape):
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
+                             f"but the layer received an input with shape {input_shape}.")
+        if self.groups == -1:
+            self.groups = dim
+        if dim < self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) cannot be more than the number "
+                             f"of channels ({dim}).")
+        if dim % self.groups != 0:
+            raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the "
+                             f"number of channels ({dim}).")
+        if self.scale:
+            self.gamma = self.add_weight(name="gamma", shape=(dim,),
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, trainable=True)
+        if self.center:
+            self.beta = self.add_weight(name="beta", shape=(dim,),
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, trainable=True)
+        self._ndim = len(input_shape)
+        self._dim = dim
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, inputs):
+        shape = tuple(inputs.shape)
+        if len(shape) != self._ndim or shape[self.axis] != self._dim:
+            raise _incompatible(self, f"expected ndim={self._ndim}, axis {self.axis} of size "
+                                f"{self._dim}", shape)
+        axis = self.axis % len(shape)
+        # (batch, ..., groups, channels per group, ...): the group axis sits before `axis`.
+        grouped = list(shape)
+        grouped[axis] = self._dim // self.groups
+        grouped.insert(axis, self.groups)
+        grouped[0] = -1
+        x = ops.reshape(inputs, tuple(grouped))
+        reduce = tuple(a for a in range(1, len(grouped)) if a != axis)
+        mean, variance = ops.moments(x, axes=reduce, keepdims=True)
+        inv = ops.divide(1.0, ops.sqrt(ops.add(variance, self.epsilon)))
+        broadcast = [1] * len(grouped)
+        broadcast[axis], broadcast[axis + 1] = self.groups, self._dim // self.groups
+        if self.gamma is not None:
+            inv = ops.multiply(inv, ops.reshape(self.gamma, tuple(broadcast)))
+        res = ops.multiply(ops.negative(mean), inv)
+        if self.beta is not None:
+            res = ops.add(res, ops.reshape(self.beta, tuple(broadcast)))
+        return ops.reshape(ops.add(ops.multiply(x, inv), res), shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "groups": self.groups,
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": serialize_initializer(self.beta_initializer),
+            "gamma_initializer": serialize_initializer(self.gamma_initializer),
+            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
+            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
+            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
+            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
+        })
+        return config

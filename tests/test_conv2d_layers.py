@@ -3,7 +3,6 @@ gradients, Keras's shapes (the notes' CNN shapes), weights saved by real Keras, 
 learns Fashion-MNIST."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +10,7 @@ import pytest
 import fastkeras as keras
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.ops.conv2d import same_padding
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
-
+from keras_fixtures import FIXTURES
 
 
 # --- float64 references ------------------------------------------------------------------------

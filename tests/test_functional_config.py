@@ -4,16 +4,15 @@ predicting as Keras did, our own functional .keras/.h5 round trips, construction
 import json
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastkeras as keras
 from fastkeras.models.functional import Functional
+from keras_fixtures import FIXTURES
 
 L = keras.layers
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.exists() and not os.environ.get("CI"),
                                     reason="../shared/fixtures/keras not found")
 

@@ -4,15 +4,14 @@ differences, named below)."""
 
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 
 import fastkeras as fk
+from keras_fixtures import FIXTURES
 
 keras3 = pytest.importorskip("keras")
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 
 LAYERS = {
     "Dense": ((3,), {}), "Dense/regularized": ((3,), {"activity_regularizer": "l2"}),

@@ -8,14 +8,12 @@ epoch) and every final weight must match to 1e-4 relative / 1e-5 absolute.
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastkeras as keras
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
+from keras_fixtures import FIXTURES
 
 # Outside CI a checkout without ../shared skips these; in CI they must run (and fail if the
 # fixtures are missing).

@@ -1,14 +1,13 @@
 """load_model on files saved by real Keras 3.15: .keras and legacy .h5, Sequential models."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastkeras as keras
+from keras_fixtures import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 pytestmark = pytest.mark.skipif(not FIXTURES.exists() and not os.environ.get("CI"),
                                 reason="../shared/fixtures/keras not found")
 

@@ -9,7 +9,6 @@ import math
 import os
 import warnings
 from operator import itemgetter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from fastkeras import _core, optimizers
 from fastkeras.backend import Variable
 from fastkeras.optimizers import schedules
 from fastkeras.optimizers.base_optimizer import reset_names
+from keras_fixtures import FIXTURES
 
 F = np.float32
 SHAPES = [(3, 4), (4,), (1,), (7,), (301, 257)]  # the last one runs on several threads
@@ -910,8 +910,6 @@ def test_save_and_load_own_variables_restores_the_trajectory():
 
 
 # --- whole Keras 3 training runs, optimizer in isolation ----------------------------------
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "keras"
 
 
 def _mlp_grads(W, xb, yb, loss):

@@ -12,7 +12,6 @@ from fastkeras.backend import GradientTape, gradients
 from fastkeras.ops.conv2d import same_padding
 from keras_fixtures import FIXTURES
 
-
 # --- float64 references ------------------------------------------------------------------------
 
 def ref_conv(x, w, b, strides, padding, dilation):

@@ -170,13 +170,17 @@ class Dropout(Layer):
             return inputs
         if self.rate == 1:
             return ops.multiply(inputs, 0.0)
-        shape = inputs.shape
-        if self.noise_shape is not None:
-            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
         gen = self._rng if self._rng is not None else fk_random.generator()
-        keep = gen.random(shape, dtype=np.float32) >= self.rate
+        keep = gen.random(self._noise_shape(inputs.shape), dtype=np.float32) >= self.rate
         scale = (keep / np.float32(1 - self.rate)).astype(np.float32)
         return ops.multiply(inputs, scale)
+
+    def _noise_shape(self, shape):
+        """The shape of the keep mask (broadcast against the input): `noise_shape` with its
+        None entries taken from the input."""
+        if self.noise_shape is None:
+            return shape
+        return tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
 
     def get_config(self):
         config = super().get_config()

@@ -25,14 +25,7 @@ class _SpatialDropout(Dropout):
 
     def call(self, inputs, training=None):
         check_ndim(self, inputs, self._ndim)
-        if not training or self.rate == 0:
-            return inputs
-        if self.rate == 1:
-            return ops.multiply(inputs, 0.0)
-        gen = self._rng if self._rng is not None else fk_random.generator()
-        keep = gen.random(self._noise_shape(inputs.shape), dtype=np.float32) >= self.rate
-        scale = (keep / np.float32(1 - self.rate)).astype(np.float32)
-        return ops.multiply(inputs, scale)
+        return super().call(inputs, training=training)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

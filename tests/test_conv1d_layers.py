@@ -106,3 +106,20 @@ def test_conv1d_errors_and_config():
         keras.layers.Conv1D(4, 3)(np.zeros((1, 5, 5, 1), np.float32))
     cfg = keras.layers.Conv1D(4, 3, padding="causal").get_config()
     assert cfg["kernel_size"] == (3,) and cfg["padding"] == "causal" and cfg["strides"] == (1,)
+
+
+def test_global_average_pooling_1d_averages_unmasked_steps_as_keras():
+    """Embedding(mask_zero=True) -> GlobalAveragePooling1D: the mean over the real tokens only,
+    as Keras's (the text-classification pattern of the Keras guides)."""
+    keras3 = pytest.importorskip("keras")
+    tokens = np.array([[3, 4, 5, 0, 0], [6, 0, 0, 0, 0], [1, 2, 3, 4, 5]])
+    table = np.arange(40, dtype=np.float32).reshape(20, 2)
+    outs = []
+    for lib in (keras, keras3):
+        inp = lib.Input((None,), dtype="int32")
+        emb = lib.layers.Embedding(20, 2, mask_zero=True)
+        model = lib.Model(inp, lib.layers.GlobalAveragePooling1D()(emb(inp)))
+        emb.set_weights([table])
+        outs.append(np.asarray(model.predict(tokens, verbose=0)))
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-6)
+    np.testing.assert_allclose(outs[0][1], table[6])  # one real token: its own vector

@@ -146,12 +146,26 @@ class AveragePooling1D(_Pooling1D):
 
 
 class GlobalAveragePooling1D(_GlobalPooling2D):
-    """Mean over steps: (N, steps, C) -> (N, C)."""
+    """Mean over steps: (N, steps, C) -> (N, C). With a mask (e.g. from
+    Embedding(mask_zero=True)), the mean of the unmasked steps only, as Keras's."""
 
-    def call(self, inputs):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
         _check_rank3(self, inputs)
         axis = 2 if self.data_format == "channels_first" else 1
-        return ops.mean(inputs, axis=axis, keepdims=self.keepdims)
+        if mask is None:
+            return ops.mean(inputs, axis=axis, keepdims=self.keepdims)
+        keep = np.asarray(getattr(mask, "value", mask), dtype=bool)
+        keep = np.expand_dims(keep, 1 if self.data_format == "channels_first" else 2)
+        weights = keep.astype(np.float32)
+        total = ops.sum(ops.multiply(inputs, weights), axis=axis, keepdims=self.keepdims)
+        return ops.divide(total, np.sum(weights, axis=axis, keepdims=self.keepdims))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalMaxPooling1D(_GlobalPooling2D):

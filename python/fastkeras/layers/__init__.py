@@ -1,6 +1,7 @@
 """Keras layers (`fastkeras.layers`)."""
 
 from fastkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from fastkeras.layers.attention import Attention
 from fastkeras.layers.conv1d import (
                                      AveragePooling1D,
                                      AvgPool1D,
@@ -54,10 +55,10 @@ from fastkeras.layers.merging import (
                                      subtract,
 )
 from fastkeras.layers.normalization import (
-    BatchNormalization,
-    GroupNormalization,
-    LayerNormalization,
-    UnitNormalization,
+                                     BatchNormalization,
+                                     GroupNormalization,
+                                     LayerNormalization,
+                                     UnitNormalization,
 )
 from fastkeras.layers.preprocessing import Normalization, Rescaling
 from fastkeras.layers.regularization import GaussianNoise, SpatialDropout1D, SpatialDropout2D
@@ -76,6 +77,7 @@ from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
+__all__ += ["Attention"]
 __all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "Normalization", "PReLU", "ReLU",
             "Rescaling", "Softmax"]
 __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "GroupNormalization",

@@ -95,3 +95,32 @@ def test_function_forms_and_names():
     np.testing.assert_allclose(L.average([A, B]).numpy(), (A + B) / 2, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(L.maximum([A, B]).numpy(), np.maximum(A, B), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(L.minimum([A, B]).numpy(), np.minimum(A, B), rtol=1e-5, atol=1e-6)
+
+
+def test_merge_layers_combine_masks_as_keras():
+    """Masks from Embedding(mask_zero=True) through Add, Multiply, Maximum (OR of the masks)
+    and Concatenate (features: OR; steps: the masks joined), into mask-aware layers after them
+    (GlobalAveragePooling1D, LSTM): Keras 3's numbers."""
+    keras3 = pytest.importorskip("keras")
+    t1 = np.array([[3, 4, 5, 0, 0], [6, 0, 0, 0, 0]])
+    t2 = np.array([[1, 0, 2, 0, 3], [0, 0, 7, 8, 0]])
+    results = []
+    for lib in (keras, keras3):
+        a, b = lib.Input((5,), dtype="int32"), lib.Input((5,), dtype="int32")
+        x1 = lib.layers.Embedding(20, 3, mask_zero=True)(a)
+        x2 = lib.layers.Embedding(20, 3, mask_zero=True)(b)
+        pool = lib.layers.GlobalAveragePooling1D
+        outs = [pool()(lib.layers.Add()([x1, x2])),
+                pool()(lib.layers.Concatenate()([x1, x2])),
+                lib.layers.LSTM(2)(lib.layers.Concatenate(axis=1)([x1, x2])),
+                pool()(lib.layers.Multiply()([x1, lib.layers.Dense(3)(x1)])),
+                pool()(lib.layers.Maximum()([x1, x2, x2])),
+                pool()(lib.layers.Subtract()([x1, x2]))]
+        model = lib.Model([a, b], outs)
+        for layer in model.layers:
+            if layer.weights:
+                layer.set_weights([np.linspace(-1, 1, w.size, dtype=np.float32).reshape(w.shape)
+                                   for w in layer.get_weights()])
+        results.append([np.asarray(o) for o in model.predict([t1, t2], verbose=0)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -13,6 +13,17 @@ def _shape_text(shape):
     return (None,) + tuple(shape[1:])
 
 
+def _input_masks(inputs, mask):
+    """The inputs' masks as boolean arrays (None where an input has none): `mask` when given,
+    else the masks the input tensors carry (from Embedding(mask_zero=True), Masking, ...)."""
+    if not isinstance(inputs, (list, tuple)):
+        return None
+    masks = list(mask) if isinstance(mask, (list, tuple)) else \
+        [getattr(t, "_keras_mask", None) for t in inputs]
+    return [None if m is None else np.asarray(getattr(m, "value", m), dtype=bool)
+            for m in masks]
+
+
 class _Merge(Layer):
     _min_inputs = 2
     _max_inputs = None
@@ -41,6 +52,14 @@ class _Merge(Layer):
     def call(self, inputs):
         self._check(inputs)
         return self._merge(list(inputs))
+
+    def compute_mask(self, inputs, mask=None):
+        """As Keras's elementwise merges: the OR of the inputs' masks, or no mask when any
+        input has none."""
+        masks = _input_masks(inputs, mask)
+        if not masks or any(m is None for m in masks):
+            return None
+        return np.logical_or.reduce(masks)
 
 
 class Add(_Merge):
@@ -125,6 +144,23 @@ class Concatenate(_Merge):
     def _merge(self, xs):
         return ops.concatenate(xs, axis=self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """As Keras's: each input's mask (all True for an unmasked input) broadcast over its
+        last axis, concatenated along `axis`, then true where any entry of the last axis is."""
+        masks = _input_masks(inputs, mask)
+        if not masks or all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            shape = tuple(x.shape)
+            if m is None:
+                full.append(np.ones(shape, bool))
+            elif m.ndim < len(shape):
+                full.append(np.broadcast_to(m[..., None], shape))
+            else:
+                full.append(m)
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
+
     def get_config(self):
         config = super().get_config()
         config["axis"] = self.axis
@@ -157,6 +193,9 @@ class Dot(_Merge):
                              f"axis values {a.shape[ax[0]]} (axis {self.axes[0]}) != "
                              f"{b.shape[ax[1]]} (axis {self.axes[1]}). Full input shapes: "
                              f"{_shape_text(a.shape)}, {_shape_text(b.shape)}")
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def _merge(self, xs):
         a, b = xs

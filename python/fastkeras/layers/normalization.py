@@ -43,7 +43,47 @@ def _incompatible(layer, detail, shape):
                       f"but received input with shape {(None,) + tuple(shape[1:])}")
 
 
-class BatchNormalization(Layer):
+class _ScaleShift(Layer):
+    """The learned per-feature scale (gamma) and shift (beta) that BatchNormalization,
+    LayerNormalization and GroupNormalization share: their initializers, regularizers and
+    constraints, their weights, and their config entries."""
+
+    def _init_scale_shift(self, beta_initializer, gamma_initializer, beta_regularizer,
+                          gamma_regularizer, beta_constraint, gamma_constraint):
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+
+    def _add_scale_shift(self, shape, gamma, beta):
+        """Adds gamma and/or beta of `shape`, in that order (Keras's)."""
+        if gamma:
+            self.gamma = self.add_weight(name="gamma", shape=shape,
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, trainable=True)
+        if beta:
+            self.beta = self.add_weight(name="beta", shape=shape,
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, trainable=True)
+
+    def _scale_shift_config(self):
+        return {
+            "beta_initializer": serialize_initializer(self.beta_initializer),
+            "gamma_initializer": serialize_initializer(self.gamma_initializer),
+            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
+            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
+            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
+            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
+        }
+
+
+class BatchNormalization(_ScaleShift):
     """Normalizes its inputs per channel (the `axis` dimension).
 
     Training (`training=True`, as in `fit`): each channel is normalized with the batch's own
@@ -80,17 +120,11 @@ class BatchNormalization(Layer):
         self.epsilon = _as_float(epsilon, "epsilon", "BatchNormalization")
         self.center = _as_bool(center, "center", "BatchNormalization")
         self.scale = _as_bool(scale, "scale", "BatchNormalization")
-        self.beta_initializer = initializers_mod.get(beta_initializer)
-        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self._init_scale_shift(beta_initializer, gamma_initializer, beta_regularizer,
+                               gamma_regularizer, beta_constraint, gamma_constraint)
         self.moving_mean_initializer = initializers_mod.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers_mod.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
-        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = constraints_mod.get(beta_constraint)
-        self.gamma_constraint = constraints_mod.get(gamma_constraint)
         self.supports_masking = True
-        self.gamma = None
-        self.beta = None
         self.moving_mean = None
         self.moving_variance = None
         self._ndim = None
@@ -107,16 +141,7 @@ class BatchNormalization(Layer):
                              f"'{self.name}' must have a known size. Received input shape: "
                              f"{tuple(input_shape)}")
         shape = (int(channels),)
-        if self.scale:
-            self.gamma = self.add_weight(shape=shape, name="gamma",
-                                         initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, trainable=True)
-        if self.center:
-            self.beta = self.add_weight(shape=shape, name="beta",
-                                        initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, trainable=True)
+        self._add_scale_shift(shape, gamma=self.scale, beta=self.center)
         self.moving_mean = self.add_weight(shape=shape, name="moving_mean",
                                            initializer=self.moving_mean_initializer,
                                            trainable=False)
@@ -197,15 +222,10 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": serialize_initializer(self.beta_initializer),
-            "gamma_initializer": serialize_initializer(self.gamma_initializer),
+            **self._scale_shift_config(),
             "moving_mean_initializer": serialize_initializer(self.moving_mean_initializer),
             "moving_variance_initializer": serialize_initializer(
                 self.moving_variance_initializer),
-            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
-            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
-            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
-            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
             "renorm": False,
             "renorm_clipping": None,
@@ -214,7 +234,7 @@ class BatchNormalization(Layer):
         return config
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleShift):
     """Normalizes each sample over `axis` (an int or a list of ints, default the last axis):
     `(x - mean) / sqrt(var + epsilon) * gamma + beta`, with gamma and beta spanning the
     normalized axes. With `rms_scaling=True`, center and scale are ignored and the output is
@@ -242,15 +262,9 @@ class LayerNormalization(Layer):
         self.center = _as_bool(center, "center", "LayerNormalization")
         self.scale = _as_bool(scale, "scale", "LayerNormalization")
         self.rms_scaling = _as_bool(rms_scaling, "rms_scaling", "LayerNormalization")
-        self.beta_initializer = initializers_mod.get(beta_initializer)
-        self.gamma_initializer = initializers_mod.get(gamma_initializer)
-        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
-        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = constraints_mod.get(beta_constraint)
-        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        self._init_scale_shift(beta_initializer, gamma_initializer, beta_regularizer,
+                               gamma_regularizer, beta_constraint, gamma_constraint)
         self.supports_masking = True
-        self.gamma = None
-        self.beta = None
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -266,16 +280,8 @@ class LayerNormalization(Layer):
                              f"layer '{self.name}' must have known sizes. Received input "
                              f"shape: {tuple(input_shape)}")
         self.axis = list(axes)
-        if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(name="gamma", shape=shape,
-                                         initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, trainable=True)
-        if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(name="beta", shape=shape,
-                                        initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, trainable=True)
+        self._add_scale_shift(shape, gamma=self.scale or self.rms_scaling,
+                              beta=self.center and not self.rms_scaling)
         self._ndim = ndim
         super().build(input_shape)
 
@@ -309,12 +315,7 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": serialize_initializer(self.beta_initializer),
-            "gamma_initializer": serialize_initializer(self.gamma_initializer),
-            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
-            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
-            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
-            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
+            **self._scale_shift_config(),
         })
         return config
 
@@ -360,7 +361,7 @@ class UnitNormalization(Layer):
         return config
 
 
-class GroupNormalization(Layer):
+class GroupNormalization(_ScaleShift):
     """Normalizes each group of `groups` consecutive channels (the `axis` dimension) of each
     sample over the group's channels and all other non-batch axes, then scales by gamma and
     shifts by beta per channel (Wu & He, 2018); `groups=-1` gives instance normalization.
@@ -383,14 +384,8 @@ class GroupNormalization(Layer):
         self.epsilon = _as_float(epsilon, "epsilon", "GroupNormalization")
         self.center = _as_bool(center, "center", "GroupNormalization")
         self.scale = _as_bool(scale, "scale", "GroupNormalization")
-        self.beta_initializer = initializers_mod.get(beta_initializer)
-        self.gamma_initializer = initializers_mod.get(gamma_initializer)
-        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
-        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = constraints_mod.get(beta_constraint)
-        self.gamma_constraint = constraints_mod.get(gamma_constraint)
-        self.gamma = None
-        self.beta = None
+        self._init_scale_shift(beta_initializer, gamma_initializer, beta_regularizer,
+                               gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         dim = input_shape[self.axis]
@@ -405,16 +400,7 @@ class GroupNormalization(Layer):
         if dim % self.groups != 0:
             raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the "
                              f"number of channels ({dim}).")
-        if self.scale:
-            self.gamma = self.add_weight(name="gamma", shape=(dim,),
-                                         initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, trainable=True)
-        if self.center:
-            self.beta = self.add_weight(name="beta", shape=(dim,),
-                                        initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, trainable=True)
+        self._add_scale_shift((dim,), gamma=self.scale, beta=self.center)
         self._ndim = len(input_shape)
         self._dim = dim
         super().build(input_shape)
@@ -454,11 +440,6 @@ class GroupNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": serialize_initializer(self.beta_initializer),
-            "gamma_initializer": serialize_initializer(self.gamma_initializer),
-            "beta_regularizer": serialize_regularizer(self.beta_regularizer),
-            "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
-            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
-            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
+            **self._scale_shift_config(),
         })
         return config

@@ -235,6 +235,14 @@ def reuse_gradient_buffers() -> bool:
     return _reuse[0]
 
 
+def weight_gradient_buffer(var) -> np.ndarray:
+    """Where an op's backward writes a weight's float32 gradient: inside a training step, the
+    buffer the variable reuses every step; otherwise a new array."""
+    if reuse_gradient_buffers() and hasattr(var, "grad_buffer"):
+        return var.grad_buffer(backward_pass_id())
+    return np.empty(var.value.shape, np.float32)
+
+
 def gradients(target: Tensor, sources: Iterable[Tensor], output_gradient=None,
               reuse_buffers: bool = False, in_place_updates=None) -> list:
     """d target / d source for each source (None where target does not depend on it).

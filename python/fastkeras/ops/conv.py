@@ -7,10 +7,9 @@ import numpy as np
 
 from fastkeras import _core
 from fastkeras.backend.tape import (
-    backward_pass_id,
     convert_to_tensor,
     make_op,
-    reuse_gradient_buffers,
+    weight_gradient_buffer,
 )
 from fastkeras.ops.conv2d import conv_output_length, same_padding
 
@@ -69,16 +68,9 @@ def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dila
 
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
-        reuse, pass_id = reuse_gradient_buffers(), backward_pass_id()
-
-        def grad_out(t):
-            if reuse and hasattr(t, "grad_buffer"):
-                return t.grad_buffer(pass_id)
-            return np.empty(t.value.shape, np.float32)
-
         dx = np.empty_like(xv) if needs[0] else None
-        dw = grad_out(kernel) if needs[1] else None
-        db = grad_out(bias) if bias is not None and needs[2] else None
+        dw = weight_gradient_buffer(kernel) if needs[1] else None
+        db = weight_gradient_buffer(bias) if bias is not None and needs[2] else None
         _core.depthwise_conv2d_backward(xv, wv, g, dx, dw, db, strides, pads, dilation)
         return dx, dw, db
 

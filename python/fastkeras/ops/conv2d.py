@@ -9,11 +9,10 @@ import numpy as np
 from fastkeras import _core
 from fastkeras.backend.tape import (
     Tensor,
-    backward_pass_id,
     convert_to_tensor,
     grad_enabled,
     make_op,
-    reuse_gradient_buffers,
+    weight_gradient_buffer,
 )
 
 __all__ = [
@@ -65,13 +64,6 @@ def _empty_aligned(shape):
     return buf[start:start + size].reshape(shape)
 
 
-def _grad_out(t):
-    """Where a variable's gradient goes: its reusable buffer during fit, else a new array."""
-    if reuse_gradient_buffers() and hasattr(t, "grad_buffer"):
-        return t.grad_buffer(backward_pass_id())
-    return np.empty(t.value.shape, np.float32)
-
-
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False):
     """act(conv(x, kernel) + bias) on NHWC x with a (kh, kw, c, f) kernel.
 
@@ -107,8 +99,8 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
         dx = _empty_aligned(xv.shape) if needs[0] else None
-        dw = _grad_out(kernel) if needs[1] else None
-        db = _grad_out(bias) if bias is not None and needs[2] else None
+        dw = weight_gradient_buffer(kernel) if needs[1] else None
+        db = weight_gradient_buffer(bias) if bias is not None and needs[2] else None
         _core.conv2d_backward(xv, wv, y, g, relu, dx, dw, db, strides, (pt, pl), dilation,
                               col if dw is not None else None)
         return dx, dw, db
@@ -170,8 +162,8 @@ def conv2d_relu_max_pool2d(x, kernel, bias=None):
 
     def backward(g, needs):
         g = np.ascontiguousarray(g, dtype=np.float32)
-        dw = _grad_out(kernel) if needs[0] else None
-        db = _grad_out(bias) if bias is not None and needs[1] else None
+        dw = weight_gradient_buffer(kernel) if needs[0] else None
+        db = weight_gradient_buffer(bias) if bias is not None and needs[1] else None
         _core.conv2d_relu_maxpool_backward(xv, wv, y, which, g, dw, db)
         return dw, db
 

@@ -11,10 +11,9 @@ import numpy as np
 from fastkeras import _core
 from fastkeras.backend.tape import (
     Tensor,
-    backward_pass_id,
     convert_to_tensor,
     make_op,
-    reuse_gradient_buffers,
+    weight_gradient_buffer,
 )
 
 __all__ = ["RnnWorkspace", "embedding_lookup", "flip_time", "rnn"]
@@ -76,13 +75,6 @@ class _Parts:
 
 def _f32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _grad_out(var, pass_id):
-    """A gradient array for a weight: the variable's reused buffer inside training steps."""
-    if reuse_gradient_buffers() and hasattr(var, "grad_buffer"):
-        return var.grad_buffer(pass_id)
-    return np.empty(var.shape, np.float32)
 
 
 def _part(joint, key, value):
@@ -165,15 +157,14 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
     def backward(g, needs):
         nonlocal gates_spent
         parts = g.parts
-        pass_id = backward_pass_id()
         if gates_spent:
             forward()  # the same values again; only the workspace is wanted
         dx = np.empty_like(xv) if needs[0] else None
-        dw = _grad_out(kernel, pass_id) if needs[1] else None
-        dr = _grad_out(recurrent_kernel, pass_id) if needs[2] else None
+        dw = weight_gradient_buffer(kernel) if needs[1] else None
+        dr = weight_gradient_buffer(recurrent_kernel) if needs[2] else None
         db = drb = dbias = None
         if bias is not None and needs[3]:
-            dbias = _grad_out(bias, pass_id)
+            dbias = weight_gradient_buffer(bias)
             db, drb = (dbias[0], dbias[1]) if cell == "gru_reset_after" else (dbias, None)
         dh0 = np.empty((B, U), np.float32) if needs[4] else None
         dc0 = np.empty((B, U), np.float32) if needs[5] and cell == "lstm" else None
@@ -230,7 +221,7 @@ def embedding_lookup(embeddings, indices: np.ndarray):
     out = table[flat].reshape(indices.shape + (table.shape[1],))
 
     def backward(g, needs):
-        grad = _grad_out(embeddings, backward_pass_id())
+        grad = weight_gradient_buffer(embeddings)
         last = _rows_written.get(embeddings)
         if last is not None and last[0] is grad:
             grad[last[1]] = 0.0

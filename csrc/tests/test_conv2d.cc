@@ -16,6 +16,7 @@ namespace {
 
 using conv2d_test::Case;
 using conv2d_test::random_vec;
+using conv2d_test::reference_conv;
 using conv2d_test::shape_of;
 using conv2d_test::tap;
 
@@ -32,22 +33,14 @@ void check_conv(const Case& k, bool relu, uint32_t seed) {
   conv2d_backward(s, x.data(), w.data(), y.data(), dy.data(), relu, dx.data(), dw.data(),
                   db.data());
 
+  const auto z = reference_conv(s, x, w, b.data(), relu);
   std::vector<double> rdx(x.size(), 0), rdw(w.size(), 0), rdb(b.size(), 0);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t oy = 0; oy < s.oh; ++oy)
       for (int64_t ox = 0; ox < s.ow; ++ox)
         for (int64_t f = 0; f < s.f; ++f) {
-          double acc = b[f];
-          for (int64_t i = 0; i < s.kh; ++i)
-            for (int64_t j = 0; j < s.kw; ++j) {
-              int64_t iy, ix;
-              if (!tap(s, oy, ox, i, j, &iy, &ix)) continue;
-              for (int64_t c = 0; c < s.c; ++c)
-                acc += double(x[((n * s.h + iy) * s.w + ix) * s.c + c]) *
-                       w[((i * s.kw + j) * s.c + c) * s.f + f];
-            }
-          if (relu && acc < 0) acc = 0;
           const int64_t o = ((n * s.oh + oy) * s.ow + ox) * s.f + f;
+          const double acc = z[o];
           ASSERT_NEAR(y[o], acc, 1e-4) << "forward at " << n << "," << oy << "," << ox << "," << f;
           const double g = (relu && !(acc > 0)) ? 0.0 : dy[o];
           rdb[f] += g;

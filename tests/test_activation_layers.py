@@ -8,6 +8,7 @@ import fastkeras as fk
 from fastkeras import ops
 from fastkeras.backend import GradientTape, Tensor, gradients
 from gradcheck import away_from, check_grads
+from keras_files import check_keras_file_both_ways
 
 keras3 = pytest.importorskip("keras")
 
@@ -112,13 +113,8 @@ def test_model_with_these_layers_trains_saves_and_loads_in_keras(tmp_path, rng):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    model.save(tmp_path / "m.keras")
-    expected = model.predict(x[:8], verbose=0)
-    theirs = keras3.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(to_numpy(theirs.predict(x[:8], verbose=0)), expected, rtol=1e-5,
-                               atol=1e-6)
-    ours = fk.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(ours.predict(x[:8], verbose=0), expected, rtol=1e-6)
+    check_keras_file_both_ways(model, x[:8], tmp_path, rtol=1e-6, atol=0, keras_atol=1e-6,
+                               back=False)
 
 
 @pytest.mark.parametrize("make_bad, text", [

@@ -8,6 +8,7 @@ import pytest
 import fastkeras as fk
 from fastkeras.backend import Tensor
 from gradcheck import check_grads, leaf
+from keras_files import check_keras_file_both_ways
 
 keras3 = pytest.importorskip("keras")
 
@@ -85,10 +86,6 @@ def test_functional_model_with_embedding_masks(tmp_path, rng):
     assert att.shape == (None, None, 8)
     model.compile(optimizer="adam", loss="mse")
     model.fit(tokens, y, epochs=2, verbose=0)
-    want = model.predict(tokens, verbose=0)
-    model.save(tmp_path / "m.keras")
-    np.testing.assert_allclose(fk.models.load_model(tmp_path / "m.keras").predict(tokens, verbose=0),
-                               want, rtol=1e-5, atol=1e-6)
-    theirs = keras3.saving.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(_numpy(theirs.predict(tokens, verbose=0)), want,
-                               rtol=1e-4, atol=1e-5)
+    # back=False: the file Keras writes again records the Embedding's mask as a NotEqual
+    # operation node, which fastkeras cannot rebuild yet.
+    check_keras_file_both_ways(model, tokens, tmp_path, keras_rtol=1e-4, back=False)

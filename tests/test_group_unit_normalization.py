@@ -8,6 +8,7 @@ import fastkeras as fk
 from fastkeras import ops
 from fastkeras.backend import Tensor
 from gradcheck import check_grads, leaf
+from keras_files import check_keras_file_both_ways
 
 keras3 = pytest.importorskip("keras")
 
@@ -99,12 +100,4 @@ def test_files_both_ways(tmp_path, rng):
                            fk.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     model.fit(x, y, epochs=2, verbose=0)
-    want = model.predict(x, verbose=0)
-    model.save(tmp_path / "m.keras")
-    np.testing.assert_allclose(fk.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),
-                               want, rtol=1e-5, atol=1e-6)
-    theirs = keras3.saving.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(_numpy(theirs.predict(x, verbose=0)), want, rtol=1e-5, atol=1e-5)
-    theirs.save(tmp_path / "k.keras")
-    np.testing.assert_allclose(fk.models.load_model(tmp_path / "k.keras").predict(x, verbose=0),
-                               want, rtol=1e-5, atol=1e-5)
+    check_keras_file_both_ways(model, x, tmp_path)

@@ -6,7 +6,7 @@ import numpy as np
 
 from fastkeras import ops
 from fastkeras.backend import random as fk_random
-from fastkeras.layers.layer import Layer
+from fastkeras.layers.layer import Layer, carried_masks
 
 
 def _mask_array(mask):
@@ -69,8 +69,7 @@ class Attention(Layer):
     def _masks(self, inputs, mask):
         """The explicit masks, else those the input tensors carry (Embedding(mask_zero))."""
         if mask is None:
-            carried = [getattr(t, "_keras_mask", None) for t in inputs]
-            mask = carried if any(m is not None for m in carried) else None
+            mask = carried_masks(inputs)
         self._validate_inputs(inputs, mask)
         return mask
 

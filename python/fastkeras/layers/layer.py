@@ -328,6 +328,16 @@ def dtype_policy_config(dtype):
             "registered_name": None}
 
 
+def carried_masks(inputs):
+    """The masks a list of input tensors carry (from Embedding(mask_zero=True), Masking, ...),
+    None for a tensor without one; None when none carries one (or inputs is not a list). For
+    layers called on several tensors, which `Layer.__call__` does not gather masks for."""
+    if not isinstance(inputs, (list, tuple)):
+        return None
+    masks = [getattr(t, "_keras_mask", None) for t in inputs]
+    return masks if any(m is not None for m in masks) else None
+
+
 def _attach_masks(outputs, masks):
     """Stores each output's mask on the output tensor (where it has none yet)."""
     if masks is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import ops
-from fastkeras.layers.layer import Layer
+from fastkeras.layers.layer import Layer, carried_masks
 
 
 def _shape_text(shape):
@@ -15,11 +15,10 @@ def _shape_text(shape):
 
 def _input_masks(inputs, mask):
     """The inputs' masks as boolean arrays (None where an input has none): `mask` when given,
-    else the masks the input tensors carry (from Embedding(mask_zero=True), Masking, ...)."""
-    if not isinstance(inputs, (list, tuple)):
+    else the masks the input tensors carry; None when there are none."""
+    masks = list(mask) if isinstance(mask, (list, tuple)) else carried_masks(inputs)
+    if masks is None:
         return None
-    masks = list(mask) if isinstance(mask, (list, tuple)) else \
-        [getattr(t, "_keras_mask", None) for t in inputs]
     return [None if m is None else np.asarray(getattr(m, "value", m), dtype=bool)
             for m in masks]
 

@@ -187,7 +187,7 @@ def infer_call(layer, inputs, args=(), kwargs=None):
     first probe's outputs (for their dtypes) and the symbolic output shape(s): batch None, and
     None wherever the output follows a free input dimension."""
     from fastkeras.backend.tape import no_grad
-    kwargs = kwargs or {}
+    kwargs = {k: v for k, v in (kwargs or {}).items() if k != "training"}
 
     def run(size):
         return layer(_probe(inputs, size), *_probe(tuple(args), size), training=False,

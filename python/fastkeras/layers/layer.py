@@ -242,6 +242,11 @@ class Layer:
         if not isinstance(inputs, Tensor):  # the common case (a Tensor) skips these checks
             from fastkeras.layers.input_layer import KerasTensor, symbolic_call
             if _contains(inputs, KerasTensor):
+                # An explicit mask or training flag is part of the recorded call, as in Keras.
+                if mask is not None:
+                    kwargs["mask"] = mask
+                if training is not None:
+                    kwargs["training"] = training
                 return symbolic_call(self, inputs, args, kwargs)
             if isinstance(inputs, Layer):
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) was called on a "

@@ -229,6 +229,7 @@ class Functional(Model):
         return [node.inputs for node in self._call_nodes(layer, node_index)]
 
     def get_config(self):
+        from fastkeras.ops.symbolic import serialize_arg
         from fastkeras.saving.serialization import serialize_layer
         node_index = self._node_indices()
 
@@ -261,8 +262,8 @@ class Functional(Model):
             spec["inbound_nodes"] = [
                 {"args": [_map(node.inputs, tensor_config)] + [_map(a, tensor_config)
                                                                 for a in node.args],
-                 "kwargs": {k: _map(v, tensor_config) for k, v in node.kwargs.items()
-                            if _tensor_argument(v)}}
+                 "kwargs": {k: _map(v, tensor_config) if _tensor_argument(v)
+                            else serialize_arg(v) for k, v in node.kwargs.items()}}
                 for node in self._call_nodes(layer, node_index)]
             layers.append(spec)
 
@@ -366,8 +367,7 @@ class Functional(Model):
                                   for k, v in node.get("kwargs", {}).items()}
                     elif isinstance(node, dict):
                         args = resolve(node.get("args", []), where)
-                        kwargs = {k: v for k, v in resolve(node.get("kwargs", {}), where).items()
-                                  if k not in ("training", "mask")}
+                        kwargs = resolve(node.get("kwargs", {}), where)
                     else:  # legacy tf.keras node: a list of [name, node, index, kwargs]
                         refs = [resolve(ref, where) for ref in node]
                         args, kwargs = [refs[0] if len(refs) == 1 else refs], {}
@@ -460,12 +460,14 @@ class Functional(Model):
                             **_map(node.kwargs, lambda t: values[id(t)]))
             else:
                 args = _map(node.inputs, lambda t: values[id(t)])
-                # The call's positional arguments and its tensor-valued keyword arguments (an
-                # RNN's initial_state) are replayed as well.
+                # The call's positional and keyword arguments (an RNN's initial_state, an
+                # explicit mask, Attention's use_causal_mask) are replayed as well. A training
+                # flag given in the call holds when the model is called without one (Keras).
                 kwargs = {k: _map(v, lambda t: values[id(t)]) for k, v in node.kwargs.items()
-                          if _tensor_argument(v)}
+                          if k != "training"}
                 extra = [_map(a, lambda t: values[id(t)]) for a in node.args]
-                out = layer(args, *extra, training=training, **kwargs)
+                flag = node.kwargs.get("training") if training is None else training
+                out = layer(args, *extra, training=flag, **kwargs)
             # Record every output of this call under the KerasTensors it produced.
             for t in outs:
                 values[id(t)] = out[t._index] if isinstance(out, (list, tuple)) else out

@@ -86,6 +86,6 @@ def test_functional_model_with_embedding_masks(tmp_path, rng):
     assert att.shape == (None, None, 8)
     model.compile(optimizer="adam", loss="mse")
     model.fit(tokens, y, epochs=2, verbose=0)
-    # back=False: the file Keras writes again records the Embedding's mask as a NotEqual
-    # operation node, which fastkeras cannot rebuild yet.
-    check_keras_file_both_ways(model, tokens, tmp_path, keras_rtol=1e-4, back=False)
+    # The file Keras writes again records the Embedding's mask as NotEqual and
+    # ConvertToTensor operation nodes, passed to the layers as `mask=` arguments.
+    check_keras_file_both_ways(model, tokens, tmp_path, keras_rtol=1e-4)

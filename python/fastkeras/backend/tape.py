@@ -155,6 +155,52 @@ class Tensor:
         from fastkeras import ops
         return ops.getitem(self, index)
 
+    # Comparisons and logic give boolean Tensors. `==` and `!=` keep Python's identity meaning
+    # so Tensors stay usable as dict keys and in `in` tests; use ops.equal / ops.not_equal.
+    def __lt__(self, other):
+        from fastkeras import ops
+        return ops.less(self, other)
+
+    def __le__(self, other):
+        from fastkeras import ops
+        return ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        from fastkeras import ops
+        return ops.greater(self, other)
+
+    def __ge__(self, other):
+        from fastkeras import ops
+        return ops.greater_equal(self, other)
+
+    def __and__(self, other):
+        from fastkeras import ops
+        return ops.logical_and(self, other)
+
+    def __rand__(self, other):
+        from fastkeras import ops
+        return ops.logical_and(other, self)
+
+    def __or__(self, other):
+        from fastkeras import ops
+        return ops.logical_or(self, other)
+
+    def __ror__(self, other):
+        from fastkeras import ops
+        return ops.logical_or(other, self)
+
+    def __xor__(self, other):
+        from fastkeras import ops
+        return ops.logical_xor(self, other)
+
+    def __rxor__(self, other):
+        from fastkeras import ops
+        return ops.logical_xor(other, self)
+
+    def __invert__(self):
+        from fastkeras import ops
+        return ops.logical_not(self)
+
 
 def convert_to_tensor(x, dtype=None) -> Tensor:
     """Wraps data (arrays, lists, scalars) as a constant Tensor; Tensors pass through."""

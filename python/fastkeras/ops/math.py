@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
+from fastkeras.backend.tape import Tensor, make_op
+from fastkeras.backend.tape import convert_to_tensor as _convert_to_tensor
 
 __all__ = [
     "abs",
@@ -20,14 +21,26 @@ __all__ = [
     "cos",
     "divide",
     "dot",
+    "equal",
     "erf",
     "exp",
     "expand_dims",
     "expm1",
     "flatten",
     "getitem",
+    "greater",
+    "greater_equal",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "less",
+    "less_equal",
     "log",
     "log1p",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
     "matmul",
     "max",
     "maximum",
@@ -36,6 +49,7 @@ __all__ = [
     "minimum",
     "multiply",
     "negative",
+    "not_equal",
     "ones_like",
     "power",
     "reshape",
@@ -58,12 +72,23 @@ __all__ = [
 
 
 def _t(x) -> Tensor:
-    return convert_to_tensor(x)
+    return _convert_to_tensor(x)
 
 
 def _float(x: Tensor) -> np.ndarray:
     v = x.value
     return v if v.dtype.kind == "f" else v.astype(np.float32)
+
+
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
+    """`x` as a Tensor (Tensors pass through), cast to `dtype` when one is given."""
+    if sparse or ragged:
+        raise ValueError("fastkeras.ops.convert_to_tensor: sparse and ragged tensors are not "
+                         f"supported. Received: sparse={sparse!r}, ragged={ragged!r}")
+    t = _convert_to_tensor(x, dtype)
+    if dtype is not None and t.value.dtype != np.dtype(dtype):
+        return cast(t, dtype)
+    return t
 
 
 def convert_to_numpy(x) -> np.ndarray:
@@ -195,6 +220,63 @@ def erf(x):
     verf = np.vectorize(_erf, otypes=[np.float64])
     return _unary(x, lambda a: verf(a).astype(a.dtype),
                   lambda g, a, o: g * (2 / np.sqrt(np.pi)) * np.exp(-a * a))
+
+
+# Comparisons and logic give boolean tensors, which carry no gradient (as in Keras).
+def _boolean(fn, *xs) -> Tensor:
+    return Tensor(np.asarray(fn(*(convert_to_numpy(x) for x in xs)), dtype=bool))
+
+
+def equal(x1, x2):
+    return _boolean(np.equal, x1, x2)
+
+
+def not_equal(x1, x2):
+    return _boolean(np.not_equal, x1, x2)
+
+
+def greater(x1, x2):
+    return _boolean(np.greater, x1, x2)
+
+
+def greater_equal(x1, x2):
+    return _boolean(np.greater_equal, x1, x2)
+
+
+def less(x1, x2):
+    return _boolean(np.less, x1, x2)
+
+
+def less_equal(x1, x2):
+    return _boolean(np.less_equal, x1, x2)
+
+
+def logical_and(x1, x2):
+    return _boolean(np.logical_and, x1, x2)
+
+
+def logical_or(x1, x2):
+    return _boolean(np.logical_or, x1, x2)
+
+
+def logical_xor(x1, x2):
+    return _boolean(np.logical_xor, x1, x2)
+
+
+def logical_not(x):
+    return _boolean(np.logical_not, x)
+
+
+def isnan(x):
+    return _boolean(np.isnan, x)
+
+
+def isinf(x):
+    return _boolean(np.isinf, x)
+
+
+def isfinite(x):
+    return _boolean(np.isfinite, x)
 
 
 def clip(x, x_min, x_max):

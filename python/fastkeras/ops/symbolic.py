@@ -47,6 +47,19 @@ _SPECS = {
     "sin": ("numpy", "Sin", ()),
     "tanh": ("numpy", "Tanh", ()),
     "where": ("numpy", "Where", ()),
+    "equal": ("numpy", "Equal", ()),
+    "not_equal": ("numpy", "NotEqual", ()),
+    "greater": ("numpy", "Greater", ()),
+    "greater_equal": ("numpy", "GreaterEqual", ()),
+    "less": ("numpy", "Less", ()),
+    "less_equal": ("numpy", "LessEqual", ()),
+    "logical_and": ("numpy", "LogicalAnd", ()),
+    "logical_or": ("numpy", "LogicalOr", ()),
+    "logical_xor": ("numpy", "LogicalXor", ()),
+    "logical_not": ("numpy", "LogicalNot", ()),
+    "isnan": ("numpy", "Isnan", ()),
+    "isinf": ("numpy", "Isinf", ()),
+    "isfinite": ("numpy", "Isfinite", ()),
     "getitem": ("numpy", "GetItem", ()),
     "sum": ("numpy", "Sum", ("axis", "keepdims")),
     "mean": ("numpy", "Mean", ("axis", "keepdims")),
@@ -68,6 +81,7 @@ _SPECS = {
     "pad": ("numpy", "Pad", ("pad_width", "mode"), ("constant_values",)),
     "repeat": ("numpy", "Repeat", ("repeats", "axis")),
     "cast": ("core", "Cast", ("dtype",)),
+    "convert_to_tensor": ("core", "ConvertToTensor", ("dtype", "sparse", "ragged")),
     "erf": ("math", "Erf", ()),
     "relu": ("nn", "Relu", ()),
     "relu6": ("nn", "Relu6", ()),
@@ -317,7 +331,7 @@ def install(namespace: dict, names) -> None:
             namespace[name] = _shape_op(fn)
         elif name in _SPECS:
             namespace[name] = symbolic_dispatch(name, fn)
-        elif name not in ("convert_to_numpy", "convert_to_tensor", "linear"):
+        elif name not in ("convert_to_numpy", "linear"):
             namespace[name] = unsupported_on_symbolic(name, fn)
 
 

@@ -13,7 +13,7 @@ from keras_files import check_keras_file_both_ways
 
 
 def _inbound_kwargs(config, class_name):
-    entry = [e for e in config["layers"] if e["class_name"] == class_name][0]
+    entry = next(e for e in config["layers"] if e["class_name"] == class_name)
     return entry["inbound_nodes"][0]["kwargs"]
 
 

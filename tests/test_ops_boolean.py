@@ -67,7 +67,9 @@ def test_tensor_operators():
     np.testing.assert_array_equal(((a > 1.5) ^ (a > 2.5)).numpy(), [False, True, False])
     np.testing.assert_array_equal((~(a > 1.5)).numpy(), [True, False, False])
     # == and != keep Python's identity meaning, so Tensors work as dict keys.
-    assert {a: 1}[a] == 1 and a == a and not (a != a)
+    b = Tensor(a.numpy().copy())
+    assert {a: 1}[a] == 1 and a in [a] and b not in [a]
+    assert (a == b) is False and (a != b) is True
 
 
 def test_convert_to_tensor_casts_and_rejects_sparse():
@@ -89,7 +91,7 @@ def test_symbolic_calls_record_keras_nodes(name):
     assert type(out._layer).__name__ == CLASS_NAMES[name]
     model = fk.Model([a, b], out)
     config = model.get_config()
-    entry = [e for e in config["layers"] if e["class_name"] == CLASS_NAMES[name]][0]
+    entry = next(e for e in config["layers"] if e["class_name"] == CLASS_NAMES[name])
     assert entry["module"] == "keras.src.ops.numpy"
     rebuilt = fk.Model.from_config(json.loads(json.dumps(config)))
     x = [X1, np.broadcast_to(X2, X1.shape).copy()]
@@ -105,7 +107,8 @@ def test_keras_tensor_operators_record_nodes():
     for t, class_name in checks.items():
         assert type(t._layer).__name__ == class_name
         assert t.dtype == "bool"
-    assert (a == a) is True  # identity, as in Keras
+    b = fk.Input((3,))
+    assert (a == b) is False and a in [a]  # identity, as in Keras
 
 
 def _padding_model():

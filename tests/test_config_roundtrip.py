@@ -31,6 +31,8 @@ LAYER_ARGS = {
     "GRUCell": dict(units=3), "SimpleRNNCell": dict(units=3),
     "GaussianNoise": dict(stddev=0.1), "Rescaling": dict(scale=1 / 255),
     "Normalization": dict(mean=[1.0, 2.0], variance=[4.0, 9.0]),
+    "EinsumDense": dict(equation="ab,bc->ac", output_shape=3, bias_axes="c"),
+    "MultiHeadAttention": dict(num_heads=2, key_dim=3),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),

@@ -32,6 +32,7 @@ from fastkeras.layers.conv2d import (
                                      SeparableConvolution2D,
 )
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Reshape
+from fastkeras.layers.einsum_dense import EinsumDense
 from fastkeras.layers.embedding import Embedding
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.layer import Layer
@@ -54,6 +55,7 @@ from fastkeras.layers.merging import (
                                      multiply,
                                      subtract,
 )
+from fastkeras.layers.multi_head_attention import MultiHeadAttention
 from fastkeras.layers.normalization import (
                                      BatchNormalization,
                                      GroupNormalization,
@@ -77,7 +79,7 @@ from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
-__all__ += ["Attention"]
+__all__ += ["Attention", "EinsumDense", "MultiHeadAttention"]
 __all__ += ["ELU", "GaussianNoise", "Identity", "LeakyReLU", "Normalization", "PReLU", "ReLU",
             "Rescaling", "Softmax"]
 __all__ += ["BatchNormalization", "Cropping1D", "Cropping2D", "GroupNormalization",

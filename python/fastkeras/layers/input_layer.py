@@ -255,7 +255,9 @@ def symbolic_call(layer, inputs, args, kwargs):
                          f"{e}") from e
     layer._output_shape = shapes
     if not was_built:  # built on probe batches: record the symbolic shape
-        layer._build_input_shape = _shapes(inputs)
+        layer._record_build_shapes(_shapes(inputs), _shapes(tuple(args)),
+                                   {k: _shapes(v) for k, v in kwargs.items()
+                                    if _symbolic_leaves(v)})
     node = Node(layer, inputs, kwargs, args)
     layer._inbound_nodes.append(node)
 

@@ -218,6 +218,12 @@ class Layer:
     def call(self, inputs, *args, **kwargs):
         return inputs
 
+    def _record_build_shapes(self, input_shape, arg_shapes, kwarg_shapes):
+        """Keeps the symbolic shape(s) a layer called on KerasTensors was built for (its
+        `build_config`). A layer whose build takes several named shapes keeps a dict of them,
+        which configs write as Keras's `shapes_dict`."""
+        self._build_input_shape = input_shape
+
     def compute_output_shape(self, input_shape):
         """Output shape for an input shape (batch and other dims may be None), by the probe
         runs that calls on KerasTensors use (a free input dim stays None where it shows)."""

@@ -257,7 +257,9 @@ class Functional(Model):
                 spec["registered_name"] = type(layer).__name__ if isinstance(layer, Functional) \
                     else None
             if not isinstance(layer, InputLayer) and layer._build_input_shape is not None:
-                spec["build_config"] = {"input_shape": _json_shape(layer._build_input_shape)}
+                shape = layer._build_input_shape
+                spec["build_config"] = {"shapes_dict": _json_shape(shape)} \
+                    if isinstance(shape, dict) else {"input_shape": _json_shape(shape)}
             spec["name"] = layer.name
             spec["inbound_nodes"] = [
                 {"args": [_map(node.inputs, tensor_config)] + [_map(a, tensor_config)

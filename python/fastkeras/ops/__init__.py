@@ -4,6 +4,7 @@ Each op computes its value with numpy or a C++ kernel and, while gradients are r
 its own backward. Inputs may be Tensors, Variables, numpy arrays or Python numbers.
 """
 
+from fastkeras.ops.einsum import einsum
 from fastkeras.ops.math import *
 from fastkeras.ops.math import __all__ as _math_all
 from fastkeras.ops.nn import *
@@ -13,6 +14,7 @@ from fastkeras.ops.norm import __all__ as _norm_all
 
 __all__ = list(_math_all) + list(_nn_all)
 __all__ += list(_norm_all)
+__all__ += ["einsum"]
 
 # Ops called on KerasTensors (while defining a Functional model) record graph nodes.
 from fastkeras.ops.symbolic import install as _install

@@ -46,7 +46,9 @@ def serialize_layer(layer) -> dict:
         spec["build_config"] = {"input_shape": None}  # built from its graph; as Keras writes it
     elif getattr(layer, "built", False) and build_shape is not None and not _is_builtin(
             cls, {"InputLayer": _builtin_layers().get("InputLayer")}):
-        spec["build_config"] = {"input_shape": _shape_list(build_shape)}
+        spec["build_config"] = {"shapes_dict": {k: _shape_list(v) for k, v in
+                                                build_shape.items()}} \
+            if isinstance(build_shape, dict) else {"input_shape": _shape_list(build_shape)}
     return spec
 
 
@@ -137,14 +139,20 @@ def _build_from_config(obj, build_config):
     if obj.built or not build_config:
         return
     shape = build_config.get("input_shape")
-    if shape is None:
+    named = build_config.get("shapes_dict")
+    if shape is None and not named:
         return
     from fastkeras.layers.layer import Layer
     if type(obj).build is Layer.build:
         return
     try:
-        shape = tuple(shape) if not isinstance(shape[0], list) else [tuple(s) for s in shape]
-        obj.build(shape)
+        if named:  # a build taking several named shapes (query_shape=..., value_shape=...)
+            shape = {k: None if v is None else tuple(v) for k, v in named.items()}
+            obj.build(**shape)
+        else:
+            shape = tuple(shape) if not isinstance(shape[0], list) else \
+                [tuple(s) for s in shape]
+            obj.build(shape)
         # as Layer.__call__ does: a custom build need not set `built` itself
         obj.built = True
         if getattr(obj, "_build_input_shape", None) is None:

@@ -109,3 +109,20 @@ __all__ += [
                                      "SimpleRNNCell",
                                      "TimeDistributed",
 ]
+from fastkeras.layers.extra_layers import (
+                                     ActivityRegularization,
+                                     AdditiveAttention,
+                                     AlphaDropout,
+                                     CategoryEncoding,
+                                     Conv1DTranspose,
+                                     Convolution1DTranspose,
+                                     DepthwiseConv1D,
+                                     GaussianDropout,
+                                     RMSNormalization,
+                                     SeparableConv1D,
+                                     SeparableConvolution1D,
+)
+
+__all__ += ["ActivityRegularization", "AdditiveAttention", "AlphaDropout", "CategoryEncoding",
+            "Conv1DTranspose", "Convolution1DTranspose", "DepthwiseConv1D", "GaussianDropout",
+            "RMSNormalization", "SeparableConv1D", "SeparableConvolution1D"]

@@ -132,6 +132,10 @@ class ProgbarLogger(Callback):
 
     def _start(self, target):
         self.progbar = Progbar(target, verbose=self.verbose)
+        self._done = 0  # steps seen so far (the target when the data's length is unknown)
+
+    def _final(self):
+        return self.params.get("steps") or self._done
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
@@ -139,12 +143,12 @@ class ProgbarLogger(Callback):
         self._start(self.params.get("steps"))
 
     def on_train_batch_end(self, batch, logs=None):
+        self._done = batch + 1
         if logs is not None:
             self.progbar.update(batch + 1, list(logs.items()))
 
     def on_epoch_end(self, epoch, logs=None):
-        self.progbar.update(self.params.get("steps") or 0, list((logs or {}).items()),
-                            finalize=True)
+        self.progbar.update(self._final(), list((logs or {}).items()), finalize=True)
 
     def on_test_begin(self, logs=None):
         if self.model is not None and getattr(self.model, "_in_fit", False):
@@ -154,19 +158,20 @@ class ProgbarLogger(Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         if self._mode == "test" and self.progbar is not None:
+            self._done = batch + 1
             self.progbar.update(batch + 1, list((logs or {}).items()))
 
     def on_test_end(self, logs=None):
         if self._mode == "test" and self.progbar is not None:
-            self.progbar.update(self.params.get("steps") or 0, list((logs or {}).items()),
-                                finalize=True)
+            self.progbar.update(self._final(), list((logs or {}).items()), finalize=True)
             self._mode = "train"
 
     def on_predict_begin(self, logs=None):
         self._start(self.params.get("steps"))
 
     def on_predict_batch_end(self, batch, logs=None):
+        self._done = batch + 1
         self.progbar.update(batch + 1)
 
     def on_predict_end(self, logs=None):
-        self.progbar.update(self.params.get("steps") or 0, finalize=True)
+        self.progbar.update(self._final(), finalize=True)

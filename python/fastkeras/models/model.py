@@ -4,6 +4,9 @@ gradient, backward replays it, the optimizer updates in place."""
 
 from __future__ import annotations
 
+import itertools
+import warnings
+
 import numpy as np
 
 from fastkeras.backend import random as fk_random
@@ -15,6 +18,7 @@ from fastkeras.layers.layer import Layer
 from fastkeras.models.compile_utils import flatten_outputs as _leaves
 from fastkeras.models.compile_utils import metric_values, structure_values
 from fastkeras.trainers import data as data_mod
+from fastkeras.trainers import py_dataset
 from fastkeras.trainers.dense_chain import DenseChain
 
 
@@ -241,6 +245,14 @@ class Model(Layer):
             validation_batch_size=None, validation_freq=1):
         self._check_compiled()
         verbose = self._verbose(verbose)
+        if py_dataset.is_batch_source(x):  # a PyDataset or a generator hands out batches
+            if validation_split:
+                raise ValueError("`validation_split` is only supported for Tensors or NumPy "
+                                 f"arrays. Found: x={type(x).__name__}")
+            return self._fit_loop(
+                _source(x, y, sample_weight, class_weight, shuffle), epochs, verbose,
+                callbacks, validation_data, initial_epoch, steps_per_epoch, validation_steps,
+                validation_batch_size or batch_size, validation_freq)
         x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
         sample_weight = data_mod.to_arrays(sample_weight)
         if x is None:
@@ -250,18 +262,30 @@ class Model(Layer):
                 (x, y, sample_weight), validation_split)
             validation_data = (vx, vy, vsw)
         if class_weight is not None:
-            cw = data_mod.class_weight_to_sample_weight(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
-        if validation_data is not None and (not isinstance(validation_data, (tuple, list))
-                                            or len(validation_data) not in (2, 3)):
+            if sample_weight is not None:
+                raise ValueError(data_mod.CLASS_AND_SAMPLE_WEIGHT)
+            sample_weight = data_mod.class_weight_to_sample_weight(y, class_weight)
+        batches = data_mod.BatchIterator(x, y, sample_weight, 32 if batch_size is None else batch_size,
+                                         shuffle=bool(shuffle),
+                                         rng=fk_random.generator())
+        return self._fit_loop(batches, epochs, verbose, callbacks, validation_data,
+                              initial_epoch, steps_per_epoch, validation_steps,
+                              validation_batch_size or batch_size, validation_freq)
+
+    def _fit_loop(self, batches, epochs, verbose, callbacks, validation_data, initial_epoch,
+                  steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
+        """The epochs of `fit` over `batches` (a BatchIterator over arrays, or the batches of a
+        PyDataset or generator, whose `steps` may be None: as many as it gives)."""
+        if validation_data is not None and not py_dataset.is_batch_source(validation_data) and (
+                not isinstance(validation_data, (tuple, list))
+                or len(validation_data) not in (2, 3)):
             length = len(validation_data) if hasattr(validation_data, "__len__") else "?"
             raise ValueError("`validation_data` should be a tuple (x_val, y_val) or "
                              "(x_val, y_val, val_sample_weight). Received: "
                              f"{type(validation_data).__name__} of length {length}")
-        batches = data_mod.BatchIterator(x, y, sample_weight, 32 if batch_size is None else batch_size,
-                                         shuffle=bool(shuffle),
-                                         rng=fk_random.generator())
-        steps = batches.steps if steps_per_epoch is None else min(batches.steps, steps_per_epoch)
+        steps = batches.steps if steps_per_epoch is None else \
+            steps_per_epoch if batches.steps is None else min(batches.steps, steps_per_epoch)
+        source = not isinstance(batches, data_mod.BatchIterator)
         cbs, history = self._make_callbacks(callbacks, verbose, epochs, steps, True)
         history.history = {}
         # Per-batch logs cost a metric evaluation per step: build them only for callbacks that
@@ -286,9 +310,8 @@ class Model(Layer):
                 variables = self.trainable_weights if self.built else None
                 self._penalties_on = self._any_penalties() if self.built else None
                 chain = DenseChain.plan(self, variables)
-                for step, (bx, by, bsw) in enumerate(batches):
-                    if step >= steps:
-                        break
+                epoch_batches = batches if steps is None else itertools.islice(batches, steps)
+                for step, (bx, by, bsw) in enumerate(epoch_batches):
                     cbs.on_train_batch_begin(step)
                     if self._metrics is None:
                         self._resolve_metrics(by, self._peek_output(bx))
@@ -308,14 +331,24 @@ class Model(Layer):
                     cbs.on_train_batch_end(step, batch_logs)
                     if self.stop_training:
                         break
+                if source:
+                    batches.end_epoch()
+                    if not seen:
+                        warnings.warn("Your input ran out of data; interrupting training. Make "
+                                      "sure that your dataset or generator can generate at "
+                                      "least `steps_per_epoch * epochs` batches.", stacklevel=2)
+                        break
                 logs = self._logs(loss_sum / seen) if seen else {}
                 epoch_logs = dict(logs)
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                    vx, vy = validation_data[0], validation_data[1]
-                    vsw = validation_data[2] if len(validation_data) == 3 else None
-                    val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size or 32,
+                    if py_dataset.is_batch_source(validation_data):
+                        vx, vy, vsw = validation_data, None, None
+                    else:
+                        vx, vy = validation_data[0], validation_data[1]
+                        vsw = validation_data[2] if len(validation_data) == 3 else None
+                    val = self.evaluate(vx, vy, batch_size=validation_batch_size or 32,
                                         sample_weight=vsw, verbose=0, return_dict=True,
-                                        _callbacks=cbs)
+                                        steps=validation_steps, _callbacks=cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 training_logs = epoch_logs
@@ -336,10 +369,14 @@ class Model(Layer):
                  steps=None, callbacks=None, return_dict=False, _callbacks=None, **kwargs):
         self._check_compiled()
         verbose = self._verbose(verbose)
-        x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
-        sample_weight = data_mod.to_arrays(sample_weight)
-        batches = data_mod.BatchIterator(x, y, sample_weight, batch_size or 32)
-        n_steps = batches.steps if steps is None else min(steps, batches.steps)
+        if py_dataset.is_batch_source(x):
+            batches = _source(x, y, sample_weight, None, False)
+        else:
+            x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)
+            sample_weight = data_mod.to_arrays(sample_weight)
+            batches = data_mod.BatchIterator(x, y, sample_weight, batch_size or 32)
+        n_steps = batches.steps if steps is None else \
+            steps if batches.steps is None else min(steps, batches.steps)
         if _callbacks is not None:
             cbs = _callbacks
         else:
@@ -356,9 +393,8 @@ class Model(Layer):
         cbs.on_test_begin()
         loss_sum, seen, logs = 0.0, 0, {}
         chain = DenseChain.plan(self, None, training=False)
-        for step, (bx, by, bsw) in enumerate(batches):
-            if step >= n_steps:
-                break
+        for step, (bx, by, bsw) in enumerate(
+                batches if n_steps is None else itertools.islice(batches, n_steps)):
             cbs.on_test_batch_begin(step)
             if self._metrics is None:
                 self._resolve_metrics(by, self._peek_output(bx))
@@ -372,6 +408,8 @@ class Model(Layer):
             cbs.on_test_batch_end(step, logs)
             if self.stop_evaluating:
                 break
+        if not isinstance(batches, data_mod.BatchIterator):
+            batches.end_epoch()
         logs = self._logs(loss_sum / seen) if seen else {}
         cbs.on_test_end(logs)
         if saved is not None and _callbacks is not None:
@@ -389,7 +427,9 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = self._verbose(verbose)
-        x = data_mod.to_arrays(x)
+        source = py_dataset.is_batch_source(x)
+        if not source:
+            x = data_mod.to_arrays(x)
         chain = DenseChain.plan(self, None, training=False, with_loss=False)
         if (not verbose and not callbacks and steps is None and isinstance(x, np.ndarray)
                 and 0 < len(x) <= (batch_size or 32)):
@@ -400,16 +440,17 @@ class Model(Layer):
             with no_grad():
                 out = self(x, training=False)
             return out.value.copy() if isinstance(out, Tensor) else _copied(out)
-        batches = data_mod.BatchIterator(x, None, None, batch_size or 32)
-        n_steps = batches.steps if steps is None else min(steps, batches.steps)
+        batches = _source(x, None, None, None, False) if source else \
+            data_mod.BatchIterator(x, None, None, batch_size or 32)
+        n_steps = batches.steps if steps is None else \
+            steps if batches.steps is None else min(steps, batches.steps)
         cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
         self.stop_predicting = False
         cbs.on_predict_begin()
         outputs = []
         with no_grad():
-            for step, (bx, _, _) in enumerate(batches):
-                if step >= n_steps:
-                    break
+            for step, (bx, _, _) in enumerate(
+                    batches if n_steps is None else itertools.islice(batches, n_steps)):
                 cbs.on_predict_batch_begin(step)
                 out = None if chain is None else chain.predict_step(bx)
                 if out is None:
@@ -419,6 +460,8 @@ class Model(Layer):
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
                 if self.stop_predicting:
                     break
+        if source:
+            batches.end_epoch()
         cbs.on_predict_end()
         if not outputs:
             raise ValueError("Unexpected result of `predict`: no batches were processed "
@@ -534,3 +577,10 @@ class Model(Layer):
     def load_weights(self, filepath, skip_mismatch=False):
         from fastkeras.saving import weights_h5
         weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+def _source(x, y, sample_weight, class_weight, shuffle):
+    """The numpy batches of a PyDataset or generator `x`."""
+    return py_dataset.batch_source(x, y, sample_weight, class_weight, shuffle,
+                                   fk_random.generator(), data_mod.to_arrays,
+                                   data_mod.class_weight_to_sample_weight)

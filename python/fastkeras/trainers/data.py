@@ -87,6 +87,9 @@ def train_validation_split(arrays, validation_split):
     return train, val
 
 
+CLASS_AND_SAMPLE_WEIGHT = "You cannot use `class_weight` and `sample_weight` at the same time."
+
+
 def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
     """Per-sample weights from a {class: weight} dict (integer labels or one-hot rows)."""
     if isinstance(y, (list, tuple, dict)):

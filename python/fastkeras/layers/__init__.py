@@ -126,3 +126,17 @@ from fastkeras.layers.extra_layers import (
 __all__ += ["ActivityRegularization", "AdditiveAttention", "AlphaDropout", "CategoryEncoding",
             "Conv1DTranspose", "Convolution1DTranspose", "DepthwiseConv1D", "GaussianDropout",
             "RMSNormalization", "SeparableConv1D", "SeparableConvolution1D"]
+from fastkeras.layers.image_preprocessing import (
+                                     CenterCrop,
+                                     RandomBrightness,
+                                     RandomContrast,
+                                     RandomCrop,
+                                     RandomFlip,
+                                     RandomRotation,
+                                     RandomTranslation,
+                                     RandomZoom,
+                                     Resizing,
+)
+
+__all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]

@@ -190,7 +190,7 @@ def test_random_draws_applied_as_keras_applies_them(case, data_format, rng):
 
 # --- randomness ---------------------------------------------------------------------------
 
-def _draws(layer, n=400, shape=(400, 8, 10, 3)):
+def _draws(layer, shape):
     return layer._draw(np.random.default_rng(0), shape)
 
 
@@ -278,6 +278,21 @@ def test_inference_passes_inputs_through_as_keras(name, args, dtype, rng):
     assert ours.dtype == theirs.dtype and ours.shape == theirs.shape == x.shape
     np.testing.assert_array_equal(ours, x)
     np.testing.assert_array_equal(theirs, x)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Resizing", (4, 6)), ("CenterCrop", (4, 6)), ("RandomCrop", (4, 6)), ("RandomFlip", ()),
+    ("RandomRotation", (0.3,)), ("RandomZoom", (0.3,)), ("RandomTranslation", (0.2, 0.2)),
+    ("RandomContrast", (0.5,)), ("RandomBrightness", ((0.05, 0.05),)),
+])
+@pytest.mark.parametrize("dtype", ["float64", "uint8"])
+def test_output_dtypes_while_training_match_keras(name, args, dtype, rng):
+    # float64 images come out in the layer's float32; uint8 ones as each Keras layer does
+    x = (_images(rng) * 200).astype(dtype)
+    ours, theirs = _both(name, x, *args, training=True)
+    assert ours.dtype == theirs.dtype
+    if name == "RandomBrightness":  # a fixed offset: 0.05 * 255 truncated to 12 for uint8
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
 def test_training_defaults_to_true_and_models_pass_the_flag(rng):

@@ -4,6 +4,7 @@ Layer base class (naming, weights, trainable, losses, configs, errors)."""
 import numpy as np
 import pytest
 
+import fastkeras as keras
 from fastkeras import ops, regularizers
 from fastkeras.backend import GradientTape, Tensor, Variable, gradients
 from fastkeras.backend import random as fk_random
@@ -689,12 +690,42 @@ def test_add_weight_regularizer_in_losses():
 
 
 def test_activity_regularizer_loss_matches_keras3(rng):
-    """Keras 3 adds `activity_regularizer(output)` as the loss (no division by the batch)."""
+    """Keras 3.15 adds `activity_regularizer(output) / batch_size` as the loss."""
     layer = Dense(3, activity_regularizer=regularizers.L2(0.1), kernel_initializer="ones")
     x = rng.standard_normal((4, 2)).astype(np.float32)
     y = layer(x).numpy().astype(np.float64)
     (loss,) = layer.losses
-    np.testing.assert_allclose(float(loss), 0.1 * np.sum(y ** 2), rtol=1e-5)
+    np.testing.assert_allclose(float(loss), 0.1 * np.sum(y ** 2) / 4, rtol=1e-5)
+    keras3 = pytest.importorskip("keras")
+    theirs = keras3.layers.Dense(3, activity_regularizer=keras3.regularizers.L2(0.1),
+                                 kernel_initializer="ones")
+    theirs(x)
+    np.testing.assert_allclose(float(loss), float(keras3.ops.convert_to_numpy(
+        theirs.losses[0])), rtol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.layers.Conv2D(2, 3, activity_regularizer="l2"),
+    lambda lib: lib.layers.Conv2DTranspose(2, 3, activity_regularizer="l1"),
+    lambda lib: lib.layers.DepthwiseConv2D(3, activity_regularizer="l2"),
+    lambda lib: lib.layers.SeparableConv2D(2, 3, activity_regularizer="l2"),
+    lambda lib: lib.layers.LSTM(3, return_state=True, activity_regularizer="l2"),
+    lambda lib: lib.layers.Embedding(5, 2, activity_regularizer="l1"),
+])
+def test_every_layer_adds_activity_losses_as_keras3(make, rng):
+    keras3 = pytest.importorskip("keras")
+    theirs, ours = make(keras3), make(keras)
+    x = rng.integers(0, 5, (3, 4)) if isinstance(ours, keras.layers.Embedding) else \
+        rng.standard_normal((3, 6, 5) if isinstance(ours, keras.layers.LSTM)
+                            else (3, 6, 6, 2)).astype(np.float32)
+    theirs(x)
+    ours(x)
+    ours.set_weights([keras3.ops.convert_to_numpy(w) for w in theirs.weights])
+    theirs(x)
+    ours(x)
+    want = [float(keras3.ops.convert_to_numpy(v)) for v in theirs.losses]
+    np.testing.assert_allclose([float(np.asarray(v.value)) for v in ours.losses], want,
+                               rtol=1e-5)
 
 
 def test_activity_regularizer_replaced_each_call(rng):

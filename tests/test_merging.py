@@ -124,3 +124,38 @@ def test_merge_layers_combine_masks_as_keras():
         results.append([np.asarray(o) for o in model.predict([t1, t2], verbose=0)])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_custom_layer_on_a_list_receives_its_inputs_masks_as_keras():
+    """A layer called on a list gets `mask=[mask of each input]` (None for an unmasked one),
+    and its output the first input's mask, as Keras's Layer.__call__ does."""
+    k3 = pytest.importorskip("keras")
+
+    def build(lib):
+        class MaskedSum(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.supports_masking = True
+
+            def call(self, inputs, mask=None):
+                a, b = inputs
+                if mask is None:  # (no masks while the output shape is inferred)
+                    return lib.ops.sum(a + b, axis=1)
+                assert mask[1] is None
+                keep = lib.ops.expand_dims(lib.ops.cast(mask[0], "float32"), -1)
+                return lib.ops.sum((a + b) * keep, axis=1)
+
+            def compute_mask(self, inputs, mask=None):
+                return None
+
+        inp = lib.Input((None,), dtype="int32")
+        masked = lib.layers.Embedding(10, 3, mask_zero=True)(inp)
+        plain = lib.layers.Embedding(10, 3)(inp)
+        return lib.Model(inp, MaskedSum()([masked, plain]))
+
+    theirs, ours = build(k3), build(keras)
+    ours.set_weights([k3.ops.convert_to_numpy(w) for w in theirs.weights])
+    tokens = np.array([[1, 2, 0, 0], [3, 0, 0, 0], [4, 5, 6, 7]])
+    np.testing.assert_allclose(ours.predict(tokens, verbose=0),
+                               k3.ops.convert_to_numpy(theirs.predict(tokens, verbose=0)),
+                               rtol=1e-6, atol=1e-7)

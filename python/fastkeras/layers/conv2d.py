@@ -173,8 +173,6 @@ class Conv2D(Layer):
             y = ops.concatenate(parts, axis=-1)
         if not fuse_relu and self.activation is not activations_mod.linear:
             y = self.activation(y)
-        if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(y)]
         return _from_nhwc(y, self.data_format)
 
     def get_config(self):

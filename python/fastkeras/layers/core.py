@@ -96,8 +96,6 @@ class Dense(Layer):
             y = ops.reshape(y, lead + (self.units,))
         if not fuse_relu and self.activation is not activations_mod.linear:
             y = self.activation(y)
-        if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(y)]
         return y
 
     def get_config(self):

@@ -162,8 +162,6 @@ class EinsumDense(Layer):
             y = ops.add(y, self.bias)
         if self.activation is not activations_mod.linear:
             y = self.activation(y)
-        if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(y)]
         return y
 
     def compute_output_shape(self, input_shape):

@@ -82,10 +82,7 @@ class Embedding(Layer):
         return ids
 
     def call(self, inputs):
-        out = rnn_ops.embedding_lookup(self.embeddings, self._ids(inputs))
-        if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(out)]
-        return out
+        return rnn_ops.embedding_lookup(self.embeddings, self._ids(inputs))
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:

@@ -29,21 +29,6 @@ from fastkeras.layers.normalization import _as_float, _incompatible
 from fastkeras.ops.conv import depthwise_conv2d
 from fastkeras.ops.conv2d import conv2d, conv2d_transpose, conv_output_length
 
-
-def add_activity_losses(layer, outputs):
-    """Stores `layer.activity_regularizer` of each output as the layer's activity losses
-    (which `Layer.losses`, and so the training loss, include), each divided by its output's
-    batch size as Keras 3 does (a zero batch gives zero)."""
-    losses = []
-    for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
-        loss = layer.activity_regularizer(out)
-        if out.ndim > 0:
-            batch = out.shape[0]
-            loss = ops.divide(loss, float(batch)) if batch else ops.multiply(loss, 0.0)
-        losses.append(loss)
-    layer._activity_losses = losses
-
-
 # --- noise and regularization layers --------------------------------------------------------
 
 
@@ -123,7 +108,6 @@ class ActivityRegularization(Layer):
         self.supports_masking = True
 
     def call(self, inputs):
-        add_activity_losses(self, inputs)
         return inputs
 
     def compute_output_shape(self, input_shape):
@@ -222,12 +206,10 @@ class _Sequence1D:
 
     def _finish(self, y):
         """The 2-D output (batch, 1, steps, channels) as the layer's output: activation,
-        activity losses, data_format."""
+        data_format."""
         y = ops.squeeze(y, 1)
         if self.activation is not activations_mod.linear:
             y = self.activation(y)
-        if self.activity_regularizer is not None:
-            add_activity_losses(self, y)
         return _from_nwc(y, self.data_format)
 
     def get_config(self):

@@ -58,6 +58,7 @@ class Layer:
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         batch_size = kwargs.pop("batch_size", None)
         kwargs.pop("autocast", None)
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
         kwargs.pop("input_length", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}.__init__() got unexpected keyword "
@@ -83,6 +84,9 @@ class Layer:
             self._input_shape_arg = None
         self._build_input_shape = None
         self._output_shape = None
+        # A penalty on the outputs, added to the losses after every call (Keras's
+        # `activity_regularizer`; layers that take the argument set it themselves too).
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self._call_has_training = "training" in inspect.signature(self.call).parameters
         self._call_has_mask = "mask" in inspect.signature(self.call).parameters
         self._inbound_nodes = []
@@ -264,11 +268,16 @@ class Layer:
             self._maybe_build(inputs)
         if self._call_has_training:
             kwargs["training"] = training
-        if mask is None and isinstance(inputs, Tensor):
-            mask = inputs._keras_mask  # a mask travels on the tensor (Embedding, Masking)
+        if mask is None:  # a mask travels on the tensor (Embedding, Masking)
+            if isinstance(inputs, Tensor):
+                mask = inputs._keras_mask
+            else:  # as Keras: a list input gives the list of its tensors' masks
+                mask = carried_masks(inputs)
         if self._call_has_mask and mask is not None:
             kwargs["mask"] = mask
         outputs = self.call(inputs, *args, **kwargs)
+        if self.activity_regularizer is not None:
+            add_activity_losses(self, outputs)
         if self.supports_masking and (mask is not None or
                                       type(self).compute_mask is not Layer.compute_mask):
             _attach_masks(outputs, self.compute_mask(inputs, mask))
@@ -339,10 +348,30 @@ def dtype_policy_config(dtype):
             "registered_name": None}
 
 
+def add_activity_losses(layer, outputs):
+    """`layer.activity_regularizer` of each output, divided by that output's batch size as
+    Keras 3 does (a zero batch gives zero), as the layer's activity losses: `Layer.losses`,
+    and so the training loss, include them. Each call replaces the last call's."""
+    losses = []
+    flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    for out in flat:
+        if isinstance(out, (list, tuple)):
+            add_activity_losses(layer, out)
+            losses.extend(layer._activity_losses)
+            continue
+        loss = layer.activity_regularizer(out)
+        if out.ndim > 0:
+            batch = out.shape[0]
+            loss = loss / float(batch) if batch else loss * 0.0
+        losses.append(loss)
+    layer._activity_losses = losses
+
+
 def carried_masks(inputs):
     """The masks a list of input tensors carry (from Embedding(mask_zero=True), Masking, ...),
-    None for a tensor without one; None when none carries one (or inputs is not a list). For
-    layers called on several tensors, which `Layer.__call__` does not gather masks for."""
+    None for a tensor without one; None when none carries one (or inputs is not a list).
+    `Layer.__call__` passes them as `mask`; layers whose `compute_mask` may be called without
+    one fall back to them too."""
     if not isinstance(inputs, (list, tuple)):
         return None
     masks = [getattr(t, "_keras_mask", None) for t in inputs]
@@ -358,6 +387,8 @@ def _attach_masks(outputs, masks):
         for out, m in zip(outputs, masks):
             _attach_masks(out, m)
     elif isinstance(outputs, Tensor) and outputs._keras_mask is None:
+        if isinstance(masks, (list, tuple)):  # as Keras: flat outputs pair with flat masks
+            masks = masks[0] if masks else None
         outputs._keras_mask = masks
 
 

@@ -403,13 +403,6 @@ class _CellLayer(RNN):
                          zero_output_for_mask=zero_output_for_mask, **layer_kwargs)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
 
-    def call(self, sequences, initial_state=None, mask=None, training=None):
-        out = super().call(sequences, initial_state=initial_state, mask=mask, training=training)
-        if self.activity_regularizer is not None:  # on every output, as Keras
-            outs = out if isinstance(out, (list, tuple)) else [out]
-            self._activity_losses = [self.activity_regularizer(o) for o in outs]
-        return out
-
     def __getattr__(self, name):
         # The cell's arguments read as the layer's (layer.activation, layer.dropout, ...).
         cell = self.__dict__.get("cell")

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 
 import numpy as np
 
 from fastkeras import ops
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
+from fastkeras.layers.input_layer import inferring_shapes
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.reshaping import standardize_data_format
 
@@ -240,17 +240,6 @@ def _flip_selected(x, flags, axes):
 
 
 # --- argument checks ----------------------------------------------------------------------
-
-def _inferring_shapes():
-    """Whether this call is one of the probe calls that infer a symbolic output shape."""
-    from fastkeras.layers.input_layer import infer_call
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is infer_call.__code__:
-            return True
-        frame = frame.f_back
-    return False
-
 
 def _check_size(value, arg, layer):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
@@ -521,7 +510,7 @@ class RandomCrop(_RandomImageLayer):
     def call(self, inputs, training=None):
         # Symbolic shapes are inferred on inference-mode probe calls; those get the cropped
         # shape that Keras declares (compute_output_shape) rather than the pass-through one.
-        self._symbolic = not training and training is not None and _inferring_shapes()
+        self._symbolic = not training and training is not None and inferring_shapes()
         try:
             return super().call(inputs, training=True if self._symbolic else training)
         finally:

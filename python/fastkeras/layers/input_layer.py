@@ -220,6 +220,15 @@ def _agree(a, b):
     return tuple(u if u == v else None for u, v in zip(a, b))
 
 
+_inferring = [0]  # depth of nested infer_call runs
+
+
+def inferring_shapes() -> bool:
+    """Whether the current call is one of the probe calls that infer a symbolic output shape
+    (a layer whose inference-mode output has another shape than it declares can check)."""
+    return _inferring[0] > 0
+
+
 def infer_call(layer, inputs, args=(), kwargs=None):
     """Runs `layer` on zero probes of symbolic `inputs` (building it if needed). Returns the
     first probe's outputs (for their dtypes) and the symbolic output shape(s): batch None, and
@@ -231,11 +240,15 @@ def infer_call(layer, inputs, args=(), kwargs=None):
         return layer(_probe(inputs, size), *_probe(tuple(args), size), training=False,
                      **_probe(kwargs, size))
 
-    with no_grad():
-        out = run(_PROBE_SIZES[0])
-        shapes = _none_batch(out)
-        if _free_dims((inputs, args, kwargs)):
-            shapes = _agree(shapes, _none_batch(run(_PROBE_SIZES[1])))
+    _inferring[0] += 1
+    try:
+        with no_grad():
+            out = run(_PROBE_SIZES[0])
+            shapes = _none_batch(out)
+            if _free_dims((inputs, args, kwargs)):
+                shapes = _agree(shapes, _none_batch(run(_PROBE_SIZES[1])))
+    finally:
+        _inferring[0] -= 1
     return out, shapes
 
 

@@ -262,6 +262,69 @@ def get(identifier):
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
 
 
+def _custom(name, custom_objects):
+    from fastkeras.saving import object_registry
+    return object_registry.get_registered_object(name, custom_objects)
+
+
+def deserialize(config, custom_objects=None):
+    """An initializer from `serialize`'s dict (`{"class_name", "config", ...}`) or a name
+    ('glorot_uniform', 'GlorotUniform'). `custom_objects` (and the registered custom objects)
+    are looked up first. Unknown names raise a ValueError naming them."""
+    if isinstance(config, str):
+        obj = _custom(config, custom_objects)
+        if obj is None:
+            obj = _ALIASES.get(config.lower()) or _CLASSES.get(config)
+        if obj is None:
+            raise ValueError(f"Could not deserialize initializer: unknown name '{config}'. "
+                             f"Expected one of {sorted(_ALIASES)} or a name in "
+                             "`custom_objects`.")
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("Could not deserialize initializer: expected a dict with keys "
+                         f"'class_name' and 'config', or a name. Received: config={config!r}")
+    name = config["class_name"]
+    if name == "function":  # a plain function, by (registered) name
+        fn_name = config.get("config")
+        obj = _custom(config.get("registered_name"), custom_objects) or _custom(
+            fn_name, custom_objects)
+        if obj is None:
+            raise ValueError(f"Could not deserialize initializer: unknown function "
+                             f"'{fn_name}'. Pass it in `custom_objects`.")
+        return obj
+    cls = _custom(config.get("registered_name"), custom_objects) or _custom(
+        name, custom_objects) or _CLASSES.get(name) or _ALIASES.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"Could not deserialize initializer: unknown class_name '{name}'. "
+                         f"Expected one of {sorted(_CLASSES)} or a class in "
+                         "`custom_objects`.")
+    inner = config.get("config") or {}
+    if not isinstance(cls, type):
+        return cls
+    return cls.from_config(dict(inner)) if hasattr(cls, "from_config") else cls(**inner)
+
+
 def serialize(init):
     return {"module": "keras.initializers", "class_name": type(init).__name__,
             "config": init.get_config(), "registered_name": None}
+
+
+# Keras 3 exposes every built-in initializer class under a snake_case name too (the class
+# itself, not a function), and the Identity/Orthogonal classes under longer names.
+zeros = Zeros
+ones = Ones
+constant = Constant
+random_normal = RandomNormal
+random_uniform = RandomUniform
+truncated_normal = TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform = GlorotUniform
+glorot_normal = GlorotNormal
+he_normal = HeNormal
+he_uniform = HeUniform
+lecun_normal = LecunNormal
+lecun_uniform = LecunUniform
+orthogonal = Orthogonal
+OrthogonalInitializer = Orthogonal
+identity = Identity
+IdentityInitializer = Identity

@@ -96,6 +96,43 @@ def get(identifier):
     raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
 
 
+def deserialize(config, custom_objects=None):
+    """A regularizer from `serialize`'s dict (`{"class_name", "config", ...}`) or a name
+    ('l2', 'L1L2'). `custom_objects` (and the registered custom objects) are looked up first.
+    Unknown names raise a ValueError naming them."""
+    from fastkeras.saving import object_registry
+
+    def custom(name):
+        return object_registry.get_registered_object(name, custom_objects)
+
+    if isinstance(config, str):
+        obj = custom(config) or _BY_NAME.get(config.lower()) or _CLASSES.get(config)
+        if obj is None:
+            raise ValueError(f"Could not deserialize regularizer: unknown name '{config}'. "
+                             f"Expected one of {sorted(_CLASSES)} or a name in "
+                             "`custom_objects`.")
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("Could not deserialize regularizer: expected a dict with keys "
+                         f"'class_name' and 'config', or a name. Received: config={config!r}")
+    name = config["class_name"]
+    if name == "function":
+        obj = custom(config.get("registered_name")) or custom(config.get("config"))
+        if obj is None:
+            raise ValueError("Could not deserialize regularizer: unknown function "
+                             f"'{config.get('config')}'. Pass it in `custom_objects`.")
+        return obj
+    cls = (custom(config.get("registered_name")) or custom(name) or _CLASSES.get(name)
+           or _BY_NAME.get(str(name).lower()))
+    if cls is None:
+        raise ValueError(f"Could not deserialize regularizer: unknown class_name '{name}'. "
+                         f"Expected one of {sorted(_CLASSES)} or a class in "
+                         "`custom_objects`.")
+    if not isinstance(cls, type):
+        return cls
+    return cls.from_config(dict(config.get("config") or {}))
+
+
 def serialize(reg):
     return {"module": "keras.regularizers", "class_name": type(reg).__name__,
             "config": reg.get_config(), "registered_name": None}

@@ -16,9 +16,12 @@ from fastkeras.backend.tape import Tensor
 
 __all__ = [
     "CosineDecay",
+    "CosineDecayRestarts",
     "ExponentialDecay",
+    "InverseTimeDecay",
     "LearningRateSchedule",
     "PiecewiseConstantDecay",
+    "PolynomialDecay",
     "deserialize",
     "get",
     "serialize",
@@ -215,11 +218,147 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
+class PolynomialDecay(LearningRateSchedule):
+    """From `initial_learning_rate` to `end_learning_rate` along a polynomial of degree `power`
+    over `decay_steps` steps:
+    `(initial - end) * (1 - step / decay_steps) ** power + end`, the step clipped at
+    `decay_steps`. With `cycle=True` the step is not clipped: `decay_steps` grows to the first
+    multiple of itself at or above the step (1 x at step 0), so the decay restarts."""
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
+                 cycle=False, name="PolynomialDecay"):
+        for arg, value in (("initial_learning_rate", initial_learning_rate),
+                           ("decay_steps", decay_steps),
+                           ("end_learning_rate", end_learning_rate), ("power", power)):
+            _require_number(value, arg, "PolynomialDecay")
+        if decay_steps <= 0:
+            raise ValueError(f"Argument `decay_steps` must be > 0. Received: "
+                             f"decay_steps={decay_steps}")
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+
+    def __call__(self, step):
+        initial = _f32(self.initial_learning_rate)
+        end = _f32(self.end_learning_rate)
+        s = _f32(_step_value(step, "PolynomialDecay"))
+        span = _f32(self.decay_steps)
+        if self.cycle:
+            span = span * (_f32(1.0) if s == 0 else np.ceil(s / span))
+        else:
+            s = np.minimum(s, span)
+        fraction = s / span
+        return float((initial - end) * np.power(_f32(1.0) - fraction, _f32(self.power)) + end)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`; with `staircase=True`
+    the ratio `step / decay_steps` is floored."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="InverseTimeDecay"):
+        _require_number(initial_learning_rate, "initial_learning_rate", "InverseTimeDecay")
+        _require_number(decay_steps, "decay_steps", "InverseTimeDecay")
+        _require_number(decay_rate, "decay_rate", "InverseTimeDecay")
+        if decay_steps <= 0:
+            raise ValueError(f"Argument `decay_steps` must be > 0. Received: "
+                             f"decay_steps={decay_steps}")
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step):
+        s = _f32(_step_value(step, "InverseTimeDecay"))
+        p = s / _f32(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return float(_f32(self.initial_learning_rate) / (_f32(1.0) + _f32(self.decay_rate) * p))
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR). The first period lasts `first_decay_steps`
+    steps; each next one is `t_mul` times longer and starts from `m_mul` times the previous
+    period's initial rate. Within a period, at fraction `f` of it, the rate is
+    `initial_learning_rate * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi * f)) + alpha)`
+    where `i` counts the restarts so far."""
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0,
+                 alpha=0.0, name="SGDRDecay"):
+        for arg, value in (("initial_learning_rate", initial_learning_rate),
+                           ("first_decay_steps", first_decay_steps), ("t_mul", t_mul),
+                           ("m_mul", m_mul), ("alpha", alpha)):
+            _require_number(value, arg, "CosineDecayRestarts")
+        if first_decay_steps <= 0:
+            raise ValueError(f"Argument `first_decay_steps` must be > 0. Received: "
+                             f"first_decay_steps={first_decay_steps}")
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self._t_mul = t_mul
+        self._m_mul = m_mul
+        self.alpha = alpha
+        self.name = name
+
+    def __call__(self, step):
+        one = _f32(1.0)
+        t_mul = _f32(self._t_mul)
+        s = _f32(_step_value(step, "CosineDecayRestarts"))
+        done = s / _f32(self.first_decay_steps)  # in units of the first period
+        if t_mul == one:
+            restarts = np.floor(done)
+            within = done - restarts
+        else:
+            # Periods 1, t, t^2, ...: after i of them, (1 - t^i) / (1 - t) first periods.
+            restarts = np.floor(np.log(one - done * (one - t_mul)) / np.log(t_mul))
+            before = (one - np.power(t_mul, restarts)) / (one - t_mul)
+            within = (done - before) / np.power(t_mul, restarts)
+        scale = np.power(_f32(self._m_mul), restarts)
+        cosine = _f32(0.5) * scale * (one + np.cos(_f32(math.pi) * within))
+        alpha = _f32(self.alpha)
+        return float(_f32(self.initial_learning_rate) * ((one - alpha) * cosine + alpha))
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self._t_mul,
+            "m_mul": self._m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 ALL_OBJECTS = {
     "LearningRateSchedule": LearningRateSchedule,
     "ExponentialDecay": ExponentialDecay,
     "PiecewiseConstantDecay": PiecewiseConstantDecay,
     "CosineDecay": CosineDecay,
+    "PolynomialDecay": PolynomialDecay,
+    "InverseTimeDecay": InverseTimeDecay,
+    "CosineDecayRestarts": CosineDecayRestarts,
 }
 
 

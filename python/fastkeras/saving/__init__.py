@@ -33,6 +33,18 @@ def load_weights(model, filepath, skip_mismatch=False):
     model.load_weights(filepath, skip_mismatch=skip_mismatch)
 
 
-__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects",
+def serialize_keras_object(obj):
+    """`obj` as Keras 3's JSON-compatible config (see `fastkeras.utils.serialize_keras_object`)."""
+    from fastkeras.utils.object_serialization import serialize_keras_object as _serialize
+    return _serialize(obj)
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
+    """The object a Keras 3 config describes (see `fastkeras.utils.deserialize_keras_object`)."""
+    from fastkeras.utils.object_serialization import deserialize_keras_object as _deserialize
+    return _deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode, **kwargs)
+
+
+__all__ = ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
            "get_registered_name", "get_registered_object", "load_model", "load_weights",
-           "register_keras_serializable", "save_model", "save_weights"]
+           "register_keras_serializable", "save_model", "save_weights", "serialize_keras_object"]

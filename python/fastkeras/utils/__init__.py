@@ -1,19 +1,52 @@
-"""Helpers that sit outside the model: label encoding, normalization, seeding, plotting."""
+"""Helpers that sit outside the model: label encoding, normalization, seeding, plotting,
+sequence padding, custom objects and (de)serialization."""
 
-from fastkeras.trainers.py_dataset import PyDataset, Sequence
+from fastkeras.backend.config import is_keras_tensor, standardize_dtype
+from fastkeras.callbacks.progbar_logger import Progbar
+from fastkeras.saving.object_registry import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+from fastkeras.utils.data_utils import (
+    get_source_inputs,
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
+)
 from fastkeras.utils.model_visualization import model_to_dot, plot_model
 from fastkeras.utils.numerical_utils import normalize, to_categorical
+from fastkeras.utils.object_serialization import (
+    deserialize_keras_object,
+    serialize_keras_object,
+)
 from fastkeras.utils.rng_utils import get_random_seed, set_random_seed
+from fastkeras.utils.sequence_utils import pad_sequences
 from fastkeras.utils.session import clear_session
 
 __all__ = [
-           "PyDataset",
-           "Sequence",
-           "clear_session",
-           "get_random_seed",
-           "model_to_dot",
-           "normalize",
-           "plot_model",
-           "set_random_seed",
-           "to_categorical",
+    "CustomObjectScope",
+    "Progbar",
+    "clear_session",
+    "custom_object_scope",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_random_seed",
+    "get_registered_name",
+    "get_registered_object",
+    "get_source_inputs",
+    "is_keras_tensor",
+    "model_to_dot",
+    "normalize",
+    "pack_x_y_sample_weight",
+    "pad_sequences",
+    "plot_model",
+    "register_keras_serializable",
+    "serialize_keras_object",
+    "set_random_seed",
+    "standardize_dtype",
+    "to_categorical",
+    "unpack_x_y_sample_weight",
 ]

@@ -132,28 +132,23 @@ def _function(config, custom_objects):
                      "`register_keras_serializable`.")
 
 
-def _module_deserializer(module: str, class_name: str):
-    """The fastkeras deserializer for a Keras module name, or None."""
+def _module_deserializer(module: str):
+    """The fastkeras deserializer for a Keras module name ("keras.initializers",
+    "keras.src.backend.torch.optimizers.torch_adam", ...), or None."""
     from fastkeras import constraints, initializers, losses, optimizers, regularizers
     from fastkeras.metrics import _registry as metric_registry
     from fastkeras.optimizers import schedules
-    table = (("keras.optimizers.schedules", schedules.deserialize),
-             ("keras.src.optimizers.schedules", schedules.deserialize),
-             ("keras.initializers", initializers.deserialize),
-             ("keras.src.initializers", initializers.deserialize),
-             ("keras.regularizers", regularizers.deserialize),
-             ("keras.src.regularizers", regularizers.deserialize),
-             ("keras.constraints", constraints.deserialize),
-             ("keras.src.constraints", constraints.deserialize),
-             ("keras.optimizers", optimizers.deserialize),
-             ("keras.src.optimizers", optimizers.deserialize),
-             ("keras.losses", losses.deserialize),
-             ("keras.src.losses", losses.deserialize),
-             ("keras.metrics", metric_registry.deserialize),
-             ("keras.src.metrics", metric_registry.deserialize),
-             ("fastkeras.metrics", metric_registry.deserialize))
-    for prefix, fn in table:
-        if module == prefix or module.startswith(prefix + "."):
+    parts = module.split(".")
+    if parts[0] not in ("keras", "fastkeras"):
+        return None
+    for part, fn in (("schedules", schedules.deserialize),
+                     ("initializers", initializers.deserialize),
+                     ("regularizers", regularizers.deserialize),
+                     ("constraints", constraints.deserialize),
+                     ("optimizers", optimizers.deserialize),
+                     ("losses", losses.deserialize),
+                     ("metrics", metric_registry.deserialize)):
+        if part in parts:
             return fn
     return None
 
@@ -212,8 +207,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     cls = object_registry.lookup(config, custom_objects)
     if cls is None and (class_name in _MODEL_CLASSES and module.startswith("keras")):
         return _deserialize_model(config, custom_objects)
-    if cls is None and module.startswith("keras"):
-        deserializer = _module_deserializer(module, class_name)
+    if cls is None:
+        deserializer = _module_deserializer(module)
         if deserializer is not None:
             return deserializer(config, custom_objects)
     if cls is None or (isinstance(cls, type) and issubclass(cls, Layer)):

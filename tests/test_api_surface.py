@@ -782,3 +782,25 @@ def test_model_from_json_custom_objects():
         fk.models.model_from_json(text)
     with pytest.raises(json.JSONDecodeError):
         fk.models.model_from_json("{not json")
+
+
+def test_clone_functional_with_dict_inputs_and_outputs():
+    a, b = fk.Input((2,), name="a"), fk.Input((3,), name="b")
+    out = fk.layers.Dense(1, name="d")(fk.layers.Concatenate(name="c")([a, b]))
+    model = fk.Model({"a": a, "b": b}, {"out": out})
+    clone = fk.models.clone_model(model)
+    assert set(clone.input) == {"a", "b"} and set(clone.output) == {"out"}
+    clone.set_weights(model.get_weights())
+    x = {"a": np.ones((2, 2), np.float32), "b": np.full((2, 3), 0.5, np.float32)}
+    np.testing.assert_allclose(clone.predict(x, verbose=0)["out"],
+                               model.predict(x, verbose=0)["out"], rtol=1e-6)
+    given = {"a": fk.Input((2,), name="a2"), "b": fk.Input((3,), name="b2")}
+    on_given = fk.models.clone_model(model, input_tensors=given)
+    assert on_given.input["a"] is given["a"]
+
+
+@pytest.mark.skipif(not hasattr(fk.Model, "to_json"), reason="Model.to_json not wired yet")
+def test_model_to_json_method():
+    model = _functional()
+    assert model.to_json() == fk.models.model_to_json(model)
+    assert json.loads(model.to_json(indent=2)) == json.loads(fk.models.model_to_json(model))

@@ -42,6 +42,21 @@ def test_backend_settings_defaults_and_round_trips():
         backend.set_image_data_format("channels_last")
 
 
+def test_image_data_format_is_the_layers_default():
+    """Layers created with data_format=None take the global setting, as Keras's do."""
+    try:
+        backend.set_image_data_format("channels_first")
+        assert fk.layers.Conv2D(2, 3).data_format == "channels_first"
+        assert fk.layers.MaxPooling2D().data_format == "channels_first"
+        assert fk.layers.Flatten().data_format == "channels_first"
+        assert fk.layers.GlobalAveragePooling2D().data_format == "channels_first"
+        model = fk.Sequential([fk.Input((3, 8, 8)), fk.layers.Conv2D(4, 3)])
+        assert model.output_shape == (None, 4, 6, 6)
+    finally:
+        backend.set_image_data_format("channels_last")
+    assert fk.layers.Conv2D(2, 3).data_format == "channels_last"
+
+
 def test_backend_setting_errors_name_argument_and_value():
     with pytest.raises(ValueError, match="Unknown `floatx` value: float8"):
         backend.set_floatx("float8")
@@ -799,7 +814,6 @@ def test_clone_functional_with_dict_inputs_and_outputs():
     assert on_given.input["a"] is given["a"]
 
 
-@pytest.mark.skipif(not hasattr(fk.Model, "to_json"), reason="Model.to_json not wired yet")
 def test_model_to_json_method():
     model = _functional()
     assert model.to_json() == fk.models.model_to_json(model)

@@ -427,7 +427,7 @@ def test_l1_l2_value(weights):
     out = regularizers.L1L2(l1=0.1, l2=0.4)(Tensor(weights))
     expected = 0.1 * np.abs(weights).sum() + 0.4 * np.square(weights).sum()
     np.testing.assert_allclose(float(out), expected, rtol=1e-5)
-    out = regularizers.l1_l2()(Tensor(weights))
+    out = regularizers.l1_l2(l1=0.01, l2=0.01)(Tensor(weights))
     expected = 0.01 * np.abs(weights).sum() + 0.01 * np.square(weights).sum()
     np.testing.assert_allclose(float(out), expected, rtol=1e-5)
 
@@ -443,8 +443,8 @@ def test_default_factors():
     assert regularizers.L1().l1 == 0.01
     assert regularizers.L2().l2 == 0.01
     assert (regularizers.L1L2().l1, regularizers.L1L2().l2) == (0.0, 0.0)
-    r = regularizers.l1_l2()
-    assert (r.l1, r.l2) == (0.01, 0.01)
+    r = regularizers.l1_l2()  # Keras 3's l1_l2 is L1L2 itself
+    assert (r.l1, r.l2) == (0.0, 0.0) and regularizers.l1_l2 is regularizers.L1L2
     assert regularizers.l1 is regularizers.L1 and regularizers.l2 is regularizers.L2
 
 

@@ -47,7 +47,9 @@ def _padding(value, layer):
 
 
 def _data_format(value, layer):
-    value = "channels_last" if value is None else value
+    if value is None:  # the global default, keras.config.set_image_data_format
+        from fastkeras.backend.config import image_data_format
+        value = image_data_format()
     if value not in ("channels_last", "channels_first"):
         raise ValueError(f"The `data_format` argument of {layer} must be 'channels_last' or "
                          f"'channels_first'. Received: data_format={value!r}")

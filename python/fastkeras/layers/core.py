@@ -14,6 +14,7 @@ from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, make_op
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.reshaping import standardize_data_format
 
 
 def _check_positive_int(value, arg, layer):
@@ -191,7 +192,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format or "channels_last"
+        self.data_format = standardize_data_format(data_format)
 
     def call(self, inputs):
         if self.data_format == "channels_first" and inputs.ndim > 2:

@@ -16,9 +16,11 @@ _DATA_FORMATS = ("channels_first", "channels_last")
 
 
 def standardize_data_format(data_format):
-    """None -> 'channels_last'; otherwise one of the two formats (case-insensitive)."""
+    """None -> the global default (`keras.config.image_data_format()`, 'channels_last' unless
+    set); otherwise one of the two formats (case-insensitive)."""
     if data_format is None:
-        return "channels_last"
+        from fastkeras.backend.config import image_data_format
+        return image_data_format()
     value = str(data_format).lower() if isinstance(data_format, str) else data_format
     if value not in _DATA_FORMATS:
         raise ValueError("The `data_format` argument must be one of {'channels_first', "

@@ -560,6 +560,12 @@ class Model(Layer):
         return getattr(self, "_compile_config", None)
 
     # --- files -----------------------------------------------------------------------------------
+    def to_json(self, **kwargs):
+        """The model's architecture as Keras's JSON (`keras.models.model_from_json` reads it);
+        `kwargs` go to `json.dumps`."""
+        from fastkeras.models.cloning import model_to_json
+        return model_to_json(self, **kwargs)
+
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves architecture, weights and compile configuration: `.keras` (Keras 3's zip) or
         `.h5` (legacy HDF5). The write is atomic."""

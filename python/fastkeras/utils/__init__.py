@@ -11,6 +11,7 @@ from fastkeras.saving.object_registry import (
     get_registered_object,
     register_keras_serializable,
 )
+from fastkeras.trainers.py_dataset import PyDataset, Sequence
 from fastkeras.utils.data_utils import (
     get_source_inputs,
     pack_x_y_sample_weight,
@@ -29,6 +30,8 @@ from fastkeras.utils.session import clear_session
 __all__ = [
     "CustomObjectScope",
     "Progbar",
+    "PyDataset",
+    "Sequence",
     "clear_session",
     "custom_object_scope",
     "deserialize_keras_object",

@@ -785,3 +785,37 @@ def test_dense_on_a_transposed_view_differentiates(rng):
     # float32 sums of two products: an element where they nearly cancel is small but carries
     # the terms' absolute rounding (~1e-7), so an absolute floor is needed beside rtol.
     np.testing.assert_allclose(grads[0], (dy @ kernel.T).T, rtol=1e-5, atol=1e-6)
+
+
+def test_custom_layer_with_a_build_per_call_argument_as_keras(tmp_path):
+    """`build(self, a_shape, b_shape)` receives the shapes of call arguments `a` and `b`, and
+    the layer's build config is Keras's shapes_dict, so the file loads in Keras and back."""
+    keras3 = pytest.importorskip("keras")
+
+    def define(lib):
+        @lib.saving.register_keras_serializable(package="two_shapes")
+        class Mix(lib.layers.Layer):
+            def build(self, a_shape, b_shape):
+                self.w = self.add_weight(shape=(a_shape[-1], b_shape[-1]), name="w")
+
+            def call(self, a, b):
+                return lib.ops.matmul(a, self.w) * b
+
+        return Mix
+
+    theirs_cls, ours_cls = define(keras3), define(keras)
+    layer = ours_cls()
+    y = layer(np.ones((2, 3), np.float32), np.ones((2, 4), np.float32))
+    assert y.shape == (2, 4) and layer.w.shape == (3, 4)
+    a, b = keras.Input((3,)), keras.Input((4,))
+    model = keras.Model([a, b], ours_cls()(a, b))
+    entry = next(e for e in model.get_config()["layers"] if e["class_name"] == "Mix")
+    assert entry["build_config"] == {"shapes_dict": {"a_shape": [None, 3], "b_shape": [None, 4]}}
+    x = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones((2, 4), np.float32)]
+    model.save(tmp_path / "mix.keras")
+    theirs = keras3.saving.load_model(tmp_path / "mix.keras")
+    np.testing.assert_allclose(keras3.ops.convert_to_numpy(theirs.predict(x, verbose=0)),
+                               model.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "mix.keras").predict(
+        x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert theirs_cls is not None

@@ -226,7 +226,28 @@ class Layer:
         """Keeps the symbolic shape(s) a layer called on KerasTensors was built for (its
         `build_config`). A layer whose build takes several named shapes keeps a dict of them,
         which configs write as Keras's `shapes_dict`."""
-        self._build_input_shape = input_shape
+        named = self._named_build_shapes(input_shape, arg_shapes, kwarg_shapes)
+        self._build_input_shape = input_shape if named is None else named
+
+    def _named_build_shapes(self, input_shape, arg_shapes, kwarg_shapes):
+        """For a `build` taking several shapes (`build(self, query_shape, value_shape)`, as
+        Keras allows), {"query_shape": ..., "value_shape": ...} from the shapes of the call's
+        arguments of those names (`query`, `value`); None for a one-shape build. A shape whose
+        argument was not given is left out when `build` has a default for it."""
+        params = _build_parameters(type(self))
+        if params is None:
+            return None
+        call_names = list(inspect.signature(self.call).parameters)
+        given = dict(zip(call_names, (input_shape, *arg_shapes)))
+        given.update(kwarg_shapes)
+        shapes = {}
+        for name, has_default in params:
+            arg = name.removesuffix("_shape")
+            shape = given.get(arg)
+            if shape is None and has_default:
+                continue
+            shapes[name] = shape
+        return shapes
 
     def compute_output_shape(self, input_shape):
         """Output shape for an input shape (batch and other dims may be None), by the probe
@@ -240,13 +261,19 @@ class Layer:
 
         return infer_call(self, symbolic(input_shape))[1]
 
-    def _maybe_build(self, inputs):
+    def _maybe_build(self, inputs, args=(), kwargs=None):
         if not self.built:
             shape = _shape_of(inputs)
-            self.build(shape)
+            named = self._named_build_shapes(
+                shape, [_shape_of(a) if _is_tensorish(a) else None for a in args],
+                {k: _shape_of(v) for k, v in (kwargs or {}).items() if _is_tensorish(v)})
+            if named is None:
+                self.build(shape)
+            else:
+                self.build(**named)
             self.built = True
             if self._build_input_shape is None:
-                self._build_input_shape = shape
+                self._build_input_shape = shape if named is None else named
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         if not isinstance(inputs, Tensor):  # the common case (a Tensor) skips these checks
@@ -265,7 +292,7 @@ class Layer:
                                  "`Concatenate([a, b])`.")
             inputs = _to_tensors(inputs)
         if not self.built:
-            self._maybe_build(inputs)
+            self._maybe_build(inputs, args, kwargs)
         if self._call_has_training:
             kwargs["training"] = training
         if mask is None:  # a mask travels on the tensor (Embedding, Masking)
@@ -429,6 +456,27 @@ def _to_tensors(x):
 def _is_number_row(v):
     """A plain list of numbers (a data row), not a list of arrays."""
     return isinstance(v, (list, tuple)) and all(isinstance(e, (int, float, np.number)) for e in v)
+
+
+_BUILD_PARAMETERS = {}
+
+
+def _build_parameters(cls):
+    """[(name, has_default)] of `cls.build`'s shape arguments when there are several, else
+    None (cached per class)."""
+    if cls not in _BUILD_PARAMETERS:
+        params = [p for p in inspect.signature(cls.build).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        params = params[1:]  # self
+        _BUILD_PARAMETERS[cls] = [(p.name, p.default is not p.empty) for p in params] \
+            if len(params) > 1 else None
+    return _BUILD_PARAMETERS[cls]
+
+
+def _is_tensorish(x):
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(_is_tensorish(v) for v in x)
+    return hasattr(x, "shape") and not np.isscalar(x)
 
 
 def _shape_of(x):

@@ -148,10 +148,10 @@ class MultiHeadAttention(Layer):
                            kernel_constraint=self._kernel_constraint,
                            bias_constraint=self._bias_constraint, name=name, dtype=self.dtype)
 
-    def _maybe_build(self, inputs):
-        pass  # built in call, where the value and key shapes are known
-
     def build(self, query_shape, value_shape, key_shape=None):
+        if value_shape is None:
+            raise ValueError(f"MultiHeadAttention '{self.name}' needs a `value`: call it as "
+                             "layer(query, value) or layer(query, value, key).")
         query_shape, value_shape = tuple(query_shape), tuple(value_shape)
         key_shape = value_shape if key_shape is None else tuple(key_shape)
         if value_shape[1:-1] != key_shape[1:-1]:
@@ -200,22 +200,7 @@ class MultiHeadAttention(Layer):
         projected = list(self.query_dense.compute_output_shape(query_shape))
         projected[-1] = self._value_dim
         self.output_dense.build(tuple(projected))
-        self._build_input_shape = self._shapes_dict(query_shape, value_shape,
-                                                    None if key_shape == value_shape else key_shape)
         self.built = True
-
-    @staticmethod
-    def _shapes_dict(query_shape, value_shape, key_shape=None):
-        shapes = {"query_shape": query_shape, "value_shape": value_shape}
-        if key_shape is not None:
-            shapes["key_shape"] = key_shape
-        return shapes
-
-    def _record_build_shapes(self, input_shape, arg_shapes, kwarg_shapes):
-        value = arg_shapes[0] if arg_shapes else kwarg_shapes.get("value")
-        key = arg_shapes[1] if len(arg_shapes) > 1 else kwarg_shapes.get("key")
-        if value is not None:
-            self._build_input_shape = self._shapes_dict(input_shape, value, key)
 
     # --- masks --------------------------------------------------------------------------------
     def _attention_mask(self, query, value, query_mask, value_mask, key_mask, attention_mask,
@@ -258,9 +243,6 @@ class MultiHeadAttention(Layer):
             key_mask = getattr(key, "_keras_mask", None)
         if key is None:
             key = value
-        if not self.built:
-            self.build(tuple(query.shape), tuple(value.shape),
-                       None if key is value else tuple(key.shape))
         mask = self._attention_mask(query, value, _mask_value(query_mask),
                                     _mask_value(value_mask), _mask_value(key_mask),
                                     _mask_value(attention_mask), use_causal_mask)

@@ -147,7 +147,9 @@ def _build_from_config(obj, build_config):
         return
     try:
         if named:  # a build taking several named shapes (query_shape=..., value_shape=...)
-            shape = {k: None if v is None else tuple(v) for k, v in named.items()}
+            if type(obj).__module__.startswith("fastkeras."):
+                return  # built-in layers build on their first call
+            shape = {k: None if v is None else _shape_tuple(v) for k, v in named.items()}
             obj.build(**shape)
         else:
             shape = tuple(shape) if not isinstance(shape[0], list) else \
@@ -160,6 +162,12 @@ def _build_from_config(obj, build_config):
     except Exception as e:  # a custom build that cannot run from a shape alone
         raise ValueError(f"Could not build '{obj.name}' ({type(obj).__name__}) from its saved "
                          f"input shape {shape}: {e}") from e
+
+
+def _shape_tuple(shape):
+    if shape and isinstance(shape[0], (list, tuple)):
+        return tuple(_shape_tuple(s) for s in shape)
+    return tuple(shape)
 
 
 def model_from_config(spec: dict, custom_objects=None):

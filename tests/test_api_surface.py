@@ -818,3 +818,14 @@ def test_model_to_json_method():
     model = _functional()
     assert model.to_json() == fk.models.model_to_json(model)
     assert json.loads(model.to_json(indent=2)) == json.loads(fk.models.model_to_json(model))
+
+
+def test_keras_config_settings_are_the_backend_ones():
+    for name in ("backend", "epsilon", "floatx", "image_data_format", "set_epsilon",
+                 "set_floatx", "set_image_data_format"):
+        assert getattr(fk.config, name) is getattr(backend, name)
+    try:
+        fk.config.set_image_data_format("channels_first")
+        assert fk.layers.Conv2D(1, 1).data_format == "channels_first"
+    finally:
+        fk.config.set_image_data_format("channels_last")

@@ -1,8 +1,18 @@
-"""Run-time settings: how many threads the kernels use and which instruction set they run on."""
+"""Run-time settings: how many threads the kernels use and which instruction set they run on,
+and Keras's `keras.config` settings (floatx, epsilon, image data format, backend name)."""
 
 from __future__ import annotations
 
 from fastkeras import _core
+from fastkeras.backend.config import (  # noqa: F401  (keras.config's settings, re-exported)
+    backend,
+    epsilon,
+    floatx,
+    image_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)
 
 
 def set_num_threads(n: int) -> None:

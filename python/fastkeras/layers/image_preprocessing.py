@@ -326,7 +326,20 @@ class _ImageLayer(Layer):
         return config
 
 
-class Resizing(_ImageLayer):
+class _FixedSize:
+    """For layers whose output images are `height` x `width` (Resizing and the crops): the
+    output shape and those two config entries."""
+
+    def compute_output_shape(self, input_shape):
+        return self._with_size(input_shape, self.height, self.width)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"height": self.height, "width": self.width})
+        return config
+
+
+class Resizing(_FixedSize, _ImageLayer):
     """Resizes images to (height, width).
 
     Args:
@@ -395,13 +408,9 @@ class Resizing(_ImageLayer):
             return Tensor(values.astype(out_dtype))
         return out
 
-    def compute_output_shape(self, input_shape):
-        return self._with_size(input_shape, self.height, self.width)
-
     def get_config(self):
         config = super().get_config()
-        config.update({"height": self.height, "width": self.width,
-                       "interpolation": self.interpolation,
+        config.update({"interpolation": self.interpolation,
                        "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
                        "pad_to_aspect_ratio": self.pad_to_aspect_ratio,
                        "fill_mode": self.fill_mode, "fill_value": self.fill_value,
@@ -416,7 +425,7 @@ def _crop_or_fit(x, top, left, height, width, h_axis, w_axis):
     return _resize(x, (height, width), "bilinear", h_axis, w_axis)
 
 
-class CenterCrop(_ImageLayer):
+class CenterCrop(_FixedSize, _ImageLayer):
     """Crops the central height x width window of images. An image smaller than that (on
     either side) is instead cropped to its largest centred window of the target aspect
     ratio and resized (bilinear) to height x width. Output in the layer's (float) dtype."""
@@ -436,13 +445,6 @@ class CenterCrop(_ImageLayer):
         x = _window(x, top, box_h, left, box_w, self._h_axis, self._w_axis)
         return _resize(x, (self.height, self.width), "bilinear", self._h_axis, self._w_axis)
 
-    def compute_output_shape(self, input_shape):
-        return self._with_size(input_shape, self.height, self.width)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"height": self.height, "width": self.width})
-        return config
 
 
 class _RandomImageLayer(_ImageLayer):
@@ -488,7 +490,7 @@ class _RandomImageLayer(_ImageLayer):
         return config
 
 
-class RandomCrop(_RandomImageLayer):
+class RandomCrop(_FixedSize, _RandomImageLayer):
     """While training, crops a random height x width window of the images (one location for
     the whole batch); an image not larger than that on both sides is cropped to its
     centred window of the target aspect ratio and resized (bilinear) instead. At inference
@@ -531,13 +533,6 @@ class RandomCrop(_RandomImageLayer):
                             transformation["left"], self.height, self.width,
                             self._h_axis, self._w_axis)
 
-    def compute_output_shape(self, input_shape):
-        return self._with_size(input_shape, self.height, self.width)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"height": self.height, "width": self.width})
-        return config
 
 
 class RandomFlip(_RandomImageLayer):

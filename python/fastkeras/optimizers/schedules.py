@@ -81,17 +81,16 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """`initial_learning_rate * decay_rate ** (step / decay_steps)`.
-
-    With `staircase=True` the exponent is floored, so the rate drops every `decay_steps` steps.
-    """
+class _RateDecay(LearningRateSchedule):
+    """The shared part of ExponentialDecay and InverseTimeDecay: an initial rate decayed at
+    `decay_rate` over `step / decay_steps` (floored with `staircase=True`)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
-        _require_number(initial_learning_rate, "initial_learning_rate", "ExponentialDecay")
-        _require_number(decay_steps, "decay_steps", "ExponentialDecay")
-        _require_number(decay_rate, "decay_rate", "ExponentialDecay")
+                 name=None):
+        kind = type(self).__name__
+        _require_number(initial_learning_rate, "initial_learning_rate", kind)
+        _require_number(decay_steps, "decay_steps", kind)
+        _require_number(decay_rate, "decay_rate", kind)
         if decay_steps <= 0:
             raise ValueError(f"Argument `decay_steps` must be > 0. Received: "
                              f"decay_steps={decay_steps}")
@@ -99,14 +98,11 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
         self.staircase = staircase
-        self.name = name
+        self.name = name or kind
 
-    def __call__(self, step):
-        s = _f32(_step_value(step, "ExponentialDecay"))
-        p = s / _f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return float(_f32(self.initial_learning_rate) * np.power(_f32(self.decay_rate), p))
+    def _progress(self, step):
+        p = _f32(_step_value(step, type(self).__name__)) / _f32(self.decay_steps)
+        return np.floor(p) if self.staircase else p
 
     def get_config(self):
         return {
@@ -116,6 +112,21 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+class ExponentialDecay(_RateDecay):
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)`.
+
+    With `staircase=True` the exponent is floored, so the rate drops every `decay_steps` steps.
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return float(_f32(self.initial_learning_rate)
+                     * np.power(_f32(self.decay_rate), self._progress(step)))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -264,39 +275,17 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`; with `staircase=True`
     the ratio `step / decay_steps` is floored."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        _require_number(initial_learning_rate, "initial_learning_rate", "InverseTimeDecay")
-        _require_number(decay_steps, "decay_steps", "InverseTimeDecay")
-        _require_number(decay_rate, "decay_rate", "InverseTimeDecay")
-        if decay_steps <= 0:
-            raise ValueError(f"Argument `decay_steps` must be > 0. Received: "
-                             f"decay_steps={decay_steps}")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        s = _f32(_step_value(step, "InverseTimeDecay"))
-        p = s / _f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return float(_f32(self.initial_learning_rate) / (_f32(1.0) + _f32(self.decay_rate) * p))
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return float(_f32(self.initial_learning_rate)
+                     / (_f32(1.0) + _f32(self.decay_rate) * self._progress(step)))
 
 
 class CosineDecayRestarts(LearningRateSchedule):

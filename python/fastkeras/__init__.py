@@ -20,6 +20,7 @@ from fastkeras import (
     layers,
     models,
     ops,
+    random,
     regularizers,
 )
 from fastkeras.backend import Variable
@@ -55,5 +56,6 @@ __all__ = [
     "layers",
     "models",
     "ops",
+    "random",
     "regularizers",
 ]

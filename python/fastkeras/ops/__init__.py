@@ -11,10 +11,13 @@ from fastkeras.ops.nn import *
 from fastkeras.ops.nn import __all__ as _nn_all
 from fastkeras.ops.norm import *
 from fastkeras.ops.norm import __all__ as _norm_all
+from fastkeras.ops.numpy_extra import *
+from fastkeras.ops.numpy_extra import __all__ as _numpy_extra_all
 
 __all__ = list(_math_all) + list(_nn_all)
 __all__ += list(_norm_all)
 __all__ += ["einsum"]
+__all__ += list(_numpy_extra_all)
 
 # Ops called on KerasTensors (while defining a Functional model) record graph nodes.
 from fastkeras.ops.symbolic import install as _install

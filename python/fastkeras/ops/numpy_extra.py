@@ -264,8 +264,13 @@ def reciprocal(x):
     return _unary(x, np.reciprocal, lambda g, a, o: -g * o * o)
 
 
+def _rsqrt(a):
+    with np.errstate(divide="ignore"):
+        return 1 / np.sqrt(a)
+
+
 def rsqrt(x):
-    return _unary(x, lambda a: 1 / np.sqrt(a), lambda g, a, o: -0.5 * g * o / a)
+    return _unary(x, _rsqrt, lambda g, a, o: -0.5 * g * o / a)
 
 
 def log2(x):

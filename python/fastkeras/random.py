@@ -57,7 +57,7 @@ class SeedGenerator:
         self._initial_seed = seed
         if seed is None:
             seed = int(_global.generator().integers(1, 10**9))
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        if not isinstance(seed, (int, np.integer)):
             raise ValueError(f"Argument `seed` must be an integer. Received: seed={seed}")
         # (seed, number of draws so far), as Keras's seed-generator state.
         self.state = Variable(np.array([int(seed) % 2**32, 0]), name="seed_generator_state",
@@ -89,7 +89,7 @@ def _rng(seed) -> np.random.Generator:
         return _global.generator()
     if isinstance(seed, SeedGenerator):
         return np.random.default_rng([int(v) for v in seed.next()])
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+    if isinstance(seed, (int, np.integer)):
         return np.random.default_rng([int(seed) % 2**32, 0])
     if isinstance(seed, (Tensor, np.ndarray, list, tuple)):
         state = np.asarray(seed.value if isinstance(seed, Tensor) else seed)

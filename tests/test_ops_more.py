@@ -579,3 +579,25 @@ def test_multi_output_and_keyword_call_ops_in_functional_models(tmp_path):
     model = fk.Model(inp, out)
     x = np.random.default_rng(1).uniform(-1, 1, (4, 6)).astype("float32")
     check_keras_file_both_ways(model, x, tmp_path, keras_rtol=1e-4, keras_atol=1e-4)
+
+
+def test_attention_with_tensor_mask_and_more_elementwise_nodes(tmp_path):
+    pytest.importorskip("keras")
+    from keras_files import check_keras_file_both_ways
+    fk.utils.clear_session()
+    inp = fk.Input((3, 4), name="x")
+    t = ops.tanh(inp)
+    q = ops.reshape(t, (-1, 3, 2, 2))
+    mask = ops.greater(ops.matmul(t, ops.transpose(t, (0, 2, 1))), -0.2)[:, None]
+    bias = ops.matmul(inp, ops.transpose(inp, (0, 2, 1)))[:, None] * 0.1
+    att = ops.dot_product_attention(q, q, q, mask=mask, scale=0.5)
+    att_b = ops.dot_product_attention(q, q, q, bias=bias)
+    parts = [ops.reshape(att, (-1, 3, 4)), ops.reshape(att_b, (-1, 3, 4)), ops.ceil(inp * 2),
+             ops.trunc(inp * 3), ops.arcsinh(inp), ops.arctanh(t * 0.9),
+             ops.arccosh(ops.abs(inp) + 1.5),
+             ops.amax(inp, axis=-1, keepdims=True)]
+    out = fk.layers.Dense(2, name="head")(ops.concatenate(parts, axis=-1))
+    model = fk.Model(inp, out)
+    x = np.random.default_rng(2).uniform(-1, 1, (4, 3, 4)).astype("float32")
+    # (count_nonzero is left out: Keras's torch backend transposes its result)
+    check_keras_file_both_ways(model, x, tmp_path, keras_rtol=1e-4, keras_atol=1e-4)

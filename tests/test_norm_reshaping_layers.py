@@ -28,7 +28,7 @@ from fastkeras.layers import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
-from fastkeras.ops import norm as norm_ops
+from fastkeras.ops import normalization as norm_ops
 from gradcheck import check_grads, leaf
 
 

@@ -10,7 +10,7 @@ from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend.tape import Tensor
 from fastkeras.layers.layer import Layer
-from fastkeras.ops import norm as norm_ops
+from fastkeras.ops import normalization as norm_ops
 
 
 def serialize_initializer(init):

@@ -10,7 +10,7 @@ import numpy as np
 from fastkeras import ops
 from fastkeras.backend.tape import make_op
 from fastkeras.layers.layer import Layer
-from fastkeras.ops import norm as norm_ops
+from fastkeras.ops import normalization as norm_ops
 
 _DATA_FORMATS = ("channels_first", "channels_last")
 

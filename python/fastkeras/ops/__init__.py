@@ -9,8 +9,8 @@ from fastkeras.ops.math import *
 from fastkeras.ops.math import __all__ as _math_all
 from fastkeras.ops.nn import *
 from fastkeras.ops.nn import __all__ as _nn_all
-from fastkeras.ops.norm import *
-from fastkeras.ops.norm import __all__ as _norm_all
+from fastkeras.ops.normalization import *
+from fastkeras.ops.normalization import __all__ as _norm_all
 from fastkeras.ops.numpy_extra import *
 from fastkeras.ops.numpy_extra import __all__ as _numpy_extra_all
 

@@ -462,7 +462,8 @@ def getitem(x, index):
     out = x.value[index]
 
     def backward(g, needs):
-        full = np.zeros_like(x.value, dtype=np.float32)
+        full = np.zeros_like(x.value, dtype=x.value.dtype if x.value.dtype.kind == "f"
+                             else np.float32)
         np.add.at(full, index, g)
         return (full,)
 

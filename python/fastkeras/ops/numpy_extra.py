@@ -1058,7 +1058,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         if kv_heads == 0 or n_heads % kv_heads:
             raise ValueError(f"The number of query heads ({n_heads}) must be a multiple of the "
                              f"number of key/value heads ({kv_heads}).")
-        from fastkeras.ops.norm import repeat as _repeat
+        from fastkeras.ops.normalization import repeat as _repeat
         k = _repeat(k, n_heads // kv_heads, axis=2)
         v = _repeat(v, n_heads // kv_heads, axis=2)
     head_dim = k.value.shape[-1]

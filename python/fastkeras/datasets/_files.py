@@ -10,11 +10,14 @@ import gzip
 import hashlib
 import http.client
 import os
+import pickle
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
+import zipfile
 import zlib
 
 import numpy as np
@@ -76,19 +79,38 @@ def writable_dir(path: str) -> str:
 
 # --------------------------------------------------------------------------- hashing
 
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
+def new_hasher(digest: str | None = None):
+    """The hash object a known ``digest`` was made with: MD5 for a 32-hex-digit digest (the
+    older hashes Keras publishes for a few files), SHA-256 otherwise."""
+    if digest is not None and len(digest) == 32:
+        return hashlib.md5(usedforsecurity=False)
+    return hashlib.sha256()
+
+
+def hash_name(digest: str | None) -> str:
+    return "MD5" if digest is not None and len(digest) == 32 else "SHA-256"
+
+
+def digest_of(path: str, like: str | None = None) -> str:
+    """Hex digest of the file at ``path``, with the algorithm of digest ``like``
+    (SHA-256 by default)."""
+    h = new_hasher(like)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def sha256_of(path: str) -> str:
+    return digest_of(path)
+
+
 def file_matches(path: str, sha256: str | None) -> bool:
-    """True if ``path`` is a regular file and (when a hash is given) its SHA-256 matches."""
+    """True if ``path`` is a regular file and (when a hash is given) its digest matches.
+    A 32-digit hash is taken as MD5, anything else as SHA-256."""
     if not os.path.isfile(path):
         return False
-    return sha256 is None or sha256_of(path) == sha256.lower()
+    return sha256 is None or digest_of(path, sha256) == sha256.lower()
 
 
 # --------------------------------------------------------------------------- progress
@@ -176,6 +198,9 @@ def download(url: str, dest: str, sha256: str | None = None, *, label: str | Non
     (when given) and only then renamed into place, so an interrupted or corrupt transfer
     never leaves a file at ``dest``.
 
+    ``sha256`` may also be a 32-digit MD5 digest (a few Keras files are only published with
+    one); the algorithm follows from its length.
+
     Raises:
         ValueError: the downloaded bytes do not match ``sha256``.
         OSError / urllib.error.URLError: the transfer failed (no network, HTTP error, ...).
@@ -187,7 +212,7 @@ def download(url: str, dest: str, sha256: str | None = None, *, label: str | Non
     bar = None
     ok = False
     try:
-        hasher = hashlib.sha256()
+        hasher = new_hasher(sha256)
         request = urllib.request.Request(url, headers={"User-Agent": "fastkeras"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
             length = resp.headers.get("Content-Length")
@@ -206,7 +231,8 @@ def download(url: str, dest: str, sha256: str | None = None, *, label: str | Non
                 raise OSError(f"incomplete download of {url}: got {bar.done} of {total} bytes")
         digest = hasher.hexdigest()
         if sha256 is not None and digest != sha256.lower():
-            raise ValueError(f"Checksum mismatch for {url}: expected SHA-256 {sha256.lower()}, "
+            raise ValueError(f"Checksum mismatch for {url}: expected {hash_name(sha256)} "
+                             f"{sha256.lower()}, "
                              f"got {digest}. The download was discarded; nothing was written "
                              f"to {dest}.")
         os.replace(tmp, dest)
@@ -327,3 +353,125 @@ def describe_download_error(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return f"{exc.reason}"
     return f"{type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------- single files
+
+def local_candidates(fname: str, keras_names: tuple[str, ...] = ()) -> list[str]:
+    """Where a one-file data set named ``fname`` may already be: the fastkeras cache, then
+    Keras's cache (under ``fname`` and any older names in ``keras_names``). An absolute
+    ``fname`` is the only candidate."""
+    if os.path.isabs(fname):
+        return [fname]
+    keras_dir = keras_datasets_dir()
+    paths = [os.path.join(datasets_dir(), fname)]
+    for name in (fname, *keras_names):
+        path = os.path.join(keras_dir, name)
+        if path not in paths:
+            paths.append(path)
+    return paths
+
+
+def find_or_fetch(fname: str, url: str, file_hash: str | None, *, title: str,
+                  keras_names: tuple[str, ...] = (), stacklevel: int = 3) -> str:
+    """Path of a verified copy of a one-file data set, downloading it when needed.
+
+    The paths of `local_candidates` are tried in order; a copy whose digest differs from
+    ``file_hash`` is skipped with a warning. With none left, ``url`` is downloaded (verified,
+    then moved into place) to ``<fastkeras cache>/<fname>`` (or to ``fname`` if absolute).
+
+    Raises:
+        DatasetNotFoundError: no good local copy and the download failed; the message names
+            the file, the URL and where the file was looked for.
+        ValueError: the download arrived but failed its checksum (nothing was written).
+    """
+    candidates = local_candidates(fname, keras_names)
+    for path in candidates:
+        if not os.path.isfile(path):
+            continue
+        if file_hash is None or digest_of(path, file_hash) == file_hash.lower():
+            return path
+        warnings.warn(f"Ignoring {path}: its checksum does not match the {title} release "
+                      f"({hash_name(file_hash)} {file_hash})", stacklevel=stacklevel)
+    if os.path.isabs(fname):
+        dest = fname
+    else:
+        dest = os.path.join(writable_dir(datasets_dir()), fname)
+    try:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        download(url, dest, file_hash, label=os.path.basename(dest))
+    except ValueError:
+        raise
+    except OSError as exc:
+        raise DatasetNotFoundError(
+            f"{title} file {os.path.basename(fname)!r} is not available locally and the "
+            f"download from {url} failed ({describe_download_error(exc)}).\n"
+            f"Looked for: {', '.join(candidates)}.\n"
+            f"Save {url} as {candidates[0]}, or set FASTKERAS_DATASETS to a folder that "
+            f"holds {os.path.basename(fname)}.") from None
+    return dest
+
+
+# --------------------------------------------------------------------------- pickles
+
+# The only globals a pickled numpy array (of numbers, or of Python lists and ints) needs;
+# both numpy 1 ("numpy.core") and numpy 2 ("numpy._core") spellings are listed.
+_PICKLE_GLOBALS = frozenset(
+    [("numpy", "ndarray"), ("numpy", "dtype")]
+    + [(f"numpy.{core}.{mod}", name)
+       for core in ("core", "_core")
+       for mod, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
+                         ("numeric", "_frombuffer"))])
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, numbers, strings and containers, and refuses everything
+    else, so a tampered data file cannot run code while it is read."""
+
+    def find_class(self, module, name):
+        if (module, name) in _PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name} from a data set file (only numpy arrays are "
+            f"expected); the file is corrupt or has been tampered with")
+
+
+def unpickle(fileobj, *, encoding: str = "ASCII"):
+    """Reads one pickle from ``fileobj`` with `SafeUnpickler`."""
+    return SafeUnpickler(fileobj, encoding=encoding).load()
+
+
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    """Every array of a ``.npz`` archive, by name.
+
+    Numeric arrays are read with pickling disabled; object arrays (ragged sequences) are
+    read with `SafeUnpickler`.
+
+    Raises:
+        ValueError: naming ``path``, if it is not a readable ``.npz`` archive.
+    """
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    continue
+                key = member[:-4]
+                with archive.open(member) as f:
+                    major, _ = np.lib.format.read_magic(f)
+                    if major == 1:
+                        dtype = np.lib.format.read_array_header_1_0(f)[2]
+                    elif major in (2, 3):
+                        # 3.0 only changes the header's text encoding, not its layout
+                        dtype = np.lib.format.read_array_header_2_0(f)[2]
+                    else:
+                        raise ValueError(f"unsupported .npy format version {major}")
+                    if dtype.hasobject:
+                        arrays[key] = unpickle(f, encoding="latin1")
+                        continue
+                with archive.open(member) as f:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError,
+            zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from exc
+    return arrays

@@ -1,4 +1,6 @@
-"""Small reference data sets, returned as numpy arrays in Keras's layout.
+"""Small reference data sets, returned as numpy arrays in Keras's layout: `mnist`,
+`fashion_mnist`, `cifar10`, `cifar100`, `imdb`, `reuters`, `boston_housing` and
+`california_housing`, with the signatures of ``keras.datasets``.
 
     (x_train, y_train), (x_test, y_test) = fastkeras.datasets.fashion_mnist.load_data()
 
@@ -7,7 +9,17 @@ Files are cached under ``~/.fastkeras/datasets`` (or ``$FASTKERAS_HOME/datasets`
 before downloading.
 """
 
-from fastkeras.datasets import fashion_mnist, mnist
+from fastkeras.datasets import (
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 from fastkeras.datasets._files import DatasetNotFoundError
 
-__all__ = ["DatasetNotFoundError", "fashion_mnist", "mnist"]
+__all__ = ["DatasetNotFoundError", "boston_housing", "california_housing", "cifar10",
+           "cifar100", "fashion_mnist", "imdb", "mnist", "reuters"]

@@ -67,6 +67,20 @@ def test_einsum_matches_keras_and_rejects_bad_subscripts():
         ops.einsum("ab,bc->ac", b)
 
 
+def test_einsum_in_a_functional_model_moves_between_keras_files(tmp_path, rng):
+    pytest.importorskip("keras")
+    a, b = fk.Input((3, 4)), fk.Input((4, 5))
+    product = ops.einsum("bij,bjk->bik", a, b)
+    assert product.shape == (None, 3, 5)
+    model = fk.Model([a, b], fk.layers.Dense(2)(product))
+    entry = next(e for e in model.get_config()["layers"] if e["class_name"] == "Einsum")
+    assert entry["module"] == "keras.src.ops.numpy"
+    assert entry["config"]["subscripts"] == "bij,bjk->bik"
+    x = [rng.standard_normal((2, 3, 4)).astype(np.float32),
+         rng.standard_normal((2, 4, 5)).astype(np.float32)]
+    check_keras_file_both_ways(model, x, tmp_path)
+
+
 # --- EinsumDense --------------------------------------------------------------------------------
 DENSE_CASES = [
     dict(equation="ab,bc->ac", output_shape=6, bias_axes="c"),

@@ -47,6 +47,7 @@ _SPECS = {
     "sin": ("numpy", "Sin", ()),
     "tanh": ("numpy", "Tanh", ()),
     "where": ("numpy", "Where", ()),
+    "einsum": ("numpy", "Einsum", ("subscripts",)),
     "equal": ("numpy", "Equal", ()),
     "not_equal": ("numpy", "NotEqual", ()),
     "greater": ("numpy", "Greater", ()),
@@ -336,11 +337,29 @@ def make_operation_class(op_name, fn):
     cls = OPERATIONS.get(class_name)
     if cls is None:  # swish/silu and hard_swish/hard_silu share one Keras class
         cls = type(class_name, (Operation,), {
-            "_fn": staticmethod(fn), "_module": module, "_config_names": tuple(config_names),
+            "_fn": staticmethod(_config_first(fn, config_names)), "_module": module,
+            "_config_names": tuple(config_names),
             "_call_names": call_names, "_keyword_calls": tuple(keyword_calls),
             "__doc__": f"The `{op_name}` op as a functional-graph node (Keras's {class_name})."})
         OPERATIONS[class_name] = cls
     return cls
+
+
+def _config_first(fn, config_names):
+    """`fn` callable as fn(*call_args, **config) even when a config argument comes before a
+    `*operands` parameter (einsum(subscripts, *operands)): such arguments are put back in
+    front."""
+    params = list(inspect.signature(fn).parameters.values())
+    star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
+    leading = [p.name for p in params[:star or 0] if p.name in config_names]
+    if not leading:
+        return fn
+
+    @functools.wraps(fn)
+    def replay(*args, **kwargs):
+        return fn(*[kwargs.pop(name) for name in leading], *args, **kwargs)
+
+    return replay
 
 
 def symbolic_dispatch(op_name, fn):
@@ -372,7 +391,13 @@ def symbolic_dispatch(op_name, fn):
                 config[p] = signature.parameters[p].default
             elif p == "sparse" or p == "synchronized":
                 config[p] = False
-        call_args = [given[p] for p in cls._call_names if p in given]
+        call_args = []
+        for p in cls._call_names:
+            if p in given:  # a *operands parameter spreads into the call's positional arguments
+                if signature.parameters[p].kind is inspect.Parameter.VAR_POSITIONAL:
+                    call_args.extend(given[p])
+                else:
+                    call_args.append(given[p])
         call_kwargs = {p: given[p] for p in keyword_calls if p in given}
         return cls(**config)(*call_args, **call_kwargs)
 

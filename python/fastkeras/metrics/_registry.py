@@ -6,6 +6,9 @@ import inspect
 
 from fastkeras.metrics import accuracy_metrics as _acc
 from fastkeras.metrics import confusion as _conf
+from fastkeras.metrics import extra_regression as _xreg
+from fastkeras.metrics import f_score as _fs
+from fastkeras.metrics import iou as _iou
 from fastkeras.metrics import regression as _reg
 from fastkeras.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, to_snake_case
 
@@ -19,6 +22,13 @@ ALL_CLASSES = (
     _acc.Accuracy, _acc.BinaryAccuracy, _acc.CategoricalAccuracy,
     _acc.SparseCategoricalAccuracy, _acc.TopKCategoricalAccuracy,
     _acc.SparseTopKCategoricalAccuracy,
+    _conf.PrecisionAtRecall, _conf.RecallAtPrecision, _conf.SensitivityAtSpecificity,
+    _conf.SpecificityAtSensitivity,
+    _xreg.Hinge, _xreg.SquaredHinge, _xreg.CategoricalHinge, _xreg.KLDivergence,
+    _xreg.Poisson, _xreg.LogCoshError, _xreg.CosineSimilarity, _xreg.R2Score,
+    _xreg.PearsonCorrelation, _xreg.ConcordanceCorrelation,
+    _fs.F1Score, _fs.FBetaScore,
+    _iou.IoU, _iou.BinaryIoU, _iou.MeanIoU, _iou.OneHotIoU, _iou.OneHotMeanIoU,
 )
 
 # Class names and their snake_case forms, plus the short aliases Keras accepts.
@@ -40,6 +50,10 @@ FUNCTIONS = {f.__name__: f for f in (
     _reg.mean_squared_error, _reg.mean_absolute_error, _reg.mean_absolute_percentage_error,
     _reg.mean_squared_logarithmic_error, _reg.binary_crossentropy,
     _reg.categorical_crossentropy, _reg.sparse_categorical_crossentropy,
+    _xreg.hinge, _xreg.squared_hinge, _xreg.categorical_hinge, _xreg.kl_divergence,
+    _xreg.poisson, _xreg.log_cosh, _xreg.huber, _xreg.binary_focal_crossentropy,
+    _xreg.categorical_focal_crossentropy, _xreg.cosine_similarity, _xreg.pearson_correlation,
+    _xreg.concordance_correlation,
 )}
 
 _MODULES = ("fastkeras.metrics", "keras.metrics")

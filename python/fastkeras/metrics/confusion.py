@@ -436,3 +436,153 @@ class AUC(Metric):
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
         return config
+
+
+# ----------------------------------------------------------------------------- X at Y
+
+class SensitivitySpecificityBase(Metric):
+    """Counts TP/FP/TN/FN at ``num_thresholds`` evenly spaced thresholds in [0, 1] (only
+    0.5 when ``num_thresholds == 1``); subclasses report the best value of one rate among the
+    thresholds where another rate reaches ``value``."""
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._direction = "up"
+        if num_thresholds <= 0:
+            raise ValueError("Argument `num_thresholds` must be an integer > 0. "
+                             f"Received: num_thresholds={num_thresholds}")
+        self.value = value
+        self.class_id = class_id
+        if num_thresholds == 1:
+            self.thresholds = [0.5]
+            self._evenly = False
+        else:
+            self.thresholds = ([0.0] + [(i + 1) * 1.0 / (num_thresholds - 1)
+                                        for i in range(num_thresholds - 2)] + [1.0])
+            self._evenly = True
+        n = len(self.thresholds)
+        self.true_positives = self.add_variable(shape=(n,), name="true_positives")
+        self.false_positives = self.add_variable(shape=(n,), name="false_positives")
+        self.true_negatives = self.add_variable(shape=(n,), name="true_negatives")
+        self.false_negatives = self.add_variable(shape=(n,), name="false_negatives")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Accumulates the counts at every threshold (``y_pred > threshold`` is
+        positive)."""
+        update_confusion_matrix_variables(
+            {TP: self.true_positives, FP: self.false_positives, TN: self.true_negatives,
+             FN: self.false_negatives},
+            y_true, y_pred, self.thresholds, class_id=self.class_id,
+            sample_weight=sample_weight, clip_predictions=self._evenly, context=self.name)
+
+    def _rates(self):
+        tp = self.true_positives.value.astype(np.float64)
+        fp = self.false_positives.value.astype(np.float64)
+        tn = self.true_negatives.value.astype(np.float64)
+        fn = self.false_negatives.value.astype(np.float64)
+        return {"sensitivity": divide_no_nan(tp, tp + fn),
+                "specificity": divide_no_nan(tn, tn + fp),
+                "precision": divide_no_nan(tp, tp + fp)}
+
+    def _best_where(self, constrained, dependent):
+        feasible = constrained >= self.value
+        return self._scalar(max(0.0, float(np.max(np.where(feasible, dependent, 0.0)))))
+
+    def get_config(self):
+        return {**super().get_config(), "class_id": self.class_id}
+
+
+def _check_rate(value, arg):
+    if value < 0 or value > 1:
+        raise ValueError(f"Argument `{arg}` must be in the range [0, 1]. "
+                         f"Received: {arg}={value}")
+
+
+class SensitivityAtSpecificity(SensitivitySpecificityBase):
+    """The best sensitivity (recall) among thresholds whose specificity is at least
+    ``specificity``.
+
+    Args:
+        specificity: a float in [0, 1].
+        num_thresholds: thresholds evenly spaced over [0, 1] (default 200).
+        class_id: only look at this column of the last axis.
+        name: default ``"sensitivity_at_specificity"`` (numbered).
+        dtype: state/result dtype.
+    """
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None,
+                 dtype=None):
+        _check_rate(specificity, "specificity")
+        self.specificity = specificity
+        self.num_thresholds = num_thresholds
+        super().__init__(specificity, num_thresholds=num_thresholds, class_id=class_id,
+                         name=name, dtype=dtype)
+
+    def result(self):
+        r = self._rates()
+        return self._best_where(r["specificity"], r["sensitivity"])
+
+    def get_config(self):
+        return {**super().get_config(), "num_thresholds": self.num_thresholds,
+                "specificity": self.specificity}
+
+
+class SpecificityAtSensitivity(SensitivitySpecificityBase):
+    """The best specificity among thresholds whose sensitivity is at least
+    ``sensitivity``. Arguments as `SensitivityAtSpecificity`."""
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None,
+                 dtype=None):
+        _check_rate(sensitivity, "sensitivity")
+        self.sensitivity = sensitivity
+        self.num_thresholds = num_thresholds
+        super().__init__(sensitivity, num_thresholds=num_thresholds, class_id=class_id,
+                         name=name, dtype=dtype)
+
+    def result(self):
+        r = self._rates()
+        return self._best_where(r["sensitivity"], r["specificity"])
+
+    def get_config(self):
+        return {**super().get_config(), "num_thresholds": self.num_thresholds,
+                "sensitivity": self.sensitivity}
+
+
+class PrecisionAtRecall(SensitivitySpecificityBase):
+    """The best precision among thresholds whose recall is at least ``recall``. Arguments
+    as `SensitivityAtSpecificity`."""
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        _check_rate(recall, "recall")
+        self.recall = recall
+        self.num_thresholds = num_thresholds
+        super().__init__(recall, num_thresholds=num_thresholds, class_id=class_id,
+                         name=name, dtype=dtype)
+
+    def result(self):
+        r = self._rates()
+        return self._best_where(r["sensitivity"], r["precision"])
+
+    def get_config(self):
+        return {**super().get_config(), "num_thresholds": self.num_thresholds,
+                "recall": self.recall}
+
+
+class RecallAtPrecision(SensitivitySpecificityBase):
+    """The best recall among thresholds whose precision is at least ``precision``.
+    Arguments as `SensitivityAtSpecificity`."""
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        _check_rate(precision, "precision")
+        self.precision = precision
+        self.num_thresholds = num_thresholds
+        super().__init__(precision, num_thresholds=num_thresholds, class_id=class_id,
+                         name=name, dtype=dtype)
+
+    def result(self):
+        r = self._rates()
+        return self._best_where(r["precision"], r["sensitivity"])
+
+    def get_config(self):
+        return {**super().get_config(), "num_thresholds": self.num_thresholds,
+                "precision": self.precision}

@@ -44,8 +44,12 @@ __all__ = [
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
+    "Dice",
     "Hinge",
     "Huber",
     "KLDivergence",
@@ -59,13 +63,18 @@ __all__ = [
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "Tversky",
     "bce",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
     "deserialize",
+    "dice",
     "get",
     "hinge",
     "huber",
@@ -86,6 +95,7 @@ __all__ = [
     "serialize",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    "tversky",
 ]
 
 _F32 = np.float32
@@ -1369,6 +1379,212 @@ class SparseCategoricalCrossentropy(_BuiltinLoss):
 
 
 # ----------------------------------------------------------------------------------------------
+# Losses built from fastkeras.ops (their gradients come from the ops' tape records)
+# ----------------------------------------------------------------------------------------------
+
+def _ops():
+    from fastkeras import ops  # late import: fastkeras.ops is heavier than this module
+    return ops
+
+
+def _float_pair(y_true, y_pred):
+    """y_pred as a Tensor (gradients reach it) and y_true as a constant of its dtype."""
+    p = _pred_tensor(y_pred)
+    t = convert_to_tensor(np.asarray(_raw(y_true), dtype=p.value.dtype))
+    return t, p
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """Categorical cross-entropy with each class term scaled by alpha * (1 - p) ** gamma.
+
+    Probabilities are renormalised over `axis` and clipped to [epsilon, 1 - epsilon];
+    `from_logits` applies a softmax over `axis` first; `label_smoothing` mixes the targets
+    with a uniform distribution over the last axis."""
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type "
+                         f"{type(axis)}")
+    ops = _ops()
+    t, p = _float_pair(y_true, y_pred)
+    if tuple(t.shape) != tuple(p.shape):
+        raise _incompatible("categorical_focal_crossentropy", t.shape, p.shape,
+                            " categorical_focal_crossentropy expects one-hot targets of "
+                            "y_pred's shape.")
+    if p.ndim == 0:
+        raise ValueError("categorical_focal_crossentropy: expected inputs of rank >= 1, "
+                         "received scalars")
+    _check_axis(axis, p.ndim, "categorical_focal_crossentropy")
+    if p.shape[-1] == 1:
+        warnings.warn(
+            "In loss categorical_focal_crossentropy, expected y_pred.shape to be "
+            f"(batch_size, num_classes) with num_classes > 1. Received: y_pred.shape="
+            f"{tuple(p.shape)}. Consider using 'binary_crossentropy' if you only have 2 "
+            "classes.", SyntaxWarning, stacklevel=2)
+    ls = _check_label_smoothing(label_smoothing, "categorical_focal_crossentropy")
+    if ls:
+        t = t * (1.0 - ls) + ls / t.shape[-1]
+    if from_logits:
+        p = ops.softmax(p, axis=axis)
+    eps = _epsilon()
+    out = ops.clip(p / ops.sum(p, axis=axis, keepdims=True), eps, 1.0 - eps)
+    ce = -t * ops.log(out)
+    focal = ops.power(1.0 - out, gamma) * alpha * ce
+    return ops.sum(focal, axis=axis)
+
+
+def dice(y_true, y_pred, axis=None):
+    """1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + epsilon), the sums over
+    `axis` (everything when None, giving one value for the whole batch)."""
+    ops = _ops()
+    t, p = _float_pair(y_true, y_pred)
+    inter = ops.sum(t * p, axis=axis)
+    den = ops.sum(t, axis=axis) + ops.sum(p, axis=axis) + _epsilon()
+    return 1.0 - 2.0 * inter / den
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """1 - tp / (tp + alpha * fp + beta * fn + epsilon) with tp = sum(y_true * y_pred),
+    fp = sum(y_true * (1 - y_pred)), fn = sum((1 - y_true) * y_pred) over `axis` (as Keras
+    3 names them)."""
+    ops = _ops()
+    t, p = _float_pair(y_true, y_pred)
+    tp = ops.sum(t * p, axis=axis)
+    fp = ops.sum((1.0 - p) * t, axis=axis)
+    fn = ops.sum(p * (1.0 - t), axis=axis)
+    return 1.0 - tp / (tp + fp * alpha + fn * beta + _epsilon())
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True,
+           gamma=80, margin=0.4):
+    """Circle loss (Sun et al., 2020) of L2-normalised embeddings `y_pred` (batch, dim) with
+    integer labels `y_true` (batch,), against `ref_embeddings` / `ref_labels` (default: the
+    batch itself). Samples with a zero loss are masked out of the reduction."""
+    ops = _ops()
+    p = _pred_tensor(y_pred)
+    labels = np.asarray(_raw(y_true)).astype(np.int32).reshape(-1)
+    if p.ndim != 2:
+        raise ValueError("circle: `y_pred` must be a 2-D batch of embeddings (batch, dim); "
+                         f"received y_pred.shape={tuple(p.shape)}")
+    if labels.shape[0] != p.shape[0]:
+        raise ValueError(f"circle: `y_true` must hold one label per embedding; received "
+                         f"{labels.shape[0]} labels for y_pred.shape={tuple(p.shape)}")
+    ref = p if ref_embeddings is None else _pred_tensor(ref_embeddings)
+    ref_lab = labels if ref_labels is None else np.asarray(_raw(ref_labels)).astype(
+        np.int32).reshape(-1)
+    pos = labels[:, None] == ref_lab[None, :]
+    neg = ~pos
+    if remove_diagonal:
+        pos = pos & ~np.eye(labels.shape[0], ref_lab.shape[0], dtype=bool)
+    dtype = p.value.dtype
+    pos_f = convert_to_tensor(pos.astype(dtype))
+    neg_f = convert_to_tensor(neg.astype(dtype))
+    dist = ops.maximum(1.0 - ops.matmul(p, ops.transpose(ref)), 0.0)
+    pos_w = ops.maximum((margin + dist) * pos_f, 0.0)
+    neg_w = ops.maximum((1.0 + margin - dist) * neg_f, 0.0)
+    pos_term = -1.0 * gamma * pos_w * (margin - dist)
+    neg_term = gamma * neg_w * ((1.0 - margin) - dist)
+    ninf = convert_to_tensor(np.full(pos.shape, -np.inf, dtype=dtype))
+    p_loss = ops.logsumexp(ops.where(pos, pos_term, ninf), axis=1)
+    n_loss = ops.logsumexp(ops.where(neg, neg_term, ninf), axis=1)
+    out = ops.softplus(p_loss + n_loss)
+    out._keras_mask = np.asarray(out.value > 0)
+    return out
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Generalized cross-entropy (Zhang & Sabuncu, 2018) for integer labels:
+    (1 - p_y ** q) / q, with p_y the predicted probability of the label."""
+    ops = _ops()
+    p = _pred_tensor(y_pred)
+    labels = np.asarray(_raw(y_true)).astype(np.int64)
+    n = p.shape[-1]
+    if labels.shape != tuple(p.shape[:-1]):
+        raise ValueError("categorical_generalized_cross_entropy: `y_true` must hold integer "
+                         "class indices with the shape of `y_pred` minus its last axis; "
+                         f"received y_true.shape={labels.shape}, y_pred.shape="
+                         f"{tuple(p.shape)}")
+    one_hot = np.zeros(tuple(p.shape), dtype=p.value.dtype)
+    valid = (labels >= 0) & (labels < n)
+    np.put_along_axis(one_hot, np.where(valid, labels, 0)[..., None],
+                      valid[..., None].astype(one_hot.dtype), axis=-1)
+    py = ops.sum(p * convert_to_tensor(one_hot), axis=-1)
+    return (1.0 - ops.power(py, q)) / q
+
+
+class CategoricalFocalCrossentropy(_BuiltinLoss):
+    """Categorical cross-entropy down-weighting well-classified examples by
+    alpha * (1 - p) ** gamma (see `categorical_focal_crossentropy`)."""
+
+    _params = ("from_logits", "label_smoothing", "axis", "alpha", "gamma")
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy",
+                 dtype=None):
+        super().__init__(categorical_focal_crossentropy, name=name, reduction=reduction,
+                         dtype=dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+        self.alpha = alpha
+        self.gamma = gamma
+
+
+class Dice(_BuiltinLoss):
+    """Dice loss, 1 - 2 |y_true . y_pred| / (|y_true| + |y_pred|) (see `dice`)."""
+
+    _params = ("axis",)
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class Tversky(_BuiltinLoss):
+    """Tversky loss, a Dice loss weighting the two kinds of error by `alpha` and `beta`
+    (see `tversky`)."""
+
+    _params = ("alpha", "beta", "axis")
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky",
+                 axis=None, dtype=None):
+        super().__init__(tversky, name=name, reduction=reduction, dtype=dtype, alpha=alpha,
+                         beta=beta, axis=axis)
+        self.alpha = alpha
+        self.beta = beta
+        self.axis = axis
+
+
+class Circle(_BuiltinLoss):
+    """Circle loss of embeddings against their integer labels (see `circle`)."""
+
+    _params = ("gamma", "margin", "remove_diagonal")
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
+                 reduction="sum_over_batch_size", name="circle", dtype=None):
+        super().__init__(circle, name=name, reduction=reduction, dtype=dtype, gamma=gamma,
+                         margin=margin, remove_diagonal=remove_diagonal)
+        self.gamma = gamma
+        self.margin = margin
+        self.remove_diagonal = remove_diagonal
+
+
+class CategoricalGeneralizedCrossEntropy(_BuiltinLoss):
+    """Generalized cross-entropy for integer labels, robust to label noise (see
+    `categorical_generalized_cross_entropy`). `q` must be in (0, 1)."""
+
+    _params = ("q",)
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size",
+                 name="categorical_generalized_cross_entropy", dtype=None):
+        if not 0 < q < 1:
+            raise ValueError(f"q must be in the interval (0, 1). Received: q={q}")
+        super().__init__(categorical_generalized_cross_entropy, name=name,
+                         reduction=reduction, dtype=dtype, q=q)
+        self.q = q
+
+
+# ----------------------------------------------------------------------------------------------
 # Lookup and (de)serialization
 # ----------------------------------------------------------------------------------------------
 
@@ -1385,11 +1601,14 @@ _CLASSES = (
     Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge,
     CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, BinaryFocalCrossentropy,
-    CategoricalCrossentropy, SparseCategoricalCrossentropy,
+    CategoricalCrossentropy, SparseCategoricalCrossentropy, CategoricalFocalCrossentropy, Dice,
+    Tversky, Circle, CategoricalGeneralizedCrossEntropy,
 )
 
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in _CLASSES}
 ALL_OBJECTS_DICT.update({fn.__name__: fn for fn in _PREPARERS})
+ALL_OBJECTS_DICT.update({fn.__name__: fn for fn in (
+    categorical_focal_crossentropy, dice, tversky, circle, categorical_generalized_cross_entropy)})
 ALL_OBJECTS_DICT.update({
     "bce": binary_crossentropy, "BCE": binary_crossentropy,
     "kld": kl_divergence, "KLD": kl_divergence,

@@ -4,6 +4,8 @@ predictions)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastkeras.metrics.base import EPSILON, Metric, to_array
@@ -51,7 +53,12 @@ class _IoUBase(Metric):
         if sample_weight is None:
             w = np.ones(t.shape, dtype=self.dtype)
         else:
-            w = to_array(sample_weight).astype(self.dtype).reshape(-1)
+            w = to_array(sample_weight)
+            if w.dtype.kind == "f" and np.dtype(self.dtype).kind in "iu":
+                warnings.warn("You are passing weight as `float`, but dtype is `int`. This may "
+                              "result in an incorrect weight due to type casting. Consider "
+                              "using integer weights.", stacklevel=2)
+            w = w.astype(self.dtype).reshape(-1)
             try:
                 w = np.broadcast_to(w, t.shape)
             except ValueError:

@@ -53,6 +53,37 @@ class Operands {
     return static_cast<float*>(a.mutable_data());
   }
 
+  // A state array of its own shape (Adafactor's row and column statistics): float32,
+  // C-contiguous, writeable, of exactly `shape`, sharing memory with no other operand.
+  float* shaped_slot(const py::object& obj, const char* arg,
+                     const std::vector<py::ssize_t>& shape) {
+    py::array a = to_array(obj, arg);
+    check_common(a, arg, /*writeable=*/true);
+    bool same = a.ndim() == static_cast<py::ssize_t>(shape.size());
+    for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == shape[i];
+    if (!same) {
+      std::string want = "(";
+      for (size_t i = 0; i < shape.size(); ++i) {
+        want += std::to_string(shape[i]) + (shape.size() == 1 ? "," : "");
+        if (i + 1 < shape.size()) want += ", ";
+      }
+      want += ")";
+      throw py::value_error(std::string(fn_) + ": `" + arg + "` must have shape " + want +
+                            " for `var` of shape " + shape_str(var_) + ", received shape " +
+                            shape_str(a));
+    }
+    for (const auto& [other, other_name] : arrays_) {
+      if (overlaps(a, other)) {
+        throw py::value_error(std::string(fn_) + ": `" + arg + "` shares memory with `" +
+                              other_name + "`; each state array must be separate");
+      }
+    }
+    arrays_.push_back({a, arg});
+    return static_cast<float*>(a.mutable_data());
+  }
+
+  const py::array& var_array() const { return var_; }
+
   // A slot that may be None (absent for this configuration).
   float* optional_slot(const py::object& obj, const char* arg) {
     return obj.is_none() ? nullptr : slot(obj, arg);
@@ -183,6 +214,76 @@ void nadam(const py::object& var, const py::object& grad, const py::object& m, c
       one_minus_u,   one_minus_u_product, one_minus_beta_2_power, epsilon};
   py::gil_scoped_release release;
   optim::nadam_update(ops.var(), ops.grad(), mp, vp, ops.size(), p);
+}
+
+void lion(const py::object& var, const py::object& grad, const py::object& m, float learning_rate,
+          float beta_1, float one_minus_beta_1, float beta_2, float one_minus_beta_2) {
+  Operands ops("lion_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* mp = ops.slot(m, "m");
+  optim::LionParams p{learning_rate, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2};
+  py::gil_scoped_release release;
+  optim::lion_update(ops.var(), ops.grad(), mp, ops.size(), p);
+}
+
+void ftrl(const py::object& var, const py::object& grad, const py::object& accumulator,
+          const py::object& linear, float learning_rate, float power, float two_l2_shrinkage,
+          float l1, float two_l2) {
+  Operands ops("ftrl_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* acc = ops.slot(accumulator, "accumulator");
+  float* lin = ops.slot(linear, "linear");
+  optim::FtrlParams p{learning_rate, power, two_l2_shrinkage, l1, two_l2};
+  py::gil_scoped_release release;
+  optim::ftrl_update(ops.var(), ops.grad(), acc, lin, ops.size(), p);
+}
+
+void lamb(const py::object& var, const py::object& grad, const py::object& m, const py::object& v,
+          float learning_rate, float one_minus_beta_1, float one_minus_beta_2,
+          float one_minus_beta_1_power, float one_minus_beta_2_power, float epsilon) {
+  Operands ops("lamb_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* mp = ops.slot(m, "m");
+  float* vp = ops.slot(v, "v");
+  optim::LambParams p{learning_rate,          one_minus_beta_1,       one_minus_beta_2,
+                      one_minus_beta_1_power, one_minus_beta_2_power, epsilon};
+  py::gil_scoped_release release;
+  optim::lamb_update(ops.var(), ops.grad(), mp, vp, ops.size(), p);
+}
+
+void adafactor(const py::object& var, const py::object& grad, const py::object& row_stats,
+               const py::object& col_stats, const py::object& v, float rho, float epsilon_1,
+               float epsilon_2, float beta_2_t, float one_minus_beta_2_t, float clip_threshold) {
+  const char* fn = "adafactor_update";
+  Operands ops(fn, var, grad);
+  ops.check_var_grad_disjoint();
+  const py::array& va = ops.var_array();
+  const py::ssize_t nd = va.ndim();
+  float* r = nullptr;
+  float* c = nullptr;
+  int64_t batch = 1, rows = 1, cols = static_cast<int64_t>(va.size());
+  if (nd >= 2) {
+    if (row_stats.is_none() || col_stats.is_none()) {
+      throw py::value_error(std::string(fn) + ": `row_stats` and `col_stats` are required for " +
+                            "`var` of rank >= 2, received shape " + shape_str(va));
+    }
+    std::vector<py::ssize_t> r_shape, c_shape;
+    for (py::ssize_t i = 0; i + 1 < nd; ++i) r_shape.push_back(va.shape(i));
+    for (py::ssize_t i = 0; i + 2 < nd; ++i) c_shape.push_back(va.shape(i));
+    c_shape.push_back(va.shape(nd - 1));
+    r = ops.shaped_slot(row_stats, "row_stats", r_shape);
+    c = ops.shaped_slot(col_stats, "col_stats", c_shape);
+    rows = static_cast<int64_t>(va.shape(nd - 2));
+    cols = static_cast<int64_t>(va.shape(nd - 1));
+    batch = rows * cols == 0 ? 0 : static_cast<int64_t>(va.size()) / (rows * cols);
+  } else if (!row_stats.is_none() || !col_stats.is_none()) {
+    throw py::value_error(std::string(fn) + ": `row_stats` and `col_stats` must be None for " +
+                          "`var` of rank < 2, received shape " + shape_str(va));
+  }
+  float* vp = ops.slot(v, "v");
+  optim::AdafactorParams p{rho, epsilon_1, epsilon_2, beta_2_t, one_minus_beta_2_t, clip_threshold};
+  py::gil_scoped_release release;
+  optim::adafactor_update(ops.var(), ops.grad(), r, c, vp, batch, rows, cols, p);
 }
 
 void decay(const py::object& var, float weight_decay, float learning_rate) {
@@ -337,6 +438,25 @@ void register_optim(py::module_& m) {
         py::arg("u_next"), py::arg("one_minus_u_product_next"), py::arg("one_minus_u"),
         py::arg("one_minus_u_product"), py::arg("one_minus_beta_2_power"), py::arg("epsilon"),
         "Nadam step in place (the step-dependent scalars are computed by the caller).");
+  m.def("lion_update", &lion, py::arg("var"), py::arg("grad"), py::arg("m"),
+        py::arg("learning_rate"), py::arg("beta_1"), py::arg("one_minus_beta_1"), py::arg("beta_2"),
+        py::arg("one_minus_beta_2"),
+        "Lion step in place: var -= sign(m*beta_1 + grad*(1-beta_1))*lr, then "
+        "m = m*beta_2 + grad*(1-beta_2).");
+  m.def("ftrl_update", &ftrl, py::arg("var"), py::arg("grad"), py::arg("accumulator"),
+        py::arg("linear"), py::arg("learning_rate"), py::arg("power"), py::arg("two_l2_shrinkage"),
+        py::arg("l1"), py::arg("two_l2"),
+        "FTRL step in place; power = -learning_rate_power, two_l2 = 2*(l2 + beta/(2*lr)).");
+  m.def("lamb_update", &lamb, py::arg("var"), py::arg("grad"), py::arg("m"), py::arg("v"),
+        py::arg("learning_rate"), py::arg("one_minus_beta_1"), py::arg("one_minus_beta_2"),
+        py::arg("one_minus_beta_1_power"), py::arg("one_minus_beta_2_power"), py::arg("epsilon"),
+        "Lamb step in place, including the variable's trust ratio.");
+  m.def("adafactor_update", &adafactor, py::arg("var"), py::arg("grad"), py::arg("row_stats"),
+        py::arg("col_stats"), py::arg("v"), py::arg("rho"), py::arg("epsilon_1"),
+        py::arg("epsilon_2"), py::arg("beta_2_t"), py::arg("one_minus_beta_2_t"),
+        py::arg("clip_threshold"),
+        "Adafactor step in place. For var of rank >= 2, row_stats has shape var.shape[:-1] and "
+        "col_stats var.shape[:-2] + var.shape[-1:]; for lower ranks both are None.");
   m.def("decay_weights", &decay, py::arg("var"), py::arg("weight_decay"), py::arg("learning_rate"),
         "Decoupled weight decay in place: var -= var*wd*lr.");
   m.def("sum_squares", &sum_squares, py::arg("x"),

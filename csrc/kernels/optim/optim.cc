@@ -1,6 +1,7 @@
 #include "kernels/optim/optim.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -40,6 +41,39 @@ void for_chunks(int64_t n, double flops_per_element, Fn&& fn) {
     const int64_t end = std::min(n, (t + 1) * blocks_per_thread * kGrain);
     if (begin < end) fn(begin, end);
   });
+}
+
+// Runs fn(begin, end, sums) over fixed blocks of [0, n), where fn adds K partial sums of its
+// block into sums[0..K); the blocks' sums are then added in block order, so the totals do not
+// depend on the thread count.
+template <int K, typename Fn>
+std::array<double, K> blocked_sums(int64_t n, double flops_per_element, Fn&& fn) {
+  std::array<double, K> total{};
+  if (n <= 0) return total;
+  const int64_t blocks = (n + kGrain - 1) / kGrain;
+  std::vector<std::array<double, K>> partial(static_cast<size_t>(blocks));
+  const int threads = threads_for(flops_per_element * static_cast<double>(n), blocks);
+  const int64_t blocks_per_thread = (blocks + threads - 1) / threads;
+  run_parallel(threads, [&](int t) {
+    const int64_t first = t * blocks_per_thread;
+    const int64_t last = std::min(blocks, first + blocks_per_thread);
+    for (int64_t blk = first; blk < last; ++blk) {
+      std::array<double, K>& s = partial[static_cast<size_t>(blk)];
+      s.fill(0.0);
+      fn(blk * kGrain, std::min(n, (blk + 1) * kGrain), s.data());
+    }
+  });
+  for (const auto& s : partial) {
+    for (int k = 0; k < K; ++k) total[k] += s[k];
+  }
+  return total;
+}
+
+// x^p for the FTRL accumulators; p == 0.5 (the default) is a correctly rounded square root.
+inline float ftrl_pow(float x, float p) {
+  if (p == 0.5f) return std::sqrt(x);
+  if (p == 1.0f) return x;
+  return std::pow(x, p);
 }
 
 void adam_rows_portable(float* var, const float* grad, float* m, float* v, float* velocity_hat,
@@ -192,6 +226,146 @@ void nadam_update(float* var, const float* grad, float* m, float* v, int64_t n,
                           (q.one_minus_u * g) / q.one_minus_u_product;
       const float v_hat = vi / q.one_minus_beta_2_power;
       var[i] = var[i] - (m_hat * q.learning_rate) / (std::sqrt(v_hat) + q.epsilon);
+    }
+  });
+}
+
+void lion_update(float* var, const float* grad, float* m, int64_t n, const LionParams& p) {
+  const LionParams q = p;
+  for_chunks(n, 10.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i];
+      const float c = m[i] * q.beta_1 + g * q.one_minus_beta_1;
+      const float sign = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : (c == 0.0f ? 0.0f : c));
+      var[i] = var[i] - sign * q.learning_rate;
+      m[i] = m[i] * q.beta_2 + g * q.one_minus_beta_2;
+    }
+  });
+}
+
+void ftrl_update(float* var, const float* grad, float* accumulator, float* linear, int64_t n,
+                 const FtrlParams& p) {
+  const FtrlParams q = p;
+  for_chunks(n, 40.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i], w = var[i], acc = accumulator[i];
+      const float g2 = g + q.two_l2_shrinkage * w;
+      const float acc_new = acc + g * g;
+      const float pow_new = ftrl_pow(acc_new, q.power);
+      const float pow_old = ftrl_pow(acc, q.power);
+      const float lin = linear[i] + (g2 - ((pow_new - pow_old) / q.learning_rate) * w);
+      linear[i] = lin;
+      const float quadratic = pow_new / q.learning_rate + q.two_l2;
+      const float clipped = std::min(std::max(lin, -q.l1), q.l1);
+      var[i] = (clipped - lin) / quadratic;
+      accumulator[i] = acc_new;
+    }
+  });
+}
+
+void lamb_update(float* var, const float* grad, float* m, float* v, int64_t n,
+                 const LambParams& p) {
+  if (n <= 0) return;
+  const LambParams q = p;
+  std::vector<float> update(static_cast<size_t>(n));
+  float* u = update.data();
+  // Pass 1: the moments, the unscaled update, and the two sums of squares.
+  const auto sums = blocked_sums<2>(n, 20.0, [=](int64_t b, int64_t e, double* s) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = grad[i];
+      const float mi = m[i] + (g - m[i]) * q.one_minus_beta_1;
+      const float vi = v[i] + (g * g - v[i]) * q.one_minus_beta_2;
+      m[i] = mi;
+      v[i] = vi;
+      const float ui =
+          (mi / q.one_minus_beta_1_power) / (std::sqrt(vi / q.one_minus_beta_2_power) + q.epsilon);
+      u[i] = ui;
+      const double w = var[i], ud = ui;
+      s[0] += w * w;
+      s[1] += ud * ud;
+    }
+  });
+  const float w_norm = std::sqrt(static_cast<float>(sums[0]));
+  const float u_norm = std::sqrt(static_cast<float>(sums[1]));
+  const float ratio = (w_norm > 0.0f && u_norm > 0.0f) ? w_norm / u_norm : 1.0f;
+  const float scale = ratio * q.learning_rate;
+  // Pass 2: the step.
+  for_chunks(n, 2.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) var[i] = var[i] - scale * u[i];
+  });
+}
+
+void adafactor_update(float* var, const float* grad, float* row_stats, float* col_stats, float* v,
+                      int64_t batch, int64_t rows, int64_t cols, const AdafactorParams& p) {
+  const int64_t n = batch * rows * cols;
+  if (n <= 0) return;
+  const AdafactorParams q = p;
+  const double dn = static_cast<double>(n);
+  // rms of the variable before the update.
+  const auto var_sq = blocked_sums<1>(n, 2.0, [=](int64_t b, int64_t e, double* s) {
+    for (int64_t i = b; i < e; ++i) {
+      const double w = var[i];
+      s[0] += w * w;
+    }
+  });
+  const float var_rms = std::sqrt(static_cast<float>(var_sq[0] / dn));
+  const float alpha = std::max(q.epsilon_2, var_rms) * q.rho;
+
+  if (row_stats != nullptr && col_stats != nullptr) {
+    // Factored second moments: row and column means of grad^2 + epsilon_1 per batch entry.
+    std::vector<double> col_sum(static_cast<size_t>(cols));
+    for (int64_t bt = 0; bt < batch; ++bt) {
+      const float* gb = grad + bt * rows * cols;
+      float* r = row_stats + bt * rows;
+      float* c = col_stats + bt * cols;
+      std::fill(col_sum.begin(), col_sum.end(), 0.0);
+      for (int64_t i = 0; i < rows; ++i) {
+        double row_sum = 0.0;
+        for (int64_t j = 0; j < cols; ++j) {
+          const float g = gb[i * cols + j];
+          const double s = static_cast<double>(g * g + q.epsilon_1);
+          row_sum += s;
+          col_sum[static_cast<size_t>(j)] += s;
+        }
+        const float mean = static_cast<float>(row_sum / static_cast<double>(cols));
+        r[i] = q.beta_2_t * r[i] + q.one_minus_beta_2_t * mean;
+      }
+      for (int64_t j = 0; j < cols; ++j) {
+        const float mean =
+            static_cast<float>(col_sum[static_cast<size_t>(j)] / static_cast<double>(rows));
+        c[j] = q.beta_2_t * c[j] + q.one_minus_beta_2_t * mean;
+      }
+      double r_sum = 0.0;
+      for (int64_t i = 0; i < rows; ++i) r_sum += r[i];
+      const float r_mean = static_cast<float>(r_sum / static_cast<double>(rows));
+      float* vb = v + bt * rows * cols;
+      for (int64_t i = 0; i < rows; ++i) {
+        const float ri = r[i] / r_mean;
+        for (int64_t j = 0; j < cols; ++j) vb[i * cols + j] = ri * c[j];
+      }
+    }
+  } else {
+    for_chunks(n, 5.0, [=](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g = grad[i];
+        v[i] = q.beta_2_t * v[i] + q.one_minus_beta_2_t * (g * g + q.epsilon_1);
+      }
+    });
+  }
+
+  // rms of u = grad / sqrt(v), then the clipped step (u recomputed: the same float values).
+  const auto u_sq = blocked_sums<1>(n, 4.0, [=](int64_t b, int64_t e, double* s) {
+    for (int64_t i = b; i < e; ++i) {
+      const double u = grad[i] / std::sqrt(v[i]);
+      s[0] += u * u;
+    }
+  });
+  const float u_rms = std::sqrt(static_cast<float>(u_sq[0] / dn));
+  const float denom = std::max(1.0f, u_rms / q.clip_threshold);
+  for_chunks(n, 5.0, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float u = grad[i] / std::sqrt(v[i]);
+      var[i] = var[i] - alpha * (u / denom);
     }
   });
 }

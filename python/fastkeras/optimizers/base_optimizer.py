@@ -524,7 +524,8 @@ class Optimizer:
             accumulators = [self._accumulated_gradients[self._get_variable_index(v)]
                             for v in trainable_variables]
             if is_update_step:
-                grads = [(g + acc.value) / _f32(steps) for g, acc in zip(grads, accumulators)]
+                grads = [np.asarray((g + acc.value) / _f32(steps))
+                         for g, acc in zip(grads, accumulators)]
                 grads = self._clip_gradients(grads)
                 self._apply_weight_decay(trainable_variables)
                 self._backend_update_step(grads, trainable_variables, self.learning_rate)
@@ -563,6 +564,11 @@ class Optimizer:
     # --- clipping and weight decay -------------------------------------------------------
 
     def _clip_gradients(self, grads):
+        # numpy turns 0-d results into scalars; the kernels want arrays.
+        return [g if g is None or isinstance(g, np.ndarray) else np.asarray(g)
+                for g in self._clip_gradients_raw(grads)]
+
+    def _clip_gradients_raw(self, grads):
         if self.clipnorm and self.clipnorm > 0:
             return [self._clip_by_norm(g) for g in grads]
         if self.global_clipnorm and self.global_clipnorm > 0:

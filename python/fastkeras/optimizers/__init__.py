@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from fastkeras.optimizers import schedules
 from fastkeras.optimizers.adadelta import Adadelta
+from fastkeras.optimizers.adafactor import Adafactor
 from fastkeras.optimizers.adagrad import Adagrad
 from fastkeras.optimizers.adam import Adam
 from fastkeras.optimizers.adamax import Adamax
 from fastkeras.optimizers.adamw import AdamW
 from fastkeras.optimizers.base_optimizer import BaseOptimizer, Optimizer
+from fastkeras.optimizers.ftrl import Ftrl
+from fastkeras.optimizers.lamb import Lamb
+from fastkeras.optimizers.lion import Lion
 from fastkeras.optimizers.nadam import Nadam
 from fastkeras.optimizers.rmsprop import RMSprop
 from fastkeras.optimizers.sgd import SGD
@@ -21,11 +25,15 @@ from fastkeras.optimizers.sgd import SGD
 __all__ = [
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
     "BaseOptimizer",
+    "Ftrl",
+    "Lamb",
+    "Lion",
     "Nadam",
     "Optimizer",
     "RMSprop",
@@ -35,7 +43,8 @@ __all__ = [
     "serialize",
 ]
 
-ALL_OBJECTS = {Optimizer, SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, Nadam, Adamax}
+ALL_OBJECTS = {Optimizer, SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, Nadam, Adamax, Lion,
+               Ftrl, Lamb, Adafactor}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 

@@ -343,3 +343,20 @@ def test_compile_fit_save_and_load(tmp_path):
         np.testing.assert_allclose(np.asarray(after[key], np.float64),
                                    np.asarray(before[key], np.float64), rtol=1e-5, atol=1e-6)
     loaded.fit(x, y, epochs=1, batch_size=32, verbose=0)
+
+
+def test_metrics_with_a_value_per_class_log_arrays_in_fit_and_evaluate():
+    """F1Score(average=None) and Precision with several thresholds give one value per class or
+    threshold; fit's history and evaluate hold those arrays, as Keras's do."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]
+    model = fk.Sequential([fk.Input((4,)), fk.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy",
+                  metrics=["f1_score", fk.metrics.Precision(thresholds=[0.3, 0.6])])
+    history = model.fit(x, y, epochs=2, validation_data=(x, y), verbose=0)
+    assert np.shape(history.history["f1_score"][-1]) == (3,)
+    assert np.shape(history.history["val_precision"][-1]) == (2,)
+    loss, f1, precision = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(f1, history.history["val_f1_score"][-1], rtol=1e-6)
+    assert np.shape(precision) == (2,) and isinstance(loss, float)

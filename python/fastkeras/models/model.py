@@ -232,7 +232,7 @@ class Model(Layer):
     def _logs(self, loss_mean, prefix=""):
         logs = {"loss": loss_mean}
         for m in self.metrics:
-            logs[m.name] = float(m.result())
+            logs[m.name] = _log_value(m.result())
         return {prefix + k: v for k, v in sorted(logs.items())}
 
     def _reset_metrics(self):
@@ -583,6 +583,13 @@ class Model(Layer):
     def load_weights(self, filepath, skip_mismatch=False):
         from fastkeras.saving import weights_h5
         weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+def _log_value(result):
+    """A metric's result as logs hold it: a float, or (a metric with one value per class or
+    threshold, such as F1Score(average=None)) a numpy array, as Keras logs it."""
+    value = np.asarray(result.value if isinstance(result, Tensor) else result)
+    return float(value) if value.ndim == 0 else value.astype(np.float32)
 
 
 def _source(x, y, sample_weight, class_weight, shuffle):

@@ -3,6 +3,8 @@ against Keras 3: values under every reduction with and without sample weights, c
 string identifiers, finite-difference gradients, training and .keras round trips, and
 argument errors."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -76,7 +78,7 @@ def _per_sample_count(cls_name, kwargs, t):
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_values_match_keras(case, reduction):
     name, kwargs, make = case
-    rng = np.random.default_rng(abs(hash(_ids(case))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(_ids(case).encode()))
     t, p = make(rng)
     ours = getattr(losses, name)(reduction=reduction, **kwargs)
     ref = getattr(keras.losses, name)(reduction=reduction, **kwargs)

@@ -8,6 +8,7 @@ agree to ~1e-6 relative.
 import math
 import os
 import warnings
+import zlib
 from operator import itemgetter
 
 import numpy as np
@@ -205,7 +206,7 @@ def slots_per_variable(opt, variables):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_matches_numpy_reference(case):
     make_opt, ref = CASES[case]
-    init, grads = make_problem(seed=hash(case) % 1000)
+    init, grads = make_problem(seed=zlib.crc32(case.encode()) % 1000)
     opt = make_opt()
     variables = run(opt, init, grads)
     assert int(opt.iterations) == STEPS

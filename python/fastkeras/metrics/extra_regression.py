@@ -311,10 +311,13 @@ class R2Score(Metric):
     def result(self):
         if not self._built:
             return self._scalar(0.0)
-        s = self.sum.value.astype(np.float64)
+        # In float32 as Keras computes it: a column whose weighted targets are all equal gets
+        # a total of exactly 0 there (an infinite raw score, counted as 0), where wider
+        # arithmetic would leave a rounding residue and a huge score.
+        s = self.sum.value.astype(np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean = s / self.count.value
-            total = self.squared_sum.value - s * mean
+            mean = s / self.count.value.astype(np.float32)
+            total = self.squared_sum.value.astype(np.float32) - s * mean
             raw = 1.0 - self.total_mse.value / total
             raw = np.where(np.isinf(raw), 0.0, raw)
             if self.class_aggregation == "uniform_average":

@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import sys
 import zlib
 from pathlib import Path
 
@@ -32,7 +33,13 @@ def _fresh_session(request):
     look for tests that pass only for lucky draws."""
     clear_session()
     shift = int(os.environ.get("FASTKERAS_TEST_SEED", "0"))
-    set_random_seed((zlib.crc32(request.node.nodeid.encode()) + shift) % 2**32)
+    seed = (zlib.crc32(request.node.nodeid.encode()) + shift) % 2**32
+    set_random_seed(seed)
+    # Real Keras (the reference), once a test module has imported it, starts from the same
+    # seed too, so its initial weights and random ops do not change from run to run.
+    keras3 = sys.modules.get("keras")
+    if keras3 is not None and hasattr(keras3, "utils"):
+        keras3.utils.set_random_seed(seed)
 
 
 @pytest.fixture

@@ -83,7 +83,10 @@ class DatasetBatches:
         self.convert = convert
         self.dataset = dataset
         self.steps = dataset.num_batches
-        self.shuffle = bool(shuffle) and self.steps is not None
+        # A dataset with `_keeps_batch_order = True` (a windowed time series, a split) is read
+        # in its own order, as Keras reads a tf.data.Dataset whatever `shuffle` says.
+        self.shuffle = (bool(shuffle) and self.steps is not None
+                        and not getattr(dataset, "_keeps_batch_order", False))
         if shuffle and self.steps is None:
             warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was "
                           "provided as an infinite PyDataset. The PyDataset is expected to "

@@ -17,6 +17,7 @@ from fastkeras.utils.data_utils import (
     pack_x_y_sample_weight,
     unpack_x_y_sample_weight,
 )
+from fastkeras.utils.dataset_split import ArrayDataset, split_dataset
 from fastkeras.utils.model_visualization import model_to_dot, plot_model
 from fastkeras.utils.numerical_utils import normalize, to_categorical
 from fastkeras.utils.object_serialization import (
@@ -26,12 +27,15 @@ from fastkeras.utils.object_serialization import (
 from fastkeras.utils.rng_utils import get_random_seed, set_random_seed
 from fastkeras.utils.sequence_utils import pad_sequences
 from fastkeras.utils.session import clear_session
+from fastkeras.utils.timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
 __all__ = [
+    "ArrayDataset",
     "CustomObjectScope",
     "Progbar",
     "PyDataset",
     "Sequence",
+    "TimeseriesDataset",
     "clear_session",
     "custom_object_scope",
     "deserialize_keras_object",
@@ -49,7 +53,9 @@ __all__ = [
     "register_keras_serializable",
     "serialize_keras_object",
     "set_random_seed",
+    "split_dataset",
     "standardize_dtype",
+    "timeseries_dataset_from_array",
     "to_categorical",
     "unpack_x_y_sample_weight",
 ]

@@ -140,3 +140,11 @@ from fastkeras.layers.image_preprocessing import (
 
 __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
+from fastkeras.layers.text_preprocessing import (
+                                     Discretization,
+                                     IntegerLookup,
+                                     StringLookup,
+                                     TextVectorization,
+)
+
+__all__ += ["Discretization", "IntegerLookup", "StringLookup", "TextVectorization"]

@@ -143,6 +143,23 @@ def _save_keras(model, filepath, overwrite, include_optimizer):
         z.writestr("metadata.json", json.dumps(metadata))
         z.writestr("config.json", config_json)
         z.writestr("model.weights.h5", weights.getvalue())
+        _write_assets(model, z)
+
+
+def _write_assets(model, z):
+    """Files a layer writes with `save_assets(dir)` go to `assets/<its path>/` in the zip,
+    where Keras keeps them (a lookup layer's vocabulary.txt)."""
+    import tempfile
+
+    from fastkeras.saving.weights_h5 import walk
+    for path, obj in walk(model):
+        if not callable(getattr(obj, "save_assets", None)):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            obj.save_assets(tmp)
+            for name in sorted(os.listdir(tmp)):
+                inner = "/".join(p for p in ("assets", path, name) if p)
+                z.write(os.path.join(tmp, name), inner)
 
 
 def _save_h5(model, filepath, overwrite, include_optimizer):

@@ -184,7 +184,29 @@ def _load_keras(filepath, custom_objects, compile):
             compile_from_config(model, spec["compile_config"], custom_objects, filepath)
     with _open_weights_bytes(weights, filepath) as f:
         weights_h5.load_weights_from(model, f, filepath)
+    _read_assets(model, filepath)
     return model
+
+
+def _read_assets(model, filepath):
+    """Hands each layer with `load_assets(dir)` the files under `assets/<its path>/`."""
+    import tempfile
+    with zipfile.ZipFile(filepath) as z:
+        names = [n for n in z.namelist() if n.startswith("assets/") and not n.endswith("/")]
+        if not names:
+            return
+        for path, obj in weights_h5.walk(model):
+            if not callable(getattr(obj, "load_assets", None)):
+                continue
+            prefix = "/".join(p for p in ("assets", path) if p) + "/"
+            mine = [n for n in names if n.startswith(prefix) and "/" not in n[len(prefix):]]
+            if not mine:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                for n in mine:
+                    with open(os.path.join(tmp, n[len(prefix):]), "wb") as out:
+                        out.write(z.read(n))
+                obj.load_assets(tmp)
 
 
 def _load_h5(filepath, custom_objects, compile):

@@ -42,6 +42,7 @@ LAYER_ARGS = {
     "RandomContrast": dict(factor=0.2, seed=3), "RandomRotation": dict(factor=0.2, seed=3),
     "RandomTranslation": dict(height_factor=0.2, width_factor=0.1, seed=3),
     "RandomZoom": dict(height_factor=0.2, seed=3), "RandomFlip": dict(seed=3),
+    "Discretization": dict(bin_boundaries=[0.0, 1.0]),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),

@@ -70,6 +70,7 @@ class _IndexLookup(Layer):
     """Shared machinery of StringLookup and IntegerLookup (not public)."""
 
     _is_string = True
+    _config_kwargs = ("vocabulary_size", "has_input_vocabulary")  # read from **kwargs
 
     def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary_dtype,
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
@@ -485,6 +486,8 @@ class TextVectorization(Layer):
     longest sample, or cut / padded to `output_sequence_length`; index 1 is "[UNK]". The
     other modes give one vector per sample (see StringLookup). Inputs are (batch,) or
     (batch, 1) strings."""
+
+    _config_kwargs = ("vocabulary_size", "has_input_vocabulary")  # read from **kwargs
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,

@@ -71,6 +71,8 @@ def _accepted_keys(cls):
             if p.kind == p.VAR_KEYWORD and klass.__module__.split(".")[0] != "fastkeras":
                 return None  # a user class taking **kwargs gets everything
     keys.discard("self")
+    # Config entries a class reads from **kwargs (a lookup layer's vocabulary_size).
+    keys |= set(getattr(cls, "_config_kwargs", ()))
     return keys
 
 

@@ -236,3 +236,27 @@ def test_discretization_adapt_vs_keras(num_bins, data):
     assert L.Discretization.from_config(config).bin_boundaries == ours.bin_boundaries
     with pytest.raises(ValueError, match="num_bins"):
         L.Discretization().adapt(data)
+
+
+def test_string_inputs_in_models_train_and_save(tmp_path):
+    """`Input(shape=(1,), dtype="string")` -> TextVectorization -> Embedding trains with fit and
+    reloads from a .keras file with its vocabulary, as in Keras's text tutorials."""
+    texts = np.array(["the cat sat", "the dog ran fast", "a cat", "dogs run"])
+    vectorize = L.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(texts)
+    inp = fk.Input(shape=(1,), dtype="string")
+    assert inp.dtype == "string"
+    x = L.GlobalAveragePooling1D()(L.Embedding(20, 3)(vectorize(inp)))
+    model = fk.Model(inp, L.Dense(1)(x))
+    model.compile("adam", "mse")
+    history = model.fit(texts.reshape(-1, 1), np.array([1.0, 0.0, 1.0, 0.0]), epochs=3,
+                        verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    want = model.predict(texts.reshape(-1, 1), verbose=0)
+    model.save(tmp_path / "text.keras")
+    again = fk.models.load_model(tmp_path / "text.keras")
+    np.testing.assert_allclose(again.predict(texts.reshape(-1, 1), verbose=0), want, rtol=1e-6)
+    lookup = fk.Sequential([fk.Input((1,), dtype="string"),
+                            L.StringLookup(vocabulary=["a", "b"], output_mode="multi_hot")])
+    np.testing.assert_array_equal(lookup.predict(np.array([["a"], ["c"]]), verbose=0),
+                                  [[0, 1, 0], [1, 0, 0]])

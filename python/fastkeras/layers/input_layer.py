@@ -199,7 +199,9 @@ def _probe(x, free_size):
     from fastkeras.backend.tape import Tensor
     if isinstance(x, KerasTensor):
         shape = (1,) + tuple(free_size if d is None else d for d in x.shape[1:]) if x.shape else ()
-        return Tensor(np.zeros(shape, np.dtype(x.dtype) if x.dtype != "string" else np.float32))
+        if x.dtype == "string":  # text: a probe word
+            return Tensor(np.full(shape, "a", dtype=object))
+        return Tensor(np.zeros(shape, np.dtype(x.dtype)))
     if isinstance(x, (list, tuple)):
         return type(x)(_probe(v, free_size) for v in x)
     if isinstance(x, dict):

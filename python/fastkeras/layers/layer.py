@@ -69,7 +69,12 @@ class Layer:
             raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype = "float32" if dtype is None else str(np.dtype(dtype) if not isinstance(dtype, dict) else "float32")
+        if dtype is None or isinstance(dtype, dict):
+            self.dtype = "float32"
+        elif dtype in ("string", str):  # Keras's name for text inputs (numpy str/object data)
+            self.dtype = "string"
+        else:
+            self.dtype = str(np.dtype(dtype))
         self.built = False
         # As Keras: a layer that computes its own mask supports masking.
         self.supports_masking = type(self).compute_mask is not Layer.compute_mask

@@ -66,6 +66,20 @@ def _encode(ids, mode, depth):
     return np.asarray(encoder(ids).value, np.int64)
 
 
+def _feed(data, steps, update, to_array):
+    """Passes `data` to `update` for `adapt`: batch by batch (at most `steps`; the first item
+    of a tuple batch) when it is an iterable of batches, else at once, one token per row."""
+    if hasattr(data, "__iter__") and not isinstance(data, (list, tuple, np.ndarray, Tensor,
+                                                           str, bytes)):
+        for i, batch in enumerate(data):
+            if steps is not None and i >= steps:
+                break
+            update(batch[0] if isinstance(batch, tuple) else batch)
+        return
+    arr = to_array(data)
+    update(arr[:, None] if arr.ndim == 1 else arr)
+
+
 class _IndexLookup(Layer):
     """Shared machinery of StringLookup and IntegerLookup (not public)."""
 
@@ -227,19 +241,7 @@ class _IndexLookup(Layer):
         """Learns the vocabulary from `data`: an array, a list of tokens, or an iterable of
         batches (at most `steps` of them)."""
         self.reset_state()
-        if hasattr(data, "__iter__") and not isinstance(data, (list, tuple, np.ndarray,
-                                                               Tensor, str, bytes)):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                if isinstance(batch, tuple):
-                    batch = batch[0]
-                self.update_state(batch)
-        else:
-            arr = self._tokens_of(data)
-            if arr.ndim == 1:
-                arr = arr[:, None]
-            self.update_state(arr)
+        _feed(data, steps, self.update_state, self._tokens_of)
         self.finalize_state()
 
     def reset_state(self):
@@ -584,19 +586,7 @@ class TextVectorization(Layer):
         """Learns the vocabulary from strings: an array, a list, or an iterable of batches."""
         lookup = self._lookup_layer
         lookup.reset_state()
-        if hasattr(data, "__iter__") and not isinstance(data, (list, tuple, np.ndarray,
-                                                               Tensor, str, bytes)):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                if isinstance(batch, tuple):
-                    batch = batch[0]
-                self.update_state(batch)
-        else:
-            arr = _string_array(data)
-            if arr.ndim == 1:
-                arr = arr[:, None]
-            self.update_state(arr)
+        _feed(data, steps, self.update_state, _string_array)
         lookup.finalize_state()
 
     def update_state(self, data):

@@ -18,6 +18,11 @@ from fastkeras.utils.data_utils import (
     unpack_x_y_sample_weight,
 )
 from fastkeras.utils.dataset_split import ArrayDataset, split_dataset
+from fastkeras.utils.directory_datasets import (
+    DirectoryDataset,
+    image_dataset_from_directory,
+    text_dataset_from_directory,
+)
 from fastkeras.utils.model_visualization import model_to_dot, plot_model
 from fastkeras.utils.numerical_utils import normalize, to_categorical
 from fastkeras.utils.object_serialization import (
@@ -32,6 +37,7 @@ from fastkeras.utils.timeseries import TimeseriesDataset, timeseries_dataset_fro
 __all__ = [
     "ArrayDataset",
     "CustomObjectScope",
+    "DirectoryDataset",
     "Progbar",
     "PyDataset",
     "Sequence",
@@ -44,6 +50,7 @@ __all__ = [
     "get_registered_name",
     "get_registered_object",
     "get_source_inputs",
+    "image_dataset_from_directory",
     "is_keras_tensor",
     "model_to_dot",
     "normalize",
@@ -55,6 +62,7 @@ __all__ = [
     "set_random_seed",
     "split_dataset",
     "standardize_dtype",
+    "text_dataset_from_directory",
     "timeseries_dataset_from_array",
     "to_categorical",
     "unpack_x_y_sample_weight",

@@ -47,7 +47,7 @@ $(VENV)/.deps: pyproject.toml
 # files in it and its files in ours; torch is pinned to the CPU build), the TensorBoard event
 # writer/reader, pydot for plot_model, and the linters.
 $(VENV)/.test-deps: $(VENV)/.deps
-	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot "ruff==0.17.6" \
+	$(PIP) install -q "torch==2.13.0" keras tensorboardX tensorboard pydot pillow "ruff==0.17.6" \
 		"clang-format==23.1.3"
 	touch $@
 

@@ -23,7 +23,7 @@ from fastkeras import (
     random,
     regularizers,
 )
-from fastkeras.backend import Variable
+from fastkeras.backend import GradientTape, Variable
 from fastkeras.layers import Input, Layer
 from fastkeras.models import Model, Sequential
 
@@ -41,6 +41,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "GradientTape",
     "Input",
     "Layer",
     "Model",

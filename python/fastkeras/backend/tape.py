@@ -47,7 +47,15 @@ class GradientTape:
         return False
 
     def gradient(self, target: Tensor, sources):
-        return gradients(target, sources)
+        """d target / d each source (a list, or one tensor), as tf.GradientTape.gradient."""
+        if isinstance(sources, (list, tuple)):
+            return gradients(target, list(sources))
+        return gradients(target, [sources])[0]
+
+    def watch(self, tensor):
+        """Accepted for tf.GradientTape's API: every op on a tensor that requires gradients is
+        recorded anyway."""
+        return tensor
 
 
 class Tensor:

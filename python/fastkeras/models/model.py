@@ -150,10 +150,52 @@ class Model(Layer):
         return ["loss"] + [m.name for m in self.metrics]
 
     # --- one step --------------------------------------------------------------------------
-    def _check_compiled(self):
+    def _check_compiled(self, step_method=None):
+        # A model whose own train_step/test_step computes the loss needs only an optimizer.
+        if self.compiled and step_method is not None and _overrides(self, step_method):
+            return
         if not self.compiled or self._loss_fn is None:
             raise RuntimeError("You must call `compile()` with a loss before training or "
                                "evaluating the model.")
+
+    # Keras's public step API, for subclassed models that customize `fit`/`evaluate`: override
+    # train_step(data) / test_step(data) with `fastkeras.GradientTape` (tf-style), and return a
+    # dict of logs. `data` is (x,), (x, y) or (x, y, sample_weight).
+    def train_step(self, data):
+        x, y, sample_weight = _unpack(data)
+        if self._metrics is None:
+            self._resolve_metrics(y, self._peek_output(x))
+        loss, y_pred = self._train_step(x, y, sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
+        return self._logs(loss)
+
+    def test_step(self, data):
+        x, y, sample_weight = _unpack(data)
+        if self._metrics is None:
+            self._resolve_metrics(y, self._peek_output(x))
+        loss, y_pred = self._test_step(x, y, sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
+        return self._logs(loss)
+
+    def predict_step(self, data):
+        x, _, _ = _unpack(data)
+        return self(x, training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of (y, y_pred) plus the regularization penalties, as a tensor."""
+        if self._loss_fn is None:
+            raise RuntimeError("`compute_loss` needs a model compiled with a loss.")
+        return self._compute_loss(y, y_pred, sample_weight)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics with (y, y_pred); returns `get_metrics_result()`."""
+        if self._metrics is None:
+            self._resolve_metrics(y, metric_values(y_pred))
+        self._update_metrics(y, metric_values(y_pred), sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        return {m.name: _log_value(m.result()) for m in self.metrics}
 
     def _compute_loss(self, y, y_pred, sample_weight):
         try:
@@ -243,7 +285,7 @@ class Model(Layer):
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        self._check_compiled()
+        self._check_compiled("train_step")
         verbose = self._verbose(verbose)
         if py_dataset.is_batch_source(x):  # a PyDataset or a generator hands out batches
             if validation_split:
@@ -301,18 +343,27 @@ class Model(Layer):
         initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
         self._initial_epoch = None
         training_logs = {}
+        custom = _overrides(self, "train_step")
         try:
             for epoch in range(initial_epoch, epochs):
-                if self._metrics is not None:
+                if self._metrics is not None or custom:
                     self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
                 variables = self.trainable_weights if self.built else None
                 self._penalties_on = self._any_penalties() if self.built else None
-                chain = DenseChain.plan(self, variables)
+                chain = None if custom else DenseChain.plan(self, variables)
                 epoch_batches = batches if steps is None else itertools.islice(batches, steps)
+                custom_logs = {}
                 for step, (bx, by, bsw) in enumerate(epoch_batches):
                     cbs.on_train_batch_begin(step)
+                    if custom:  # the model's own train_step: its returned dict is the logs
+                        custom_logs = _custom_logs(self.train_step(_pack(bx, by, bsw)))
+                        seen += 1
+                        cbs.on_train_batch_end(step, custom_logs)
+                        if self.stop_training:
+                            break
+                        continue
                     if self._metrics is None:
                         self._resolve_metrics(by, self._peek_output(bx))
                     out = None if chain is None else chain.train_step(bx, by, bsw)
@@ -338,7 +389,7 @@ class Model(Layer):
                                       "sure that your dataset or generator can generate at "
                                       "least `steps_per_epoch * epochs` batches.", stacklevel=2)
                         break
-                logs = self._logs(loss_sum / seen) if seen else {}
+                logs = custom_logs if custom else self._logs(loss_sum / seen) if seen else {}
                 epoch_logs = dict(logs)
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
                     if py_dataset.is_batch_source(validation_data):
@@ -367,7 +418,8 @@ class Model(Layer):
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, _callbacks=None, **kwargs):
-        self._check_compiled()
+        self._check_compiled("test_step")
+        custom = _overrides(self, "test_step")
         verbose = self._verbose(verbose)
         if py_dataset.is_batch_source(x):
             batches = _source(x, y, sample_weight, None, False)
@@ -382,8 +434,9 @@ class Model(Layer):
         else:
             cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
         # Evaluation keeps its own metric state: fit's running training metrics are saved.
-        saved = [m.__dict__.copy() for m in self.metrics] if self._metrics is not None else None
-        if self._metrics is not None:
+        tracked = self._metrics is not None or custom
+        saved = [m.__dict__.copy() for m in self.metrics] if tracked else None
+        if tracked:
             self._reset_metrics()
         self.stop_evaluating = False
         # Per-batch logs only for callbacks that read them (a live bar, custom callbacks).
@@ -392,10 +445,18 @@ class Model(Layer):
             else overrides(cb, "on_test_batch_end") for cb in cbs.callbacks)
         cbs.on_test_begin()
         loss_sum, seen, logs = 0.0, 0, {}
-        chain = DenseChain.plan(self, None, training=False)
+        chain = None if custom else DenseChain.plan(self, None, training=False)
+        custom_logs = {}
         for step, (bx, by, bsw) in enumerate(
                 batches if n_steps is None else itertools.islice(batches, n_steps)):
             cbs.on_test_batch_begin(step)
+            if custom:  # the model's own test_step: its returned dict is the logs
+                custom_logs = _custom_logs(self.test_step(_pack(bx, by, bsw)))
+                seen += 1
+                cbs.on_test_batch_end(step, custom_logs)
+                if self.stop_evaluating:
+                    break
+                continue
             if self._metrics is None:
                 self._resolve_metrics(by, self._peek_output(bx))
             out = None if chain is None else chain.test_step(bx, by, bsw)
@@ -410,13 +471,16 @@ class Model(Layer):
                 break
         if not isinstance(batches, data_mod.BatchIterator):
             batches.end_epoch()
-        logs = self._logs(loss_sum / seen) if seen else {}
+        logs = custom_logs if custom else self._logs(loss_sum / seen) if seen else {}
         cbs.on_test_end(logs)
         if saved is not None and _callbacks is not None:
             for m, state in zip(self.metrics, saved):
                 m.__dict__.update(state)
         if return_dict:
             return logs
+        if custom:
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         return self._logs_as_list(logs)
 
     def _logs_as_list(self, logs):
@@ -583,6 +647,39 @@ class Model(Layer):
     def load_weights(self, filepath, skip_mismatch=False):
         from fastkeras.saving import weights_h5
         weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+def _overrides(model, name):
+    return getattr(type(model), name) is not getattr(Model, name)
+
+
+def _pack(x, y, sample_weight):
+    if y is None and sample_weight is None:
+        return (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def _unpack(data):
+    """(x, y, sample_weight) of a step's data: x, (x,), (x, y) or (x, y, sample_weight)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    return tuple(data) + (None,) * (3 - len(data))
+
+
+def _custom_logs(logs):
+    """A custom step's returned logs as floats (or arrays), Keras's way of logging them."""
+    if not isinstance(logs, dict):
+        raise TypeError("A custom `train_step`/`test_step` must return a dict of logs "
+                        f"(name -> value). Received: {type(logs).__name__}")
+    out = {}
+    for k, v in logs.items():
+        if isinstance(v, dict):  # a metric returning several values
+            out.update({kk: _log_value(vv) for kk, vv in v.items()})
+        else:
+            out[k] = _log_value(v)
+    return out
 
 
 def _log_value(result):

@@ -127,6 +127,20 @@ def test_super_train_step_and_callbacks_see_the_logs():
     assert seen and all(keys == ["loss"] for keys in seen)
 
 
+def test_predict_step_override():
+    class Doubled(Regressor):
+        def predict_step(self, data):
+            (x,) = data
+            return self(x, training=False) * 2.0
+
+    model = Doubled()
+    plain = Regressor()
+    np.testing.assert_allclose(model.predict(X, verbose=0), 2 * plain.predict(X, verbose=0),
+                               rtol=1e-6)
+    np.testing.assert_allclose(model.predict(X[:5], verbose=0),
+                               2 * plain.predict(X[:5], verbose=0), rtol=1e-6)
+
+
 def test_gradient_tape_api_and_errors():
     w = keras.Variable(np.array([1.0, 2.0], np.float32))
     with keras.GradientTape() as tape:

@@ -494,8 +494,11 @@ class Model(Layer):
         source = py_dataset.is_batch_source(x)
         if not source:
             x = data_mod.to_arrays(x)
-        chain = DenseChain.plan(self, None, training=False, with_loss=False)
-        if (not verbose and not callbacks and steps is None and isinstance(x, np.ndarray)
+        custom = _overrides(self, "predict_step")
+        chain = None if custom else DenseChain.plan(self, None, training=False,
+                                                    with_loss=False)
+        if (not custom and not verbose and not callbacks and steps is None
+                and isinstance(x, np.ndarray)
                 and 0 < len(x) <= (batch_size or 32)):
             # One batch, nobody watching: skip the batching and callback machinery.
             out = None if chain is None else chain.predict_step(x)
@@ -518,7 +521,7 @@ class Model(Layer):
                 cbs.on_predict_batch_begin(step)
                 out = None if chain is None else chain.predict_step(bx)
                 if out is None:
-                    out = self(bx, training=False)
+                    out = self.predict_step((bx,)) if custom else self(bx, training=False)
                     out = out.value if isinstance(out, Tensor) else structure_values(out)
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})

@@ -819,3 +819,34 @@ def test_custom_layer_with_a_build_per_call_argument_as_keras(tmp_path):
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "mix.keras").predict(
         x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert theirs_cls is not None
+
+
+def test_add_loss_in_call_trains_as_keras3():
+    """A layer that calls `self.add_loss(...)` in `call` adds it to the training and
+    evaluation loss (undivided), once per call, as Keras 3 does."""
+    keras3 = pytest.importorskip("keras")
+
+    def build(lib):
+        class Penalize(lib.layers.Layer):
+            def call(self, x):
+                self.add_loss(0.01 * lib.ops.sum(lib.ops.square(x)))
+                return x
+
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(4), Penalize(),
+                                lib.layers.Dense(1)])
+        model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+        return model
+
+    theirs, ours = build(keras3), build(keras)
+    ours.set_weights([keras3.ops.convert_to_numpy(w) for w in theirs.weights])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = rng.standard_normal((64, 1)).astype(np.float32)
+    h_theirs = theirs.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    h_ours = ours.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h_ours.history["loss"], h_theirs.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0),
+                               rtol=1e-5)
+    assert len(ours.losses) == 1  # the last call's, not one per call made
+    ours(x[:2])
+    assert len(ours.losses) == 1

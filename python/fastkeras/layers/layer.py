@@ -210,14 +210,23 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization penalties of this layer's (and sublayers') weights, as tensors."""
+        """Regularization penalties of this layer's (and sublayers') weights, their activity
+        penalties and the losses their last calls added with `add_loss`, as tensors."""
         out = []
         for layer in self._all_layers():
             for v in layer._own_weights:
                 if v.regularizer is not None and v.trainable:
                     out.append(v.regularizer(v))
             out.extend(getattr(layer, "_activity_losses", []))
+            out.extend(getattr(layer, "_added_losses", []))
         return out
+
+    def add_loss(self, loss):
+        """Adds `loss` (a scalar tensor, e.g. a penalty computed in `call`) to the model's
+        training loss, as Keras's `add_loss`: it counts for this call (the layer's next call
+        replaces it) and appears in `layer.losses` / `model.losses`."""
+        self.__dict__.setdefault("_added_losses", []).append(loss)
+        self._uses_add_loss = True
 
     # --- building and calling --------------------------------------------------------------
     def build(self, input_shape) -> None:
@@ -300,6 +309,8 @@ class Layer:
             self._maybe_build(inputs, args, kwargs)
         if self._call_has_training:
             kwargs["training"] = training
+        if self.__dict__.get("_added_losses"):
+            self._added_losses = []  # a call's add_loss() values replace the last call's
         if mask is None:  # a mask travels on the tensor (Embedding, Masking)
             if isinstance(inputs, Tensor):
                 mask = inputs._keras_mask

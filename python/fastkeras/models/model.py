@@ -217,10 +217,11 @@ class Model(Layer):
         return loss
 
     def _any_penalties(self) -> bool:
-        """Whether weight or activity regularizers add to the loss."""
+        """Whether weight or activity regularizers, or losses layers add in their calls
+        (`add_loss`), add to the loss."""
         return any(v.regularizer is not None for v in self.weights) or any(
             getattr(layer, "activity_regularizer", None) is not None
-            for layer in self._all_layers())
+            or getattr(layer, "_uses_add_loss", False) for layer in self._all_layers())
 
     def _update_metrics(self, y, y_pred_value, sample_weight):
         if self._multi is not None:

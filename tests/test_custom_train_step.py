@@ -129,9 +129,8 @@ def test_super_train_step_and_callbacks_see_the_logs():
 
 def test_predict_step_override():
     class Doubled(Regressor):
-        def predict_step(self, data):
-            (x,) = data
-            return self(x, training=False) * 2.0
+        def predict_step(self, data):  # x alone, as Keras passes it without targets
+            return self(data, training=False) * 2.0
 
     model = Doubled()
     plain = Regressor()
@@ -160,3 +159,63 @@ def test_gradient_tape_api_and_errors():
     plain.compile(optimizer="sgd")
     with pytest.raises(RuntimeError, match="with a loss"):
         plain.fit(X, Y, verbose=0)
+
+
+def test_variational_autoencoder_from_the_keras_examples():
+    """Keras's VAE example (a Sampling layer drawing with keras.random and a SeedGenerator, an
+    encoder and a decoder model, a train_step computing reconstruction and KL losses, its own
+    trackers), with keras.GradientTape for tf.GradientTape: trains on x alone."""
+    from fastkeras import layers, ops
+
+    class Sampling(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(1337)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            eps = keras.random.normal(shape=ops.shape(z_mean), seed=self.seed_generator)
+            return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    enc_in = keras.Input(shape=(12, 12, 1))
+    h = layers.Conv2D(8, 3, activation="relu", strides=2, padding="same")(enc_in)
+    h = layers.Dense(8, activation="relu")(layers.Flatten()(h))
+    z_mean, z_log_var = layers.Dense(2, name="z_mean")(h), layers.Dense(2, name="z_log_var")(h)
+    encoder = keras.Model(enc_in, [z_mean, z_log_var, Sampling()([z_mean, z_log_var])])
+    dec_in = keras.Input(shape=(2,))
+    h = layers.Reshape((6, 6, 4))(layers.Dense(6 * 6 * 4, activation="relu")(dec_in))
+    dec_out = layers.Conv2DTranspose(1, 3, strides=2, activation="sigmoid", padding="same")(h)
+    decoder = keras.Model(dec_in, dec_out)
+
+    class VAE(keras.Model):
+        def __init__(self, encoder, decoder, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.decoder = encoder, decoder
+            self.total = keras.metrics.Mean(name="total_loss")
+            self.kl = keras.metrics.Mean(name="kl_loss")
+
+        @property
+        def metrics(self):
+            return [self.total, self.kl]
+
+        def train_step(self, data):
+            with keras.GradientTape() as tape:
+                z_mean, z_log_var, z = self.encoder(data)
+                reconstruction = self.decoder(z)
+                rec = ops.mean(ops.sum(keras.losses.binary_crossentropy(data, reconstruction),
+                                       axis=(1, 2)))
+                kl = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+                kl = ops.mean(ops.sum(kl, axis=1))
+                total = rec + kl
+            grads = tape.gradient(total, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.total.update_state(total)
+            self.kl.update_state(kl)
+            return {"loss": self.total.result(), "kl_loss": self.kl.result()}
+
+    images = (RNG.random((64, 12, 12, 1)) > 0.7).astype(np.float32)
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = vae.fit(images, epochs=4, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert np.isfinite(history.history["kl_loss"]).all()

@@ -522,7 +522,8 @@ class Model(Layer):
                 cbs.on_predict_batch_begin(step)
                 out = None if chain is None else chain.predict_step(bx)
                 if out is None:
-                    out = self.predict_step((bx,)) if custom else self(bx, training=False)
+                    out = self.predict_step(_pack(bx, None, None)) if custom else \
+                        self(bx, training=False)
                     out = out.value if isinstance(out, Tensor) else structure_values(out)
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
@@ -658,8 +659,10 @@ def _overrides(model, name):
 
 
 def _pack(x, y, sample_weight):
+    """A step's data as Keras packs it: x alone (a list/tuple of inputs as (x,)) without
+    targets, else (x, y) or (x, y, sample_weight)."""
     if y is None and sample_weight is None:
-        return (x,)
+        return (x,) if isinstance(x, (list, tuple)) else x
     return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 

@@ -51,3 +51,32 @@ def test_verbose_2_prints_one_summary_line():
         bar.update(step, [("loss", 0.25)], finalize=step == 4)
     (line,) = stream.getvalue().splitlines()
     assert line.startswith("4/4 - ") and line.endswith("loss: 0.2500") and "/step" in line
+
+
+def test_keras_progbar_api_add_averages_and_stateful_metrics():
+    """keras.utils.Progbar's arguments; add(n); values averaged over the steps they were given
+    for unless named in stateful_metrics; the last step of a known target finalizes."""
+    import inspect
+
+    import pytest
+
+    from fastkeras import utils
+    keras3 = pytest.importorskip("keras")
+    ours = list(inspect.signature(Progbar.__init__).parameters)[1:8]
+    assert ours == list(inspect.signature(keras3.utils.Progbar.__init__).parameters)[1:8]
+    assert utils.Progbar is Progbar
+    stream = io.StringIO()
+    bar = Progbar(4, stream=stream, verbose=2, stateful_metrics=["acc"], unit_name="sample")
+    bar.add(1, [("loss", 1.0), ("acc", 0.1)])
+    bar.add(2, [("loss", 4.0), ("acc", 0.2)])  # loss weighted by its 2 steps: (1 + 8) / 3
+    bar.add(1, [("loss", 3.0), ("acc", 0.3)])  # (9 + 3) / 4 = 3; acc as given
+    (line,) = stream.getvalue().splitlines()
+    assert line.startswith("4/4 - ") and "/sample" in line
+    assert line.endswith("loss: 3.0000 - acc: 0.3000")
+    stream = io.StringIO()
+    bar = Progbar(2, stream=stream, verbose=2, stateless_metrics=["loss"])
+    bar.add(1, [("loss", 1.0), ("acc", 0.1)])
+    bar.add(1, [("loss", 3.0), ("acc", 0.3)])
+    assert stream.getvalue().rstrip().endswith("loss: 2.0000 - acc: 0.3000")
+    with pytest.raises(ValueError, match="not both"):
+        Progbar(2, stateful_metrics=["a"], stateless_metrics=["b"])

@@ -32,12 +32,12 @@ def _format_time(seconds: float) -> str:
     return f"{round(seconds)}s"
 
 
-def _format_per_step(seconds: float) -> str:
+def _format_per_step(seconds: float, unit: str = "step") -> str:
     if seconds >= 1:
-        return f"{seconds:.0f}s/step"
+        return f"{seconds:.0f}s/{unit}"
     if seconds >= 1e-3:
-        return f"{seconds * 1e3:.0f}ms/step"
-    return f"{seconds * 1e6:.0f}us/step"
+        return f"{seconds * 1e3:.0f}ms/{unit}"
+    return f"{seconds * 1e6:.0f}us/{unit}"
 
 
 def _format_value(v) -> str:
@@ -51,20 +51,63 @@ def _format_value(v) -> str:
 
 
 class Progbar:
-    """A progress bar for `target` steps (None: unknown)."""
+    """A progress bar for `target` steps (None: unknown), as `keras.utils.Progbar`.
 
-    def __init__(self, target, width=20, verbose=1, stream=None, interval=0.05):
+    `update(current, values)` draws step `current`; `add(n, values)` advances by n. Values
+    (name, value) are shown averaged over the steps they were given for, except those named
+    in `stateful_metrics` (shown as given); with `stateless_metrics` instead, only those are
+    averaged.
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None,
+                 stateless_metrics=None, unit_name="step", stream=None):
+        if stateful_metrics is not None and stateless_metrics is not None:
+            raise ValueError("Progbar: give `stateful_metrics` (values not to average) or "
+                             "`stateless_metrics` (values to average), not both. Received: "
+                             f"stateful_metrics={stateful_metrics!r}, "
+                             f"stateless_metrics={stateless_metrics!r}")
         self.target = target
         self.width = width
         self.verbose = verbose
         self.stream = stream or sys.stdout
         self.interval = interval
+        self.stateful_metrics = set(stateful_metrics or ())
+        self.stateless_metrics = None if stateless_metrics is None else set(stateless_metrics)
+        self.unit_name = unit_name
         self.interactive = _interactive(self.stream)
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._last_len = 0
+        self._seen_so_far = 0
+        self._sums = {}          # name -> [weighted sum, weight] of averaged values
+        self._average = True     # the training-loop logger passes running means already
 
-    def update(self, current, values=None, finalize=False):
+    def add(self, n, values=None):
+        """Advances the bar by `n` steps."""
+        self.update(self._seen_so_far + n, values)
+
+    def _shown(self, current, values):
+        if not values or not self._average:
+            return values
+        shown = []
+        step = max(current - self._seen_so_far, 1)
+        for k, v in values:
+            averaged = k in self.stateless_metrics if self.stateless_metrics is not None \
+                else k not in self.stateful_metrics
+            if not averaged:
+                shown.append((k, v))
+                continue
+            acc = self._sums.setdefault(k, [0.0, 0])
+            acc[0] += float(v) * step
+            acc[1] += step
+            shown.append((k, acc[0] / acc[1]))
+        return shown
+
+    def update(self, current, values=None, finalize=None):
+        if finalize is None:  # as Keras: the last step of a known target finalizes the bar
+            finalize = self.target is not None and current >= self.target
+        values = self._shown(current, values)
+        self._seen_so_far = current
         if self.verbose == 0:
             return
         now = time.perf_counter()
@@ -84,7 +127,7 @@ class Progbar:
                 elapsed = now - self.start
                 per = elapsed / max(current, 1)
                 parts = [f"{current}/{self.target or current}", _format_time(elapsed),
-                         _format_per_step(per)] + [f"{k}: {_format_value(v)}" for k, v in
+                         _format_per_step(per, self.unit_name)] + [f"{k}: {_format_value(v)}" for k, v in
                                                    (values or [])]
                 self.stream.write(" - ".join(parts) + "\n")
             self.stream.flush()
@@ -100,10 +143,11 @@ class Progbar:
             bar = "━" * done + " " * (self.width - done) if self.interactive else "━" * self.width
         elapsed = now - self.start
         per = elapsed / max(current, 1)
+        unit = self.unit_name
         if current < target:
-            timing = f"{_format_time(per * (target - current))} {_format_per_step(per)}"
+            timing = f"{_format_time(per * (target - current))} {_format_per_step(per, unit)}"
         else:
-            timing = f"{_format_time(elapsed)} {_format_per_step(per)}"
+            timing = f"{_format_time(elapsed)} {_format_per_step(per, unit)}"
         text = f"{current:>{digits}}/{target} {bar} {timing}"
         for k, v in values or []:
             text += f" - {k}: {_format_value(v)}"
@@ -132,6 +176,7 @@ class ProgbarLogger(Callback):
 
     def _start(self, target):
         self.progbar = Progbar(target, verbose=self.verbose)
+        self.progbar._average = False  # the logs hold running means already
         self._done = 0  # steps seen so far (the target when the data's length is unknown)
 
     def _final(self):
@@ -145,7 +190,7 @@ class ProgbarLogger(Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._done = batch + 1
         if logs is not None:
-            self.progbar.update(batch + 1, list(logs.items()))
+            self.progbar.update(batch + 1, list(logs.items()), finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self.progbar.update(self._final(), list((logs or {}).items()), finalize=True)
@@ -159,7 +204,7 @@ class ProgbarLogger(Callback):
     def on_test_batch_end(self, batch, logs=None):
         if self._mode == "test" and self.progbar is not None:
             self._done = batch + 1
-            self.progbar.update(batch + 1, list((logs or {}).items()))
+            self.progbar.update(batch + 1, list((logs or {}).items()), finalize=False)
 
     def on_test_end(self, logs=None):
         if self._mode == "test" and self.progbar is not None:
@@ -171,7 +216,7 @@ class ProgbarLogger(Callback):
 
     def on_predict_batch_end(self, batch, logs=None):
         self._done = batch + 1
-        self.progbar.update(batch + 1)
+        self.progbar.update(batch + 1, finalize=False)
 
     def on_predict_end(self, logs=None):
         self.progbar.update(self._final(), finalize=True)

@@ -148,3 +148,23 @@ from fastkeras.layers.text_preprocessing import (
 )
 
 __all__ += ["Discretization", "IntegerLookup", "StringLookup", "TextVectorization"]
+from fastkeras.layers.conv3d import (
+                                     AveragePooling3D,
+                                     AvgPool3D,
+                                     Conv3D,
+                                     Conv3DTranspose,
+                                     Convolution3D,
+                                     Convolution3DTranspose,
+                                     Cropping3D,
+                                     GlobalAveragePooling3D,
+                                     GlobalAvgPool3D,
+                                     GlobalMaxPool3D,
+                                     GlobalMaxPooling3D,
+                                     MaxPool3D,
+                                     MaxPooling3D,
+                                     SpatialDropout3D,
+                                     UpSampling3D,
+                                     ZeroPadding3D,
+)
+
+__all__ += ["AveragePooling3D", "AvgPool3D", "Conv3D", "Conv3DTranspose", "Convolution3D", "Convolution3DTranspose", "Cropping3D", "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D", "MaxPooling3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]

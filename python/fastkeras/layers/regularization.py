@@ -68,6 +68,18 @@ class SpatialDropout2D(_SpatialDropout):
         return config
 
 
+class SpatialDropout3D(SpatialDropout2D):
+    """Dropout of whole 3D feature maps: inputs (batch, dim1, dim2, dim3, channels) for
+    "channels_last" (the default) or (batch, channels, dim1, dim2, dim3) for "channels_first"."""
+
+    _ndim = 5
+
+    def _noise_shape(self, shape):
+        if self.data_format == "channels_first":
+            return (shape[0], shape[1], 1, 1, 1)
+        return (shape[0], 1, 1, 1, shape[4])
+
+
 class GaussianNoise(Layer):
     """Adds zero-mean Gaussian noise of standard deviation `stddev` while training (a
     regularizer); passes inputs through at inference."""

@@ -43,6 +43,8 @@ LAYER_ARGS = {
     "RandomTranslation": dict(height_factor=0.2, width_factor=0.1, seed=3),
     "RandomZoom": dict(height_factor=0.2, seed=3), "RandomFlip": dict(seed=3),
     "Discretization": dict(bin_boundaries=[0.0, 1.0]),
+    "Conv3D": dict(filters=2, kernel_size=3), "Conv3DTranspose": dict(filters=2, kernel_size=3),
+    "SpatialDropout3D": dict(rate=0.5), "AveragePooling3D": dict(pool_size=2),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),

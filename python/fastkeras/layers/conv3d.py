@@ -72,8 +72,9 @@ def _spatial_axes(data_format):
     return (2, 3, 4) if data_format == "channels_first" else (1, 2, 3)
 
 
-def _f32(v):
-    return np.ascontiguousarray(v, dtype=np.float32)
+def _work_dtype(*tensors):
+    """float64 when any operand is float64 (exact gradient checks), else float32."""
+    return np.float64 if any(t.value.dtype == np.float64 for t in tensors) else np.float32
 
 
 def _windows(xp, out, ksize, strides, dilation):
@@ -108,14 +109,19 @@ def _batch_chunk(n, per_sample):
 
 
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None):
-    return _core.gemm(a, b, None, trans_a, trans_b, 1.0, 0.0, bias, None)
+    """op(a) @ op(b) + bias: fastkeras's C++ GEMM for float32, numpy for float64."""
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        return _core.gemm(a, b, None, trans_a, trans_b, 1.0, 0.0, bias, None)
+    y = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    return y if bias is None else y + bias
 
 
 def conv3d(x, kernel, bias, strides, padding, dilation, groups=1):
     """conv(x, kernel) + bias on NDHWC x with a (kd, kh, kw, c / groups, f) kernel: the
     windows of each batch chunk gathered into columns (vol2col), then one GEMM per group."""
     x, kernel = convert_to_tensor(x), convert_to_tensor(kernel)
-    xv, wv = _f32(x.value), _f32(kernel.value)
+    dt = _work_dtype(x, kernel)
+    xv, wv = np.ascontiguousarray(x.value, dt), np.ascontiguousarray(kernel.value, dt)
     n, c = xv.shape[0], xv.shape[4]
     ksize, f = wv.shape[:3], wv.shape[4]
     kvol = int(np.prod(ksize))
@@ -127,14 +133,14 @@ def conv3d(x, kernel, bias, strides, padding, dilation, groups=1):
     m_per = int(np.prod(out))
     w2 = [np.ascontiguousarray(wv[..., g * fg:(g + 1) * fg].reshape(kvol * cg, fg))
           for g in range(groups)]
-    bv = None if bias is None else _f32(convert_to_tensor(bias).value)
+    bv = None if bias is None else np.ascontiguousarray(convert_to_tensor(bias).value, dt)
     chunk = _batch_chunk(n, m_per * kvol * c)
 
     def columns(lo, hi, g):
         win = _windows(xp[lo:hi], out, ksize, strides, dilation)[..., g * cg:(g + 1) * cg]
         return np.ascontiguousarray(win).reshape(-1, kvol * cg)
 
-    y = np.empty((n,) + out + (f,), np.float32)
+    y = np.empty((n,) + out + (f,), dt)
     y2 = y.reshape(n * m_per, f)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
@@ -144,8 +150,8 @@ def conv3d(x, kernel, bias, strides, padding, dilation, groups=1):
                 bias=None if bv is None else np.ascontiguousarray(bv[g * fg:(g + 1) * fg]))
 
     def backward(grad, needs):
-        g2 = _f32(grad).reshape(n * m_per, f)
-        dxp = np.zeros(xp.shape, np.float32) if needs[0] else None
+        g2 = np.ascontiguousarray(grad, dt).reshape(n * m_per, f)
+        dxp = np.zeros(xp.shape, dt) if needs[0] else None
         dw = [np.zeros_like(w) for w in w2] if needs[1] else None
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
@@ -178,7 +184,8 @@ def conv3d_transpose(x, kernel, bias, strides, padding, dilation, output_padding
     """The transpose of conv3d on NDHWC x, kernel (kd, kh, kw, filters, in) as Keras stores it:
     one GEMM to columns, then the columns added into the output volume (col2vol)."""
     x, kernel = convert_to_tensor(x), convert_to_tensor(kernel)
-    xv, wv = _f32(x.value), _f32(kernel.value)
+    dt = _work_dtype(x, kernel)
+    xv, wv = np.ascontiguousarray(x.value, dt), np.ascontiguousarray(kernel.value, dt)
     n, cin = xv.shape[0], xv.shape[4]
     ksize, f = wv.shape[:3], wv.shape[3]
     kvol = int(np.prod(ksize))
@@ -191,17 +198,17 @@ def conv3d_transpose(x, kernel, bias, strides, padding, dilation, output_padding
     before = tuple(max(fl - o, 0) // 2 if padding == "same" else 0 for fl, o in zip(full, out))
     buf_size = tuple(max(fl, b + o) for fl, b, o in zip(full, before, out))
     w2 = wv.reshape(kvol * f, cin)  # rows (kd, kh, kw, filters)
-    bv = None if bias is None else _f32(convert_to_tensor(bias).value)
+    bv = None if bias is None else np.ascontiguousarray(convert_to_tensor(bias).value, dt)
     m_per = int(np.prod(grid))
     x2 = xv.reshape(n * m_per, cin)
     chunk = _batch_chunk(n, m_per * kvol * f)
     crop = tuple(slice(b, b + o) for b, o in zip(before, out))
 
-    y = np.empty((n,) + out + (f,), np.float32)
+    y = np.empty((n,) + out + (f,), dt)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         cols = _gemm(x2[lo * m_per:hi * m_per], w2, trans_b=True)
-        buf = np.zeros((hi - lo,) + buf_size + (f,), np.float32)
+        buf = np.zeros((hi - lo,) + buf_size + (f,), dt)
         _scatter_windows(buf, cols.reshape((hi - lo,) + grid + tuple(ksize) + (f,)), grid,
                          ksize, strides, dilation)
         y[lo:hi] = buf[(slice(None),) + crop]
@@ -209,12 +216,12 @@ def conv3d_transpose(x, kernel, bias, strides, padding, dilation, output_padding
         y += bv
 
     def backward(grad, needs):
-        g = _f32(grad)
+        g = np.ascontiguousarray(grad, dt)
         dx = np.empty_like(x2) if needs[0] else None
         dw = np.zeros_like(w2) if needs[1] else None
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
-            buf = np.zeros((hi - lo,) + buf_size + (f,), np.float32)
+            buf = np.zeros((hi - lo,) + buf_size + (f,), dt)
             buf[(slice(None),) + crop] = g[lo:hi]
             gcols = np.ascontiguousarray(_windows(buf, grid, ksize, strides, dilation))
             gcols = gcols.reshape(-1, kvol * f)
@@ -514,8 +521,13 @@ class MaxPooling3D(_Pooling3D):
 
 class AveragePooling3D(_Pooling3D):
     """Mean over pool_size windows of volumes; with 'same' padding padded cells are not
-    counted."""
+    counted. pool_size has no default, as in Keras."""
     _kind = "avg"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None,
+                 **kwargs):
+        super().__init__(pool_size, strides=strides, padding=padding, data_format=data_format,
+                         name=name, **kwargs)
 
 
 class _GlobalPooling3D(Layer):

@@ -829,3 +829,17 @@ def test_keras_config_settings_are_the_backend_ones():
         assert fk.layers.Conv2D(1, 1).data_format == "channels_first"
     finally:
         fk.config.set_image_data_format("channels_last")
+
+
+def test_set_epsilon_reaches_constraints_and_metrics():
+    w = np.array([[3.0, 0.0], [4.0, 0.0]], np.float32)
+    x = fk.Variable(w)
+    try:
+        backend.set_epsilon(0.5)
+        np.testing.assert_allclose(np.asarray(fk.constraints.UnitNorm(axis=0)(x))[:, 0],
+                                   w[:, 0] / 5.5, rtol=1e-6)
+        mape = fk.metrics.MeanAbsolutePercentageError()
+        mape.update_state(np.array([0.0, 1.0]), np.array([0.1, 1.0]))
+        np.testing.assert_allclose(float(mape.result()), 100 * (0.1 / 0.5) / 2, rtol=1e-5)
+    finally:
+        backend.set_epsilon(1e-7)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_EPSILON = 1e-7  # Keras's backend.epsilon()
+from fastkeras.backend.config import epsilon
 
 
 def _norms(w, axis):
@@ -48,7 +48,7 @@ class MaxNorm(Constraint):
         w = _as_array(w)
         norms = _norms(w, self.axis)
         desired = np.clip(norms, 0, self.max_value)
-        return (w * (desired / (_EPSILON + norms))).astype(w.dtype)
+        return (w * (desired / (epsilon() + norms))).astype(w.dtype)
 
     def get_config(self):
         return {"max_value": self.max_value, "axis": self.axis}
@@ -68,7 +68,7 @@ class MinMaxNorm(Constraint):
         norms = _norms(w, self.axis)
         desired = (self.rate * np.clip(norms, self.min_value, self.max_value)
                    + (1 - self.rate) * norms)
-        return (w * (desired / (_EPSILON + norms))).astype(w.dtype)
+        return (w * (desired / (epsilon() + norms))).astype(w.dtype)
 
     def get_config(self):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
@@ -91,7 +91,7 @@ class UnitNorm(Constraint):
 
     def __call__(self, w):
         w = _as_array(w)
-        return (w / (_EPSILON + _norms(w, self.axis))).astype(w.dtype)
+        return (w / (epsilon() + _norms(w, self.axis))).astype(w.dtype)
 
     def get_config(self):
         return {"axis": self.axis}

@@ -358,4 +358,7 @@ class MeanMetricWrapper(Mean):
         return cls(**config)
 
 
-EPSILON = _epsilon()
+
+def epsilon() -> float:
+    """The backend fuzz factor, read when used (so keras.config.set_epsilon applies)."""
+    return _epsilon()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras.metrics.base import (
-    EPSILON,
     Metric,
     divide_no_nan,
+    epsilon,
     squeeze_or_expand_to_same_rank,
     to_array,
 )
@@ -45,7 +45,7 @@ def evenly_distributed(thresholds) -> bool:
     if n < 3:
         return False
     even = np.arange(n, dtype=np.float32) / (n - 1)
-    return bool(np.allclose(thresholds, even, atol=EPSILON))
+    return bool(np.allclose(thresholds, even, atol=epsilon()))
 
 
 def _filter_top_k(x, k):
@@ -313,7 +313,7 @@ class AUC(Metric):
             interior = [(i + 1) * 1.0 / (self.num_thresholds - 1)
                         for i in range(self.num_thresholds - 2)]
             self._evenly = True
-        self._thresholds = [0.0 - EPSILON] + interior + [1.0 + EPSILON]
+        self._thresholds = [0.0 - epsilon()] + interior + [1.0 + epsilon()]
 
         super().__init__(name=name, dtype=dtype)
         self.multi_label = bool(multi_label)

@@ -11,9 +11,9 @@ import warnings
 import numpy as np
 
 from fastkeras.metrics.base import (
-    EPSILON,
     MeanMetricWrapper,
     Metric,
+    epsilon,
     squeeze_or_expand_to_same_rank,
     to_array,
 )
@@ -122,7 +122,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     p_var = np.var(p - p_mean, axis=axis, keepdims=True)
     covar = (t - p_mean) * (p - p_mean)
     norm = t_var + p_var + np.square(t_mean - p_mean)
-    return np.mean(2.0 * covar / (norm + EPSILON), axis=axis).astype(_F)
+    return np.mean(2.0 * covar / (norm + epsilon()), axis=axis).astype(_F)
 
 
 # ----------------------------------------------------------------------------- wrappers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastkeras.metrics.base import EPSILON, Metric, to_array
+from fastkeras.metrics.base import Metric, epsilon, to_array
 
 _AVERAGES = (None, "micro", "macro", "weighted")
 
@@ -92,13 +92,13 @@ class FBetaScore(Metric):
         if not self._built:
             return self._scalar(0.0)
         tp = self.true_positives.value.astype(np.float64)
-        precision = tp / (tp + self.false_positives.value + EPSILON)
-        recall = tp / (tp + self.false_negatives.value + EPSILON)
+        precision = tp / (tp + self.false_positives.value + epsilon())
+        recall = tp / (tp + self.false_negatives.value + epsilon())
         b2 = self.beta ** 2
-        score = (1.0 + b2) * precision * recall / (b2 * precision + recall + EPSILON)
+        score = (1.0 + b2) * precision * recall / (b2 * precision + recall + epsilon())
         if self.average == "weighted":
             iw = self.intermediate_weights.value.astype(np.float64)
-            score = np.sum(score * iw / (np.sum(iw) + EPSILON))
+            score = np.sum(score * iw / (np.sum(iw) + epsilon()))
         elif self.average is not None:
             score = np.mean(score)
         return self._scalar(score)

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from fastkeras.metrics.base import EPSILON, Metric, to_array
+from fastkeras.metrics.base import Metric, epsilon, to_array
 
 
 def _iou_dtype(dtype):
@@ -114,8 +114,8 @@ class IoU(_IoUBase):
         ids = np.asarray(self.target_class_ids, dtype=np.int64)
         tp, denom = tp[ids], denom[ids]
         valid = denom > 1e-9
-        iou = np.where(valid, tp / (denom + EPSILON), 0.0)
-        return self._scalar(np.sum(iou) / (np.sum(valid) + EPSILON))
+        iou = np.where(valid, tp / (denom + epsilon()), 0.0)
+        return self._scalar(np.sum(iou) / (np.sum(valid) + epsilon()))
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

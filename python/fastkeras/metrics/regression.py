@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras.metrics.base import (
-    EPSILON,
     Mean,
     MeanMetricWrapper,
     check_broadcastable,
+    epsilon,
     squeeze_or_expand_to_same_rank,
     to_array,
 )
@@ -41,7 +41,7 @@ def mean_absolute_error(y_true, y_pred):
 def mean_absolute_percentage_error(y_true, y_pred):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis."""
     y_true, y_pred = _pair(y_true, y_pred, "mean_absolute_percentage_error")
-    diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), EPSILON))
+    diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), epsilon()))
     return 100.0 * np.mean(diff, axis=-1)
 
 
@@ -49,8 +49,8 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     """``mean((log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps))) ** 2)`` over the last
     axis."""
     y_true, y_pred = _pair(y_true, y_pred, "mean_squared_logarithmic_error")
-    a = np.log1p(np.maximum(y_pred, EPSILON))
-    b = np.log1p(np.maximum(y_true, EPSILON))
+    a = np.log1p(np.maximum(y_pred, epsilon()))
+    b = np.log1p(np.maximum(y_true, epsilon()))
     return np.mean(np.square(a - b), axis=-1)
 
 
@@ -73,7 +73,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     if from_logits:
         ce = np.maximum(y_pred, 0) - y_pred * y_true + np.log1p(np.exp(-np.abs(y_pred)))
     else:
-        p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        p = np.clip(y_pred, epsilon(), 1.0 - epsilon())
         ce = -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))
     return np.mean(ce, axis=axis).astype(_F)
 
@@ -96,7 +96,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         logp = _log_softmax(y_pred, axis)
     else:
         p = y_pred / np.sum(y_pred, axis=axis, keepdims=True)
-        logp = np.log(np.clip(p, EPSILON, 1.0 - EPSILON))
+        logp = np.log(np.clip(p, epsilon(), 1.0 - epsilon()))
     return (-np.sum(y_true * logp, axis=axis)).astype(_F)
 
 
@@ -121,7 +121,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
         logp = _log_softmax(y_pred, -1)
     else:
         p = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
-        logp = np.log(np.clip(p, EPSILON, 1.0 - EPSILON))
+        logp = np.log(np.clip(p, epsilon(), 1.0 - epsilon()))
     picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
     return (-picked).astype(_F)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import _core
+from fastkeras.backend.config import epsilon as backend_epsilon
 from fastkeras.backend.tape import Tensor, make_op
 from fastkeras.ops.math import _float, _t
 from fastkeras.ops.math import mean as _mean
@@ -25,7 +26,6 @@ __all__ = [
     "repeat",
 ]
 
-_EPSILON = 1e-7  # Keras's backend epsilon, the default of layer_normalization
 
 
 def _axis_index(axis, ndim, arg="axis"):
@@ -255,7 +255,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, rms_sca
     xv = _float(x)
     nd = xv.ndim
     axes = _norm_axes(axis, nd)
-    eps = _EPSILON if epsilon is None else float(epsilon)
+    eps = backend_epsilon() if epsilon is None else float(epsilon)
     red = tuple(axes)
     batch_axes = tuple(d for d in range(nd) if d not in axes)
     pshape = tuple(xv.shape[d] if d in axes else 1 for d in range(nd))

@@ -23,6 +23,41 @@ from fastkeras.ops.conv2d import (
 )
 
 
+def set_conv_arguments(layer, name, to_tuple, filters, kernel_size, strides, padding,
+                       data_format, dilation_rate, groups, activation, use_bias,
+                       kernel_initializer, bias_initializer, kernel_regularizer,
+                       bias_regularizer, activity_regularizer, kernel_constraint,
+                       bias_constraint):
+    """Checks and stores a convolution's arguments (Conv2D's and Conv3D's alike); `to_tuple`
+    turns an int or a sequence into the layer's per-axis tuple."""
+    layer.filters = _check_positive_int(filters, "filters", name)
+    layer.kernel_size = to_tuple(kernel_size, "kernel_size", name)
+    layer.strides = to_tuple(strides, "strides", name)
+    layer.padding = _padding(padding, name)
+    layer.data_format = _data_format(data_format, name)
+    layer.dilation_rate = to_tuple(dilation_rate, "dilation_rate", name)
+    ones = (1,) * len(layer.strides)
+    if layer.strides != ones and layer.dilation_rate != ones:
+        raise ValueError(f"{name}: `strides > 1` is not compatible with `dilation_rate > 1`. "
+                         f"Received: strides={layer.strides}, "
+                         f"dilation_rate={layer.dilation_rate}")
+    layer.groups = _check_positive_int(groups, "groups", name)
+    if layer.filters % layer.groups:
+        raise ValueError(f"{name}: `filters` must be divisible by `groups`. Received: "
+                         f"filters={layer.filters}, groups={layer.groups}")
+    layer.activation = activations_mod.get(activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = initializers_mod.get(kernel_initializer)
+    layer.bias_initializer = initializers_mod.get(bias_initializer)
+    layer.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers_mod.get(bias_regularizer)
+    layer.activity_regularizer = regularizers_mod.get(activity_regularizer)
+    layer.kernel_constraint = constraints_mod.get(kernel_constraint)
+    layer.bias_constraint = constraints_mod.get(bias_constraint)
+    layer.kernel = None
+    layer.bias = None
+
+
 def _pair(value, arg, layer):
     """An int or a pair of positive ints, as Keras accepts for kernel_size/strides/..."""
     received = value
@@ -91,31 +126,11 @@ class Conv2D(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _check_positive_int(filters, "filters", "Conv2D")
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
-        self.strides = _pair(strides, "strides", "Conv2D")
-        self.padding = _padding(padding, "Conv2D")
-        self.data_format = _data_format(data_format, "Conv2D")
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate", "Conv2D")
-        if self.strides != (1, 1) and self.dilation_rate != (1, 1):
-            raise ValueError("Conv2D: `strides > 1` is not compatible with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}")
-        self.groups = _check_positive_int(groups, "groups", "Conv2D")
-        if self.filters % self.groups:
-            raise ValueError(f"Conv2D: `filters` must be divisible by `groups`. Received: "
-                             f"filters={self.filters}, groups={self.groups}")
-        self.activation = activations_mod.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.kernel = None
-        self.bias = None
+        set_conv_arguments(self, "Conv2D", _pair, filters, kernel_size, strides, padding,
+                           data_format, dilation_rate, groups, activation, use_bias,
+                           kernel_initializer, bias_initializer, kernel_regularizer,
+                           bias_regularizer, activity_regularizer, kernel_constraint,
+                           bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) != 4:

@@ -11,11 +11,9 @@ from numpy.lib.stride_tricks import as_strided
 from fastkeras import _core, ops
 from fastkeras import activations as activations_mod
 from fastkeras import constraints as constraints_mod
-from fastkeras import initializers as initializers_mod
-from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend.tape import convert_to_tensor, make_op
-from fastkeras.layers.conv2d import _data_format, _padding
-from fastkeras.layers.core import _check_positive_int, _serialize
+from fastkeras.layers.conv2d import _data_format, _padding, set_conv_arguments
+from fastkeras.layers.core import _serialize
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.regularization import SpatialDropout3D
 from fastkeras.layers.reshaping import (
@@ -307,32 +305,11 @@ class Conv3D(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        name = self._name
-        self.filters = _check_positive_int(filters, "filters", name)
-        self.kernel_size = _triple(kernel_size, "kernel_size", name)
-        self.strides = _triple(strides, "strides", name)
-        self.padding = _padding(padding, name)
-        self.data_format = _data_format(data_format, name)
-        self.dilation_rate = _triple(dilation_rate, "dilation_rate", name)
-        if self.strides != (1, 1, 1) and self.dilation_rate != (1, 1, 1):
-            raise ValueError(f"{name}: `strides > 1` is not compatible with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides}, "
-                             f"dilation_rate={self.dilation_rate}")
-        self.groups = _check_positive_int(groups, "groups", name)
-        if self.filters % self.groups:
-            raise ValueError(f"{name}: `filters` must be divisible by `groups`. Received: "
-                             f"filters={self.filters}, groups={self.groups}")
-        self.activation = activations_mod.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.kernel = None
-        self.bias = None
+        set_conv_arguments(self, self._name, _triple, filters, kernel_size, strides, padding,
+                           data_format, dilation_rate, groups, activation, use_bias,
+                           kernel_initializer, bias_initializer, kernel_regularizer,
+                           bias_regularizer, activity_regularizer, kernel_constraint,
+                           bias_constraint)
 
     def _channels(self, input_shape):
         if len(input_shape) != 5:

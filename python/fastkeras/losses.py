@@ -36,6 +36,7 @@ from fastkeras.backend.tape import Tensor, convert_to_tensor, grad_enabled, make
 
 __all__ = [
     "BCE",
+    "CTC",
     "KLD",
     "MAE",
     "MAPE",
@@ -73,6 +74,7 @@ __all__ = [
     "categorical_hinge",
     "circle",
     "cosine_similarity",
+    "ctc",
     "deserialize",
     "dice",
     "get",
@@ -1491,6 +1493,24 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     return out
 
 
+def ctc(y_true, y_pred):
+    """CTC loss of integer labels `y_true` (batch_size, max_label_length), padded with the
+    blank class 0 (each sample's label length is its number of non-zero entries), against
+    unnormalised scores `y_pred` (batch_size, time, num_classes), every frame used."""
+    t_shape = tuple(np.shape(_raw(y_true)))
+    p_shape = tuple(np.shape(_raw(y_pred)))
+    if len(t_shape) != 2:
+        raise ValueError("ctc: `y_true` must be integer labels of shape (batch_size, "
+                         f"max_length). Received: y_true.shape={t_shape}")
+    if len(p_shape) != 3:
+        raise ValueError("ctc: `y_pred` must be logits of shape (batch_size, max_length, "
+                         f"num_classes). Received: y_pred.shape={p_shape}")
+    labels = _raw(y_true)
+    label_length = np.sum(labels != 0, axis=-1).astype(np.int32)
+    frames = np.full((p_shape[0],), p_shape[1], dtype=np.int32)
+    return _ops().ctc_loss(labels, _pred_tensor(y_pred), label_length, frames, mask_index=0)
+
+
 def categorical_generalized_cross_entropy(y_true, y_pred, q):
     """Generalized cross-entropy (Zhang & Sabuncu, 2018) for integer labels:
     (1 - p_y ** q) / q, with p_y the predicted probability of the label."""
@@ -1569,6 +1589,13 @@ class Circle(_BuiltinLoss):
         self.remove_diagonal = remove_diagonal
 
 
+class CTC(_BuiltinLoss):
+    """CTC loss of blank-padded integer labels against per-frame logits (see `ctc`)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, name=name, reduction=reduction, dtype=dtype)
+
+
 class CategoricalGeneralizedCrossEntropy(_BuiltinLoss):
     """Generalized cross-entropy for integer labels, robust to label noise (see
     `categorical_generalized_cross_entropy`). `q` must be in (0, 1)."""
@@ -1602,13 +1629,14 @@ _CLASSES = (
     MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge,
     CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, BinaryFocalCrossentropy,
     CategoricalCrossentropy, SparseCategoricalCrossentropy, CategoricalFocalCrossentropy, Dice,
-    Tversky, Circle, CategoricalGeneralizedCrossEntropy,
+    Tversky, Circle, CategoricalGeneralizedCrossEntropy, CTC,
 )
 
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in _CLASSES}
 ALL_OBJECTS_DICT.update({fn.__name__: fn for fn in _PREPARERS})
 ALL_OBJECTS_DICT.update({fn.__name__: fn for fn in (
-    categorical_focal_crossentropy, dice, tversky, circle, categorical_generalized_cross_entropy)})
+    categorical_focal_crossentropy, dice, tversky, circle, categorical_generalized_cross_entropy,
+    ctc)})
 ALL_OBJECTS_DICT.update({
     "bce": binary_crossentropy, "BCE": binary_crossentropy,
     "kld": kl_divergence, "KLD": kl_divergence,

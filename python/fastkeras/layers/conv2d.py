@@ -58,6 +58,23 @@ def set_conv_arguments(layer, name, to_tuple, filters, kernel_size, strides, pad
     layer.bias = None
 
 
+def conv_config(layer):
+    """The config entries of the arguments `set_conv_arguments` stored, as Keras writes them."""
+    return {
+        "filters": layer.filters, "kernel_size": layer.kernel_size, "strides": layer.strides,
+        "padding": layer.padding, "data_format": layer.data_format,
+        "dilation_rate": layer.dilation_rate, "groups": layer.groups,
+        "activation": activations_mod.serialize(layer.activation), "use_bias": layer.use_bias,
+        "kernel_initializer": _serialize(layer.kernel_initializer),
+        "bias_initializer": _serialize(layer.bias_initializer),
+        "kernel_regularizer": _serialize(layer.kernel_regularizer),
+        "bias_regularizer": _serialize(layer.bias_regularizer),
+        "activity_regularizer": _serialize(layer.activity_regularizer),
+        "kernel_constraint": constraints_mod.serialize(layer.kernel_constraint),
+        "bias_constraint": constraints_mod.serialize(layer.bias_constraint),
+    }
+
+
 def _pair(value, arg, layer):
     """An int or a pair of positive ints, as Keras accepts for kernel_size/strides/..."""
     received = value
@@ -194,19 +211,7 @@ class Conv2D(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-            "padding": self.padding, "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate, "groups": self.groups,
-            "activation": activations_mod.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": _serialize(self.kernel_initializer),
-            "bias_initializer": _serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize(self.kernel_regularizer),
-            "bias_regularizer": _serialize(self.bias_regularizer),
-            "activity_regularizer": _serialize(self.activity_regularizer),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
-        })
+        config.update(conv_config(self))
         return config
 
 

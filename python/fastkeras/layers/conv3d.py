@@ -10,18 +10,18 @@ from numpy.lib.stride_tricks import as_strided
 
 from fastkeras import _core, ops
 from fastkeras import activations as activations_mod
-from fastkeras import constraints as constraints_mod
 from fastkeras.backend.tape import convert_to_tensor, make_op
-from fastkeras.layers.conv2d import _data_format, _padding, set_conv_arguments
-from fastkeras.layers.core import _serialize
+from fastkeras.layers.conv2d import _data_format, _padding, conv_config, set_conv_arguments
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.regularization import SpatialDropout3D
 from fastkeras.layers.reshaping import (
-    _crop,
+    Cropping2D,
+    ZeroPadding2D,
     check_ndim,
     standardize_data_format,
     standardize_tuple,
 )
+from fastkeras.layers.reshaping import _spatial_axes as spatial_axes
 from fastkeras.ops import normalization as norm_ops
 from fastkeras.ops.conv2d import conv_output_length, conv_transpose_output_length, same_padding
 
@@ -67,7 +67,7 @@ def _from_ndhwc(y, data_format):
 
 
 def _spatial_axes(data_format):
-    return (2, 3, 4) if data_format == "channels_first" else (1, 2, 3)
+    return spatial_axes(data_format, 3)
 
 
 def _work_dtype(*tensors):
@@ -379,19 +379,7 @@ class Conv3D(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-            "padding": self.padding, "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate, "groups": self.groups,
-            "activation": activations_mod.serialize(self.activation), "use_bias": self.use_bias,
-            "kernel_initializer": _serialize(self.kernel_initializer),
-            "bias_initializer": _serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize(self.kernel_regularizer),
-            "bias_regularizer": _serialize(self.bias_regularizer),
-            "activity_regularizer": _serialize(self.activity_regularizer),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
-        })
+        config.update(conv_config(self))
         return config
 
 
@@ -601,67 +589,27 @@ class UpSampling3D(Layer):
         return config
 
 
-class ZeroPadding3D(Layer):
+class ZeroPadding3D(ZeroPadding2D):
     """Adds zeros around volumes: padding is an int, 3 ints (symmetric per axis) or three
     (before, after) pairs."""
 
+    _rank = 3
+
     def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format)
-        self.padding = _pairs_3d(padding, "padding", "ZeroPadding3D")
+        super().__init__(padding=padding, data_format=data_format, **kwargs)
 
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        for axis, (a, b) in zip(_spatial_axes(self.data_format), self.padding):
-            if shape[axis] is not None:
-                shape[axis] += a + b
-        return tuple(shape)
-
-    def call(self, inputs):
-        check_ndim(self, inputs, 5)
-        widths = [(0, 0)] * 5
-        for axis, pair in zip(_spatial_axes(self.data_format), self.padding):
-            widths[axis] = pair
-        return norm_ops.pad(inputs, tuple(widths))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"padding": self.padding, "data_format": self.data_format})
-        return config
+    def _pairs(self, value, name):
+        return _pairs_3d(value, name, "ZeroPadding3D")
 
 
-class Cropping3D(Layer):
+class Cropping3D(Cropping2D):
     """Removes cells from the borders of volumes: cropping is an int, 3 ints (symmetric per
     axis) or three (before, after) pairs."""
 
+    _rank = 3
+
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format)
-        self.cropping = _pairs_3d(cropping, "cropping", "Cropping3D")
+        super().__init__(cropping=cropping, data_format=data_format, **kwargs)
 
-    def _check(self, shape):
-        for axis, crop in zip(_spatial_axes(self.data_format), self.cropping):
-            if shape[axis] is not None and sum(crop) >= shape[axis]:
-                raise ValueError("Values in `cropping` argument should be smaller than the "
-                                 "corresponding spatial dimension of the input. Received: "
-                                 f"input_shape={tuple(shape)}, cropping={self.cropping}")
-
-    def compute_output_shape(self, input_shape):
-        self._check(input_shape)
-        shape = list(input_shape)
-        for axis, crop in zip(_spatial_axes(self.data_format), self.cropping):
-            if shape[axis] is not None:
-                shape[axis] -= sum(crop)
-        return tuple(shape)
-
-    def call(self, inputs):
-        check_ndim(self, inputs, 5)
-        self._check(inputs.shape)
-        bounds = {axis: (a, inputs.shape[axis] - b)
-                  for axis, (a, b) in zip(_spatial_axes(self.data_format), self.cropping)}
-        return _crop(inputs, bounds)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"cropping": self.cropping, "data_format": self.data_format})
-        return config
+    def _pairs(self, value, name):
+        return _pairs_3d(value, name, "Cropping3D")

@@ -80,8 +80,10 @@ def _pairs_2d(value, name):
                      f"(left, right)). Received: {name}={value!r}")
 
 
-def _spatial_axes(data_format):
-    return (2, 3) if data_format == "channels_first" else (1, 2)
+def _spatial_axes(data_format, rank=2):
+    """The `rank` spatial axes of a (batch, ..., channels) or (batch, channels, ...) input."""
+    start = 2 if data_format == "channels_first" else 1
+    return tuple(range(start, start + rank))
 
 
 def _crop(x, axis_bounds):
@@ -145,25 +147,29 @@ class ZeroPadding2D(Layer):
     "channels_first" (batch, channels, rows, cols).
     """
 
+    _rank = 2  # spatial axes (ZeroPadding3D: 3)
+
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(data_format)
-        self.padding = _pairs_2d(padding, "padding")
+        self.padding = self._pairs(padding, "padding")
+
+    def _pairs(self, value, name):
+        return _pairs_2d(value, name)
 
     def compute_output_shape(self, input_shape):
         out = list(input_shape)
-        for axis, (a, b) in zip(_spatial_axes(self.data_format), self.padding):
+        for axis, (a, b) in zip(_spatial_axes(self.data_format, self._rank), self.padding):
             if out[axis] is not None:
                 out[axis] += a + b
         return tuple(out)
 
     def call(self, inputs):
-        check_ndim(self, inputs, 4)
-        if self.data_format == "channels_first":
-            widths = ((0, 0), (0, 0)) + self.padding
-        else:
-            widths = ((0, 0),) + self.padding + ((0, 0),)
-        return norm_ops.pad(inputs, widths)
+        check_ndim(self, inputs, self._rank + 2)
+        widths = [(0, 0)] * (self._rank + 2)
+        for axis, pair in zip(_spatial_axes(self.data_format, self._rank), self.padding):
+            widths[axis] = pair
+        return norm_ops.pad(inputs, tuple(widths))
 
     def get_config(self):
         config = super().get_config()
@@ -211,13 +217,18 @@ class Cropping2D(Layer):
     ((top_crop, bottom_crop), (left_crop, right_crop)).
     """
 
+    _rank = 2  # spatial axes (Cropping3D: 3)
+
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(data_format)
-        self.cropping = _pairs_2d(cropping, "cropping")
+        self.cropping = self._pairs(cropping, "cropping")
+
+    def _pairs(self, value, name):
+        return _pairs_2d(value, name)
 
     def _check(self, shape):
-        for axis, crop in zip(_spatial_axes(self.data_format), self.cropping):
+        for axis, crop in zip(_spatial_axes(self.data_format, self._rank), self.cropping):
             if shape[axis] is not None and sum(crop) >= shape[axis]:
                 raise ValueError("Values in `cropping` argument should be smaller than the "
                                  "corresponding spatial dimension of the input. Received: "
@@ -226,16 +237,17 @@ class Cropping2D(Layer):
     def compute_output_shape(self, input_shape):
         self._check(input_shape)
         out = list(input_shape)
-        for axis, crop in zip(_spatial_axes(self.data_format), self.cropping):
+        for axis, crop in zip(_spatial_axes(self.data_format, self._rank), self.cropping):
             if out[axis] is not None:
                 out[axis] -= sum(crop)
         return tuple(out)
 
     def call(self, inputs):
-        check_ndim(self, inputs, 4)
+        check_ndim(self, inputs, self._rank + 2)
         self._check(inputs.shape)
+        axes = _spatial_axes(self.data_format, self._rank)
         bounds = {axis: (a, inputs.shape[axis] - b)
-                  for axis, (a, b) in zip(_spatial_axes(self.data_format), self.cropping)}
+                  for axis, (a, b) in zip(axes, self.cropping)}
         return _crop(inputs, bounds)
 
     def get_config(self):

@@ -28,8 +28,7 @@ import os
 
 import numpy as np
 
-from fastkeras.trainers.py_dataset import PyDataset
-from fastkeras.utils.timeseries import _buffer_shuffle
+from fastkeras.utils.timeseries import EpochOrderedDataset
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TEXT_FORMATS = (".txt",)
@@ -189,18 +188,14 @@ def _build(directory, labels, label_mode, class_names, batch_size, shuffle, seed
 
 # --- the dataset ----------------------------------------------------------------------------
 
-class DirectoryDataset(PyDataset):
+class DirectoryDataset(EpochOrderedDataset):
     """Files read by `load(path)` with their labels, in batches of `batch_size` (one file at
     a time when `batch_size` is None).
 
     `len(ds)` is the number of batches, `ds[i]` batch `i` of the current epoch,
     `(inputs, labels)` or `inputs` alone; `for batch in ds` reads one epoch. `class_names`
-    lists the classes in label order (None without labels). `fit` reads the batches in this
-    order whatever its `shuffle` argument, as it does for a `tf.data.Dataset` in Keras.
+    lists the classes in label order (None without labels).
     """
-
-    # Read by fit/evaluate/predict: batches are not reordered by `fit(shuffle=True)`.
-    _keeps_batch_order = True
 
     def __init__(self, file_paths, labels, label_mode, num_classes, load, batch_size,
                  shuffle, seed):
@@ -209,34 +204,10 @@ class DirectoryDataset(PyDataset):
         self.labels = labels
         self.label_mode = label_mode
         self.num_classes = int(num_classes)
-        self.batch_size = None if batch_size is None else int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.seed = seed
         self.class_names = None
         self._load = load
-        self._epoch = 0
-        self._order = None
-
-    def _epoch_order(self):
-        if self._order is None:
-            indices = np.arange(len(self.file_paths), dtype=np.int64)
-            if self.shuffle:
-                buffer = 1024 if self.batch_size is None else 8 * self.batch_size
-                rng = np.random.default_rng([int(self.seed) % (2**63), self._epoch])
-                indices = _buffer_shuffle(indices, buffer, rng)
-            self._order = indices
-        return self._order
-
-    def on_epoch_end(self):
-        self._epoch += 1
-        if self.shuffle:
-            self._order = None
-
-    def __len__(self):
-        n = len(self.file_paths)
-        if self.batch_size is None:
-            return n
-        return (n + self.batch_size - 1) // self.batch_size
+        self._init_order(np.arange(len(self.file_paths), dtype=np.int64), batch_size, shuffle,
+                         seed)
 
     def _encode(self, labels):
         if self.label_mode == "binary":
@@ -250,31 +221,12 @@ class DirectoryDataset(PyDataset):
             return eye[np.where(valid, labels, self.num_classes)]
         return labels.astype(np.int32)
 
-    def _items(self, indices):
+    def _batch(self, indices):
         inputs = self._load([self.file_paths[i] for i in np.atleast_1d(indices)])
         labels = None if self.label_mode is None else self._encode(self.labels[indices])
         if np.ndim(indices) == 0:
             inputs = inputs[0]
         return inputs if labels is None else (inputs, labels)
-
-    def __getitem__(self, index):
-        n = len(self)
-        if isinstance(index, (int, np.integer)) and -n <= index < n:
-            index = int(index) % n
-        else:
-            raise IndexError(f"Batch index {index} is out of range for a dataset of {n} "
-                             "batches.")
-        order = self._epoch_order()
-        if self.batch_size is None:
-            return self._items(order[index])
-        return self._items(order[index * self.batch_size:(index + 1) * self.batch_size])
-
-    def __iter__(self):
-        """The batches of one epoch, each once; the next iteration is the next epoch."""
-        self.on_epoch_begin()
-        for index in range(len(self)):
-            yield self[index]
-        self.on_epoch_end()
 
     def __repr__(self):
         unit = "files" if self.batch_size is None else f"batches of {self.batch_size}"

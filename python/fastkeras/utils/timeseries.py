@@ -66,18 +66,78 @@ def _buffer_shuffle(items, buffer_size, rng):
     return np.asarray(out, dtype=np.int64)
 
 
-class TimeseriesDataset(PyDataset):
+class EpochOrderedDataset(PyDataset):
+    """Base of datasets that hand out `items` (window starts, file indices) in batches of
+    `batch_size` (one at a time when None), in their order or, with `shuffle`, reshuffled
+    each epoch through a buffer of 8 batches (1024 items unbatched) seeded by (seed, epoch),
+    as tf.data's shuffle does. Subclasses turn a selection of items into a batch with
+    `_batch(items)`. `fit` reads the batches in this order whatever its `shuffle` argument, as
+    it does for a `tf.data.Dataset` in Keras."""
+
+    # Read by fit/evaluate/predict: batches are not reordered by `fit(shuffle=True)`.
+    _keeps_batch_order = True
+
+    def _init_order(self, items, batch_size, shuffle, seed):
+        self._items_in_order = items
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = seed
+        self._epoch = 0
+        self._order = None
+
+    def _epoch_order(self):
+        """The items in the current epoch's order."""
+        if self._order is None:
+            if not self.shuffle:
+                self._order = self._items_in_order
+            else:
+                buffer = 1024 if self.batch_size is None else 8 * self.batch_size
+                rng = np.random.default_rng([int(self.seed) % (2**63), self._epoch])
+                self._order = _buffer_shuffle(self._items_in_order, buffer, rng)
+        return self._order
+
+    def on_epoch_end(self):
+        self._epoch += 1
+        if self.shuffle:
+            self._order = None
+
+    def __len__(self):
+        n = len(self._items_in_order)
+        if self.batch_size is None:
+            return n
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def _batch(self, items):
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        n = len(self)
+        if isinstance(index, (int, np.integer)) and -n <= index < n:
+            index = int(index) % n
+        else:
+            raise IndexError(f"Batch index {index} is out of range for a dataset of {n} "
+                             "batches.")
+        order = self._epoch_order()
+        if self.batch_size is None:
+            return self._batch(order[index])
+        return self._batch(order[index * self.batch_size:(index + 1) * self.batch_size])
+
+    def __iter__(self):
+        """The batches of one epoch, each once; the next iteration is the next epoch."""
+        self.on_epoch_begin()
+        for index in range(len(self)):
+            yield self[index]
+        self.on_epoch_end()
+
+
+class TimeseriesDataset(EpochOrderedDataset):
     """Windows of `data` (with the target of each window's first step when `targets` is
     given) in batches of `batch_size`, or one window at a time when `batch_size` is None.
 
     `len(ds)` is the number of batches (windows when unbatched), `ds[i]` batch `i` of the
     current epoch as numpy arrays, `(inputs, targets)` or `inputs` alone; `for batch in ds`
-    reads each batch of one epoch once. `fit` reads the batches in this order whatever its
-    `shuffle` argument, as it does for a `tf.data.Dataset` in Keras.
+    reads each batch of one epoch once.
     """
-
-    # Read by fit/evaluate/predict: batches are not reordered by `fit(shuffle=True)`.
-    _keeps_batch_order = True
 
     def __init__(self, data, targets, sequence_length, sequence_stride, sampling_rate,
                  batch_size, shuffle, seed, start_index, end_index):
@@ -87,8 +147,6 @@ class TimeseriesDataset(PyDataset):
         self.sequence_length = int(sequence_length)
         self.sequence_stride = int(sequence_stride)
         self.sampling_rate = int(sampling_rate)
-        self.batch_size = None if batch_size is None else int(batch_size)
-        self.shuffle = bool(shuffle)
         self.start_index = 0 if start_index is None else int(start_index)
         self.end_index = len(data) if end_index is None else int(end_index)
         count = (self.end_index - self.start_index
@@ -103,36 +161,13 @@ class TimeseriesDataset(PyDataset):
                     f"last window starts at index {self.start_index + count - 1}.")
         # Start positions relative to start_index, permuted once as Keras does.
         positions = np.arange(0, max(count, 0), self.sequence_stride, dtype=np.int64)
-        if self.shuffle:
+        if shuffle:
             if seed is None:
                 seed = np.random.randint(1e6)
             np.random.RandomState(seed).shuffle(positions)
-        self.seed = seed
         self.start_positions = positions
         self._offsets = np.arange(self.sequence_length, dtype=np.int64) * self.sampling_rate
-        self._epoch = 0
-        self._order = None
-
-    # --- order of the windows -------------------------------------------------------------
-
-    def _epoch_order(self):
-        """Start positions (relative to start_index) in the current epoch's order."""
-        if self._order is None:
-            if not self.shuffle:
-                self._order = self.start_positions
-            else:
-                buffer = 1024 if self.batch_size is None else 8 * self.batch_size
-                rng = np.random.default_rng([int(self.seed) % (2**63), self._epoch])
-                self._order = _buffer_shuffle(self.start_positions, buffer, rng)
-        return self._order
-
-    def _next_epoch(self):
-        self._epoch += 1
-        if self.shuffle:
-            self._order = None
-
-    def on_epoch_end(self):
-        self._next_epoch()
+        self._init_order(positions, batch_size, shuffle, seed)
 
     # --- PyDataset protocol ---------------------------------------------------------------
 
@@ -141,36 +176,12 @@ class TimeseriesDataset(PyDataset):
         """The number of windows per epoch."""
         return len(self.start_positions)
 
-    def __len__(self):
-        if self.batch_size is None:
-            return self.num_windows
-        return (self.num_windows + self.batch_size - 1) // self.batch_size
-
-    def _windows(self, starts):
+    def _batch(self, starts):
         first = self.start_index + starts
         inputs = self.data[first[..., None] + self._offsets]
         if self.targets is None:
             return inputs
         return inputs, self.targets[first]
-
-    def __getitem__(self, index):
-        n = len(self)
-        if isinstance(index, (int, np.integer)) and -n <= index < n:
-            index = int(index) % n
-        else:
-            raise IndexError(f"Batch index {index} is out of range for a dataset of {n} "
-                             "batches.")
-        order = self._epoch_order()
-        if self.batch_size is None:
-            return self._windows(order[index])
-        return self._windows(order[index * self.batch_size:(index + 1) * self.batch_size])
-
-    def __iter__(self):
-        """The batches of one epoch, each once; the next iteration is the next epoch."""
-        self.on_epoch_begin()
-        for index in range(len(self)):
-            yield self[index]
-        self.on_epoch_end()
 
     def __repr__(self):
         unit = "windows" if self.batch_size is None else f"batches of {self.batch_size}"

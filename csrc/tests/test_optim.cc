@@ -12,33 +12,18 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/optim/optim.h"
 #include "kernels/parallel.h"
+#include "optim_test_util.h"
 
 namespace fastkeras::optim {
 namespace {
 
-using Vec = std::vector<float>;
-using DVec = std::vector<double>;
-
-const int64_t kSizes[] = {1, 7, 1000, 4097, 70001};
-constexpr int kSteps = 4;
-
-Vec random_vec(int64_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Vec v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-DVec to_double(const Vec& v) { return DVec(v.begin(), v.end()); }
-
-void expect_close(const Vec& got, const DVec& want, const char* what, int64_t n) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double tol = 2e-6 + 2e-5 * std::fabs(want[i]);
-    ASSERT_NEAR(got[i], want[i], tol) << what << " n=" << n << " i=" << i;
-  }
-}
+using test::DVec;
+using test::expect_close;
+using test::kSizes;
+using test::kSteps;
+using test::random_vec;
+using test::to_double;
+using test::Vec;
 
 // Gradients for step s of a run on n elements.
 Vec grad_for(int64_t n, int step) { return random_vec(n, 1000u + 17u * step + n, -1.0f, 1.0f); }

@@ -4,13 +4,11 @@ files (their `get_file` patched to return the fake path); nothing is downloaded 
 a local HTTP server on 127.0.0.1."""
 
 import hashlib
-import http.server
 import json
 import os
 import pickle
 import socket
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -26,6 +24,7 @@ from fastkeras.datasets import (
     imdb,
     reuters,
 )
+from file_server import Server
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -44,45 +43,6 @@ def dead_url(name):
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}/{name}"
-
-
-class Server:
-    """A tiny HTTP file server on 127.0.0.1 that records request paths."""
-
-    def __init__(self, files):
-        self.files = dict(files)
-        self.requests = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.lstrip("/")
-                server.requests.append(name)
-                if name not in server.files:
-                    self.send_error(404)
-                    return
-                body = server.files[name]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 def object_array(seqs):

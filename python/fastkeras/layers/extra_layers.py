@@ -409,6 +409,35 @@ class RMSNormalization(Layer):
         return config
 
 
+def encode_categories(ids, mode, depth, dtype, count_weights=None):
+    """int64 ids (negative: no token) as "one_hot", "multi_hot" or "count" vectors of `depth`
+    in `dtype`; a sample is the last axis (one_hot: each id; a trailing axis of 1 is one id);
+    a scalar is one sample. Shared by CategoryEncoding and the lookup layers."""
+    if ids.ndim == 0:
+        ids = ids[None]
+    if mode == "one_hot" and ids.ndim > 1 and ids.shape[-1] == 1:
+        ids = ids[..., 0]
+    hot = ids[..., None] == np.arange(depth)
+    if mode == "one_hot":
+        out = hot
+    elif mode == "multi_hot":
+        out = hot.any(axis=-2)
+    else:
+        weights = 1 if count_weights is None else np.asarray(count_weights, dtype)[..., None]
+        out = (hot * weights).sum(axis=-2)
+    return np.ascontiguousarray(out, dtype=dtype)
+
+
+def encoded_shape(input_shape, mode, depth):
+    """The output shape of `encode_categories` for inputs of `input_shape`."""
+    input_shape = tuple(input_shape)
+    if not input_shape:
+        return (depth,)
+    if mode == "one_hot" and (input_shape[-1] != 1 or len(input_shape) == 1):
+        return input_shape + (depth,)
+    return input_shape[:-1] + (depth,)
+
+
 class CategoryEncoding(Layer):
     """Encodes integer token ids in [0, num_tokens) as vectors of num_tokens floats.
 
@@ -452,32 +481,16 @@ class CategoryEncoding(Layer):
         if ids.dtype.kind == "f":
             ids = np.trunc(ids)
         ids = ids.astype(np.int64)
-        if ids.ndim == 0:
-            ids = ids[None]
         if ids.size and ids.max() >= self.num_tokens:
             raise ValueError(f"Layer '{self.name}': token ids must be smaller than num_tokens="
                              f"{self.num_tokens}. Received an input containing {ids.max()}")
-        dtype = np.dtype(self.dtype)
-        if self.output_mode == "one_hot" and ids.ndim > 1 and ids.shape[-1] == 1:
-            ids = ids[..., 0]
-        hot = ids[..., None] == np.arange(self.num_tokens)
-        if self.output_mode == "one_hot":
-            out = hot
-        elif self.output_mode == "multi_hot":
-            out = hot.any(axis=-2)
-        else:
-            weights = 1 if count_weights is None else np.asarray(
-                getattr(count_weights, "value", count_weights), dtype)[..., None]
-            out = (hot * weights).sum(axis=-2)
-        return Tensor(np.ascontiguousarray(out, dtype=dtype))
+        weights = None if count_weights is None else getattr(count_weights, "value",
+                                                             count_weights)
+        return Tensor(encode_categories(ids, self.output_mode, self.num_tokens,
+                                        np.dtype(self.dtype), weights))
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if not input_shape:
-            return (self.num_tokens,)
-        if self.output_mode == "one_hot" and (input_shape[-1] != 1 or len(input_shape) == 1):
-            return input_shape + (self.num_tokens,)
-        return input_shape[:-1] + (self.num_tokens,)
+        return encoded_shape(input_shape, self.output_mode, self.num_tokens)
 
     def get_config(self):
         config = super().get_config()

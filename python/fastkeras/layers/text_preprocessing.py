@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 
 from fastkeras.backend.tape import Tensor
+from fastkeras.layers.extra_layers import encode_categories, encoded_shape
 from fastkeras.layers.layer import Layer
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -58,12 +59,14 @@ def _oov_bucket(token, n):
 
 
 def _encode(ids, mode, depth):
-    """ids (int64, -1 for dropped entries) as one_hot / multi_hot / count vectors (int64),
-    through CategoryEncoding."""
-    from fastkeras.layers.extra_layers import CategoryEncoding
+    """ids (int64, -1 for dropped entries) as one_hot / multi_hot / count vectors (int64)."""
     mode = "count" if mode == "tf_idf" else mode
-    encoder = CategoryEncoding(num_tokens=depth, output_mode=mode, dtype="int64")
-    return np.asarray(encoder(ids).value, np.int64)
+    return encode_categories(np.asarray(ids, np.int64), mode, depth, np.int64)
+
+
+def _encoded_shape(input_shape, mode, depth):
+    input_shape = tuple(input_shape)
+    return input_shape if mode == "int" else encoded_shape(input_shape, mode, depth)
 
 
 def _feed(data, steps, update, to_array):
@@ -359,15 +362,8 @@ class _IndexLookup(Layer):
         return out
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.output_mode == "int":
-            return input_shape
         depth = self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
-        if self.output_mode == "one_hot":
-            if len(input_shape) > 1 and input_shape[-1] == 1:
-                return input_shape[:-1] + (depth,)
-            return input_shape + (depth,)
-        return input_shape[:-1] + (depth,)
+        return _encoded_shape(input_shape, self.output_mode, depth)
 
     # --- config and saving -----------------------------------------------------------------
     def get_config(self):
@@ -755,16 +751,9 @@ class Discretization(Layer):
         return Tensor(out.astype(np.dtype(self.dtype)))
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.output_mode == "int":
-            return input_shape
         depth = (len(self.bin_boundaries) + 1 if self.bin_boundaries is not None
                  else self.num_bins)
-        if self.output_mode == "one_hot":
-            if len(input_shape) > 1 and input_shape[-1] == 1:
-                return input_shape[:-1] + (depth,)
-            return input_shape + (depth,)
-        return input_shape[:-1] + (depth,)
+        return _encoded_shape(input_shape, self.output_mode, depth)
 
     def get_config(self):
         config = super().get_config()

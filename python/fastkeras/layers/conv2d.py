@@ -58,6 +58,20 @@ def set_conv_arguments(layer, name, to_tuple, filters, kernel_size, strides, pad
     layer.bias = None
 
 
+def conv_input_channels(layer, name, input_shape, ndim):
+    """The channel count of a convolution's input shape, after checking its rank and that the
+    channel axis is known."""
+    if len(input_shape) != ndim:
+        raise ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: "
+                         f"expected ndim={ndim}, found ndim={len(input_shape)}. Full shape "
+                         f"received: {tuple(input_shape)}")
+    channels = input_shape[1] if layer.data_format == "channels_first" else input_shape[-1]
+    if channels is None:
+        raise ValueError(f"{name} '{layer.name}': the channel dimension of the inputs must be "
+                         f"defined. Received input shape {tuple(input_shape)}")
+    return channels
+
+
 def conv_config(layer):
     """The config entries of the arguments `set_conv_arguments` stored, as Keras writes them."""
     return {
@@ -150,14 +164,7 @@ class Conv2D(Layer):
                            bias_constraint)
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
-                             f"expected ndim=4, found ndim={len(input_shape)}. Full shape "
-                             f"received: {tuple(input_shape)}")
-        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
-        if channels is None:
-            raise ValueError(f"Conv2D '{self.name}': the channel dimension of the inputs must be "
-                             f"defined. Received input shape {tuple(input_shape)}")
+        channels = conv_input_channels(self, "Conv2D", input_shape, 4)
         if channels % self.groups:
             raise ValueError(f"Conv2D '{self.name}': the number of input channels must be "
                              f"divisible by `groups`. Received: groups={self.groups}, input "

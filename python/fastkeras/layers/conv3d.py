@@ -11,7 +11,13 @@ from numpy.lib.stride_tricks import as_strided
 from fastkeras import _core, ops
 from fastkeras import activations as activations_mod
 from fastkeras.backend.tape import convert_to_tensor, make_op
-from fastkeras.layers.conv2d import _data_format, _padding, conv_config, set_conv_arguments
+from fastkeras.layers.conv2d import (
+    _data_format,
+    _padding,
+    conv_config,
+    conv_input_channels,
+    set_conv_arguments,
+)
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.regularization import SpatialDropout3D
 from fastkeras.layers.reshaping import (
@@ -312,15 +318,7 @@ class Conv3D(Layer):
                            bias_constraint)
 
     def _channels(self, input_shape):
-        if len(input_shape) != 5:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
-                             f"expected ndim=5, found ndim={len(input_shape)}. Full shape "
-                             f"received: {tuple(input_shape)}")
-        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
-        if channels is None:
-            raise ValueError(f"{self._name} '{self.name}': the channel dimension of the inputs "
-                             f"must be defined. Received input shape {tuple(input_shape)}")
-        return channels
+        return conv_input_channels(self, self._name, input_shape, 5)
 
     def _kernel_shape(self, channels):
         if channels % self.groups:

@@ -9,8 +9,8 @@ import fastkeras as keras
 from fastkeras import _core
 from fastkeras.backend import GradientTape, gradients
 from fastkeras.backend.tape import convert_to_tensor, make_op
-from fastkeras.ops.conv import depthwise_conv2d as direct_depthwise
 from fastkeras.ops.conv2d import _f32, conv_output_length, same_padding
+from fastkeras.ops.depthwise import depthwise_conv2d as direct_depthwise
 
 
 def im2col_depthwise(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):

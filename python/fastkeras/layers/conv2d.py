@@ -439,7 +439,7 @@ class DepthwiseConv2D(Layer):
         super().build(input_shape)
 
     def _depthwise(self, inputs, kernel, bias):
-        from fastkeras.ops.conv import depthwise_conv2d
+        from fastkeras.ops.depthwise import depthwise_conv2d
         _check_rank4(self, inputs)
         x = _to_nhwc(inputs, self.data_format)
         oh = conv_output_length(x.shape[1], self.kernel_size[0], self.strides[0],

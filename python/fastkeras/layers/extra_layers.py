@@ -26,8 +26,8 @@ from fastkeras.layers.conv2d import (
 from fastkeras.layers.core import Dropout, _check_positive_int
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.normalization import _as_float, _incompatible
-from fastkeras.ops.conv import depthwise_conv2d
 from fastkeras.ops.conv2d import conv2d, conv2d_transpose, conv_output_length
+from fastkeras.ops.depthwise import depthwise_conv2d
 
 # --- noise and regularization layers --------------------------------------------------------
 

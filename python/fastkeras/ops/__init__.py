@@ -4,6 +4,7 @@ Each op computes its value with numpy or a C++ kernel and, while gradients are r
 its own backward. Inputs may be Tensors, Variables, numpy arrays or Python numbers.
 """
 
+from fastkeras.ops.convolution import conv
 from fastkeras.ops.ctc import ctc_loss
 from fastkeras.ops.einsum import einsum
 from fastkeras.ops.math import *
@@ -19,6 +20,7 @@ __all__ = list(_math_all) + list(_nn_all)
 __all__ += list(_norm_all)
 __all__ += ["einsum"]
 __all__ += ["ctc_loss"]
+__all__ += ["conv"]
 __all__ += list(_numpy_extra_all)
 
 # Ops called on KerasTensors (while defining a Functional model) record graph nodes.

@@ -231,9 +231,11 @@ _ALIASES = {
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
     "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
-    "orthogonal": Orthogonal, "identity": Identity,
+    "orthogonal": Orthogonal, "identity": Identity, "uniform": RandomUniform,
+    "normal": RandomNormal,
 }
 _CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
+_CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)
 
 
 def get(identifier):

@@ -1,6 +1,7 @@
-"""Recurrent layers: SimpleRNN, LSTM and GRU (and their cells, and RNN over one of those
-cells). Each layer runs its whole sequence in one C++ call per direction (ops.rnn); the cells
-own the weights in Keras's layouts, so weights move to and from Keras files unchanged."""
+"""Recurrent layers: SimpleRNN, LSTM and GRU, their cells, RNN over any cell and
+StackedRNNCells. The built-in cells run a whole sequence in one C++ call per direction
+(ops.rnn); other cells run step by step. The cells own the weights in Keras's layouts, so
+weights move to and from Keras files unchanged."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend import random as fk_random
-from fastkeras.backend.tape import Tensor, convert_to_tensor
+from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
 from fastkeras.layers.core import _check_positive_int
 from fastkeras.layers.layer import Layer, to_snake_case
 from fastkeras.ops import rnn as rnn_ops
@@ -41,6 +42,18 @@ def _kernel_activation(identifier, arg, owner):
 
 def _ser(obj, serialize):
     return None if obj is None else serialize(obj)
+
+
+def keep_mask(rng, shape, rate):
+    """A dropout mask: kept entries scaled by 1 / (1 - rate), dropped ones 0, drawn from `rng`
+    (a cell's seeded generator) or the global one. A rate of 1 drops every entry (Keras does
+    so for input dropout on its fused path, while its per-gate cells skip dropout at rate 1;
+    one rule here, and never a division by zero)."""
+    if rate >= 1:
+        return np.zeros(shape, np.float32)
+    gen = rng if rng is not None else fk_random.generator()
+    keep = gen.random(shape, dtype=np.float32) >= rate
+    return (keep / np.float32(1 - rate)).astype(np.float32)
 
 
 class _Cell(Layer):
@@ -80,10 +93,61 @@ class _Cell(Layer):
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.kernel = self.recurrent_kernel = self.bias = None
+        self._dropout_mask = self._recurrent_dropout_mask = None
 
     @property
     def state_size(self):
         return [self.units, self.units] if self.cell_kind == "lstm" else self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def get_initial_state(self, batch_size=None):
+        count = 2 if self.cell_kind == "lstm" else 1
+        return [ops.zeros((batch_size, self.units)) for _ in range(count)]
+
+    def call(self, inputs, states, training=False):
+        """One timestep: `(output, new_states)` from the step's input (batch, features) and
+        the states (h, or [h, c] for LSTM), as Keras's cells compute it; the same C++ kernel
+        as the layers, over one step. Dropout masks are drawn on the first training call and
+        reused until `reset_dropout_mask()` (the RNN layer resets them for every sequence)."""
+        x = convert_to_tensor(inputs)
+        nested = isinstance(states, (list, tuple))
+        states = list(states) if nested else [states]
+        count = 2 if self.cell_kind == "lstm" else 1
+        if x.ndim != 2 or len(states) < count:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape "
+                             f"(batch, features) and {count} state tensor(s). Received: inputs "
+                             f"shape {tuple(x.shape)} and {len(states)} state(s)")
+        batch, features = x.shape
+        in_mask = rec_mask = None
+        if training and 0 < self.dropout < 1:
+            if self._dropout_mask is None or self._dropout_mask.shape[0] != batch:
+                self._dropout_mask = self.input_dropout_mask(batch, features)
+            if self.dropout_mask_per_gate:
+                in_mask = self._dropout_mask
+            else:
+                x = ops.multiply(x, self._dropout_mask.reshape(batch, features))
+        if training and 0 < self.recurrent_dropout < 1:
+            if self._recurrent_dropout_mask is None or \
+                    self._recurrent_dropout_mask.shape[0] != batch:
+                self._recurrent_dropout_mask = self.recurrent_dropout_mask(batch)
+            rec_mask = self._recurrent_dropout_mask
+        _, _, h, c = rnn_ops.rnn(
+            ops.expand_dims(x, 1), self.kernel_cell(), self.kernel, self.recurrent_kernel,
+            self.bias if self.use_bias else None, initial_state=states[:count],
+            input_mask=in_mask, recurrent_mask=rec_mask, activation=self._act_name,
+            recurrent_activation=self._rec_act_name, return_sequences=False)
+        if self.cell_kind == "lstm":
+            return h, [h, c]
+        return h, ([h] if nested else h)
+
+    def reset_dropout_mask(self):
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
+        self._recurrent_dropout_mask = None
 
     def _bias_shape(self):
         return (self.gates * self.units,)
@@ -113,14 +177,7 @@ class _Cell(Layer):
         super().build(input_shape)
 
     def _keep_mask(self, shape, rate):
-        """Kept entries scaled by 1 / (1 - rate), dropped ones 0. A rate of 1 drops every
-        entry (Keras does so for input dropout on its fused path, while its per-gate cells
-        skip dropout at rate 1; one rule here, and never a division by zero)."""
-        if rate >= 1:
-            return np.zeros(shape, np.float32)
-        gen = self._rng if self._rng is not None else fk_random.generator()
-        keep = gen.random(shape, dtype=np.float32) >= rate
-        return (keep / np.float32(1 - rate)).astype(np.float32)
+        return keep_mask(self._rng, shape, rate)
 
     @property
     def dropout_mask_per_gate(self):
@@ -237,64 +294,231 @@ class GRUCell(_Cell):
 _CELLS = (SimpleRNNCell, LSTMCell, GRUCell)
 
 
+def _fusable(cell) -> bool:
+    """Whether one C++ call can run `cell` over a whole sequence: a built-in cell whose step
+    (`call`) the user has not replaced."""
+    return isinstance(cell, _CELLS) and type(cell).call is _Cell.call
+
+
+def _is_nested(x) -> bool:
+    return isinstance(x, (list, tuple))
+
+
+def _map_nested(fn, *structures):
+    """fn applied leaf by leaf to structures of the same nesting (lists and tuples)."""
+    first = structures[0]
+    if _is_nested(first):
+        return [_map_nested(fn, *parts) for parts in zip(*structures)]
+    return fn(*structures)
+
+
+def _leaves(x) -> list:
+    if _is_nested(x):
+        return [leaf for v in x for leaf in _leaves(v)]
+    return [x]
+
+
+def _zero_states(state_size, batch):
+    """Zeros for each entry of `state_size` (an int, a shape, or a list of those)."""
+    if isinstance(state_size, int):
+        return [ops.zeros((batch, state_size))]
+    out = []
+    for d in state_size:
+        shape = (d,) if isinstance(d, int) else tuple(d)
+        out.append(ops.zeros((batch,) + shape))
+    return out
+
+
+def _unstack_time(x):
+    """x[:, t] for every t, with one backward pass that writes each step's gradient into its
+    slice (instead of one full-size gradient per step)."""
+    steps = x.shape[1]
+    value = x.value
+
+    def backward(g, needs):
+        grad = np.zeros(value.shape, np.float32 if value.dtype != np.float64 else value.dtype)
+        for t, gt in g.parts.items():
+            grad[:, t] = gt
+        return (grad,)
+
+    if not getattr(x, "requires_grad", False):
+        return [Tensor(value[:, t]) for t in range(steps)]
+    joint = make_op(np.zeros((), np.float32), (x,), backward)
+    return [rnn_ops._part(joint, t, np.ascontiguousarray(value[:, t])) for t in range(steps)]
+
+
+def _reset_dropout_masks(cell):
+    for c in getattr(cell, "cells", None) or [cell]:
+        if c is not cell:
+            _reset_dropout_masks(c)
+        for name in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+            fn = getattr(c, name, None)
+            if callable(fn):
+                fn()
+
+
+def _call_accepts(cell, name) -> bool:
+    try:
+        params = inspect.signature(cell.call).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 class RNN(Layer):
-    """A recurrent layer over one of SimpleRNNCell, LSTMCell or GRUCell.
+    """A recurrent layer: runs `cell` over every timestep of its input.
 
     Args:
-        cell: the cell instance (it owns the weights).
-        return_sequences: return every timestep's output (batch, timesteps, units) instead of
-            the last one (batch, units).
-        return_state: also return the final state(s) (h, or h and c for LSTM).
+        cell: an RNN cell: a layer with `call(inputs, states)` returning
+            `(output, new_states)` and a `state_size` (an int, or a list with one entry per
+            state), optionally `output_size` and `get_initial_state(batch_size)`. A list of
+            cells is stacked (StackedRNNCells). SimpleRNNCell, LSTMCell and GRUCell run the
+            whole sequence in one C++ call; other cells run step by step.
+        return_sequences: return every timestep's output (batch, timesteps, ...) instead of
+            the last one.
+        return_state: also return the final state(s) after the output.
         go_backwards: process the sequence in reverse (outputs come in processing order).
-        stateful, unroll: stateful=True is not supported; unroll is accepted and ignored.
+        stateful: keep the final states of a batch as the initial states of the next call
+            (the batch size must then stay the same; `reset_state()` zeroes them).
+        unroll: accepted and ignored.
         zero_output_for_mask: masked timesteps output zeros instead of the previous output.
 
-    Call arguments: inputs (batch, timesteps, features); mask (batch, timesteps) booleans,
-    masked steps carry the state over; training (dropout only while training);
-    initial_state: a list of state tensors.
+    Call arguments: inputs (batch, timesteps, ...); mask (batch, timesteps) booleans, masked
+    steps carry the state and the previous output over; training (dropout only while
+    training); initial_state: a list of state tensors.
     """
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
-        if isinstance(cell, (list, tuple)) or not isinstance(cell, _CELLS):
-            raise ValueError(f"RNN: `cell` must be a SimpleRNNCell, LSTMCell or GRUCell "
-                             f"instance (stacked or custom cells are not supported). "
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        if not callable(getattr(cell, "call", None)):
+            raise ValueError(f"Argument `cell` should have a `call` method. Received: "
+                             f"cell={cell!r}")
+        if not hasattr(cell, "state_size"):
+            raise ValueError(f"The RNN cell should have a `state_size` attribute (single "
+                             f"integer or list of integers, one integer per RNN state). "
                              f"Received: cell={cell!r}")
-        if stateful:
-            raise NotImplementedError(f"{type(self).__name__}: stateful=True is not supported")
         super().__init__(**kwargs)
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
         self.unroll = bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
+        self.states = None
+        self._fused = _fusable(cell)
         self._workspace = rnn_ops.RnnWorkspace()
-
-    def _saveable_children(self):
-        return [("cell", self.cell)]
+        state_size = cell.state_size
+        if not isinstance(state_size, (list, tuple, int)):
+            raise ValueError(f"state_size must be an integer, or a list/tuple of integers (one "
+                             f"for each state tensor). Received: state_size={state_size!r}")
+        self.state_size = [state_size] if isinstance(state_size, int) else list(state_size)
 
     @property
     def units(self):
         return self.cell.units
 
     def build(self, input_shape):
-        if len(input_shape) != 3:
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 3 or (self._fused and len(input_shape) != 3):
+            want = "(batch, timesteps, features)" if self._fused else "(batch, timesteps, ...)"
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape "
-                             f"(batch, timesteps, features). Received input shape: "
-                             f"{tuple(input_shape)}")
-        if not self.cell.built:
-            self.cell.build(input_shape)
-            self.cell.built = True
+                             f"{want}. Received input shape: {input_shape}")
+        cell = self.cell
+        if not cell.built:
+            step_shape = input_shape if self._fused else (input_shape[0],) + input_shape[2:]
+            cell.build(step_shape)
+            cell.built = True
+            if cell._build_input_shape is None:
+                cell._build_input_shape = step_shape
             # Keras's variable paths name the layer above the cell ("lstm/lstm_cell/kernel"),
             # which also keeps them distinct between layers (their cells share one name).
-            for v in self.cell._own_weights:
+            for v in cell.weights:
                 v.path = f"{self.name}/{v.path}"
         super().build(input_shape)
 
+    def _record_build_shapes(self, input_shape, arg_shapes, kwarg_shapes):
+        super()._record_build_shapes(input_shape, arg_shapes, kwarg_shapes)
+        if self.stateful and isinstance(input_shape, tuple) and input_shape[0] is None:
+            raise ValueError(f"When using `stateful=True` in a RNN, the batch size must be "
+                             f"static. Found dynamic batch size: sequence.shape={input_shape}. "
+                             f"Give the input a batch size: Input(shape, batch_size=...).")
+
+    # --- states --------------------------------------------------------------------------
+    def get_initial_state(self, batch_size):
+        """The states a sequence starts from: the cell's `get_initial_state`, else zeros."""
+        fn = getattr(self.cell, "get_initial_state", None)
+        if fn is None:
+            return _zero_states(self.cell.state_size, batch_size)
+        states = fn(batch_size=batch_size)
+        return list(states) if _is_nested(states) else [states]
+
+    def reset_state(self):
+        """Zeroes the states a stateful layer carries between calls."""
+        if self.states is not None:
+            for v in _leaves(self.states):
+                v.assign(np.zeros_like(v.value))
+
+    def reset_states(self):
+        self.reset_state()
+
+    def _stateful_initial(self, batch):
+        """The carried states as fresh tensors (the variables are overwritten after the call,
+        while the recorded graph may still need the values it started from)."""
+        from fastkeras.backend.variable import Variable
+        from fastkeras.layers.input_layer import inferring_shapes
+        if inferring_shapes():
+            return self.get_initial_state(batch)
+        if self.states is None:
+            self.states = _map_nested(
+                lambda s: Variable(np.asarray(convert_to_tensor(s).value, np.float32),
+                                   name="rnn_state", trainable=False,
+                                   path=f"{self.name}/rnn_state"),
+                self.get_initial_state(batch))
+        expected = _leaves(self.states)[0].shape[0]
+        if expected != batch:
+            raise ValueError(f"If an RNN is stateful, the batch size of the input sequences "
+                             f"must be the same as the batch size of the initial state.\n"
+                             f"- Expected batch size: {expected}\n"
+                             f"- Received batch size: {batch}")
+        return _map_nested(lambda v: Tensor(v.value.copy()), self.states)
+
+    def _carry_states(self, states):
+        from fastkeras.layers.input_layer import inferring_shapes
+        if self.stateful and not inferring_shapes():
+            for var, s in zip(_leaves(self.states), _leaves(states)):
+                var.assign(convert_to_tensor(s).value)
+
+    # --- the call ------------------------------------------------------------------------
     def call(self, sequences, initial_state=None, mask=None, training=None):
+        if sequences.ndim < 3:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape "
+                             f"(batch, timesteps, ...). Received input shape: "
+                             f"{(None,) + tuple(sequences.shape[1:])}")
+        batch, steps = sequences.shape[:2]
+        if isinstance(mask, (list, tuple)):
+            mask = next((m for m in mask if m is not None), None)
+        if mask is not None:
+            mask = np.asarray(mask.value if isinstance(mask, Tensor) else mask)
+            if mask.shape != (batch, steps):
+                raise ValueError(f"{type(self).__name__} '{self.name}': `mask` must have shape "
+                                 f"(batch, timesteps) = {(batch, steps)}. Received: "
+                                 f"mask.shape={mask.shape}")
+        if initial_state is None and self.stateful:
+            initial_state = self._stateful_initial(batch)
+        if self._fused:
+            out, states = self._call_fused(sequences, initial_state, mask, training)
+        else:
+            out, states = self._call_steps(sequences, initial_state, mask, training)
+        self._carry_states(states)
+        if self.return_state:
+            return [out, *states]
+        return out
+
+    def _call_fused(self, sequences, initial_state, mask, training):
         cell = self.cell
         if sequences.ndim != 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape "
@@ -305,7 +529,7 @@ class RNN(Layer):
                              f"expected axis -1 of input shape to have value "
                              f"{cell.kernel.shape[0]}, but received input with shape "
                              f"{(None,) + tuple(sequences.shape[1:])}")
-        batch, steps, features = sequences.shape
+        batch, _, features = sequences.shape
         x = sequences
         in_mask = rec_mask = None
         if training and cell.dropout > 0:
@@ -316,12 +540,6 @@ class RNN(Layer):
         if training and cell.recurrent_dropout > 0:
             rec_mask = cell.recurrent_dropout_mask(batch)
         states = self._initial_states(initial_state, batch)
-        if mask is not None:
-            mask = np.asarray(mask.value if isinstance(mask, Tensor) else mask)
-            if mask.shape != (batch, steps):
-                raise ValueError(f"{type(self).__name__} '{self.name}': `mask` must have shape "
-                                 f"(batch, timesteps) = {(batch, steps)}. Received: "
-                                 f"mask.shape={mask.shape}")
         outputs, last, h, c = rnn_ops.rnn(
             x, cell.kernel_cell(), cell.kernel, cell.recurrent_kernel,
             cell.bias if cell.use_bias else None, initial_state=states, mask=mask,
@@ -330,9 +548,46 @@ class RNN(Layer):
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences, workspace=self._workspace)
         out = outputs if self.return_sequences else last
-        if self.return_state:
-            return [out, h, c] if c is not None else [out, h]
-        return out
+        return out, ([h, c] if c is not None else [h])
+
+    def _call_steps(self, sequences, initial_state, mask, training):
+        """The cell called once per timestep (any cell): Keras's loop, with masked steps
+        keeping the states and repeating the previous output (or zeros)."""
+        batch, steps = sequences.shape[:2]
+        if steps == 0:
+            raise ValueError(f"{type(self).__name__} '{self.name}' received a sequence of "
+                             f"0 timesteps.")
+        if initial_state is None:
+            states = self.get_initial_state(batch)
+        else:
+            states = list(initial_state) if _is_nested(initial_state) else [initial_state]
+            states = _map_nested(convert_to_tensor, states)
+        kwargs = {"training": bool(training)} if _call_accepts(self.cell, "training") else {}
+        inputs = _unstack_time(sequences)
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        outputs, prev = [], None
+        _reset_dropout_masks(self.cell)
+        try:
+            for t in order:
+                out, new_states = self.cell(inputs[t], tuple(states), **kwargs)
+                if not _is_nested(new_states):
+                    new_states = [new_states]
+                if mask is not None:
+                    keep = mask[:, t]
+
+                    def select(new, old, keep=keep):
+                        k = keep.reshape((-1,) + (1,) * (len(new.shape) - 1))
+                        return ops.where(k, new, old)
+                    if prev is None or self.zero_output_for_mask:
+                        prev = ops.zeros(tuple(out.shape), dtype=str(out.dtype))
+                    out = _map_nested(select, out, prev)
+                    new_states = _map_nested(select, list(new_states), list(states))
+                states, prev = list(new_states), out
+                outputs.append(out)
+        finally:
+            _reset_dropout_masks(self.cell)
+        out = ops.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+        return out, states
 
     def _initial_states(self, initial_state, batch):
         if initial_state is None:
@@ -354,19 +609,20 @@ class RNN(Layer):
         return out
 
     def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = next((m for m in mask if m is not None), None)
         output_mask = mask if self.return_sequences else None
         if self.return_state:
-            n = 2 if self.cell.cell_kind == "lstm" else 1
-            return [output_mask] + [None] * n
+            return [output_mask] + [None] * len(self.state_size)
         return output_mask
 
     def get_config(self):
         config = super().get_config()
         config.update({"return_sequences": self.return_sequences,
                        "return_state": self.return_state, "go_backwards": self.go_backwards,
-                       "stateful": False, "unroll": self.unroll,
+                       "stateful": self.stateful, "unroll": self.unroll,
                        "zero_output_for_mask": self.zero_output_for_mask})
-        if type(self) is RNN:  # the layers that make their own cell store its arguments
+        if not isinstance(self, _CellLayer):  # those make their own cell from their arguments
             from fastkeras.saving.serialization import serialize_layer
             config["cell"] = serialize_layer(self.cell)
         return config
@@ -378,6 +634,95 @@ class RNN(Layer):
             from fastkeras.saving.serialization import deserialize_layer
             config["cell"] = deserialize_layer(config["cell"], custom_objects)
         return super().from_config(config)
+
+
+class StackedRNNCells(Layer):
+    """Several RNN cells run as one: each timestep goes through the cells in order, each
+    cell's output being the next one's input. Its state is the list of the cells' states.
+
+    >>> cells = [LSTMCell(8), LSTMCell(4)]
+    >>> RNN(StackedRNNCells(cells))(np.zeros((2, 5, 3), "float32")).shape
+    (2, 4)
+    """
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(cells, (list, tuple)) or not cells:
+            raise ValueError(f"StackedRNNCells: `cells` must be a non-empty list of RNN "
+                             f"cells. Received: cells={cells!r}")
+        for cell in cells:
+            if not callable(getattr(cell, "call", None)):
+                raise ValueError(f"All cells must have a `call` method. Received cell without "
+                                 f"a `call` method: {cell!r}")
+            if not hasattr(cell, "state_size"):
+                raise ValueError(f"All cells must have a `state_size` attribute. Received "
+                                 f"cell without a `state_size`: {cell!r}")
+        self.cells = list(cells)
+
+    @property
+    def state_size(self):
+        return [c.state_size for c in self.cells]
+
+    @staticmethod
+    def _cell_output_size(cell):
+        size = getattr(cell, "output_size", None)
+        if size is not None:
+            return size
+        return cell.state_size[0] if _is_nested(cell.state_size) else cell.state_size
+
+    @property
+    def output_size(self):
+        return self._cell_output_size(self.cells[-1])
+
+    def get_initial_state(self, batch_size=None):
+        states = []
+        for cell in self.cells:
+            fn = getattr(cell, "get_initial_state", None)
+            if fn is not None:
+                states.append(fn(batch_size=batch_size))
+            elif isinstance(cell.state_size, int):
+                states.append(_zero_states(cell.state_size, batch_size)[0])
+            else:
+                states.append(_zero_states(cell.state_size, batch_size))
+        return states
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for cell in self.cells:
+            if not cell.built:
+                cell.build(shape)
+                cell.built = True
+                if cell._build_input_shape is None:
+                    cell._build_input_shape = shape
+                for v in cell.weights:
+                    v.path = f"{self.name}/{v.path}"
+            shape = (shape[0], self._cell_output_size(cell))
+        super().build(input_shape)
+
+    def call(self, inputs, states, training=False):
+        new_states = []
+        for cell, state in zip(self.cells, states):
+            was_nested = _is_nested(state)
+            state = list(state) if was_nested else [state]
+            kwargs = {"training": training} if _call_accepts(cell, "training") else {}
+            inputs, state = cell(inputs, state, **kwargs)
+            if not _is_nested(state):
+                state = [state]
+            new_states.append(list(state) if was_nested or len(state) != 1 else state[0])
+        return inputs, new_states
+
+    def get_config(self):
+        from fastkeras.saving.serialization import serialize_layer
+        config = super().get_config()
+        config["cells"] = [serialize_layer(c) for c in self.cells]
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastkeras.saving.serialization import deserialize_layer
+        config = dict(config)
+        cells = [deserialize_layer(c, custom_objects) for c in config.pop("cells")]
+        return cls(cells, **config)
 
 
 class _CellLayer(RNN):

@@ -74,7 +74,16 @@ from fastkeras.layers.reshaping import (
                                      ZeroPadding1D,
                                      ZeroPadding2D,
 )
-from fastkeras.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
+from fastkeras.layers.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+)
 from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
@@ -107,8 +116,12 @@ __all__ += [
                                      "Masking",
                                      "SimpleRNN",
                                      "SimpleRNNCell",
+                                     "StackedRNNCells",
                                      "TimeDistributed",
 ]
+from fastkeras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 from fastkeras.layers.extra_layers import (
                                      ActivityRegularization,
                                      AdditiveAttention,

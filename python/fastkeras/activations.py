@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastkeras import ops
 from fastkeras.ops import (
     elu,
@@ -30,8 +32,6 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Keras's relu with its optional slope, cap and threshold."""
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return ops.relu(x)
-    import numpy as np
-
     from fastkeras.backend.tape import convert_to_tensor
     x = convert_to_tensor(x)
     v = x.value
@@ -54,6 +54,80 @@ def swish(x):
     return ops.silu(x)
 
 
+def celu(x, alpha=1.0):
+    """x for x >= 0, alpha * (exp(x / alpha) - 1) below."""
+    return ops.celu(x, alpha=alpha)
+
+
+def glu(x, axis=-1):
+    """The gated linear unit: a * sigmoid(b) for x's two halves a, b along `axis`."""
+    return ops.glu(x, axis=axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    return ops.hard_shrink(x, threshold=threshold)
+
+
+def hard_tanh(x):
+    """x clipped to [-1, 1]."""
+    return ops.hard_tanh(x)
+
+
+def log_sigmoid(x):
+    """log(sigmoid(x))."""
+    return ops.log_sigmoid(x)
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    from fastkeras.backend.tape import make_op
+    from fastkeras.ops.math import _float, _t
+    x = _t(x)
+    v = _float(x)
+    sp = np.logaddexp(0, v)               # softplus without overflow
+    t = np.tanh(sp)
+    sig = np.exp(-np.logaddexp(0, -v))    # sigmoid
+    out = (v * t).astype(v.dtype)
+    slope = (t + v * (1 - t * t) * sig).astype(v.dtype)
+    return make_op(out, (x,), lambda g, needs: (g * slope,))
+
+
+def soft_shrink(x, threshold=0.5):
+    """x moved towards 0 by `threshold` (0 within it)."""
+    return ops.soft_shrink(x, threshold=threshold)
+
+
+def sparse_plus(x):
+    """0 for x <= -1, (x + 1)**2 / 4 for -1 < x < 1, x for x >= 1."""
+    return ops.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    """0 for x <= -1, (x + 1) / 2 for -1 < x < 1, 1 for x >= 1."""
+    return ops.sparse_sigmoid(x)
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x**2 + b)) / 2."""
+    return ops.squareplus(x, b=b)
+
+
+def tanh_shrink(x):
+    """x - tanh(x)."""
+    return ops.tanh_shrink(x)
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value."""
+    return ops.threshold(x, threshold, default_value)
+
+
+def sparsemax(x, axis=-1):
+    """The projection of x onto the probability simplex along `axis` (a sparse softmax)."""
+    return ops.sparsemax(x, axis=axis)
+
+
 hard_swish = hard_silu
 
 _BY_NAME = {
@@ -61,7 +135,11 @@ _BY_NAME = {
     "tanh": tanh, "elu": elu, "selu": selu, "softplus": softplus, "softsign": softsign,
     "swish": swish, "silu": silu, "gelu": gelu, "leaky_relu": leaky_relu,
     "exponential": exponential, "hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu,
-    "hard_swish": hard_swish, "log_softmax": log_softmax,
+    "hard_swish": hard_swish, "log_softmax": log_softmax, "celu": celu, "glu": glu,
+    "hard_shrink": hard_shrink, "hard_tanh": hard_tanh, "log_sigmoid": log_sigmoid,
+    "mish": mish, "soft_shrink": soft_shrink, "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid, "squareplus": squareplus, "tanh_shrink": tanh_shrink,
+    "threshold": threshold, "sparsemax": sparsemax,
 }
 
 

@@ -35,6 +35,7 @@ from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Identity,
 from fastkeras.layers.einsum_dense import EinsumDense
 from fastkeras.layers.embedding import Embedding
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
+from fastkeras.layers.input_spec import InputSpec
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.masking import Masking
 from fastkeras.layers.merging import (
@@ -75,16 +76,16 @@ from fastkeras.layers.reshaping import (
                                      ZeroPadding2D,
 )
 from fastkeras.layers.rnn import (
-    GRU,
-    LSTM,
-    RNN,
-    GRUCell,
-    LSTMCell,
-    SimpleRNN,
-    SimpleRNNCell,
-    StackedRNNCells,
+                                     GRU,
+                                     LSTM,
+                                     RNN,
+                                     GRUCell,
+                                     LSTMCell,
+                                     SimpleRNN,
+                                     SimpleRNNCell,
+                                     StackedRNNCells,
 )
-from fastkeras.layers.wrappers import Bidirectional, TimeDistributed
+from fastkeras.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
@@ -121,7 +122,7 @@ __all__ += [
 ]
 from fastkeras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 
-__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "InputSpec", "Wrapper"]
 from fastkeras.layers.extra_layers import (
                                      ActivityRegularization,
                                      AdditiveAttention,
@@ -181,3 +182,14 @@ from fastkeras.layers.conv3d import (
 )
 
 __all__ += ["AveragePooling3D", "AvgPool3D", "Conv3D", "Conv3DTranspose", "Convolution3D", "Convolution3DTranspose", "Cropping3D", "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D", "MaxPooling3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]
+from fastkeras.layers.adaptive_pooling import (
+                                     AdaptiveAveragePooling1D,
+                                     AdaptiveAveragePooling2D,
+                                     AdaptiveAveragePooling3D,
+                                     AdaptiveMaxPooling1D,
+                                     AdaptiveMaxPooling2D,
+                                     AdaptiveMaxPooling3D,
+)
+
+__all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]

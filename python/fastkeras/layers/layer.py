@@ -289,10 +289,15 @@ class Layer:
             if self._build_input_shape is None:
                 self._build_input_shape = shape if named is None else named
 
+    # What the inputs must look like (an InputSpec, or a list of them), checked on every call.
+    input_spec = None
+
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         if not isinstance(inputs, Tensor):  # the common case (a Tensor) skips these checks
             from fastkeras.layers.input_layer import KerasTensor, symbolic_call
             if _contains(inputs, KerasTensor):
+                if self.input_spec is not None:
+                    _check_spec(self, inputs, symbolic=True)
                 # An explicit mask or training flag is part of the recorded call, as in Keras.
                 if mask is not None:
                     kwargs["mask"] = mask
@@ -305,6 +310,8 @@ class Layer:
                                  "on its inputs first: `Concatenate()([a, b])`, not "
                                  "`Concatenate([a, b])`.")
             inputs = _to_tensors(inputs)
+        if self.input_spec is not None:
+            _check_spec(self, inputs)
         if not self.built:
             self._maybe_build(inputs, args, kwargs)
         if self._call_has_training:
@@ -381,6 +388,15 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _check_spec(layer, inputs, symbolic=False):
+    """The layer's InputSpec checked on a call: on KerasTensors when a model is defined, and
+    on the data of eager calls (not on the probe batches that infer symbolic shapes)."""
+    from fastkeras.layers.input_layer import inferring_shapes
+    from fastkeras.layers.input_spec import check_input_spec
+    if symbolic or not inferring_shapes():
+        check_input_spec(layer.input_spec, inputs, layer.name)
 
 
 def dtype_policy_config(dtype):

@@ -1,5 +1,5 @@
-"""Layer wrappers: Bidirectional (a recurrent layer run both ways) and TimeDistributed (a layer
-applied to every timestep)."""
+"""Layer wrappers: Bidirectional (a recurrent layer run both ways), the Wrapper base class and
+TimeDistributed (a layer applied to every timestep)."""
 
 from __future__ import annotations
 
@@ -140,7 +140,34 @@ class Bidirectional(Layer):
 
 
 
-class TimeDistributed(Layer):
+class Wrapper(Layer):
+    """The base class of layers that wrap another layer (TimeDistributed, or a user's
+    wrapper): it holds `layer`, builds it on the wrapper's input shape unless it is built,
+    and stores it in the config as Keras does. Subclasses define `call`."""
+
+    def __init__(self, layer, **kwargs):
+        layer = _from_spec(layer)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Layer {layer!r} supplied to {type(self).__name__} isn't a "
+                             f"supported layer type. Please ensure the wrapped layer is a "
+                             f"valid layer. Received: layer={layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+            self.layer.built = True
+        super().build(input_shape)
+
+    def get_config(self):
+        from fastkeras.saving.serialization import serialize_layer
+        config = super().get_config()
+        config["layer"] = serialize_layer(self.layer)
+        return config
+
+
+class TimeDistributed(Wrapper):
     """Applies `layer` to every timestep of (batch, timesteps, ...) inputs: the timesteps are
     folded into the batch for one call of the wrapped layer, then unfolded.
 
@@ -153,12 +180,8 @@ class TimeDistributed(Layer):
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed: `layer` must be a Layer instance. Received: "
                              f"layer={layer!r}")
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)
         self.supports_masking = True
-
-    def _saveable_children(self):
-        return [("layer", self.layer)]
 
     def build(self, input_shape):
         if len(input_shape) < 3:
@@ -187,11 +210,5 @@ class TimeDistributed(Layer):
 
     def compute_mask(self, inputs, mask=None):
         return mask
-
-    def get_config(self):
-        from fastkeras.saving.serialization import serialize_layer
-        config = super().get_config()
-        config["layer"] = serialize_layer(self.layer)
-        return config
 
 

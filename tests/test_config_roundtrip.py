@@ -45,10 +45,14 @@ LAYER_ARGS = {
     "Discretization": dict(bin_boundaries=[0.0, 1.0]),
     "Conv3D": dict(filters=2, kernel_size=3), "Conv3DTranspose": dict(filters=2, kernel_size=3),
     "SpatialDropout3D": dict(rate=0.5), "AveragePooling3D": dict(pool_size=2),
+    "ConvLSTM1D": dict(filters=2, kernel_size=3), "ConvLSTM2D": dict(filters=2, kernel_size=3),
+    "ConvLSTM3D": dict(filters=2, kernel_size=3),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),
     "TimeDistributed": lambda mod: dict(layer=mod.Dense(2)),
+    "StackedRNNCells": lambda mod: dict(cells=[mod.LSTMCell(3), mod.GRUCell(2)]),
+    "Wrapper": lambda mod: dict(layer=mod.Dense(2)),
 }
 # Keras builds these only with TensorFlow installed (not a dependency here): without it our
 # configs are checked against the arguments Keras's constructors take.

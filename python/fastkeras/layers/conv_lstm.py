@@ -8,15 +8,19 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import activations as activations_mod
-from fastkeras import constraints as constraints_mod
-from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.layers.conv2d import _data_format, _padding
 from fastkeras.layers.core import _check_positive_int
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.reshaping import standardize_tuple
-from fastkeras.layers.rnn import RNN, _rate, _ser, keep_mask
+from fastkeras.layers.rnn import (
+    RNN,
+    _ser,
+    keep_mask,
+    recurrent_arguments_config,
+    set_recurrent_arguments,
+)
 from fastkeras.ops.conv2d import conv_output_length
 from fastkeras.ops.convolution import conv
 
@@ -57,21 +61,8 @@ class ConvLSTMCell(Layer):
                              f"dilation_rate={self.dilation_rate}")
         self.activation = activations_mod.get(activation)
         self.recurrent_activation = activations_mod.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.recurrent_initializer = initializers_mod.get(recurrent_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.dropout = _rate(dropout, "dropout", owner)
-        self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout", owner)
-        self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        set_recurrent_arguments(self, owner, locals())
         self.spatial_dims = None
         self.input_dim = None
         self.kernel = self.recurrent_kernel = self.bias = None
@@ -201,18 +192,8 @@ def _cell_arguments(cell):
         "dilation_rate": cell.dilation_rate,
         "activation": activations_mod.serialize(cell.activation),
         "recurrent_activation": activations_mod.serialize(cell.recurrent_activation),
-        "use_bias": cell.use_bias,
-        "kernel_initializer": initializers_mod.serialize(cell.kernel_initializer),
-        "recurrent_initializer": initializers_mod.serialize(cell.recurrent_initializer),
-        "bias_initializer": initializers_mod.serialize(cell.bias_initializer),
         "unit_forget_bias": cell.unit_forget_bias,
-        "kernel_regularizer": _ser(cell.kernel_regularizer, regularizers_mod.serialize),
-        "recurrent_regularizer": _ser(cell.recurrent_regularizer, regularizers_mod.serialize),
-        "bias_regularizer": _ser(cell.bias_regularizer, regularizers_mod.serialize),
-        "kernel_constraint": constraints_mod.serialize(cell.kernel_constraint),
-        "recurrent_constraint": constraints_mod.serialize(cell.recurrent_constraint),
-        "bias_constraint": constraints_mod.serialize(cell.bias_constraint),
-        "dropout": cell.dropout, "recurrent_dropout": cell.recurrent_dropout, "seed": cell.seed,
+        **recurrent_arguments_config(cell),
     }
 
 

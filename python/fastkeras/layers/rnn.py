@@ -44,6 +44,40 @@ def _ser(obj, serialize):
     return None if obj is None else serialize(obj)
 
 
+_WEIGHT_PARTS = ("kernel", "recurrent", "bias")
+
+
+def set_recurrent_arguments(cell, owner, args):
+    """Checks and stores what every recurrent cell takes besides its size and activations
+    (`args`: the constructor's arguments by name): use_bias, an initializer, regularizer and
+    constraint for each of kernel, recurrent kernel and bias, the two dropout rates and the
+    seed of the dropout masks."""
+    cell.use_bias = bool(args["use_bias"])
+    for part in _WEIGHT_PARTS:
+        setattr(cell, f"{part}_initializer", initializers_mod.get(args[f"{part}_initializer"]))
+        setattr(cell, f"{part}_regularizer", regularizers_mod.get(args[f"{part}_regularizer"]))
+        setattr(cell, f"{part}_constraint", constraints_mod.get(args[f"{part}_constraint"]))
+    cell.dropout = _rate(args["dropout"], "dropout", owner)
+    cell.recurrent_dropout = _rate(args["recurrent_dropout"], "recurrent_dropout", owner)
+    cell.seed = args["seed"]
+    cell._rng = None if cell.seed is None else np.random.default_rng(cell.seed)
+
+
+def recurrent_arguments_config(cell) -> dict:
+    """The config entries of what `set_recurrent_arguments` stored, as Keras writes them."""
+    config = {"use_bias": cell.use_bias}
+    for part in _WEIGHT_PARTS:
+        config[f"{part}_initializer"] = initializers_mod.serialize(
+            getattr(cell, f"{part}_initializer"))
+        config[f"{part}_regularizer"] = _ser(getattr(cell, f"{part}_regularizer"),
+                                             regularizers_mod.serialize)
+        config[f"{part}_constraint"] = constraints_mod.serialize(
+            getattr(cell, f"{part}_constraint"))
+    config.update(dropout=cell.dropout, recurrent_dropout=cell.recurrent_dropout,
+                  seed=cell.seed)
+    return config
+
+
 def keep_mask(rng, shape, rate):
     """A dropout mask: kept entries scaled by 1 / (1 - rate), dropped ones 0, drawn from `rng`
     (a cell's seeded generator) or the global one. A rate of 1 drops every entry (Keras does
@@ -78,20 +112,7 @@ class _Cell(Layer):
         self.activation, self._act_name = _kernel_activation(activation, "activation", owner)
         self.recurrent_activation, self._rec_act_name = _kernel_activation(
             recurrent_activation, "recurrent_activation", owner)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.recurrent_initializer = initializers_mod.get(recurrent_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.dropout = _rate(dropout, "dropout", owner)
-        self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout", owner)
-        self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        set_recurrent_arguments(self, owner, locals())
         self.kernel = self.recurrent_kernel = self.bias = None
         self._dropout_mask = self._recurrent_dropout_mask = None
 
@@ -205,19 +226,7 @@ class _Cell(Layer):
         config.update({
             "units": self.units,
             "activation": activations_mod.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers_mod.serialize(self.bias_initializer),
-            "kernel_regularizer": _ser(self.kernel_regularizer, regularizers_mod.serialize),
-            "recurrent_regularizer": _ser(self.recurrent_regularizer,
-                                          regularizers_mod.serialize),
-            "bias_regularizer": _ser(self.bias_regularizer, regularizers_mod.serialize),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **recurrent_arguments_config(self),
         })
         return config
 

@@ -263,3 +263,44 @@ class OutputLosses:
         """Keras's order for `evaluate`'s list: loss, per-output losses, then the rest sorted."""
         head = ["loss"] + [t.name for t in self.loss_trackers if t is not None]
         return head + sorted(k for k in log_keys if k not in head)
+
+
+class CompileMetrics:
+    """The metrics given to `compile` as one entry of `model.metrics`, named
+    "compile_metrics" as in Keras 3: `metrics` are the metric objects they resolved to (after
+    the first batch, when the shapes are known), `result()` the dict of their results,
+    `update_state(y, y_pred, sample_weight)` updates them all."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self._model = model
+
+    @property
+    def metrics(self) -> list:
+        return self._model._compiled_metric_list()
+
+    @property
+    def built(self) -> bool:
+        return self._model._metrics is not None
+
+    @property
+    def variables(self) -> list:
+        return [v for m in self.metrics for v in getattr(m, "variables", [])]
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        model = self._model
+        values = metric_values(y_pred)
+        if model._metrics is None:
+            model._resolve_metrics(y_true, values)
+        model._update_metrics(y_true, values, sample_weight)
+
+    def result(self) -> dict:
+        return {m.name: m.result() for m in self.metrics}
+
+    def reset_state(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def __repr__(self):
+        return f"<CompileMetrics name={self.name}, metrics={[m.name for m in self.metrics]}>"

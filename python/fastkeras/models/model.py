@@ -61,6 +61,8 @@ class Model(Layer):
         self._initial_epoch = None  # set by BackupAndRestore when it resumes a run
         self._penalties_on = None  # fit decides once per epoch; None: check every call
         self._multi = None  # OutputLosses when the model has several outputs
+        self._loss_tracker = None  # compile's Mean "loss" and CompileMetrics, as Keras 3's
+        self._compile_metrics = None
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -100,6 +102,11 @@ class Model(Layer):
         self._weighted_metric_specs = list(weighted_metrics or [])
         self._metrics = None  # resolved on the first batch, when the shapes are known
         self._weighted_metrics = None
+        from fastkeras.metrics import Mean
+        from fastkeras.models.compile_utils import CompileMetrics
+        self._loss_tracker = Mean(name="loss")
+        self._compile_metrics = None if metrics is None and weighted_metrics is None else \
+            CompileMetrics(self)
         self.compiled = True
         self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
                                 "loss_weights": loss_weights, "weighted_metrics": weighted_metrics}
@@ -143,11 +150,47 @@ class Model(Layer):
 
     @property
     def metrics(self):
-        return list(self._metrics or []) + list(self._weighted_metrics or [])
+        """As Keras 3: the loss tracker ("loss") and the compiled metrics ("compile_metrics",
+        whose `metrics` are the individual ones) once compiled, a multi-output model's
+        per-output loss trackers, then the metrics held as the model's attributes."""
+        out = []
+        if self.compiled and self._loss_tracker is not None:
+            out.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                out.append(self._compile_metrics)
+            out.extend(self._output_loss_trackers())
+        out.extend(self._attribute_metrics())
+        return out
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self.metrics]
+        return [m.name for m in self.metrics]
+
+    def _compiled_metric_list(self):
+        """The metric objects compile's `metrics` and `weighted_metrics` resolved to."""
+        if self._multi is not None:
+            if not getattr(self._multi, "built", False):
+                return []
+            return [m for _, m in self._multi.metrics + self._multi.weighted_metrics]
+        return list(self._metrics or []) + list(self._weighted_metrics or [])
+
+    def _output_loss_trackers(self):
+        if self._multi is None or not getattr(self._multi, "built", False):
+            return []
+        return [t for t in self._multi.loss_trackers if t is not None]
+
+    def _attribute_metrics(self):
+        from fastkeras.metrics.base import Metric
+        return [v for k, v in vars(self).items() if not k.startswith("_")
+                and isinstance(v, Metric)]
+
+    def _metric_leaves(self):
+        """`metrics` with the compiled-metrics container opened: every metric object."""
+        from fastkeras.models.compile_utils import CompileMetrics
+        out = []
+        for m in self.metrics:
+            out.extend(m.metrics if isinstance(m, CompileMetrics) else [m])
+        return out
 
     # --- one step --------------------------------------------------------------------------
     def _check_compiled(self, step_method=None):
@@ -167,7 +210,7 @@ class Model(Layer):
             self._resolve_metrics(y, self._peek_output(x))
         loss, y_pred = self._train_step(x, y, sample_weight)
         self._update_metrics(y, y_pred, sample_weight)
-        return self._logs(loss)
+        return self._logs(self._track_loss(loss, x))
 
     def test_step(self, data):
         x, y, sample_weight = _unpack(data)
@@ -175,7 +218,13 @@ class Model(Layer):
             self._resolve_metrics(y, self._peek_output(x))
         loss, y_pred = self._test_step(x, y, sample_weight)
         self._update_metrics(y, y_pred, sample_weight)
-        return self._logs(loss)
+        return self._logs(self._track_loss(loss, x))
+
+    def _track_loss(self, loss, x):
+        """Adds a batch's loss to the "loss" tracker (weighted by the batch size, as Keras);
+        returns the running mean."""
+        self._loss_tracker.update_state(loss, sample_weight=data_mod.num_samples(x))
+        return float(self._loss_tracker.result())
 
     def predict_step(self, data):
         x, _, _ = _unpack(data)
@@ -195,7 +244,15 @@ class Model(Layer):
         return self.get_metrics_result()
 
     def get_metrics_result(self):
-        return {m.name: _log_value(m.result()) for m in self.metrics}
+        """Every metric's result by name (the compiled metrics' one by one), as Keras."""
+        out = {}
+        for m in self.metrics:
+            result = m.result()
+            if isinstance(result, dict):
+                out.update({k: _log_value(v) for k, v in result.items()})
+            else:
+                out[m.name] = _log_value(result)
+        return out
 
     def _compute_loss(self, y, y_pred, sample_weight):
         try:
@@ -274,13 +331,18 @@ class Model(Layer):
 
     def _logs(self, loss_mean, prefix=""):
         logs = {"loss": loss_mean}
-        for m in self.metrics:
-            logs[m.name] = _log_value(m.result())
+        for m in self._metric_leaves():
+            if m is not self._loss_tracker:
+                logs[m.name] = _log_value(m.result())
         return {prefix + k: v for k, v in sorted(logs.items())}
 
-    def _reset_metrics(self):
+    def reset_metrics(self):
+        """Resets the state of every metric the model tracks (Keras's `reset_metrics`)."""
         for m in self.metrics:
             m.reset_state()
+
+    def _reset_metrics(self):
+        self.reset_metrics()  # the loops call it, so an override of reset_metrics is honoured
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -347,8 +409,7 @@ class Model(Layer):
         custom = _overrides(self, "train_step")
         try:
             for epoch in range(initial_epoch, epochs):
-                if self._metrics is not None or custom:
-                    self._reset_metrics()
+                self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 loss_sum, seen = 0.0, 0
                 variables = self.trainable_weights if self.built else None
@@ -377,6 +438,7 @@ class Model(Layer):
                         chain = DenseChain.plan(self, variables)
                     n = len(bx) if isinstance(bx, np.ndarray) else data_mod.num_samples(bx)
                     loss_sum += loss * n
+                    self._loss_tracker.update_state(loss, sample_weight=n)
                     seen += n
                     self._update_metrics(by, y_pred, bsw)
                     batch_logs = self._logs(loss_sum / seen) if batch_logs_wanted else None
@@ -436,7 +498,8 @@ class Model(Layer):
             cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
         # Evaluation keeps its own metric state: fit's running training metrics are saved.
         tracked = self._metrics is not None or custom
-        saved = [m.__dict__.copy() for m in self.metrics] if tracked else None
+        leaves = self._metric_leaves()
+        saved = [m.__dict__.copy() for m in leaves] if tracked else None
         if tracked:
             self._reset_metrics()
         self.stop_evaluating = False
@@ -464,6 +527,7 @@ class Model(Layer):
             loss, y_pred = self._test_step(bx, by, bsw) if out is None else out
             n = data_mod.num_samples(bx)
             loss_sum += loss * n
+            self._loss_tracker.update_state(loss, sample_weight=n)
             seen += n
             self._update_metrics(by, y_pred, bsw)
             logs = self._logs(loss_sum / seen) if batch_logs_wanted else None
@@ -475,7 +539,7 @@ class Model(Layer):
         logs = custom_logs if custom else self._logs(loss_sum / seen) if seen else {}
         cbs.on_test_end(logs)
         if saved is not None and _callbacks is not None:
-            for m, state in zip(self.metrics, saved):
+            for m, state in zip(leaves, saved):
                 m.__dict__.update(state)
         if return_dict:
             return logs
@@ -487,7 +551,10 @@ class Model(Layer):
     def _logs_as_list(self, logs):
         if self._multi is not None:
             return [logs[k] for k in self._multi.ordered_names(logs)]
-        values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
+        # Keras's order: the metrics' names in `metrics` order, then any other logs sorted.
+        names = [m.name for m in self._metric_leaves()]
+        values = [logs[n] for n in names if n in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):

@@ -31,9 +31,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # Modules built in parallel: imported on first use so a missing one doesn't break import.
+    # These submodules are imported on first use, which keeps `import fastkeras` light.
     import importlib
-    if name in ("losses", "metrics", "optimizers", "datasets", "utils", "saving"):
+    if name in ("losses", "metrics", "optimizers", "datasets", "utils", "saving",
+                "preprocessing", "tree"):
         module = importlib.import_module(f"fastkeras.{name}")
         globals()[name] = module
         return module

@@ -1,5 +1,6 @@
 """Run-time settings: how many threads the kernels use and which instruction set they run on,
-and Keras's `keras.config` settings (floatx, epsilon, image data format, backend name)."""
+and Keras's `keras.config` settings (floatx, epsilon, image data format, backend name,
+interactive logging)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,25 @@ def supported_isas() -> list[str]:
 def set_isa(name: str) -> None:
     """Forces the GEMM onto one instruction set ('generic', 'avx2', 'avx512'), or 'auto'."""
     _core.set_gemm_isa(name)
+
+
+# keras.config's interactive-logging switch (shared with keras.utils; fastkeras.utils is
+# imported on use so that importing fastkeras does not load it).
+
+def enable_interactive_logging():
+    """Sends progress bars and messages (fit's epochs, callbacks) to stdout (the default)."""
+    from fastkeras.utils import io_utils
+    io_utils.enable_interactive_logging()
+
+
+def disable_interactive_logging():
+    """Sends progress bars and messages to Python's `logging` (logger "fastkeras", level
+    INFO) instead of stdout."""
+    from fastkeras.utils import io_utils
+    io_utils.disable_interactive_logging()
+
+
+def is_interactive_logging_enabled():
+    """True when progress output goes to stdout, False when it goes to `logging`."""
+    from fastkeras.utils import io_utils
+    return io_utils.is_interactive_logging_enabled()

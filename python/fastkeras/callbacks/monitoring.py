@@ -9,6 +9,12 @@ import numpy as np
 
 from fastkeras.callbacks.callback import Callback
 
+
+def _print_msg(message):
+    """stdout, or Python logging when interactive logging is disabled."""
+    from fastkeras.utils.io_utils import print_msg  # on use: fastkeras.utils imports callbacks
+    print_msg(message)
+
 # Keras 3's direction of each built-in metric, for metric objects that do not carry their own
 # `_direction`.
 _METRIC_DIRECTIONS = {
@@ -119,11 +125,11 @@ class EarlyStopping(_Monitor):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            _print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print("Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.")
+                _print_msg("Restoring model weights from the end of the best epoch: "
+                           f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
@@ -186,7 +192,7 @@ class ModelCheckpoint(_Monitor):
     def _should_save(self, epoch, logs, path):
         if not self.save_best_only:
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {path}")
+                _print_msg(f"\nEpoch {epoch + 1}: saving model to {path}")
             return True
         current = logs.get(self.monitor)
         if current is None:
@@ -197,12 +203,12 @@ class ModelCheckpoint(_Monitor):
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
-                      f"{current:.5f}, saving model to {path}")
+                _print_msg(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
+                           f"{current:.5f}, saving model to {path}")
             self.best = current
             return True
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+            _print_msg(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
         return False
 
     def _save(self, epoch, logs, batch=None):
@@ -222,7 +228,7 @@ class ModelCheckpoint(_Monitor):
         else:
             self.model.save(path, overwrite=True)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
+            _print_msg(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
 
 class ReduceLROnPlateau(_Monitor):
@@ -277,7 +283,7 @@ class ReduceLROnPlateau(_Monitor):
                     new = max(old * self.factor, self.min_lr)
                     self.model.optimizer.learning_rate = new
                     if self.verbose > 0:
-                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
-                              f"{new}.")
+                        _print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
+                                   f"rate to {new}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0

@@ -15,7 +15,15 @@ import time
 from fastkeras.callbacks.callback import Callback
 
 
+def _io():
+    # imported on use: fastkeras.utils imports this module
+    from fastkeras.utils import io_utils
+    return io_utils
+
+
 def _interactive(stream) -> bool:
+    """Whether `stream` shows a live bar (a terminal or notebook). A live bar is also drawn
+    only while interactive logging (keras.config.enable_interactive_logging) is on."""
     if "ipykernel" in sys.modules:
         return True
     try:
@@ -111,36 +119,36 @@ class Progbar:
         if self.verbose == 0:
             return
         now = time.perf_counter()
-        if self.verbose == 1 and self.interactive:
+        live = self.interactive and _io().is_interactive_logging_enabled()
+        if self.verbose == 1 and live:
             if not finalize and now - self._last_draw < self.interval:
                 return
             self._last_draw = now
-            line = self._line(current, values, now)
+            line = self._line(current, values, now, live)
             pad = max(0, self._last_len - len(line))
-            self.stream.write("\r" + line + " " * pad + ("\n" if finalize else ""))
+            _io().write("\r" + line + " " * pad + ("\n" if finalize else ""), self.stream)
             self._last_len = len(line)
-            self.stream.flush()
         elif finalize:
             if self.verbose == 1:
-                self.stream.write(self._line(current, values, now) + "\n")
+                _io().write(self._line(current, values, now, live) + "\n", self.stream)
             else:
                 elapsed = now - self.start
                 per = elapsed / max(current, 1)
                 parts = [f"{current}/{self.target or current}", _format_time(elapsed),
                          _format_per_step(per, self.unit_name)] + [f"{k}: {_format_value(v)}" for k, v in
                                                    (values or [])]
-                self.stream.write(" - ".join(parts) + "\n")
-            self.stream.flush()
+                _io().write(" - ".join(parts) + "\n", self.stream)
 
-    def _line(self, current, values, now):
+    def _line(self, current, values, now, live=None):
         target = self.target or current
         digits = len(str(target))
         frac = current / target if target else 1.0
         done = int(self.width * frac)
-        if self.interactive and os.environ.get("NO_COLOR") is None:
+        live = self.interactive if live is None else live
+        if live and os.environ.get("NO_COLOR") is None:
             bar = "\x1b[32m" + "━" * done + "\x1b[0m\x1b[37m" + "━" * (self.width - done) + "\x1b[0m"
         else:
-            bar = "━" * done + " " * (self.width - done) if self.interactive else "━" * self.width
+            bar = "━" * done + " " * (self.width - done) if live else "━" * self.width
         elapsed = now - self.start
         per = elapsed / max(current, 1)
         unit = self.unit_name
@@ -172,7 +180,8 @@ class ProgbarLogger(Callback):
     @property
     def wants_batch_logs(self) -> bool:
         """Only a live bar shows per-batch values; otherwise only epoch-end lines are printed."""
-        return self.verbose == 1 and _interactive(sys.stdout)
+        return (self.verbose == 1 and _interactive(sys.stdout)
+                and _io().is_interactive_logging_enabled())
 
     def _start(self, target):
         self.progbar = Progbar(target, verbose=self.verbose)
@@ -184,7 +193,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
-            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+            _io().print_msg(f"Epoch {epoch + 1}/{self.epochs}")
         self._start(self.params.get("steps"))
 
     def on_train_batch_end(self, batch, logs=None):

@@ -11,6 +11,12 @@ import numpy as np
 from fastkeras.callbacks.callback import Callback
 
 
+def _print_msg(message):
+    """stdout, or Python logging when interactive logging is disabled."""
+    from fastkeras.utils.io_utils import print_msg  # on use: fastkeras.utils imports callbacks
+    print_msg(message)
+
+
 class LambdaCallback(Callback):
     """Callbacks from plain functions: LambdaCallback(on_epoch_end=lambda epoch, logs: ...)."""
 
@@ -44,7 +50,7 @@ class TerminateOnNaN(Callback):
             if self.raise_error:
                 raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: "
                                    f"{loss}. Terminating training immediately.")
-            print(f"Batch {batch}: Invalid loss, terminating training")
+            _print_msg(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 
 
@@ -121,7 +127,7 @@ class LearningRateScheduler(Callback):
                              f"Got: {lr!r}")
         self.model.optimizer.learning_rate = float(lr)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+            _print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

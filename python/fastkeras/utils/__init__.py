@@ -1,5 +1,6 @@
 """Helpers that sit outside the model: label encoding, normalization, seeding, plotting,
-sequence padding, custom objects and (de)serialization."""
+sequence padding, custom objects and (de)serialization, image files, downloads, `Config` and
+the interactive-logging switch."""
 
 from fastkeras.backend.config import is_keras_tensor, standardize_dtype
 from fastkeras.callbacks.progbar_logger import Progbar
@@ -12,6 +13,7 @@ from fastkeras.saving.object_registry import (
     register_keras_serializable,
 )
 from fastkeras.trainers.py_dataset import PyDataset, Sequence
+from fastkeras.utils.config import Config
 from fastkeras.utils.data_utils import (
     get_source_inputs,
     pack_x_y_sample_weight,
@@ -22,6 +24,13 @@ from fastkeras.utils.directory_datasets import (
     DirectoryDataset,
     image_dataset_from_directory,
     text_dataset_from_directory,
+)
+from fastkeras.utils.file_utils import get_file
+from fastkeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
+from fastkeras.utils.io_utils import (
+    disable_interactive_logging,
+    enable_interactive_logging,
+    is_interactive_logging_enabled,
 )
 from fastkeras.utils.model_visualization import model_to_dot, plot_model
 from fastkeras.utils.numerical_utils import normalize, to_categorical
@@ -36,28 +45,37 @@ from fastkeras.utils.timeseries import TimeseriesDataset, timeseries_dataset_fro
 
 __all__ = [
     "ArrayDataset",
+    "Config",
     "CustomObjectScope",
     "DirectoryDataset",
     "Progbar",
     "PyDataset",
     "Sequence",
     "TimeseriesDataset",
+    "array_to_img",
     "clear_session",
     "custom_object_scope",
     "deserialize_keras_object",
+    "disable_interactive_logging",
+    "enable_interactive_logging",
     "get_custom_objects",
+    "get_file",
     "get_random_seed",
     "get_registered_name",
     "get_registered_object",
     "get_source_inputs",
     "image_dataset_from_directory",
+    "img_to_array",
+    "is_interactive_logging_enabled",
     "is_keras_tensor",
+    "load_img",
     "model_to_dot",
     "normalize",
     "pack_x_y_sample_weight",
     "pad_sequences",
     "plot_model",
     "register_keras_serializable",
+    "save_img",
     "serialize_keras_object",
     "set_random_seed",
     "split_dataset",

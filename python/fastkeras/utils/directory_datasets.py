@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from fastkeras.utils.io_utils import print_msg
 from fastkeras.utils.timeseries import EpochOrderedDataset
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -92,9 +93,9 @@ def _index_directory(directory, labels, formats, class_names, shuffle, seed, fol
             labels = np.asarray(labels)
     if verbose:
         if labels is None:
-            print(f"Found {len(paths)} files.")
+            print_msg(f"Found {len(paths)} files.")
         else:
-            print(f"Found {len(paths)} files belonging to {len(classes)} classes.")
+            print_msg(f"Found {len(paths)} files belonging to {len(classes)} classes.")
     if shuffle:
         # the same permutation for the paths and their labels
         order = np.arange(len(paths))
@@ -113,11 +114,11 @@ def _split(paths, labels, validation_split, subset, verbose):
     # no training files and every file for validation).
     if subset == "training":
         if verbose:
-            print(f"Using {len(paths) - num_val} files for training.")
+            print_msg(f"Using {len(paths) - num_val} files for training.")
         keep = slice(None, -num_val)
     else:
         if verbose:
-            print(f"Using {num_val} files for validation.")
+            print_msg(f"Using {num_val} files for validation.")
         keep = slice(-num_val, None)
     return paths[keep], None if labels is None else labels[keep]
 
@@ -293,12 +294,12 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
 
 # --- images ---------------------------------------------------------------------------------
 
-def _import_pil():
+def _import_pil(caller="image_dataset_from_directory"):
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError("`image_dataset_from_directory` reads images with Pillow, which is "
-                          "not installed. Install it with `pip install pillow`.") from None
+        raise ImportError(f"`{caller}` needs Pillow, which is not installed. Install it with "
+                          "`pip install pillow` (or fastkeras's \"images\" extra).") from None
     return Image
 
 

@@ -31,15 +31,15 @@ def test_summary_has_keras_connected_to_column():
     header = text.splitlines()[2]
     assert [h.strip() for h in header.strip("┃").split("┃")] == [
         "Layer (type)", "Output Shape", "Param #", "Connected to"]
-    rows = {}
-    for line in text.splitlines():
+    rows, cells = {}, None
+    for line in text.splitlines():  # a row's cells wrap onto lines until the next rule
         if line.startswith("│"):
-            cells = [c.strip() for c in line.strip("│").split("│")]
-            if cells[0]:
-                rows[cells[0]] = cells
-                last = cells[0]
-            else:  # a continuation line of the previous layer's cell
-                rows[last][3] += " " + cells[3]
+            parts = [c.strip() for c in line.strip("│").split("│")]
+            cells = parts if cells is None else [f"{a} {b}".strip()
+                                                 for a, b in zip(cells, parts)]
+        elif cells is not None:
+            rows[cells[0]] = cells
+            cells = None
     assert rows["deep_input (InputLayer)"][3] == "-"
     assert rows["dense (Dense)"][1:] == ["(None, 30)", "210", "deep_input[0][0]"]
     assert rows["concatenate (Concatenate)"][3] == "wide_input[0][0], dense_1[0][0]"

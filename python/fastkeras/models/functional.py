@@ -409,19 +409,32 @@ class Functional(Model):
             model._layers.sort(key=lambda l: order[l.name])
         return model
 
-    def _summary_rows(self):
-        """Keras's functional summary: each layer with the inputs of each of its calls in this
-        model, as `layer_name[node_index][tensor_index]`."""
+    def _summary_layers(self):
+        return list(self._layers)
+
+    def _summary_connections(self):
+        """Keras's "Connected to" column: the inputs of each of a layer's calls in this
+        model, as `layer_name[node_index][tensor_index]`; None for a plain chain (one input,
+        each layer called once on one tensor, each output read once), which Keras lays out
+        as a sequence."""
         node_index = self._node_indices()
-        rows = []
+        connections, reads = {}, {}
+        chain = sum(isinstance(layer, InputLayer) for layer in self._layers) == 1
         for layer in self._layers:
-            sources = []
-            for node in self._call_nodes(layer, node_index):  # inputs, then e.g. states
+            sources, nodes = [], self._call_nodes(layer, node_index)
+            for node in nodes:  # inputs, then e.g. states
+                parents = node.parent_tensors()
                 sources.extend(f"{t._layer.name}[{node_index[_node_key(t)]}][{t._index}]"
-                               for t in node.parent_tensors())
-            params = layer.count_params() if layer.built else 0
-            rows.append((layer.name, type(layer).__name__, layer._output_shape, params, sources))
-        return rows
+                               for t in parents)
+                for t in parents:
+                    reads[id(t._layer)] = reads.get(id(t._layer), 0) + 1
+                chain = chain and len(parents) == 1
+            if not isinstance(layer, InputLayer) and len(nodes) != 1:
+                chain = False
+            connections[id(layer)] = sources
+        if chain and all(n == 1 for n in reads.values()):
+            return None
+        return connections
 
     @property
     def layers(self):

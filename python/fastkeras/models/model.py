@@ -671,17 +671,24 @@ class Model(Layer):
                              f"{[l.name for l in layers]}.")
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
-    def _summary_rows(self):
-        rows = []
-        for layer in getattr(self, "layers", []):
-            shape = layer._output_shape
-            params = layer.count_params() if layer.built else 0
-            rows.append((layer.name, type(layer).__name__, shape, params))
-        return rows
+    def _summary_layers(self):
+        return list(getattr(self, "layers", []))
+
+    def _summary_connections(self):
+        """{id(layer): its inputs' names} for the "Connected to" column; None when the model
+        is laid out as a sequence (Sequential and subclassed models)."""
+        return
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
+        """Prints Keras's table of the layers (name and type, output shape, parameters; the
+        inputs of each layer for graph models that are not a plain chain), then the parameter
+        counts. `line_length`, `positions` (the columns' right edges as fractions of the
+        width), `expand_nested` (the layers of nested models too), `show_trainable` (a
+        Trainable column) and `layer_range` (two regular expressions matching the first and
+        last layer shown) as in Keras; `print_fn` receives the text instead of stdout."""
         from fastkeras.models.summary import format_summary
+        from fastkeras.utils import io_utils
         if not self.built:
             raise ValueError(
                 "This model has not yet been built. Build the model first by calling `build()` "
@@ -689,8 +696,14 @@ class Model(Layer):
         opt_params = 0
         if self.optimizer is not None and getattr(self.optimizer, "built", False):
             opt_params = int(sum(int(np.prod(v.shape)) for v in self.optimizer.variables))
-        text = format_summary(self, rows=self._summary_rows(), optimizer_params=opt_params)
-        (print_fn or print)(text)
+        text = format_summary(self, self._summary_layers(), self._summary_connections(),
+                              line_length=line_length, positions=positions,
+                              expand_nested=expand_nested, show_trainable=show_trainable,
+                              layer_range=layer_range, optimizer_params=opt_params)
+        if print_fn is None:
+            io_utils.print_msg(text)
+        else:
+            print_fn(text + "\n")  # Keras hands over the text with its final newline
 
     def get_compile_config(self):
         return getattr(self, "_compile_config", None)

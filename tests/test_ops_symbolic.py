@@ -68,7 +68,8 @@ def test_symbolic_op_errors_name_the_operation():
         fk.ops.dense(a, np.ones((4, 2), "float32"))
 
 
-def test_operations_are_graph_nodes_not_layers():
+def test_operations_are_graph_nodes_not_layers(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide table: every "name (Type)" on one line
     model = build(fk)
     assert [layer.name for layer in model.layers] == ["a", "b", "d", "d2"]
     assert len(model.trainable_weights) == 4

@@ -182,3 +182,14 @@ from fastkeras.layers.conv3d import (
 )
 
 __all__ += ["AveragePooling3D", "AvgPool3D", "Conv3D", "Conv3DTranspose", "Convolution3D", "Convolution3DTranspose", "Cropping3D", "GlobalAveragePooling3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D", "MaxPooling3D", "SpatialDropout3D", "UpSampling3D", "ZeroPadding3D"]
+from fastkeras.layers.adaptive_pooling import (
+                                     AdaptiveAveragePooling1D,
+                                     AdaptiveAveragePooling2D,
+                                     AdaptiveAveragePooling3D,
+                                     AdaptiveMaxPooling1D,
+                                     AdaptiveMaxPooling2D,
+                                     AdaptiveMaxPooling3D,
+)
+
+__all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]

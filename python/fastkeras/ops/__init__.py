@@ -33,3 +33,32 @@ from fastkeras.ops.symbolic import install as _install
 
 _symbolic._SPECS.update(_numpy_more.GRAPH_SPECS)
 _install(globals(), [n for n in __all__ if n not in _numpy_more.NOT_SYMBOLIC])
+
+from fastkeras.ops import nn_more as _nn_more
+from fastkeras.ops.nn_more import *
+
+__all__ += list(_nn_more.__all__)
+_symbolic._SPECS.update(_nn_more.GRAPH_SPECS)
+_install(globals(), [n for n in _nn_more.__all__ if n not in _nn_more.NOT_SYMBOLIC])
+
+from fastkeras.ops import fft as _fft
+from fastkeras.ops.fft import *
+
+__all__ += list(_fft.__all__)
+_symbolic._SPECS.update(_fft.GRAPH_SPECS)
+_install(globals(), [n for n in _fft.__all__ if n not in _fft.NOT_SYMBOLIC])
+
+from fastkeras.ops import linalg
+
+_symbolic._SPECS.update(linalg.GRAPH_SPECS)
+_install(vars(linalg), [n for n in linalg.__all__ if n not in linalg.NOT_SYMBOLIC + ("norm",)])
+linalg.norm = norm
+for _name in linalg.__all__:
+    if _name != "norm":
+        globals()[_name] = getattr(linalg, _name)
+__all__ += [n for n in linalg.__all__ if n != "norm"]
+
+from fastkeras.ops import image
+
+_symbolic._SPECS.update(image.GRAPH_SPECS)
+_install(vars(image), [n for n in image.__all__ if n not in image.NOT_SYMBOLIC])

@@ -2,6 +2,7 @@
 
 from fastkeras.callbacks.backup_and_restore import BackupAndRestore
 from fastkeras.callbacks.callback import Callback, CallbackList
+from fastkeras.callbacks.ema_remote import RemoteMonitor, SwapEMAWeights
 from fastkeras.callbacks.history import History
 from fastkeras.callbacks.monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from fastkeras.callbacks.progbar_logger import ProgbarLogger
@@ -15,4 +16,5 @@ from fastkeras.callbacks.tensorboard import TensorBoard
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",
            "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
-           "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]
+           "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor", "SwapEMAWeights",
+           "TensorBoard", "TerminateOnNaN"]

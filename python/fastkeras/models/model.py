@@ -471,6 +471,9 @@ class Model(Layer):
         finally:
             self._in_fit = False
             self._penalties_on = None
+        if epochs > 0 and self.optimizer is not None:
+            # With use_ema, the moving averages become the weights (Keras does this too).
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(training_logs)
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         return history

@@ -47,6 +47,9 @@ LAYER_ARGS = {
     "SpatialDropout3D": dict(rate=0.5), "AveragePooling3D": dict(pool_size=2),
     "ConvLSTM1D": dict(filters=2, kernel_size=3), "ConvLSTM2D": dict(filters=2, kernel_size=3),
     "ConvLSTM3D": dict(filters=2, kernel_size=3),
+    "AdaptiveAveragePooling1D": dict(output_size=2), "AdaptiveMaxPooling1D": dict(output_size=2),
+    "AdaptiveAveragePooling2D": dict(output_size=2), "AdaptiveMaxPooling2D": dict(output_size=2),
+    "AdaptiveAveragePooling3D": dict(output_size=2), "AdaptiveMaxPooling3D": dict(output_size=2),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),

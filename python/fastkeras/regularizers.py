@@ -67,12 +67,45 @@ class L2(Regularizer):
         return {"l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes a 2-D weight's rows (mode="rows") or columns (mode="columns") towards
+    orthogonality: factor * the mean absolute cosine similarity of the distinct pairs of
+    them (each pair counted once, the L2-normalized vectors' products off the diagonal)."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _check("factor", factor)
+        if mode not in ("rows", "columns"):
+            raise ValueError(f'Invalid value for argument `mode`. Expected one of {{"rows", '
+                             f'"columns"}}. Received: mode={mode!r}')
+        self.mode = mode
+
+    def __call__(self, x):
+        if len(x.shape) != 2:
+            raise ValueError(f"Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={tuple(x.shape)}")
+        if self.mode == "rows":
+            unit = ops.normalize(x, axis=1)
+            product = ops.matmul(unit, ops.transpose(unit))
+        else:
+            unit = ops.normalize(x, axis=0)
+            product = ops.matmul(ops.transpose(unit), unit)
+        size = product.shape[0]
+        off_diagonal = ops.multiply(product, 1.0 - ops.eye(size))
+        pairs = size * (size - 1.0) / 2.0
+        return ops.multiply(self.factor * 0.5 / pairs, ops.sum(ops.absolute(off_diagonal)))
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+orthogonal_regularizer = OrthogonalRegularizer
 l1_l2 = L1L2  # as in Keras 3 (factors 0.0 unless given; tf.keras's function gave 0.01)
 l1 = L1
 l2 = L2
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2,
+            "orthogonal_regularizer": OrthogonalRegularizer}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
 
 
 def get(identifier):

@@ -50,6 +50,8 @@ LAYER_ARGS = {
     "AdaptiveAveragePooling1D": dict(output_size=2), "AdaptiveMaxPooling1D": dict(output_size=2),
     "AdaptiveAveragePooling2D": dict(output_size=2), "AdaptiveMaxPooling2D": dict(output_size=2),
     "AdaptiveAveragePooling3D": dict(output_size=2), "AdaptiveMaxPooling3D": dict(output_size=2),
+    "ReversibleEmbedding": dict(input_dim=10, output_dim=4),
+    "SpectralNormalization": lambda mod: dict(layer=mod.Dense(2)),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
     "Bidirectional": lambda mod: dict(layer=mod.LSTM(3)),

@@ -33,7 +33,7 @@ from fastkeras.layers.conv2d import (
 )
 from fastkeras.layers.core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Reshape
 from fastkeras.layers.einsum_dense import EinsumDense
-from fastkeras.layers.embedding import Embedding
+from fastkeras.layers.embedding import Embedding, ReversibleEmbedding
 from fastkeras.layers.input_layer import Input, InputLayer, KerasTensor
 from fastkeras.layers.input_spec import InputSpec
 from fastkeras.layers.layer import Layer
@@ -85,7 +85,12 @@ from fastkeras.layers.rnn import (
                                      SimpleRNNCell,
                                      StackedRNNCells,
 )
-from fastkeras.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
+from fastkeras.layers.wrappers import (
+    Bidirectional,
+    SpectralNormalization,
+    TimeDistributed,
+    Wrapper,
+)
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Lambda", "Layer", "Reshape"]
@@ -123,6 +128,7 @@ __all__ += [
 from fastkeras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 
 __all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "InputSpec", "Wrapper"]
+__all__ += ["ReversibleEmbedding", "SpectralNormalization"]
 from fastkeras.layers.extra_layers import (
                                      ActivityRegularization,
                                      AdditiveAttention,

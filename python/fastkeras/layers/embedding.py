@@ -107,3 +107,62 @@ class Embedding(Layer):
             "quantization_config": None,
         })
         return config
+
+
+class ReversibleEmbedding(Embedding):
+    """An Embedding that also maps vectors back to scores over the vocabulary:
+    `layer(ids)` embeds as Embedding does; `layer(vectors, reverse=True)` returns
+    vectors @ embeddings^T (with `tie_weights`, the default) or vectors @ reverse_embeddings
+    (an (output_dim, input_dim) table of its own otherwise), optionally soft-capped as
+    `tanh(logits / logit_soft_cap) * logit_soft_cap`."""
+
+    def __init__(self, input_dim, output_dim, tie_weights=True,
+                 embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, reverse_dtype=None,
+                 logit_soft_cap=None, **kwargs):
+        super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
+                         embeddings_regularizer=embeddings_regularizer,
+                         embeddings_constraint=embeddings_constraint, mask_zero=mask_zero,
+                         **kwargs)
+        self.tie_weights = bool(tie_weights)
+        if reverse_dtype is not None and str(np.dtype(reverse_dtype)) not in (
+                "float32", "float64"):
+            raise ValueError(f"ReversibleEmbedding: `reverse_dtype` must be a float dtype. "
+                             f"Received: reverse_dtype={reverse_dtype!r}")
+        self.reverse_dtype = reverse_dtype
+        self.logit_soft_cap = logit_soft_cap
+        self.reverse_embeddings = None
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight(
+                name="reverse_embeddings", shape=(self.output_dim, self.input_dim),
+                initializer=self.embeddings_initializer)
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            out = super().call(inputs)
+            if self.mask_zero:
+                out._keras_mask = super().compute_mask(inputs)
+            return out
+        from fastkeras import ops
+        kernel = ops.transpose(self.embeddings) if self.tie_weights else self.reverse_embeddings
+        if inputs.shape[-1] != self.output_dim:
+            raise ValueError(f"ReversibleEmbedding '{self.name}': with reverse=True the last "
+                             f"axis of the inputs must be output_dim={self.output_dim}. "
+                             f"Received inputs of shape {tuple(inputs.shape)}")
+        logits = ops.matmul(inputs, kernel)
+        if self.logit_soft_cap is not None:
+            cap = self.logit_soft_cap
+            logits = ops.multiply(ops.tanh(ops.divide(logits, cap)), cap)
+        return logits
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"tie_weights": self.tie_weights, "reverse_dtype": self.reverse_dtype,
+                       "logit_soft_cap": self.logit_soft_cap})
+        return config

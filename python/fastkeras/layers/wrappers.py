@@ -3,6 +3,8 @@ TimeDistributed (a layer applied to every timestep)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastkeras import ops
 from fastkeras.backend.tape import Tensor
 from fastkeras.layers.layer import Layer
@@ -156,8 +158,12 @@ class Wrapper(Layer):
 
     def build(self, input_shape=None):
         if not self.layer.built:
-            self.layer.build(input_shape)
+            # built for any batch size, as Keras's symbolic build leaves it
+            shape = None if input_shape is None else (None,) + tuple(input_shape[1:])
+            self.layer.build(shape)
             self.layer.built = True
+            if self.layer._build_input_shape is None:
+                self.layer._build_input_shape = shape
         super().build(input_shape)
 
     def get_config(self):
@@ -212,3 +218,63 @@ class TimeDistributed(Wrapper):
         return mask
 
 
+
+
+class SpectralNormalization(Wrapper):
+    """Keeps the wrapped layer's kernel (or an Embedding's table) at spectral norm 1 while
+    training: each training call runs `power_iterations` steps of the power method from the
+    stored estimate `vector_u` of the top singular vector, then divides the kernel by the
+    estimated largest singular value, in place (Miyato et al., 2018, as Keras does it).
+    Inference calls use the kernel as it is."""
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or \
+                power_iterations <= 0:
+            raise ValueError(f"`power_iterations` should be greater than zero. Received: "
+                             f"`power_iterations={power_iterations!r}`")
+        self.power_iterations = power_iterations
+        self.vector_u = None
+
+    def build(self, input_shape):
+        from fastkeras import initializers as initializers_mod
+        from fastkeras.layers.input_spec import InputSpec
+        super().build(input_shape)
+        kernel = getattr(self.layer, "kernel", None)
+        if kernel is None:
+            kernel = getattr(self.layer, "embeddings", None)
+        if kernel is None:
+            raise ValueError(f"{type(self.layer).__name__} object has no attribute 'kernel' "
+                             f"nor 'embeddings'")
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
+        # As in Keras, the kernel is also one of the wrapper's own variables (listed before
+        # vector_u; a `.keras` file stores it under both layers).
+        self.kernel = kernel
+        self._own_weights.append(kernel)
+        self.vector_u = self.add_weight(
+            name="vector_u", shape=(1, kernel.shape[-1]),
+            initializer=initializers_mod.TruncatedNormal(stddev=0.02), trainable=False)
+
+    def _normalized_weights(self):
+        w = self.kernel.value.reshape(-1, self.kernel.shape[-1]).astype(np.float32)
+        u = self.vector_u.value.astype(np.float32)
+        eps = np.float32(1e-12)
+        for _ in range(self.power_iterations):
+            v = u @ w.T
+            v = v / max(np.float32(np.sqrt(np.sum(v * v))), eps)
+            u = v @ w
+            u = u / max(np.float32(np.sqrt(np.sum(u * u))), eps)
+        sigma = (v @ w) @ u.T
+        return u, self.kernel.value / sigma.reshape(())
+
+    def call(self, inputs, training=False):
+        if training and np.any(self.kernel.value != 0):
+            u, kernel = self._normalized_weights()
+            self.vector_u.assign(u)
+            self.kernel.assign(kernel)
+        return self.layer(inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["power_iterations"] = self.power_iterations
+        return config

@@ -34,7 +34,8 @@ def __getattr__(name):
     # These submodules are imported on first use, which keeps `import fastkeras` light.
     import importlib
     if name in ("losses", "metrics", "optimizers", "datasets", "utils", "saving",
-                "preprocessing", "tree", "applications"):
+                "preprocessing", "tree", "applications", "dtype_policies",
+                "mixed_precision"):
         module = importlib.import_module(f"fastkeras.{name}")
         globals()[name] = module
         return module

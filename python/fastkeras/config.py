@@ -74,3 +74,16 @@ def is_interactive_logging_enabled():
     """True when progress output goes to stdout, False when it goes to `logging`."""
     from fastkeras.utils import io_utils
     return io_utils.is_interactive_logging_enabled()
+
+
+def dtype_policy():
+    """The global dtype policy (a DTypePolicy; "float32" unless set)."""
+    from fastkeras import dtype_policies
+    return dtype_policies.global_policy()
+
+
+def set_dtype_policy(policy):
+    """Sets the global dtype policy by name or DTypePolicy; fastkeras computes in float32
+    (or float64), so mixed and 16-bit policies raise an error naming them."""
+    from fastkeras import dtype_policies
+    dtype_policies.set_global_policy(policy)

@@ -69,12 +69,12 @@ class Layer:
             raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        if dtype is None or isinstance(dtype, dict):
+        if isinstance(dtype, dict):  # a Keras config's DTypePolicy: the weights are float32
             self.dtype = "float32"
         elif dtype in ("string", str):  # Keras's name for text inputs (numpy str/object data)
             self.dtype = "string"
         else:
-            self.dtype = str(np.dtype(dtype))
+            self.dtype = _layer_dtype(dtype, type(self).__name__)
         self.built = False
         # As Keras: a layer that computes its own mask supports masking.
         self.supports_masking = type(self).compute_mask is not Layer.compute_mask
@@ -95,6 +95,20 @@ class Layer:
         self._call_has_training = "training" in inspect.signature(self.call).parameters
         self._call_has_mask = "mask" in inspect.signature(self.call).parameters
         self._inbound_nodes = []
+
+    # --- dtype policy: what the layer computes in, and its variables' dtype ----------------
+    @property
+    def dtype_policy(self):
+        from fastkeras.dtype_policies import DTypePolicy
+        return DTypePolicy(self.dtype)
+
+    @property
+    def compute_dtype(self):
+        return self.dtype
+
+    @property
+    def variable_dtype(self):
+        return self.dtype
 
     # --- attribute tracking: layers held as attributes, in lists or dicts -----------------
     def __setattr__(self, key, value):
@@ -397,6 +411,18 @@ def _check_spec(layer, inputs, symbolic=False):
     from fastkeras.layers.input_spec import check_input_spec
     if symbolic or not inferring_shapes():
         check_input_spec(layer.input_spec, inputs, layer.name)
+
+
+def _layer_dtype(dtype, owner):
+    """A layer's dtype from its `dtype` argument: a dtype, a policy name or a DTypePolicy
+    (None: the global policy). Policies computing in another precision than float32/float64
+    (mixed_float16, bfloat16, ...) raise an error naming them."""
+    from fastkeras import dtype_policies
+    if dtype is None or isinstance(dtype, dtype_policies.DTypePolicy) or (
+            isinstance(dtype, str) and ("mixed" in dtype or "16" in dtype)):
+        policy = dtype_policies.get(dtype)
+        return dtype_policies.check_supported(policy, f"{owner}(dtype={policy.name!r})")
+    return str(np.dtype(dtype))
 
 
 def dtype_policy_config(dtype):

@@ -1,0 +1,11 @@
+"""`keras.mixed_precision`: the dtype policy API. fastkeras computes in float32, so only
+float32 (and float64) policies can be set; mixed policies raise an error naming them."""
+
+from fastkeras.dtype_policies import DTypePolicy, global_policy, set_global_policy
+
+Policy = DTypePolicy
+dtype_policy = global_policy
+set_dtype_policy = set_global_policy
+
+__all__ = ["DTypePolicy", "Policy", "dtype_policy", "global_policy", "set_dtype_policy",
+           "set_global_policy"]

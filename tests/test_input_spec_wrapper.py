@@ -112,3 +112,13 @@ def test_a_user_wrapper_builds_trains_and_saves(tmp_path, rng):
     assert isinstance(fk.layers.TimeDistributed(fk.layers.Dense(2)), fk.layers.Wrapper)
     with pytest.raises(ValueError, match="Received: layer=3"):
         Scaled(3)
+
+
+def test_input_with_an_existing_tensor():
+    base = fk.Input((4,))
+    assert fk.Input(tensor=base) is base
+    assert fk.Input(shape=(4,), tensor=base) is base
+    with pytest.raises(ValueError, match="must be a KerasTensor"):
+        fk.Input(shape=(3,), tensor=np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="does not match"):
+        fk.Input(shape=(5,), tensor=base)

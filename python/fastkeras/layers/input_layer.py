@@ -181,7 +181,16 @@ class InputLayer(Layer):
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
           tensor=None):
-    """A symbolic input: `fastkeras.Input(shape=(28, 28))`."""
+    """A symbolic input: `fastkeras.Input(shape=(28, 28))`. With `tensor`, an existing
+    KerasTensor is used as the input instead of a new one."""
+    if tensor is not None:
+        if not isinstance(tensor, KerasTensor):
+            raise ValueError(f"Argument `input_tensor` must be a KerasTensor. Received invalid "
+                             f"type: input_tensor={tensor!r} (of type {type(tensor)})")
+        if shape is not None and tuple(shape) != tuple(tensor.shape[1:]):
+            raise ValueError(f"Input: `shape` {tuple(shape)} does not match the given tensor's "
+                             f"shape {tuple(tensor.shape)}")
+        return tensor
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape,
                        name=name)
     return layer.output

@@ -50,7 +50,7 @@ LAYER_ARGS = {
     "AdaptiveAveragePooling1D": dict(output_size=2), "AdaptiveMaxPooling1D": dict(output_size=2),
     "AdaptiveAveragePooling2D": dict(output_size=2), "AdaptiveMaxPooling2D": dict(output_size=2),
     "AdaptiveAveragePooling3D": dict(output_size=2), "AdaptiveMaxPooling3D": dict(output_size=2),
-    "ReversibleEmbedding": dict(input_dim=10, output_dim=4),
+    "ReversibleEmbedding": dict(input_dim=10, output_dim=4), "Hashing": dict(num_bins=5),
     "SpectralNormalization": lambda mod: dict(layer=mod.Dense(2)),
     # wrappers: built from the module in use (ours, or Keras's for the key comparison)
     "RNN": lambda mod: dict(cell=mod.LSTMCell(3)),
@@ -61,7 +61,7 @@ LAYER_ARGS = {
 }
 # Keras builds these only with TensorFlow installed (not a dependency here): without it our
 # configs are checked against the arguments Keras's constructors take.
-NEEDS_TENSORFLOW = ("StringLookup", "IntegerLookup", "TextVectorization")
+NEEDS_TENSORFLOW = ("StringLookup", "IntegerLookup", "TextVectorization", "Hashing")
 
 
 def _layer_args(name, module):

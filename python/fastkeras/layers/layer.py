@@ -69,8 +69,8 @@ class Layer:
             raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        if isinstance(dtype, dict):  # a Keras config's DTypePolicy: the weights are float32
-            self.dtype = "float32"
+        if isinstance(dtype, dict):  # a Keras config's DTypePolicy
+            self.dtype = _dtype_from_policy_config(dtype)
         elif dtype in ("string", str):  # Keras's name for text inputs (numpy str/object data)
             self.dtype = "string"
         else:
@@ -397,7 +397,7 @@ class Layer:
         if "batch_input_shape" in config and config["batch_input_shape"] is not None:
             config["batch_input_shape"] = tuple(config["batch_input_shape"])
         if isinstance(config.get("dtype"), dict):
-            config["dtype"] = "float32"
+            config["dtype"] = _dtype_from_policy_config(config["dtype"])
         return cls(**config)
 
     def __repr__(self):
@@ -411,6 +411,16 @@ def _check_spec(layer, inputs, symbolic=False):
     from fastkeras.layers.input_spec import check_input_spec
     if symbolic or not inferring_shapes():
         check_input_spec(layer.input_spec, inputs, layer.name)
+
+
+def _dtype_from_policy_config(config):
+    """The dtype a serialized DTypePolicy names: its own name for plain dtypes (int64 for
+    Hashing, float64, ...), float32 for mixed or other policies (their weights are float32)."""
+    name = (config.get("config") or {}).get("name") if "config" in config else config.get("name")
+    try:
+        return str(np.dtype(name)) if name not in (None, "bfloat16") else "float32"
+    except TypeError:
+        return "float32"
 
 
 def _layer_dtype(dtype, owner):

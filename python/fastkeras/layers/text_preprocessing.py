@@ -13,12 +13,12 @@ from __future__ import annotations
 import collections
 import os
 import re
-import zlib
 
 import numpy as np
 
 from fastkeras.backend.tape import Tensor
 from fastkeras.layers.extra_layers import encode_categories, encoded_shape
+from fastkeras.layers.hashing import as_hash_text, hash_buckets, normalize_salt
 from fastkeras.layers.layer import Layer
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -51,11 +51,6 @@ def _check_mode(owner, output_mode):
         raise ValueError(f"{owner}: invalid value for argument `output_mode`; expected one of "
                          f"{list(_MODES)}. Received: output_mode={output_mode!r}")
     return output_mode
-
-
-def _oov_bucket(token, n):
-    """A stable bucket in [0, n) for an out-of-vocabulary string."""
-    return zlib.crc32(token.encode("utf-8")) % n
 
 
 def _encode(ids, mode, depth):
@@ -130,7 +125,10 @@ class _IndexLookup(Layer):
         self.sparse = False
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
         self.oov_method = oov_method
-        self.salt = salt
+        if salt is not None and vocabulary_dtype != "string" and oov_method != "farmhash":
+            raise ValueError(f"`salt` can only be used when `oov_method='farmhash'`. "
+                             f"Received: oov_method={oov_method!r}")
+        self.salt = normalize_salt(salt, "IndexLookup")
         self.input_vocabulary = vocabulary
         self.input_idf_weights = idf_weights
         self._tokens = []              # learned / given tokens, in index order
@@ -321,7 +319,7 @@ class _IndexLookup(Layer):
         mask_value = 0 if self.output_mode == "int" else -1
         n_oov = self.num_oov_indices
         out = np.empty(len(flat), np.int64)
-        missing = []
+        missing, hashed = [], []
         for k, t in enumerate(flat):
             if self.mask_token is not None and t == self.mask_token:
                 out[k] = mask_value
@@ -334,9 +332,12 @@ class _IndexLookup(Layer):
             elif n_oov == 0:
                 missing.append(t)
             elif self._is_string or self.oov_method == "farmhash":
-                out[k] = start + _oov_bucket(str(t), n_oov)
+                hashed.append(k)  # hashed below, all at once
             else:
                 out[k] = start + t % n_oov
+        if hashed:  # Keras's buckets: the hash of the token's text, modulo num_oov_indices
+            out[hashed] = start + hash_buckets(as_hash_text(np.asarray(flat)[hashed]), n_oov,
+                                               self.salt)
         if missing:
             raise ValueError(f"Layer '{self.name}': when num_oov_indices=0 every input must be "
                              f"in the vocabulary; found out-of-vocabulary values {missing[:10]}. "

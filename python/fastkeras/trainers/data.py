@@ -27,6 +27,8 @@ def to_arrays(data):
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     if arr.dtype == object:
+        if arr.size and all(isinstance(v, (str, bytes)) for v in arr.reshape(-1)):
+            return arr  # text (e.g. a pandas column of strings), for the text layers
         raise ValueError(f"Could not convert input data to a numeric array (received "
                          f"{type(data).__name__} with mixed shapes).")
     return arr

@@ -57,7 +57,8 @@ class _Monitor(Callback):
             name = self.monitor.removeprefix("val_")
             if name == "loss":
                 direction = "down"
-            for m in (getattr(self.model, "metrics", None) or []):
+            leaves = getattr(self.model, "_metric_leaves", None)
+            for m in (leaves() if leaves else getattr(self.model, "metrics", None) or []):
                 if m.name == name:
                     direction = (getattr(m, "_direction", None)
                                  or _METRIC_DIRECTIONS.get(type(m).__name__, direction))

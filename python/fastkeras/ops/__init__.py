@@ -62,3 +62,33 @@ from fastkeras.ops import image
 
 _symbolic._SPECS.update(image.GRAPH_SPECS)
 _install(vars(image), [n for n in image.__all__ if n not in image.NOT_SYMBOLIC])
+
+from fastkeras.ops import ops_rest as _ops_rest
+from fastkeras.ops.ops_rest import *
+
+__all__ += list(_ops_rest.__all__)
+_symbolic._SPECS.update(_ops_rest.GRAPH_SPECS)
+_install(globals(), [n for n in _ops_rest.__all__ if n not in _ops_rest.NOT_SYMBOLIC])
+
+# Keras's `keras.ops.nn`: the package-level (graph-aware) functions also live on the nn module,
+# replacing only nn.py's own functions of the same name (whose graph-aware forms wrap them).
+from fastkeras.ops import nn as _nn_module
+
+for _name in (
+    "adaptive_average_pool", "adaptive_max_pool", "average_pool", "batch_normalization",
+    "binary_crossentropy", "categorical_crossentropy", "celu", "conv", "conv_transpose",
+    "ctc_decode", "ctc_loss", "depth_to_space", "depthwise_conv", "dot_product_attention", "elu",
+    "fold", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
+    "layer_normalization", "leaky_relu", "log_sigmoid", "log_softmax", "max_pool", "moments",
+    "multi_hot", "normalize", "one_hot", "polar", "psnr", "relu", "relu6", "rms_normalization",
+    "selu", "separable_conv", "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign",
+    "space_to_depth", "sparse_categorical_crossentropy", "sparse_plus", "sparse_sigmoid",
+    "sparsemax", "squareplus", "swish", "tanh_shrink", "threshold", "unfold",
+):
+    _own = getattr(_nn_module, _name, None)
+    if _own is None or getattr(globals()[_name], "__wrapped__", None) is _own:
+        setattr(_nn_module, _name, globals()[_name])
+del _name, _own
+
+# Keras's `keras.ops.numpy` and `keras.ops.core` namespaces.
+from fastkeras.ops import core, numpy  # noqa: F401  (after every op exists)

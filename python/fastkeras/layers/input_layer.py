@@ -38,6 +38,9 @@ class KerasTensor:
         self._inputs = inputs      # that call's symbolic inputs (nested structure)
         self._index = index        # which output of the layer call
         self._node = node if node is not None else Node(layer, inputs)
+        # The mask the layer attaches to this output (Embedding(mask_zero=True), Masking,
+        # layers passing a mask on), as a symbolic bool tensor, or None; as Keras's.
+        self._keras_mask = None
 
     @property
     def ndim(self):
@@ -210,7 +213,10 @@ def _probe(x, free_size):
         shape = (1,) + tuple(free_size if d is None else d for d in x.shape[1:]) if x.shape else ()
         if x.dtype == "string":  # text: a probe word
             return Tensor(np.full(shape, "a", dtype=object))
-        return Tensor(np.zeros(shape, np.dtype(x.dtype)))
+        probe = Tensor(np.zeros(shape, np.dtype(x.dtype)))
+        if x._keras_mask is not None:  # the layer sees that its input carries a mask
+            probe._keras_mask = np.ones(shape[:x._keras_mask.ndim], bool)
+        return probe
     if isinstance(x, (list, tuple)):
         return type(x)(_probe(v, free_size) for v in x)
     if isinstance(x, dict):
@@ -286,8 +292,14 @@ def symbolic_call(layer, inputs, args, kwargs):
     layer._inbound_nodes.append(node)
 
     def wrap(o, shape, i):
-        return KerasTensor(shape, dtype=str(o.dtype), name=layer.name, layer=layer,
-                           inputs=inputs, index=i, node=node)
+        out = KerasTensor(shape, dtype=str(o.dtype), name=layer.name, layer=layer,
+                          inputs=inputs, index=i, node=node)
+        mask = getattr(o, "_keras_mask", None)
+        if mask is not None:
+            ndim = np.ndim(mask)
+            out._keras_mask = KerasTensor((None,) + tuple(shape[1:ndim]), dtype="bool",
+                                          name=f"{layer.name}_mask")
+        return out
 
     if isinstance(out, (list, tuple)):
         node.outputs = [wrap(o, shape, i) for i, (o, shape) in enumerate(zip(out, shapes))]

@@ -200,3 +200,34 @@ from fastkeras.layers.adaptive_pooling import (
 
 __all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
             "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]
+from fastkeras.layers.image_augmentation import (
+                                     AutoContrast,
+                                     Equalization,
+                                     RandomColorDegeneration,
+                                     RandomColorJitter,
+                                     RandomGaussianBlur,
+                                     RandomGrayscale,
+                                     RandomHue,
+                                     RandomInvert,
+                                     RandomPosterization,
+                                     RandomSaturation,
+                                     RandomSharpness,
+                                     Solarization,
+)
+from fastkeras.layers.image_augmentation_mix import (
+                                     AugMix,
+                                     CutMix,
+                                     MixUp,
+                                     Pipeline,
+                                     RandAugment,
+                                     RandomElasticTransform,
+                                     RandomErasing,
+                                     RandomPerspective,
+                                     RandomShear,
+)
+
+__all__ += ["AugMix", "AutoContrast", "CutMix", "Equalization", "MixUp", "Pipeline",
+            "RandAugment", "RandomColorDegeneration", "RandomColorJitter",
+            "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale",
+            "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization",
+            "RandomSaturation", "RandomSharpness", "RandomShear", "Solarization"]

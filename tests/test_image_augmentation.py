@@ -690,3 +690,11 @@ def test_models_keras_cannot_build_still_round_trip_in_fastkeras(tmp_path, rng):
     again = fk.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
     assert _json(again.layers[2].get_config()) == _json(model.layers[2].get_config())
+
+
+def test_pipeline_with_weighted_layers_files_both_ways(tmp_path, rng):
+    """A Pipeline's layers are stored under <pipeline>/layers, as Keras stores them."""
+    from keras_files import check_keras_file_both_ways
+    model = fk.Sequential([fk.Input((4,)), fk.layers.Pipeline([fk.layers.Dense(3),
+                                                               fk.layers.Dense(2)])])
+    check_keras_file_both_ways(model, rng.normal(size=(3, 4)).astype(np.float32), tmp_path)

@@ -62,10 +62,16 @@ def _children(obj):
     if _is_optimizer(obj):
         return []
     attrs = {}
+    listed = None
     if isinstance(obj, Model):
         attrs["layers"] = _model_layers(obj)
         if obj.optimizer is not None:
             attrs["optimizer"] = obj.optimizer
+    elif isinstance(getattr(type(obj), "layers", None), property):
+        # A layer that lists sub-layers through a `layers` property (Pipeline) stores them
+        # under "layers", as Keras does, not under the attribute that holds them.
+        listed = list(obj.layers)
+        attrs["layers"] = listed
     if not _is_graph_model(obj):  # a graph's state lives in its layers
         for key, value in vars(obj).items():
             if key in _INTERNAL_ATTRS or key.startswith("__"):
@@ -74,6 +80,8 @@ def _children(obj):
                 attrs[key] = value
             elif isinstance(value, (list, tuple, dict)):
                 items = list(value.values()) if isinstance(value, dict) else list(value)
+                if listed is not None and items == listed:
+                    continue  # already under "layers"
                 if any(_is_saveable(v) for v in items):
                     attrs[key] = items
     out = []

@@ -120,7 +120,8 @@ def test_legacy_h5_encoder_decoder_both_ways(tmp_path):
 
 def test_summary_connects_the_decoder_to_the_encoder_states():
     fm = encoder_decoder(fk)
-    rows = {name: sources for name, _, _, _, sources in fm._summary_rows()}
+    connections = fm._summary_connections()
+    rows = {layer.name: connections[id(layer)] for layer in fm._summary_layers()}
     decoder = next(l.name for l in fm.layers if isinstance(l, fk.layers.LSTM)
                and not l.return_state)
     encoder = next(l.name for l in fm.layers if isinstance(l, fk.layers.LSTM) and l.return_state)

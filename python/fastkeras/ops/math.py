@@ -108,8 +108,36 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _binary(x, y, fn, grad_x, grad_y):
+def _integer_binary(x_arg, y_arg, x, y, fn, narrow):
+    """fn on two integer/bool operands in the integer dtype Keras gives: int32 with int32
+    stays int32, a Python int takes the tensor's width (int32 with a bool tensor), int32 with
+    int64 gives int64 (int32 with `narrow`, Keras's result_type); None when a Python float
+    makes the result float."""
+    def operand(arg, t):
+        return arg if isinstance(arg, (bool, int, float)) else t.value
+    a, b = operand(x_arg, x), operand(y_arg, y)
+    out_dtype = np.result_type(a, b)
+    if out_dtype.kind not in "iub":
+        return None
+    weak_int = any(isinstance(v, int) and not isinstance(v, bool) for v in (a, b))
+    if narrow or (weak_int and out_dtype.kind == "i" and out_dtype.itemsize == 8 and
+                  all(np.asarray(v).dtype.kind == "b" for v in (a, b)
+                      if isinstance(v, np.ndarray))):
+        from fastkeras.backend.config import result_type
+        out_dtype = np.dtype(result_type(*(int if isinstance(v, int) and not isinstance(
+            v, bool) else str(np.asarray(v).dtype) for v in (a, b))))
+    out = np.asarray(fn(x.value.astype(out_dtype, copy=False),
+                        y.value.astype(out_dtype, copy=False)))
+    return Tensor(out.astype(out_dtype, copy=False))
+
+
+def _binary(x, y, fn, grad_x, grad_y, keep_integers=False, narrow=False):
+    x_arg, y_arg = x, y
     x, y = _t(x), _t(y)
+    if keep_integers and x.value.dtype.kind != "f" and y.value.dtype.kind != "f":
+        out = _integer_binary(x_arg, y_arg, x, y, fn, narrow)
+        if out is not None:
+            return out
     xv, yv = _float(x), _float(y)
     out = np.asarray(fn(xv, yv), dtype=np.result_type(xv, yv, np.float32))
 
@@ -133,15 +161,18 @@ def _unary(x, fn, grad):
 
 
 def add(x1, x2):
-    return _binary(x1, x2, np.add, lambda g, a, b, o: g, lambda g, a, b, o: g)
+    return _binary(x1, x2, np.add, lambda g, a, b, o: g, lambda g, a, b, o: g,
+                   keep_integers=True)
 
 
 def subtract(x1, x2):
-    return _binary(x1, x2, np.subtract, lambda g, a, b, o: g, lambda g, a, b, o: -g)
+    return _binary(x1, x2, np.subtract, lambda g, a, b, o: g, lambda g, a, b, o: -g,
+                   keep_integers=True)
 
 
 def multiply(x1, x2):
-    return _binary(x1, x2, np.multiply, lambda g, a, b, o: g * b, lambda g, a, b, o: g * a)
+    return _binary(x1, x2, np.multiply, lambda g, a, b, o: g * b, lambda g, a, b, o: g * a,
+                   keep_integers=True)
 
 
 def divide(x1, x2):
@@ -156,15 +187,18 @@ def power(x1, x2):
     def gy(g, a, b, o):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * o * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-    return _binary(x1, x2, np.power, lambda g, a, b, o: g * b * np.power(a, b - 1), gy)
+    return _binary(x1, x2, np.power, lambda g, a, b, o: g * b * np.power(a, b - 1), gy,
+                   keep_integers=True)
 
 
 def maximum(x1, x2):
-    return _binary(x1, x2, np.maximum, lambda g, a, b, o: g * (a >= b), lambda g, a, b, o: g * (a < b))
+    return _binary(x1, x2, np.maximum, lambda g, a, b, o: g * (a >= b),
+                   lambda g, a, b, o: g * (a < b), keep_integers=True, narrow=True)
 
 
 def minimum(x1, x2):
-    return _binary(x1, x2, np.minimum, lambda g, a, b, o: g * (a <= b), lambda g, a, b, o: g * (a > b))
+    return _binary(x1, x2, np.minimum, lambda g, a, b, o: g * (a <= b),
+                   lambda g, a, b, o: g * (a > b), keep_integers=True, narrow=True)
 
 
 def negative(x):

@@ -336,6 +336,13 @@ class Model(Layer):
                 logs[m.name] = _log_value(m.result())
         return {prefix + k: v for k, v in sorted(logs.items())}
 
+    def _loop_logs(self, loss_sum, seen):
+        """The logs of a fit/evaluate loop so far: the size-weighted mean loss, which is also
+        what the "loss" tracker holds (set here rather than updated every batch)."""
+        self._loss_tracker.total.assign(loss_sum)
+        self._loss_tracker.count.assign(seen)
+        return self._logs(loss_sum / seen)
+
     def reset_metrics(self):
         """Resets the state of every metric the model tracks (Keras's `reset_metrics`)."""
         for m in self.metrics:
@@ -438,10 +445,9 @@ class Model(Layer):
                         chain = DenseChain.plan(self, variables)
                     n = len(bx) if isinstance(bx, np.ndarray) else data_mod.num_samples(bx)
                     loss_sum += loss * n
-                    self._loss_tracker.update_state(loss, sample_weight=n)
                     seen += n
                     self._update_metrics(by, y_pred, bsw)
-                    batch_logs = self._logs(loss_sum / seen) if batch_logs_wanted else None
+                    batch_logs = self._loop_logs(loss_sum, seen) if batch_logs_wanted else None
                     cbs.on_train_batch_end(step, batch_logs)
                     if self.stop_training:
                         break
@@ -452,7 +458,7 @@ class Model(Layer):
                                       "sure that your dataset or generator can generate at "
                                       "least `steps_per_epoch * epochs` batches.", stacklevel=2)
                         break
-                logs = custom_logs if custom else self._logs(loss_sum / seen) if seen else {}
+                logs = custom_logs if custom else self._loop_logs(loss_sum, seen) if seen else {}
                 epoch_logs = dict(logs)
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
                     if py_dataset.is_batch_source(validation_data):
@@ -530,16 +536,15 @@ class Model(Layer):
             loss, y_pred = self._test_step(bx, by, bsw) if out is None else out
             n = data_mod.num_samples(bx)
             loss_sum += loss * n
-            self._loss_tracker.update_state(loss, sample_weight=n)
             seen += n
             self._update_metrics(by, y_pred, bsw)
-            logs = self._logs(loss_sum / seen) if batch_logs_wanted else None
+            logs = self._loop_logs(loss_sum, seen) if batch_logs_wanted else None
             cbs.on_test_batch_end(step, logs)
             if self.stop_evaluating:
                 break
         if not isinstance(batches, data_mod.BatchIterator):
             batches.end_epoch()
-        logs = custom_logs if custom else self._logs(loss_sum / seen) if seen else {}
+        logs = custom_logs if custom else self._loop_logs(loss_sum, seen) if seen else {}
         cbs.on_test_end(logs)
         if saved is not None and _callbacks is not None:
             for m, state in zip(leaves, saved):

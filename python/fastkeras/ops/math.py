@@ -175,8 +175,22 @@ def multiply(x1, x2):
                    keep_integers=True)
 
 
+def _quiet(fn):
+    """fn without numpy's warnings for 0/0, x/0 and log(0): as in Keras, the result is simply
+    nan or inf."""
+    def run(*args):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return fn(*args)
+    return run
+
+
+_quiet_divide = _quiet(np.divide)
+_quiet_log = _quiet(np.log)
+
+
 def divide(x1, x2):
-    return _binary(x1, x2, np.divide, lambda g, a, b, o: g / b, lambda g, a, b, o: -g * a / (b * b))
+    return _binary(x1, x2, _quiet_divide, _quiet(lambda g, a, b, o: g / b),
+                   _quiet(lambda g, a, b, o: -g * a / (b * b)))
 
 
 def true_divide(x1, x2):
@@ -214,7 +228,7 @@ def expm1(x):
 
 
 def log(x):
-    return _unary(x, np.log, lambda g, a, o: g / a)
+    return _unary(x, _quiet_log, _quiet(lambda g, a, o: g / a))
 
 
 def log1p(x):

@@ -231,3 +231,9 @@ __all__ += ["AugMix", "AutoContrast", "CutMix", "Equalization", "MixUp", "Pipeli
             "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale",
             "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization",
             "RandomSaturation", "RandomSharpness", "RandomShear", "Solarization"]
+from fastkeras.layers.spectrogram import MelSpectrogram, STFTSpectrogram
+
+__all__ += ["MelSpectrogram", "STFTSpectrogram"]
+from fastkeras.layers.group_query_attention import GroupQueryAttention
+
+__all__ += ["GroupQueryAttention"]

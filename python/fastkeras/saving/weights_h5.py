@@ -108,7 +108,9 @@ def walk(root):
                 for item in child:
                     if not _is_saveable(item):
                         continue
-                    base = to_snake_case(type(item).__name__)
+                    # (a class Keras names differently keeps Keras's name for its path)
+                    base = to_snake_case(getattr(type(item), "_keras_class_name",
+                                                 type(item).__name__))
                     if base in used:
                         used[base] += 1
                         name = f"{base}_{used[base]}"

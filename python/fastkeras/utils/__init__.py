@@ -85,3 +85,7 @@ __all__ = [
     "to_categorical",
     "unpack_x_y_sample_weight",
 ]
+
+from fastkeras.utils.audio_dataset import audio_dataset_from_directory
+
+__all__ += ["audio_dataset_from_directory"]

@@ -87,3 +87,79 @@ def set_dtype_policy(policy):
     (or float64), so mixed and 16-bit policies raise an error naming them."""
     from fastkeras import dtype_policies
     dtype_policies.set_global_policy(policy)
+
+
+def enable_unsafe_deserialization():
+    """Lets loading turn a stored Python lambda (a Lambda layer's function) back into code
+    everywhere; only for files you trust."""
+    from fastkeras.saving import object_registry
+    object_registry.enable_unsafe_deserialization()
+
+
+# --- Keras's debugging caps and switches --------------------------------------------------
+_SETTINGS = {"max_epochs": None, "max_steps_per_epoch": None, "flash_attention": None,
+             "traceback_filtering": True}
+
+
+def _positive_or_none(value, name):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValueError(f"`{name}` must be a positive integer or None. Received: "
+                         f"{name}={value!r}")
+    return value
+
+
+def set_max_epochs(max_epochs):
+    """Caps the epochs of every `fit` (None: no cap), for quick debugging runs."""
+    _SETTINGS["max_epochs"] = _positive_or_none(max_epochs, "max_epochs")
+
+
+def max_epochs():
+    return _SETTINGS["max_epochs"]
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Caps the steps of every epoch of `fit`, `evaluate` and `predict` (None: no cap)."""
+    _SETTINGS["max_steps_per_epoch"] = _positive_or_none(max_steps_per_epoch,
+                                                         "max_steps_per_epoch")
+
+
+def max_steps_per_epoch():
+    return _SETTINGS["max_steps_per_epoch"]
+
+
+def enable_flash_attention():
+    """Recorded for code that reads it; attention here computes the exact softmax either
+    way."""
+    _SETTINGS["flash_attention"] = True
+
+
+def disable_flash_attention():
+    _SETTINGS["flash_attention"] = False
+
+
+def is_flash_attention_enabled():
+    return _SETTINGS["flash_attention"]
+
+
+def enable_traceback_filtering():
+    _SETTINGS["traceback_filtering"] = True
+
+
+def disable_traceback_filtering():
+    _SETTINGS["traceback_filtering"] = False
+
+
+def is_traceback_filtering_enabled():
+    return _SETTINGS["traceback_filtering"]
+
+
+def is_nnx_enabled():
+    return False
+
+
+def set_backend(backend):  # noqa: F811  (Keras's argument name; `backend()` is read above)
+    """fastkeras is its own backend: "fastkeras" is accepted, any other name is an error."""
+    if backend != "fastkeras":
+        raise ValueError(f"fastkeras runs on its own kernels; it cannot switch to another "
+                         f"backend. Received: backend={backend!r}")

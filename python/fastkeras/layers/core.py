@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import inspect
+import marshal
 import math
+import types
 
 import numpy as np
 
@@ -234,7 +238,14 @@ class Reshape(Layer):
 
 
 class Lambda(Layer):
-    """Wraps a function of tensors as a layer (use fastkeras.ops inside for gradients)."""
+    """Wraps a function of tensors as a layer (use fastkeras.ops inside for gradients).
+
+    `output_shape` (a shape without the batch axis, or a function of the input shape) and
+    `mask` (a mask, or a function of (inputs, mask)) as Keras's. A function that takes `mask`
+    or `training` receives them. Configs store a Python lambda as Keras does (its marshalled
+    bytecode), which loading turns back into code only with `safe_mode=False` or after
+    `keras.config.enable_unsafe_deserialization()`; a named function is stored by name and
+    found again through `custom_objects` or the registered objects."""
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
@@ -243,15 +254,100 @@ class Lambda(Layer):
         self.function = function
         self.arguments = arguments or {}
         self._lambda_output_shape = output_shape
+        self.mask = mask
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._fn_takes_mask = "mask" in params
+        self._fn_takes_training = "training" in params
+        self._call_has_training = self._fn_takes_training
 
-    def call(self, inputs):
-        out = self.function(inputs, **self.arguments)
-        if not isinstance(out, Tensor):
+    def call(self, inputs, mask=None, training=None):
+        kwargs = dict(self.arguments)
+        if self._fn_takes_mask:
+            kwargs["mask"] = mask
+        if self._fn_takes_training:
+            kwargs["training"] = training
+        out = self.function(inputs, **kwargs)
+        if not isinstance(out, (Tensor, list, tuple, dict)):
             out = make_op(np.asarray(out, np.float32), (), None)
         return out
 
+    def compute_mask(self, inputs, mask=None):
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        return self.mask if self.mask is not None else mask
+
     def get_config(self):
         config = super().get_config()
-        config.update({"function": getattr(self.function, "__name__", "lambda"),
-                       "arguments": self.arguments})
+        config["function"] = _function_config(self.function)
+        if self._lambda_output_shape is not None:
+            shape = self._lambda_output_shape
+            config["output_shape"] = _function_config(shape) if callable(shape) else shape
+        if self.mask is not None:
+            config["mask"] = _function_config(self.mask) if callable(self.mask) else self.mask
+        config["arguments"] = self.arguments
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        from fastkeras.saving.object_registry import in_safe_mode
+        safe = in_safe_mode() if safe_mode is None else bool(safe_mode)
+        config = dict(config)
+        config["function"] = _function_from_config(config["function"], custom_objects, safe)
+        for key in ("output_shape", "mask"):
+            value = config.get(key)
+            if isinstance(value, dict):
+                config[key] = _function_from_config(value, custom_objects, safe)
+            elif key == "output_shape" and isinstance(value, list):
+                config[key] = tuple(value)
+        return super().from_config(config)
+
+
+def _function_config(fn):
+    """How Keras stores a Lambda's function: a Python lambda as base64 marshalled bytecode
+    (with its defaults and closure values), a named function by name."""
+    if getattr(fn, "__name__", None) == "<lambda>":
+        code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")
+        closure = tuple(c.cell_contents for c in fn.__closure__) if fn.__closure__ else None
+        return {"class_name": "__lambda__",
+                "config": {"code": code, "defaults": fn.__defaults__, "closure": closure}}
+    from fastkeras.saving.object_registry import get_registered_name
+    return {"module": getattr(fn, "__module__", None), "class_name": "function",
+            "config": getattr(fn, "__name__", str(fn)),
+            "registered_name": get_registered_name(fn)}
+
+
+def _function_from_config(spec, custom_objects, safe):
+    if not isinstance(spec, dict):  # older configs: a bare name
+        spec = {"class_name": "function", "config": spec}
+    if spec.get("class_name") == "__lambda__":
+        if safe:
+            raise ValueError(
+                "Requested the deserialization of a `Lambda` layer whose `function` is a "
+                "Python lambda. This carries a potential risk of arbitrary code execution "
+                "and thus it is disallowed by default. If you trust the source of the "
+                "artifact, you can override this error by passing `safe_mode=False` to the "
+                "loading function, or calling `keras.config.enable_unsafe_deserialization()`.")
+        inner = spec["config"]
+        code = marshal.loads(base64.decodebytes(inner["code"].encode("ascii")))
+        closure = None
+        if inner.get("closure") is not None:
+            closure = tuple(types.CellType(v) for v in inner["closure"])
+        defaults = inner.get("defaults")
+        import fastkeras
+        globs = {"np": np, "ops": ops, "keras": fastkeras, **(custom_objects or {})}
+        return types.FunctionType(code, globs, code.co_name,
+                                  tuple(defaults) if defaults is not None else None, closure)
+    from fastkeras.saving.object_registry import lookup
+    name = spec.get("config")
+    fn = lookup({"registered_name": spec.get("registered_name"), "class_name": name},
+                custom_objects)
+    if fn is None:
+        fn = getattr(ops, str(name), None)
+    if fn is None:
+        raise ValueError(f"Lambda: could not find the function {name!r} the config names. "
+                         f"Pass it in `custom_objects` or register it with "
+                         f"`keras.saving.register_keras_serializable()`.")
+    return fn

@@ -357,6 +357,7 @@ class Model(Layer):
             validation_batch_size=None, validation_freq=1):
         self._check_compiled("train_step")
         verbose = self._verbose(verbose)
+        epochs, steps_per_epoch = _debug_caps(epochs, steps_per_epoch)
         if py_dataset.is_batch_source(x):  # a PyDataset or a generator hands out batches
             if validation_split:
                 raise ValueError("`validation_split` is only supported for Tensors or NumPy "
@@ -493,6 +494,8 @@ class Model(Layer):
         self._check_compiled("test_step")
         custom = _overrides(self, "test_step")
         verbose = self._verbose(verbose)
+        if _callbacks is None:  # (validation inside fit keeps fit's caps)
+            steps = _debug_caps(None, steps)[1]
         if py_dataset.is_batch_source(x):
             batches = _source(x, y, sample_weight, None, False)
         else:
@@ -567,6 +570,7 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = self._verbose(verbose)
+        steps = _debug_caps(None, steps)[1]
         source = py_dataset.is_batch_source(x)
         if not source:
             x = data_mod.to_arrays(x)
@@ -761,6 +765,20 @@ def _unpack(data):
     if not isinstance(data, tuple):
         return data, None, None
     return tuple(data) + (None,) * (3 - len(data))
+
+
+def _debug_caps(epochs, steps):
+    """Epochs and steps capped by keras.config.set_max_epochs/set_max_steps_per_epoch."""
+    from fastkeras import config
+    cap = config.max_epochs()
+    if epochs is not None and cap and cap < epochs:
+        warnings.warn(f"Limiting epochs to {cap}", stacklevel=3)
+        epochs = cap
+    cap = config.max_steps_per_epoch()
+    if cap and (not steps or cap < steps):
+        warnings.warn(f"Limiting steps_per_epoch to {cap}", stacklevel=3)
+        steps = cap
+    return epochs, steps
 
 
 def _custom_logs(logs):

@@ -41,8 +41,10 @@ def serialize_keras_object(obj):
 
 def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
     """The object a Keras 3 config describes (see `fastkeras.utils.deserialize_keras_object`)."""
+    from fastkeras.saving.object_registry import SafeModeScope
     from fastkeras.utils.object_serialization import deserialize_keras_object as _deserialize
-    return _deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode, **kwargs)
+    with SafeModeScope(None if safe_mode else False):
+        return _deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode, **kwargs)
 
 
 __all__ = ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",

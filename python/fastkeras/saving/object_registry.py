@@ -112,3 +112,39 @@ def all_custom_objects(custom_objects=None) -> dict:
     merged = dict(_scoped_objects())
     merged.update(custom_objects or {})
     return merged
+
+
+# --- safe mode: whether loading may turn stored Python bytecode (a Lambda's lambda) back
+# into code. On by default, off inside SafeModeScope(False) (load_model(safe_mode=False)) or
+# everywhere after keras.config.enable_unsafe_deserialization().
+_unsafe_everywhere = [False]
+
+
+class SafeModeScope:
+    """Within the block, deserialization is safe (True) or may load code (False)."""
+
+    def __init__(self, safe_mode=True):
+        self.safe_mode = safe_mode
+
+    def __enter__(self):
+        stack = getattr(_scopes, "safe", None)
+        if stack is None:
+            stack = _scopes.safe = []
+        stack.append(self.safe_mode)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.safe.pop()
+        return False
+
+
+def in_safe_mode() -> bool:
+    stack = getattr(_scopes, "safe", None)
+    if stack and stack[-1] is not None:
+        return bool(stack[-1])
+    return not _unsafe_everywhere[0]
+
+
+def enable_unsafe_deserialization():
+    """Lets every later load turn stored Lambda bytecode back into code (trusted files only)."""
+    _unsafe_everywhere[0] = True

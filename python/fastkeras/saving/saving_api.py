@@ -161,6 +161,11 @@ def _build_model(spec, custom_objects, filepath):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved with `model.save` (by fastkeras or Keras 3): architecture, weights and,
     with `compile=True`, its compile configuration and optimizer state."""
+    with object_registry.SafeModeScope(None if safe_mode else False):
+        return _load_any(filepath, custom_objects, compile)
+
+
+def _load_any(filepath, custom_objects, compile):
     filepath = os.fspath(filepath)
     _check_exists(filepath)
     head = _head(filepath)

@@ -24,6 +24,7 @@ from fastkeras import (
     regularizers,
 )
 from fastkeras.backend import GradientTape, Variable
+from fastkeras.dtype_policies import DTypePolicy, FloatDTypePolicy
 from fastkeras.initializers import Initializer
 from fastkeras.layers import Input, InputSpec, Layer
 from fastkeras.layers.input_layer import KerasTensor
@@ -109,6 +110,8 @@ def __getattr__(name):
 
 
 __all__ = [
+    "DTypePolicy",
+    "FloatDTypePolicy",
     "GradientTape",
     "Initializer",
     "Input",

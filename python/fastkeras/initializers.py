@@ -225,6 +225,39 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+class STFT(Initializer):
+    """The kernel of a short-time Fourier transform as a convolution (STFTSpectrogram's): for
+    shape (frame_length, 1, bins), cos ("real" side) or sin ("imag") of -2*pi*t*f/n with
+    n = 2 * (bins - 1), times `window` (a scipy window name, an array, or None) divided by its
+    L2 norm (scaling="density") or L1 norm ("spectrum")."""
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"side should be 'real' or 'imag', not {side!r}")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"Scaling is invalid, it must be `None`, 'density' or "
+                             f"'spectrum'. Received scaling={scaling!r}")
+        if isinstance(window, str):
+            from fastkeras.layers.spectrogram import _check_window_name
+            _check_window_name(window)
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, shape, dtype="float32"):
+        from fastkeras.layers.spectrogram import stft_kernel
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer: `shape` must be (frame_length, 1, bins). "
+                             f"Received: shape={tuple(shape)}")
+        return stft_kernel(self.side, tuple(shape), self.window, self.scaling,
+                           self.periodic).astype(dtype or "float32")
+
+    def get_config(self):
+        window = self.window
+        if window is not None and not isinstance(window, str):
+            window = np.asarray(window).tolist()
+        return {"side": self.side, "window": window, "scaling": self.scaling,
+                "periodic": self.periodic}
+
+
 _ALIASES = {
     "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
     "random_normal": RandomNormal, "random_uniform": RandomUniform,
@@ -232,10 +265,11 @@ _ALIASES = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
     "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal, "identity": Identity, "uniform": RandomUniform,
-    "normal": RandomNormal,
+    "normal": RandomNormal, "stft": STFT,
 }
 _CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
-_CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)
+_CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal,
+                STFTInitializer=STFT)
 
 
 def get(identifier):
@@ -330,3 +364,5 @@ orthogonal = Orthogonal
 OrthogonalInitializer = Orthogonal
 identity = Identity
 IdentityInitializer = Identity
+STFTInitializer = STFT
+stft = STFT

@@ -237,3 +237,18 @@ __all__ += ["MelSpectrogram", "STFTSpectrogram"]
 from fastkeras.layers.group_query_attention import GroupQueryAttention
 
 __all__ += ["GroupQueryAttention"]
+
+
+def serialize(layer):
+    """A layer as Keras's serialized dict (module, class_name, config, build_config)."""
+    from fastkeras.saving.serialization import serialize_layer
+    return serialize_layer(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """The layer a serialized dict (from `serialize` or Keras) describes."""
+    from fastkeras.saving.serialization import deserialize_layer
+    return deserialize_layer(config, custom_objects)
+
+
+__all__ += ["deserialize", "serialize"]

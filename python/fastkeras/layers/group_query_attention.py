@@ -17,7 +17,11 @@ from fastkeras.layers.core import Dropout, _serialize
 from fastkeras.layers.einsum_dense import EinsumDense
 from fastkeras.layers.input_layer import inferring_shapes
 from fastkeras.layers.layer import Layer, unique_name
-from fastkeras.layers.multi_head_attention import _LARGE_NEGATIVE, MultiHeadAttention, _mask_value
+from fastkeras.layers.multi_head_attention import (
+    _LARGE_NEGATIVE,
+    MultiHeadAttention,
+    attend,
+)
 
 # Einsum letters: b batch, q query position, k key position, m features, u query heads,
 # v key/value heads, g query heads per key/value head, h head channels.
@@ -160,27 +164,10 @@ class GroupQueryAttention(Layer):
             self.compute_output_shape(query.shape, value.shape,
                                       None if key is None else key.shape)
         # As Keras: masks not given come from those the inputs carry.
-        if query_mask is None:
-            query_mask = getattr(query, "_keras_mask", None)
-        if value_mask is None:
-            value_mask = getattr(value, "_keras_mask", None)
-        if key_mask is None and key is not None:
-            key_mask = getattr(key, "_keras_mask", None)
-        if key is None:
-            key = value
-        mask = self._attention_mask(query, value, _mask_value(query_mask),
-                                    _mask_value(value_mask), _mask_value(key_mask),
-                                    _mask_value(attention_mask), use_causal_mask)
-        gate = self._gate_dense(query) if self.use_gate else None
-        q = self._query_dense(query)
-        k = self._key_dense(key)
-        v = self._value_dense(value)
-        output, scores = self._compute_attention(q, k, v, mask, training,
-                                                 return_attention_scores)
-        if gate is not None:
-            output = ops.multiply(output, gate)
-        output = self._output_dense(output)
-        return (output, scores) if return_attention_scores else output
+        return attend(self, (self._query_dense, self._key_dense, self._value_dense,
+                             self._output_dense, self._gate_dense if self.use_gate else None),
+                      query, value, key, query_mask, value_mask, key_mask, attention_mask,
+                      use_causal_mask, training, return_attention_scores)
 
     def _compute_attention(self, query, key, value, mask, training, return_scores):
         """query (B, T, U, H), key and value (B, S, V, H) -> (B, T, U, H) and the (B, U, T, S)

@@ -236,26 +236,10 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"MultiHeadAttention '{self.name}' needs a `value`: call it as "
                              "layer(query, value) or layer(query, value, key).")
         # As Keras: the query's own mask is used, and the value's and key's unless given.
-        query_mask = getattr(query, "_keras_mask", None)
-        if value_mask is None:
-            value_mask = getattr(value, "_keras_mask", None)
-        if key_mask is None and key is not None:
-            key_mask = getattr(key, "_keras_mask", None)
-        if key is None:
-            key = value
-        mask = self._attention_mask(query, value, _mask_value(query_mask),
-                                    _mask_value(value_mask), _mask_value(key_mask),
-                                    _mask_value(attention_mask), use_causal_mask)
-        gate = self._gate_dense(query) if self._use_gate else None
-        q = self.query_dense(query)
-        k = self.key_dense(key)
-        v = self.value_dense(value)
-        output, scores = self._compute_attention(q, k, v, mask, training,
-                                                 return_attention_scores)
-        if gate is not None:
-            output = ops.multiply(output, gate)
-        output = self.output_dense(output)
-        return (output, scores) if return_attention_scores else output
+        return attend(self, (self.query_dense, self.key_dense, self.value_dense,
+                             self.output_dense, self._gate_dense if self._use_gate else None),
+                      query, value, key, None, value_mask, key_mask, attention_mask,
+                      use_causal_mask, training, return_attention_scores)
 
     def _compute_attention(self, query, key, value, mask, training, return_scores):
         q = ops.multiply(query, np.float32(self._inverse_sqrt_key_dim))
@@ -309,3 +293,31 @@ class MultiHeadAttention(Layer):
             "seed": self.seed,
         })
         return config
+
+
+def attend(layer, denses, query, value, key, query_mask, value_mask, key_mask, attention_mask,
+           use_causal_mask, training, return_attention_scores):
+    """The attention call MultiHeadAttention and GroupQueryAttention share: masks not given
+    come from those the inputs carry; the query, key and value projections (`denses`: query,
+    key, value, output and the optional gate EinsumDense), the layer's `_compute_attention`,
+    the gate, the output projection. Returns the output, and the scores when asked."""
+    query_dense, key_dense, value_dense, output_dense, gate_dense = denses
+    if query_mask is None:
+        query_mask = getattr(query, "_keras_mask", None)
+    if value_mask is None:
+        value_mask = getattr(value, "_keras_mask", None)
+    if key_mask is None and key is not None:
+        key_mask = getattr(key, "_keras_mask", None)
+    if key is None:
+        key = value
+    mask = layer._attention_mask(query, value, _mask_value(query_mask),
+                                 _mask_value(value_mask), _mask_value(key_mask),
+                                 _mask_value(attention_mask), use_causal_mask)
+    gate = gate_dense(query) if gate_dense is not None else None
+    output, scores = layer._compute_attention(query_dense(query), key_dense(key),
+                                              value_dense(value), mask, training,
+                                              return_attention_scores)
+    if gate is not None:
+        output = ops.multiply(output, gate)
+    output = output_dense(output)
+    return (output, scores) if return_attention_scores else output

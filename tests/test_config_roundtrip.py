@@ -65,6 +65,7 @@ LAYER_ARGS = {
     "Wrapper": lambda mod: dict(layer=mod.Dense(2)),
     # Keras computes named windows with scipy (not installed here)
     "STFTSpectrogram": dict(window=None),
+    "MaxNumBoundingBoxes": dict(max_number=5, bounding_box_format="xyxy"),
 }
 # Keras builds these only with TensorFlow installed (not a dependency here): without it our
 # configs are checked against the arguments Keras's constructors take.

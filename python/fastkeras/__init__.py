@@ -102,7 +102,7 @@ def __getattr__(name):
         return getattr(module, name)
     if name in ("losses", "metrics", "optimizers", "datasets", "utils", "saving",
                 "preprocessing", "tree", "applications", "dtype_policies",
-                "mixed_precision"):
+                "mixed_precision", "visualization"):
         module = importlib.import_module(f"fastkeras.{name}")
         globals()[name] = module
         return module

@@ -252,3 +252,6 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ += ["deserialize", "serialize"]
+from fastkeras.layers.bounding_box_layers import MaxNumBoundingBoxes
+
+__all__ += ["MaxNumBoundingBoxes"]

@@ -89,3 +89,7 @@ __all__ = [
 from fastkeras.utils.audio_dataset import audio_dataset_from_directory
 
 __all__ += ["audio_dataset_from_directory"]
+
+from fastkeras.utils import bounding_boxes
+
+__all__ += ["bounding_boxes"]

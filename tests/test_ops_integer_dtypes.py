@@ -33,3 +33,16 @@ def test_integer_results_are_constants_and_operators_follow():
     assert (a + 0.5).dtype == np.float32
     x = fk.Input((2,), dtype="int32")
     assert (x + 1).dtype == "int32"
+
+
+def test_where_keeps_keras_dtypes():
+    keras = pytest.importorskip("keras")
+    cond = np.array([True, False])
+    for x in (np.array([1, 2], "int32"), np.array([1, 2], "uint8"),
+              np.array([1.0, 2.0], "float32"), 3, np.array([True, False])):
+        for y in (np.array([5, 6], "int32"), 0, 0.5, np.array([5, 6], "uint8"),
+                  np.array([1, 1], "int64")):
+            want = keras.ops.where(cond, x, y)
+            got = fk.ops.where(cond, x, y)
+            assert str(got.dtype) == str(want.dtype).replace("torch.", ""), (x, y)
+            np.testing.assert_array_equal(got.value, np.asarray(want))

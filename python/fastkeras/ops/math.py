@@ -449,7 +449,8 @@ def where(condition, x1=None, x2=None):
         raise ValueError("`x1` and `x2` either both should be `None` or both should have non-None "
                          f"value. Received: x1={x1!r}, x2={x2!r}")
     return _binary(x1, x2, lambda a, b: np.where(cond, a, b),
-                   lambda g, a, b, o: np.where(cond, g, 0), lambda g, a, b, o: np.where(cond, 0, g))
+                   lambda g, a, b, o: np.where(cond, g, 0), lambda g, a, b, o: np.where(cond, 0, g),
+                   keep_integers=True)
 
 
 def reshape(x, newshape):

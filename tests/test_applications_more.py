@@ -398,8 +398,6 @@ def ops_np(x):
     return np.asarray(fk.ops.convert_to_numpy(x))
 
 
-@pytest.mark.xfail(strict=True, reason="weights of a Sequential nested in a functional model "
-                                       "lack the Sequential's name in their path")
 def test_nested_sequential_weight_paths():
     _fresh()
     theirs = kapps.ConvNeXtTiny(weights=None, include_top=False, input_shape=(32, 32, 3))

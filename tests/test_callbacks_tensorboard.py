@@ -99,13 +99,15 @@ def test_weight_histograms_images_and_model_graph(tmp_path):
     m.fit(x, y, epochs=4, verbose=0,
           callbacks=[keras.callbacks.TensorBoard(tmp_path, histogram_freq=2, write_images=True)])
     train = read(tmp_path / "train")
-    tags = ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+    # Keras tags a weight by its path: a Sequential builds its layers in its own scope.
+    tags = ["sequential/dense/kernel", "sequential/dense/bias", "sequential/dense_1/kernel",
+            "sequential/dense_1/bias"]
     assert sorted(train.Tags()["histograms"]) == sorted(t + "/histogram" for t in tags)
-    events = train.Histograms("dense/kernel/histogram")
+    events = train.Histograms("sequential/dense/kernel/histogram")
     assert [e.step for e in events] == [0, 2]
     assert events[-1].histogram_value.num == 4 * 6
     assert sorted(train.Tags()["images"]) == sorted(t + "/image" for t in tags)
-    kernel_image = train.Images("dense/kernel/image")[-1]
+    kernel_image = train.Images("sequential/dense/kernel/image")[-1]
     assert (kernel_image.height, kernel_image.width) == (4, 6)
     # The model's configuration, as TensorBoard's graph tab reads it.
     assert train.Tags()["tensors"] == ["keras"]
@@ -124,7 +126,7 @@ def test_final_weights_histogram_matches_the_weights(tmp_path):
           callbacks=[keras.callbacks.TensorBoard(tmp_path, histogram_freq=1, write_graph=False)])
     train = read(tmp_path / "train")
     assert train.Tags()["tensors"] == []
-    hist = train.Histograms("dense_1/kernel/histogram")[-1].histogram_value
+    hist = train.Histograms("sequential/dense_1/kernel/histogram")[-1].histogram_value
     kernel = m.layers[1].get_weights()[0]
     assert hist.num == kernel.size
     assert hist.sum == pytest.approx(float(kernel.astype(np.float64).sum()), abs=1e-5)

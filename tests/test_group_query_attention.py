@@ -89,7 +89,9 @@ def test_outputs_scores_and_weights_match_keras(kwargs, call, qs, vs, ks, rng):
     ours(*args, **call)
     assert [w.shape for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
     assert [w.name for w in ours.weights] == [w.name for w in theirs.weights]
-    assert [w.path for w in ours.weights] == [w.path.split("/", 1)[1] for w in theirs.weights]
+    # (the layer's own name counts up differently across tests in the two libraries)
+    assert [w.path.replace(ours.name, "L") for w in ours.weights] == \
+        [w.path.replace(theirs.name, "L") for w in theirs.weights]
     ours.set_weights([_np(w) for w in theirs.weights])
     got = ours(*args, **call)
     want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))

@@ -259,8 +259,8 @@ def test_stacked_model_files_both_ways(tmp_path, rng):
                                  return_sequences=True),
                            L.Flatten(), L.Dense(1)])
     assert [v.path for v in model.layers[0].weights][:2] == [
-        "rnn/stacked_rnn_cells/lstm_cell/kernel",
-        "rnn/stacked_rnn_cells/lstm_cell/recurrent_kernel"]
+        "sequential/rnn/stacked_rnn_cells/lstm_cell/kernel",
+        "sequential/rnn/stacked_rnn_cells/lstm_cell/recurrent_kernel"]
     check_keras_file_both_ways(model, rng.normal(size=(4, 5, 3)).astype(np.float32), tmp_path)
 
 

@@ -79,8 +79,10 @@ def test_mlp_weights_order_and_shapes():
     model = mlp()
     shapes = [tuple(w.shape) for w in model.weights]
     assert shapes == [(784, 300), (300,), (300, 100), (100,), (100, 10), (10,)]
-    assert [w.path for w in model.weights] == ["dense/kernel", "dense/bias", "dense_1/kernel",
-                                              "dense_1/bias", "dense_2/kernel", "dense_2/bias"]
+    # As Keras: a Sequential builds its layers in its own scope
+    assert [w.path for w in model.weights] == [
+        "sequential/dense/kernel", "sequential/dense/bias", "sequential/dense_1/kernel",
+        "sequential/dense_1/bias", "sequential/dense_2/kernel", "sequential/dense_2/bias"]
     assert [tuple(w.shape) for w in model.get_weights()] == shapes
     assert all(w.dtype == np.float32 for w in model.get_weights())
     assert len(model.trainable_weights) == 6
@@ -132,7 +134,8 @@ def test_freezing_a_layer_changes_trainable_weights():
     model.layers[1].trainable = False
     assert len(model.trainable_weights) == 4
     assert len(model.non_trainable_weights) == 2
-    assert [w.path for w in model.non_trainable_weights] == ["dense/kernel", "dense/bias"]
+    assert [w.path for w in model.non_trainable_weights] == ["sequential/dense/kernel",
+                                                            "sequential/dense/bias"]
     assert len(model.weights) == 6
     text = summary_text(model)
     assert "Total params: 266,610" in text

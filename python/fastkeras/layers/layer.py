@@ -15,6 +15,52 @@ from fastkeras.backend.variable import Variable
 _name_counts: dict[str, int] = {}
 
 
+# The layers whose build (or first call) is running, outermost first: a variable a layer
+# creates is named by this chain ("sequential/dense/kernel", "mha/query/kernel"), as Keras's
+# name scopes name it.
+_BUILD_SCOPE: list = []
+
+
+class _BuildScope:
+    """`with _BuildScope(layer):` puts `layer` on the scope chain (once: a layer already on top
+    is not pushed again)."""
+
+    __slots__ = ("layer", "pushed")
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.pushed = False
+
+    def __enter__(self):
+        if not _BUILD_SCOPE or _BUILD_SCOPE[-1] is not self.layer:
+            _BUILD_SCOPE.append(self.layer)
+            self.pushed = True
+
+    def __exit__(self, *exc):
+        if self.pushed:
+            _BUILD_SCOPE.pop()
+        return False
+
+
+def _scoped_build(build):
+    def wrapper(self, *args, **kwargs):
+        with _BuildScope(self):
+            return build(self, *args, **kwargs)
+    wrapper.__wrapped__ = build
+    wrapper.__doc__ = build.__doc__
+    wrapper.__name__ = build.__name__
+    wrapper.__qualname__ = build.__qualname__
+    return wrapper
+
+
+def variable_path(layer, name: str) -> str:
+    """The path of a variable `layer` creates: the scope chain, the layer, the name."""
+    names = [entry.name for entry in _BUILD_SCOPE]
+    if not _BUILD_SCOPE or _BUILD_SCOPE[-1] is not layer:
+        names.append(layer.name)
+    return "/".join(names + [name])
+
+
 def unique_name(base: str) -> str:
     """Keras's auto names: 'dense', then 'dense_1', 'dense_2', ..."""
     n = _name_counts.get(base, 0)
@@ -50,6 +96,14 @@ def standardize_shape(shape, arg="shape"):
 class Layer:
     """Base class of every layer. Subclasses implement `build(input_shape)` (create weights
     with `add_weight`) and `call(inputs, training=None)`; `__call__` builds on first use."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A layer's build (however it is reached) runs within its name scope, so the weights
+        # of sub-layers it builds are named under it.
+        build = cls.__dict__.get("build")
+        if build is not None and not hasattr(build, "__wrapped__"):
+            cls.build = _scoped_build(build)
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
                  **kwargs):
@@ -130,7 +184,7 @@ class Layer:
         value = init(shape, dtype=dtype or "float32")
         name = name or f"variable_{len(self._own_weights)}"
         v = Variable(value, name=name, trainable=trainable and self._trainable,
-                     path=f"{self.name}/{name}", dtype=dtype or "float32")
+                     path=variable_path(self, name), dtype=dtype or "float32")
         v._declared_trainable = trainable
         v.regularizer = regularizers_mod.get(regularizer)
         v.constraint = constraint
@@ -307,6 +361,12 @@ class Layer:
     input_spec = None
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if not self.built:  # sub-layers made on the first call are named under this layer
+            with _BuildScope(self):
+                return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+        return self._call(inputs, *args, training=training, mask=mask, **kwargs)
+
+    def _call(self, inputs, *args, training=None, mask=None, **kwargs):
         if not isinstance(inputs, Tensor):  # the common case (a Tensor) skips these checks
             from fastkeras.layers.input_layer import KerasTensor, symbolic_call
             if _contains(inputs, KerasTensor):

@@ -443,10 +443,6 @@ class RNN(Layer):
             cell.built = True
             if cell._build_input_shape is None:
                 cell._build_input_shape = step_shape
-            # Keras's variable paths name the layer above the cell ("lstm/lstm_cell/kernel"),
-            # which also keeps them distinct between layers (their cells share one name).
-            for v in cell.weights:
-                v.path = f"{self.name}/{v.path}"
         super().build(input_shape)
 
     def _record_build_shapes(self, input_shape, arg_shapes, kwarg_shapes):
@@ -703,8 +699,6 @@ class StackedRNNCells(Layer):
                 cell.built = True
                 if cell._build_input_shape is None:
                     cell._build_input_shape = shape
-                for v in cell.weights:
-                    v.path = f"{self.name}/{v.path}"
             shape = (shape[0], self._cell_output_size(cell))
         super().build(input_shape)
 

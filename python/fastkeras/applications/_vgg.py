@@ -27,10 +27,8 @@ def build_vgg(convs_per_block, weights_name, hashes, include_top, weights, input
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pool(x, pooling)
 
     model = imagenet_utils.functional(imagenet_utils.model_inputs(input_tensor, img_input), x,
                                       name)

@@ -202,10 +202,7 @@ def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value
         x = Head(num_classes=classes, classifier_activation=classifier_activation,
                  name=name)(x)
     else:
-        if pooling == "avg":
-            x = layers.GlobalAveragePooling2D()(x)
-        elif pooling == "max":
-            x = layers.GlobalMaxPooling2D()(x)
+        x = imagenet_utils.global_pool(x, pooling)
         x = layers.LayerNormalization(epsilon=1e-6)(x)
 
     model = imagenet_utils.functional(inputs, x, name)

@@ -257,10 +257,8 @@ def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_r
         x = layers.Dense(classes, activation=classifier_activation,
                          kernel_initializer=DENSE_KERNEL_INITIALIZER,
                          bias_initializer=initializers.Constant(0.0), name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = imagenet_utils.global_pool(x, pooling, named=True)
 
     model = imagenet_utils.functional(imagenet_utils.model_inputs(input_tensor, img_input), x,
                                       name)

@@ -196,6 +196,18 @@ def correct_pad(inputs, kernel_size):
     return ((half[0] - adjust[0], half[0]), (half[1] - adjust[1], half[1]))
 
 
+def global_pool(x, pooling, named=False):
+    """A model without its top under `pooling`: "avg" or "max" global pooling (the layers
+    named "avg_pool"/"max_pool" where Keras names them, `named`), else the features as they
+    are."""
+    from fastkeras import layers
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool" if named else None)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool" if named else None)(x)
+    return x
+
+
 def validate_activation(classifier_activation, weights):
     """Pretrained classifier weights only go with a softmax or linear output."""
     if weights is None:

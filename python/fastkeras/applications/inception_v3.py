@@ -123,10 +123,8 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.global_pool(x, pooling)
 
     model = imagenet_utils.functional(imagenet_utils.model_inputs(input_tensor, img_input), x,
                                       name)

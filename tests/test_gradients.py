@@ -742,8 +742,11 @@ def test_gradients_are_independent_arrays_across_calls(rng):
 
 
 def test_variable_gradients(rng):
-    v = Variable(rng.standard_normal((3, 2)))
+    v = Variable(rng.standard_normal((3, 2)).astype(np.float32))
     assert v.dtype == np.float32 and v.trainable and v.requires_grad
+    # as Keras: an array keeps its dtype, Python numbers become float32 / int32
+    assert Variable(rng.standard_normal(2)).dtype == np.float64
+    assert Variable(1.0).dtype == np.float32 and Variable(3, trainable=False).dtype == np.int32
     x = Tensor(rng.standard_normal((4, 3)).astype(np.float32))
     with GradientTape():
         loss = ops.sum(ops.matmul(x, v))

@@ -7,6 +7,10 @@ import numpy as np
 
 from fastkeras.backend.tape import Tensor
 
+# While a symbolic call probes a layer: the non-trainable variables created meanwhile, with
+# their initial values (the probes' changes to them are undone afterwards).
+CREATION_LOGS: list = []
+
 
 class Variable(Tensor):
     """A named, mutable float32 array: a leaf of the autodiff graph.
@@ -19,23 +23,61 @@ class Variable(Tensor):
         "_declared_trainable",
         "_grad_buffer",
         "_grad_pass",
+        "aggregation",
+        "autocast",
         "constraint",
         "name",
+        "overwrite_with_gradient",
         "path",
         "regularizer",
+        "synchronization",
     )
 
-    def __init__(self, value, name: str = "variable", trainable: bool = True, path: str | None = None,
-                 dtype="float32"):
+    def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True,
+                 autocast: bool = True, aggregation: str = "none", synchronization: str = "auto",
+                 name: str | None = None, path: str | None = None):
+        """Keras's `Variable(initializer, shape=None, dtype=None, trainable=True, ...)`: the
+        initial value (an array, tensor or number), or an initializer (a name or callable)
+        together with `shape`. Without `dtype`, an array keeps its dtype and Python numbers
+        become float32 / int32 / bool."""
+        if isinstance(initializer, str) or (callable(initializer)
+                                            and not isinstance(initializer, Tensor)):
+            if shape is None:
+                raise ValueError("When creating a Variable from an initializer, the `shape` "
+                                 f"argument should be specified. Received: "
+                                 f"initializer={initializer!r} and shape={shape}")
+            from fastkeras import initializers
+            value = initializers.get(initializer)(tuple(shape), dtype=dtype or "float32")
+            dtype = dtype or "float32"
+        else:
+            if initializer is None:
+                raise ValueError("Variable() needs an initial value or an initializer "
+                                 "(with `shape`). Received: initializer=None")
+            value = initializer.value if isinstance(initializer, Tensor) else initializer
+            if dtype is None:
+                dtype = _value_dtype(value)
         arr = np.array(value, dtype=dtype, copy=True, order="C")
+        if shape is not None and tuple(arr.shape) != tuple(shape):
+            raise ValueError(f"Initial value has shape {arr.shape}, but the `shape` argument "
+                             f"is {tuple(shape)}")
         super().__init__(arr, requires_grad=trainable)
+        name = name or "variable"
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError("Argument `name` must be a string and cannot contain character "
+                             f"`/`. Received: name={name!r}")
         self.name = name
         self.path = path or name
         self.trainable = trainable
+        self.autocast = bool(autocast)
+        self.aggregation = aggregation
+        self.synchronization = synchronization
+        self.overwrite_with_gradient = False
         self._grad_buffer = None
         self._grad_pass = -1
         self.regularizer = None
         self.constraint = None
+        if CREATION_LOGS and not trainable:
+            CREATION_LOGS[-1].append((self, arr.copy()))
 
     @property
     def trainable(self) -> bool:
@@ -77,3 +119,18 @@ class Variable(Tensor):
     def __repr__(self):
         return (f"<Variable path={self.path}, shape={self.value.shape}, dtype={self.value.dtype}, "
                 f"value={self.value!r}>")
+
+
+def _value_dtype(value):
+    """The dtype a Variable keeps for an initial value given without one (as Keras: arrays
+    keep theirs, Python floats, ints and bools become float32, int32 and bool)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype
+    if isinstance(value, bool):
+        return np.bool_
+    if isinstance(value, int):
+        return np.int32
+    if isinstance(value, float):
+        return np.float32
+    kind = np.asarray(value).dtype.kind
+    return {"b": np.bool_, "i": np.int32, "u": np.uint32}.get(kind, np.float32)

@@ -46,6 +46,22 @@ class KerasTensor:
     def ndim(self):
         return len(self.shape)
 
+    # Keras's flags for sparse and ragged tensors (those are not supported: always dense),
+    # and whether the tensor records the operations applied to it (always).
+    sparse = False
+    ragged = False
+    ragged_rank = None
+    row_splits_dtype = None
+    record_history = True
+
+    def reshape(self, newshape):
+        from fastkeras import ops
+        return ops.reshape(self, newshape)
+
+    def squeeze(self, axis=None):
+        from fastkeras import ops
+        return ops.squeeze(self, axis=axis)
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
@@ -257,9 +273,13 @@ def infer_call(layer, inputs, args=(), kwargs=None):
         return layer(_probe(inputs, size), *_probe(tuple(args), size), training=False,
                      **_probe(kwargs, size))
 
+    # A symbolic call changes no state (as in Keras, where assignments inside a symbolic call
+    # do nothing): what the probes write into the layer's non-trainable and metric variables
+    # (a counter, a running mean) is undone.
+    # (and non-trainable variables the probes create are reset to their initial values)
     _inferring[0] += 1
     try:
-        with no_grad():
+        with no_grad(), undo_state_changes(layer):
             out = run(_PROBE_SIZES[0])
             shapes = _none_batch(out)
             if _free_dims((inputs, args, kwargs)):
@@ -267,6 +287,36 @@ def infer_call(layer, inputs, args=(), kwargs=None):
     finally:
         _inferring[0] -= 1
     return out, shapes
+
+
+class undo_state_changes:
+    """`with undo_state_changes(layer):` restores, after the block, the layer's non-trainable
+    and metric variables, and gives the non-trainable variables created in the block their
+    initial values back."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __enter__(self):
+        from fastkeras.backend import variable as variable_mod
+        variables = list(getattr(self.layer, "non_trainable_weights", []))
+        try:
+            metric_variables = self.layer.metrics_variables
+        except (AttributeError, TypeError, ValueError):  # a model's metrics not set up yet
+            metric_variables = []
+        variables += metric_variables
+        self.saved = [(v, np.array(v.value, copy=True)) for v in variables]
+        self.created = []
+        variable_mod.CREATION_LOGS.append(self.created)
+        return self
+
+    def __exit__(self, *exc):
+        from fastkeras.backend import variable as variable_mod
+        logs = variable_mod.CREATION_LOGS
+        del logs[next(i for i in range(len(logs) - 1, -1, -1) if logs[i] is self.created)]
+        for v, value in self.saved + self.created:
+            v.assign(value)
+        return False
 
 
 def symbolic_call(layer, inputs, args, kwargs):

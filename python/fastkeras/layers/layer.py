@@ -35,6 +35,8 @@ class _BuildScope:
         if not _BUILD_SCOPE or _BUILD_SCOPE[-1] is not self.layer:
             _BUILD_SCOPE.append(self.layer)
             self.pushed = True
+        if self.layer.__dict__.get("_path") is None:  # Keras's `layer.path`, fixed at build
+            object.__setattr__(self.layer, "_path", "/".join(e.name for e in _BUILD_SCOPE))
 
     def __exit__(self, *exc):
         if self.pushed:
@@ -172,6 +174,17 @@ class Layer:
                 for layer in _layers_in(value):
                     if layer is not self and all(layer is not t for t in tracked):
                         tracked.append(layer)
+        if key not in _UNTRACKED_ATTRIBUTES:
+            own = self.__dict__.get("_own_weights")
+            if own is not None:
+                # A Variable held as an attribute (`self.total = keras.Variable(0.0)`) is one
+                # of the layer's weights, as Keras tracks it.
+                for v in _variables_in(value):
+                    if all(v is not w for w in own):
+                        v._declared_trainable = v.trainable
+                        if not self._trainable:
+                            v.trainable = False
+                        own.append(v)
         object.__setattr__(self, key, value)
 
     # --- weights ---------------------------------------------------------------------------
@@ -190,6 +203,20 @@ class Layer:
         v.constraint = constraint
         self._own_weights.append(v)
         return v
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True,
+                     regularizer=None, constraint=None, name=None):
+        """Keras's alias of `add_weight` (shape and initializer first)."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, regularizer=regularizer,
+                               constraint=constraint, name=name)
+
+    def add_metric(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"Layer '{self.name}': `add_metric()` does not exist in Keras 3. Pass the metric to "
+            "`Model.compile(metrics=[...])`, or create a metric object (e.g. "
+            "`keras.metrics.Mean()`) in `__init__`/`build` and call its `update_state()` in "
+            "`call` or `train_step`.")
 
     @property
     def trainable(self) -> bool:
@@ -250,6 +277,24 @@ class Layer:
     def non_trainable_variables(self):
         return self.non_trainable_weights
 
+    @property
+    def metrics(self) -> list:
+        """The metric objects this layer (and its sub-layers) hold as attributes."""
+        from fastkeras.metrics.base import Metric
+        out = []
+        for layer in self._all_layers():
+            for value in vars(layer).values():
+                items = value if isinstance(value, (list, tuple)) else \
+                    list(value.values()) if isinstance(value, dict) else [value]
+                out.extend(m for m in items if isinstance(m, Metric)
+                           and all(m is not o for o in out))
+        return out
+
+    @property
+    def metrics_variables(self) -> list:
+        """The variables of `metrics` (counts and totals)."""
+        return [v for m in self.metrics for v in m.variables]
+
     def get_weights(self) -> list[np.ndarray]:
         return [v.numpy() for v in self.weights]
 
@@ -295,6 +340,151 @@ class Layer:
         replaces it) and appears in `layer.losses` / `model.losses`."""
         self.__dict__.setdefault("_added_losses", []).append(loss)
         self._uses_add_loss = True
+
+    # --- saving hooks: what `model.save` / `save_weights` store for this layer ----------------
+    def save_own_variables(self, store):
+        """Writes this layer's own variables into `store` (a dict-like object) under "0", "1",
+        ...: trainable ones first, then non-trainable ones, as Keras stores them. Override it
+        (with `load_own_variables`) to save other state, or to save it differently."""
+        for i, v in enumerate(_own_variables(self)):
+            store[str(i)] = v
+
+    def load_own_variables(self, store):
+        """Reads back what `save_own_variables` wrote (ValueError naming the layer when the
+        stored count differs)."""
+        own = _own_variables(self)
+        if len(store.keys()) != len(own):
+            if not own and not self.built:
+                raise ValueError(
+                    f"Layer '{self.name}' was never built, so it has no variables, but the "
+                    f"file stores {len(store.keys())} for it. Its parent's `build()` must "
+                    "build it, or it needs `build_from_config()` (and `get_build_config()`) "
+                    "so that loading can create its variables.")
+            raise ValueError(f"Layer '{self.name}' expected {len(own)} variables, but received "
+                             f"{len(store.keys())} variables during loading. Expected: "
+                             f"{[v.name for v in own]}")
+        for i, v in enumerate(own):
+            v.assign(np.asarray(store[str(i)]))
+
+    def get_build_config(self):
+        """The shape(s) the layer was built for, which `build_from_config` builds it from when
+        a saved model is loaded (None when unbuilt)."""
+        shape = self._build_input_shape
+        if not self.built or shape is None:
+            return None
+        if isinstance(shape, dict):
+            return {"shapes_dict": {k: _shape_value(v) for k, v in shape.items()}}
+        return {"input_shape": _shape_value(shape)}
+
+    def build_from_config(self, config):
+        """Builds the layer from `get_build_config()`'s dict: `build(input_shape)` or
+        `build(**shapes_dict)`. Built-in layers without their own weights-creating build
+        defer to their first call."""
+        if self.built or not config:
+            return
+        shape = config.get("input_shape")
+        named = config.get("shapes_dict")
+        if shape is None and not named:
+            return
+        if type(self).build is Layer.build:
+            return
+        if named:
+            if type(self).__module__.startswith("fastkeras."):
+                return  # built-in layers build on their first call
+            shape = {k: None if v is None else _shape_tuple(v) for k, v in named.items()}
+            self.build(**shape)
+        else:
+            shape = [tuple(s) for s in shape] if shape and isinstance(shape[0], (list, tuple)) \
+                else tuple(shape)
+            self.build(shape)
+        self.built = True  # as __call__ does: a custom build need not set it
+        if self._build_input_shape is None:
+            self._build_input_shape = shape
+
+    @property
+    def path(self):
+        """Where the layer sits in the name scopes it was built in ("sequential/dense"); None
+        before it is built."""
+        return self.__dict__.get("_path")
+
+    @property
+    def input_dtype(self):
+        """The dtype inputs are converted to (the compute dtype)."""
+        return self.compute_dtype
+
+    @property
+    def autocast(self):
+        return True
+
+    @property
+    def supports_jit(self):
+        return True
+
+    @property
+    def quantization_mode(self):
+        """Always None: layers are not quantized."""
+        return None
+
+    def quantize(self, mode=None, **kwargs):
+        raise NotImplementedError(
+            f"Layer '{self.name}': quantization (mode={mode!r}) is not supported; weights and "
+            "computations stay in float32.")
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The output(s) as symbolic KerasTensors for symbolic (or concrete) inputs."""
+        from fastkeras.layers.input_layer import KerasTensor, infer_call
+
+        def symbolic(x):
+            if isinstance(x, (list, tuple)):
+                return type(x)(symbolic(v) for v in x)
+            if isinstance(x, dict):
+                return {k: symbolic(v) for k, v in x.items()}
+            if isinstance(x, KerasTensor) or not hasattr(x, "shape"):
+                return x
+            return KerasTensor(tuple(x.shape), dtype=str(x.dtype))
+
+        if not args:
+            raise ValueError(f"Layer '{self.name}': compute_output_spec() needs the inputs.")
+        out, shapes = infer_call(self, symbolic(args[0]), tuple(symbolic(a) for a in args[1:]),
+                                 {k: symbolic(v) for k, v in kwargs.items()})
+
+        def spec(value, shape):
+            if isinstance(value, (list, tuple)):
+                return type(value)(spec(v, s) for v, s in zip(value, shape))
+            if isinstance(value, dict):
+                return {k: spec(v, shape[k]) for k, v in value.items()}
+            return KerasTensor(tuple(shape), dtype=str(value.dtype))
+
+        return spec(out, shapes)
+
+    def symbolic_call(self, *args, **kwargs):
+        return self.compute_output_spec(*args, **kwargs)
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses=False, **kwargs):
+        """Calls the layer with the given variable values in place of its own, leaving its
+        variables as they were: returns (outputs, new non-trainable values) (and the losses
+        with `return_losses=True`)."""
+        if not self.built:
+            raise ValueError(f"To call stateless_call, {type(self).__name__} must be built (its "
+                             "variables created): call it on some data first.")
+        for given, own, what in ((trainable_variables, self.trainable_variables, "trainable"),
+                                 (non_trainable_variables, self.non_trainable_variables,
+                                  "non_trainable")):
+            if len(given) != len(own):
+                raise ValueError(
+                    f"Argument `{what}_variables` must be a list of tensors corresponding 1:1 "
+                    f"to {type(self).__name__}().{what}_variables. Received list with length "
+                    f"{len(given)}, but expected {len(own)} variables.")
+        mapping = list(zip(self.trainable_variables, trainable_variables)) + \
+            list(zip(self.non_trainable_variables, non_trainable_variables))
+        with swapped_values(mapping):
+            outputs = self(*args, **kwargs)
+            new_state = [np.array(v.value) for v in self.non_trainable_variables]
+            losses = list(self.losses) if return_losses else None
+        if return_losses:
+            return outputs, new_state, losses
+        return outputs, new_state
 
     # --- building and calling --------------------------------------------------------------
     def build(self, input_shape) -> None:
@@ -462,6 +652,62 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+Layer.build = _scoped_build(Layer.build)  # (subclasses' builds are wrapped as they are defined)
+
+
+# Attributes whose variables are not the layer's weights: a stateful recurrent layer's states,
+# which Keras keeps out of `weights` too.
+_UNTRACKED_ATTRIBUTES = frozenset({"states"})
+
+
+def _variables_in(value):
+    if isinstance(value, Variable):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, Variable)]
+    if isinstance(value, dict):
+        return [v for v in value.values() if isinstance(v, Variable)]
+    return []
+
+
+def _own_variables(layer):
+    own = list(layer._own_weights)
+    return ([v for v in own if getattr(v, "_declared_trainable", True)]
+            + [v for v in own if not getattr(v, "_declared_trainable", True)])
+
+
+class swapped_values:
+    """`with swapped_values([(variable, value), ...]):` gives the variables those values for
+    the block and restores their own values after it."""
+
+    def __init__(self, mapping):
+        self.mapping = [(v, np.asarray(getattr(x, "value", x))) for v, x in mapping]
+        self.saved = None
+
+    def __enter__(self):
+        self.saved = [np.array(v.value, copy=True) for v, _ in self.mapping]
+        for v, x in self.mapping:
+            v.assign(x)
+        return self
+
+    def __exit__(self, *exc):
+        for (v, _), old in zip(self.mapping, self.saved):
+            v.assign(old)
+        return False
+
+
+def _shape_value(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [tuple(s) for s in shape]
+    return None if shape is None else tuple(shape)
+
+
+def _shape_tuple(shape):
+    if shape and isinstance(shape[0], (list, tuple)):
+        return tuple(_shape_tuple(s) for s in shape)
+    return tuple(shape)
 
 
 def _check_spec(layer, inputs, symbolic=False):

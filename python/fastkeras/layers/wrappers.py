@@ -249,8 +249,7 @@ class SpectralNormalization(Wrapper):
         self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
         # As in Keras, the kernel is also one of the wrapper's own variables (listed before
         # vector_u; a `.keras` file stores it under both layers).
-        self.kernel = kernel
-        self._own_weights.append(kernel)
+        self.kernel = kernel  # (tracked as one of the wrapper's variables by the assignment)
         self.vector_u = self.add_weight(
             name="vector_u", shape=(1, kernel.shape[-1]),
             initializer=initializers_mod.TruncatedNormal(stddev=0.02), trainable=False)

@@ -222,6 +222,35 @@ class Metric:
             out.extend(m.variables)
         return out
 
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        """`update_state` on the given variable values instead of the metric's own (left as
+        they were); returns the updated values."""
+        with self._swapped(metric_variables):
+            self.update_state(*args, **kwargs)
+            return [np.array(v.value) for v in self.variables]
+
+    def stateless_result(self, metric_variables):
+        """`result()` of the given variable values."""
+        with self._swapped(metric_variables):
+            out = self.result()
+            return np.array(getattr(out, "value", out)) if not isinstance(out, dict) else out
+
+    def stateless_reset_state(self):
+        """The values `reset_state()` would give the variables (the metric is unchanged)."""
+        with self._swapped([v.value for v in self.variables]):
+            self.reset_state()
+            return [np.array(v.value) for v in self.variables]
+
+    def _swapped(self, values):
+        from fastkeras.layers.layer import swapped_values
+        own = self.variables
+        if len(values) != len(own):
+            raise ValueError("Argument `metric_variables` must be a list of tensors "
+                             f"corresponding 1:1 to {type(self).__name__}().variables. "
+                             f"Received list with length {len(values)}, but expected "
+                             f"{len(own)} variables.")
+        return swapped_values(list(zip(own, values)))
+
     def reset_state(self) -> None:
         """Zeroes every state variable (called by fit/evaluate between epochs)."""
         for v in self.variables:

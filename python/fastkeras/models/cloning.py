@@ -108,7 +108,7 @@ def _compile_like(model, clone):
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         return
     from fastkeras.saving import model_files, saving_api
-    saving_api.compile_from_config(clone, model_files._compile_spec(model))
+    saving_api.compile_from_config(clone, model_files.compile_spec(model))
 
 
 def _input_from(tensor, what):

@@ -63,6 +63,14 @@ class Model(Layer):
         self._multi = None  # OutputLosses when the model has several outputs
         self._loss_tracker = None  # compile's Mean "loss" and CompileMetrics, as Keras 3's
         self._compile_metrics = None
+        # compile's execution settings, kept for Keras's API: everything runs eagerly here
+        # (there is no graph compiler), `steps_per_execution` groups the batch callbacks.
+        self._run_eagerly = False
+        self._jit_compile = None
+        self.steps_per_execution = 1
+        self.train_function = None
+        self.test_function = None
+        self.predict_function = None
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -84,6 +92,7 @@ class Model(Layer):
         self._loss_fn = None
         self._multi = None
         n_outputs = self._known_output_count()
+        given_loss_weights = loss_weights
         if n_outputs == 1:  # one output: a one-entry list or dict is the entry itself
             loss, loss_weights = _single_entry(loss), _single_entry(loss_weights)
         if loss is not None and (n_outputs is not None and n_outputs > 1
@@ -107,9 +116,97 @@ class Model(Layer):
         self._loss_tracker = Mean(name="loss")
         self._compile_metrics = None if metrics is None and weighted_metrics is None else \
             CompileMetrics(self)
+        if isinstance(steps_per_execution, bool) or not isinstance(
+                steps_per_execution, (int, np.integer)) or steps_per_execution < 1:
+            raise ValueError("Argument `steps_per_execution` must be a positive integer. "
+                             f"Received: steps_per_execution={steps_per_execution!r}")
+        self.steps_per_execution = int(steps_per_execution)
+        self.run_eagerly = run_eagerly
+        if jit_compile and run_eagerly:
+            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
+                          "Disabling `jit_compile`.", stacklevel=2)
+            jit_compile = False
+        self._jit_compile = None if jit_compile == "auto" else bool(jit_compile)
+        self.train_function = self.test_function = self.predict_function = None
         self.compiled = True
         self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
-                                "loss_weights": loss_weights, "weighted_metrics": weighted_metrics}
+                                "loss_weights": given_loss_weights,
+                                "weighted_metrics": weighted_metrics}
+
+    @property
+    def run_eagerly(self):
+        """Accepted for Keras's API: every step runs eagerly (there is no graph to compile)."""
+        return self._run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value):
+        self._run_eagerly = bool(value)
+
+    @property
+    def jit_compile(self):
+        """Accepted for Keras's API ("auto" resolves to False, as on Keras's PyTorch backend);
+        the C++ kernels run either way."""
+        return bool(self._jit_compile)
+
+    @jit_compile.setter
+    def jit_compile(self, value):
+        self._jit_compile = bool(value)
+
+    def make_train_function(self, force=False):
+        """`train_function(data)`: one `train_step` on `data`, a batch or a one-batch list
+        (as Keras's PyTorch backend builds it)."""
+        if self.train_function is None or force:
+            self.train_function = lambda data: self.train_step(_first_batch(data))
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = lambda data: self.test_step(_first_batch(data))
+        return self.test_function
+
+    def make_predict_function(self, force=False):
+        if self.predict_function is None or force:
+            self.predict_function = lambda data: self.predict_step(_first_batch(data))
+        return self.predict_function
+
+    def compile_from_config(self, config):
+        """Compiles the model from `get_compile_config()`'s dict (what a saved model's
+        compile_config holds); builds the optimizer when the model is built."""
+        from fastkeras.saving.saving_api import compile_from_config
+        compile_from_config(self, config)
+
+    def export(self, filepath, format="tf_saved_model", **kwargs):
+        raise NotImplementedError(
+            f"Model.export(format={format!r}) needs TensorFlow or ONNX tooling, which this "
+            "library does not use. Save the model with `model.save('model.keras')` (Keras's "
+            "own format, loadable by Keras 3 and exportable there).")
+
+    def get_state_tree(self, value_format="backend_tensor"):
+        """The model's variables as nested dicts keyed by their paths: trainable,
+        non-trainable, optimizer and metric variables (as Keras's `get_state_tree`)."""
+        if value_format not in ("backend_tensor", "numpy_array"):
+            raise ValueError("Invalid `value_format` argument. Expected one of "
+                             "{'numpy_array', 'backend_tensor'}. Received: "
+                             f"value_format={value_format}")
+        optimizer = self.optimizer.variables if self.optimizer is not None else []
+        return {"trainable_variables": _nested_by_path(self.trainable_variables),
+                "non_trainable_variables": _nested_by_path(self.non_trainable_variables),
+                "optimizer_variables": _nested_by_path(optimizer),
+                "metrics_variables": _nested_by_path(self.metrics_variables)}
+
+    def set_state_tree(self, state_tree):
+        """Assigns the values of a `get_state_tree()`-shaped dict to the model's variables."""
+        groups = {"trainable_variables": lambda: self.trainable_variables,
+                  "non_trainable_variables": lambda: self.non_trainable_variables,
+                  "optimizer_variables": lambda: self.optimizer.variables,
+                  "metrics_variables": lambda: self.metrics_variables}
+        for key, tree in state_tree.items():
+            if key not in groups:
+                raise ValueError(f"Unknown variable name: {key}")
+            values = _flatten_paths(tree)
+            for v in groups[key]():
+                if v.path in values:
+                    v.assign(np.asarray(values[v.path]))
 
     def _known_output_count(self):
         """How many outputs the model has, when known before it runs (None: not yet)."""
@@ -425,14 +522,21 @@ class Model(Layer):
                 chain = None if custom else DenseChain.plan(self, variables)
                 epoch_batches = batches if steps is None else itertools.islice(batches, steps)
                 custom_logs = {}
+                group = self.steps_per_execution  # batch callbacks run once per group
+                open_group = None
                 for step, (bx, by, bsw) in enumerate(epoch_batches):
-                    cbs.on_train_batch_begin(step)
+                    if step % group == 0:
+                        cbs.on_train_batch_begin(step)
+                        open_group = step
+                    closes = (step + 1) % group == 0
                     if custom:  # the model's own train_step: its returned dict is the logs
                         custom_logs = _custom_logs(self.train_step(_pack(bx, by, bsw)))
                         seen += 1
-                        cbs.on_train_batch_end(step, custom_logs)
-                        if self.stop_training:
-                            break
+                        if closes:
+                            cbs.on_train_batch_end(step, custom_logs)
+                            open_group = None
+                            if self.stop_training:
+                                break
                         continue
                     if self._metrics is None:
                         self._resolve_metrics(by, self._peek_output(bx))
@@ -448,10 +552,17 @@ class Model(Layer):
                     loss_sum += loss * n
                     seen += n
                     self._update_metrics(by, y_pred, bsw)
+                    if not closes:
+                        continue
                     batch_logs = self._loop_logs(loss_sum, seen) if batch_logs_wanted else None
                     cbs.on_train_batch_end(step, batch_logs)
+                    open_group = None
                     if self.stop_training:
                         break
+                if open_group is not None:  # a last, shorter group (Keras numbers it whole)
+                    cbs.on_train_batch_end(
+                        open_group + group - 1, custom_logs if custom else
+                        self._loop_logs(loss_sum, seen) if batch_logs_wanted else None)
                 if source:
                     batches.end_epoch()
                     if not seen:
@@ -486,7 +597,10 @@ class Model(Layer):
         return history
 
     def _peek_output(self, bx):
-        with no_grad():
+        """The model's output for a batch, to set up the metrics; the state the call changes
+        (counters, metric totals in layers) is restored, so training sees it unchanged."""
+        from fastkeras.layers.input_layer import undo_state_changes
+        with no_grad(), undo_state_changes(self):
             return self(bx, training=False)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -718,7 +832,10 @@ class Model(Layer):
             print_fn(text + "\n")  # Keras hands over the text with its final newline
 
     def get_compile_config(self):
-        return getattr(self, "_compile_config", None)
+        """The compile arguments as Keras serializes them (optimizer config, loss and metric
+        names or configs), or None before `compile`."""
+        from fastkeras.saving.model_files import compile_spec
+        return compile_spec(self)
 
     # --- files -----------------------------------------------------------------------------------
     def to_json(self, **kwargs):
@@ -744,6 +861,42 @@ class Model(Layer):
     def load_weights(self, filepath, skip_mismatch=False):
         from fastkeras.saving import weights_h5
         weights_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+def _first_batch(data):
+    """The batch a train/test/predict function was handed: `[batch]` as Keras's iterators
+    give it, or the batch itself."""
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], (tuple, list)):
+        return data[0]
+    return data
+
+
+def _nested_by_path(variables):
+    out = {}
+    seen = set()
+    for v in variables:
+        if v.path in seen:
+            raise ValueError(f"The following variable path is found twice in the model: "
+                             f"'{v.path}'. `get_state_tree()` can only be called when all "
+                             "variable paths are unique: give your layers unique names.")
+        seen.add(v.path)
+        parts = v.path.split("/")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = v.value
+    return out
+
+
+def _flatten_paths(tree, prefix=""):
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}/{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(_flatten_paths(value, path))
+        else:
+            out[path] = value
+    return out
 
 
 def _overrides(model, name):

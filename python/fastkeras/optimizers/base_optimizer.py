@@ -361,6 +361,43 @@ class Optimizer:
 
     # --- applying gradients ------------------------------------------------------------------
 
+    def assign(self, variable, value):
+        """`variable.assign(value)` (Keras's hook for optimizer-side writes)."""
+        variable.assign(value)
+
+    def assign_add(self, variable, value):
+        variable.assign_add(value)
+
+    def assign_sub(self, variable, value):
+        variable.assign_sub(value)
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """One update computed on the given values instead of the optimizer's and the model's
+        own (which are left as they were): returns (new trainable values, new optimizer
+        values), as Keras's `stateless_apply`."""
+        from fastkeras.layers.layer import swapped_values
+        if not self.built:
+            raise ValueError("To call `stateless_apply`, the optimizer must be built: call "
+                             "`optimizer.build(trainable_variables)` first.")
+        own = self.variables
+        if len(optimizer_variables) != len(own):
+            raise ValueError("Argument `optimizer_variables` must be a list of tensors "
+                             "corresponding 1:1 to the optimizer's variables. Received list "
+                             f"with length {len(optimizer_variables)}, but expected "
+                             f"{len(own)} variables.")
+        tracked = self._trainable_variables
+        if len(trainable_variables) != len(tracked):
+            raise ValueError("Argument `trainable_variables` must be a list of tensors "
+                             "corresponding 1:1 to the variables the optimizer was built with. "
+                             f"Received list with length {len(trainable_variables)}, but "
+                             f"expected {len(tracked)} variables.")
+        mapping = list(zip(own, optimizer_variables)) + list(zip(tracked, trainable_variables))
+        with swapped_values(mapping):
+            self.apply(grads)
+            new_trainable = [np.array(v.value) for v in tracked]
+            new_state = [np.array(v.value) for v in self.variables]
+        return new_trainable, new_state
+
     def apply_gradients(self, grads_and_vars):
         """Apply `(gradient, variable)` pairs; returns the iteration counter."""
         pairs = list(grads_and_vars)

@@ -29,6 +29,9 @@ def _model_spec(model) -> dict:
         raise ValueError(f"Model '{model.name}' is not built yet: call it on data (or give an "
                          "input shape) before saving it.")
     spec = serialize_layer(model)
+    from fastkeras.layers.layer import Layer
+    if type(model).get_build_config is not Layer.get_build_config:
+        return spec  # the model's own build config
     shape = getattr(model, "input_shape", None) if hasattr(model, "_input_layer") else \
         getattr(model, "_build_input_shape", None)
     if shape is not None and spec.get("registered_name") != "Functional":  # None for those
@@ -66,7 +69,7 @@ def serialize_callable(obj, kind, builtins):
             "registered_name": None if builtin else object_registry.get_registered_name(cls)}
 
 
-def _compile_spec(model):
+def compile_spec(model):
     if not getattr(model, "compiled", False) or model.optimizer is None:
         return None
     from fastkeras import losses, optimizers
@@ -84,7 +87,8 @@ def _compile_spec(model):
                                       metric_builtins),
         "weighted_metrics": serialize_callable(compile_config.get("weighted_metrics"),
                                                "metrics", metric_builtins),
-        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
+        "run_eagerly": model.run_eagerly, "steps_per_execution": model.steps_per_execution,
+        "jit_compile": model.jit_compile,
     }
 
 
@@ -123,7 +127,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
 def _save_keras(model, filepath, overwrite, include_optimizer):
     spec = _model_spec(model)
-    compile_spec = _compile_spec(model)
+    compile_spec = model.get_compile_config()
     if compile_spec is not None:
         spec["compile_config"] = compile_spec
     config_json = _dumps(spec, model, "config")
@@ -164,7 +168,7 @@ def _write_assets(model, z):
 
 def _save_h5(model, filepath, overwrite, include_optimizer):
     spec = _model_spec(model)
-    compile_spec = _compile_spec(model)
+    compile_spec = model.get_compile_config()
     model_config = _dumps({"class_name": spec["class_name"], "config": spec["config"]}, model,
                           "config")
     training_config = None

@@ -144,6 +144,16 @@ def compile_from_config(model, training_config, custom_objects=None, filepath=No
         model.optimizer.build(model.trainable_weights)
 
 
+def _compile_loaded(model, config, custom_objects, filepath):
+    """A loaded model's compile: its own `compile_from_config` when it overrides it (as Keras
+    calls it), else the saved configuration restored here."""
+    from fastkeras.models.model import Model
+    if type(model).compile_from_config is not Model.compile_from_config:
+        model.compile_from_config(config)
+    else:
+        compile_from_config(model, config, custom_objects, filepath)
+
+
 def _base_compile():
     from fastkeras.models.model import Model
     return Model.compile
@@ -186,7 +196,7 @@ def _load_keras(filepath, custom_objects, compile):
     with object_registry.CustomObjectScope(custom_objects):
         model = _build_model(spec, custom_objects, filepath)
         if compile and spec.get("compile_config"):
-            compile_from_config(model, spec["compile_config"], custom_objects, filepath)
+            _compile_loaded(model, spec["compile_config"], custom_objects, filepath)
     with _open_weights_bytes(weights, filepath) as f:
         weights_h5.load_weights_from(model, f, filepath)
     _read_assets(model, filepath)
@@ -234,7 +244,7 @@ def _load_h5(filepath, custom_objects, compile):
             with object_registry.CustomObjectScope(custom_objects):
                 model = _build_model(spec, custom_objects, filepath)
                 if training_config:
-                    compile_from_config(model, training_config, custom_objects, filepath)
+                    _compile_loaded(model, training_config, custom_objects, filepath)
             legacy_h5.load_model_weights(model, f["model_weights"], filepath)
             if training_config:
                 legacy_h5.load_optimizer_weights(model, f, filepath)

@@ -41,15 +41,23 @@ def serialize_layer(layer) -> dict:
         module, registered = cls.__module__, object_registry.get_registered_name(cls)
     spec = {"module": module, "class_name": cls.__name__, "config": layer.get_config(),
             "registered_name": registered}
-    build_shape = getattr(layer, "_build_input_shape", None)
     if functional:
         spec["build_config"] = {"input_shape": None}  # built from its graph; as Keras writes it
-    elif getattr(layer, "built", False) and build_shape is not None and not _is_builtin(
+    elif getattr(layer, "built", False) and not _is_builtin(
             cls, {"InputLayer": _builtin_layers().get("InputLayer")}):
-        spec["build_config"] = {"shapes_dict": {k: _shape_list(v) for k, v in
-                                                build_shape.items()}} \
-            if isinstance(build_shape, dict) else {"input_shape": _shape_list(build_shape)}
+        build_config = layer.get_build_config()  # a custom layer may override it
+        if build_config is not None:
+            spec["build_config"] = _json_build_config(build_config)
     return spec
+
+
+def _json_build_config(config):
+    config = dict(config)
+    if "input_shape" in config:
+        config["input_shape"] = _shape_list(config["input_shape"])
+    if isinstance(config.get("shapes_dict"), dict):
+        config["shapes_dict"] = {k: _shape_list(v) for k, v in config["shapes_dict"].items()}
+    return config
 
 
 def _shape_list(shape):
@@ -136,40 +144,15 @@ def deserialize_layer(spec: dict, custom_objects=None):
 
 
 def _build_from_config(obj, build_config):
-    """Builds a custom layer or model from the input shape it was saved with (built-in layers
-    build on first call anyway)."""
+    """Builds a layer from its saved build config with its `build_from_config` (which a
+    custom layer may override)."""
     if obj.built or not build_config:
         return
-    shape = build_config.get("input_shape")
-    named = build_config.get("shapes_dict")
-    if shape is None and not named:
-        return
-    from fastkeras.layers.layer import Layer
-    if type(obj).build is Layer.build:
-        return
     try:
-        if named:  # a build taking several named shapes (query_shape=..., value_shape=...)
-            if type(obj).__module__.startswith("fastkeras."):
-                return  # built-in layers build on their first call
-            shape = {k: None if v is None else _shape_tuple(v) for k, v in named.items()}
-            obj.build(**shape)
-        else:
-            shape = tuple(shape) if not isinstance(shape[0], list) else \
-                [tuple(s) for s in shape]
-            obj.build(shape)
-        # as Layer.__call__ does: a custom build need not set `built` itself
-        obj.built = True
-        if getattr(obj, "_build_input_shape", None) is None:
-            obj._build_input_shape = shape
+        obj.build_from_config(build_config)
     except Exception as e:  # a custom build that cannot run from a shape alone
         raise ValueError(f"Could not build '{obj.name}' ({type(obj).__name__}) from its saved "
-                         f"input shape {shape}: {e}") from e
-
-
-def _shape_tuple(shape):
-    if shape and isinstance(shape[0], (list, tuple)):
-        return tuple(_shape_tuple(s) for s in shape)
-    return tuple(shape)
+                         f"build config {build_config}: {e}") from e
 
 
 def model_from_config(spec: dict, custom_objects=None):
@@ -195,7 +178,10 @@ def model_from_config(spec: dict, custom_objects=None):
         model = _call_from_config(cls, dict(config), custom_objects)
     if not model.built:
         build_config = spec.get("build_config")
-        if build_config and build_config.get("input_shape") is not None:
+        from fastkeras.layers.layer import Layer
+        if build_config and type(model).build_from_config is not Layer.build_from_config:
+            model.build_from_config(build_config)
+        elif build_config and build_config.get("input_shape") is not None:
             _build_model(model, build_config["input_shape"])
     return model
 

@@ -161,8 +161,14 @@ def write_weights(model, f):
     for path, obj in walk(model):
         group = f.create_group(_vars_path(path))
         group.attrs["name"] = obj.name
-        for i, v in enumerate(own_variables(obj)):
-            group.create_dataset(str(i), data=np.asarray(v.value))
+        if _is_optimizer(obj):
+            for i, v in enumerate(own_variables(obj)):
+                group.create_dataset(str(i), data=np.asarray(v.value))
+            continue
+        store = {}
+        obj.save_own_variables(store)  # a layer may override what it stores
+        for key, value in store.items():
+            group.create_dataset(str(key), data=np.asarray(getattr(value, "value", value)))
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -226,6 +232,7 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
         raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has neither a "
                          f"'layers' nor a 'vars' group (top-level keys: {sorted(f.keys())})")
     pending = []
+    custom = []
     optimizer_entry = None
     for path, obj in walk(model):
         where = _vars_path(path)
@@ -234,6 +241,15 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
                 optimizer_entry = (obj, f[where], where)
             continue
         own = own_variables(obj)
+        if type(obj).load_own_variables is not Layer.load_own_variables:
+            # the layer reads its own entry (after every other layer's weights were checked)
+            if where in f:
+                group = f[where]
+                custom.append((obj, {k: group[k][()] for k in group}, where))
+            elif own and not skip_mismatch:
+                raise ValueError(f"{_describe(obj)} has {len(own)} weights but '{filepath}' "
+                                 f"has no entry '{where}'")
+            continue
         if where not in f:
             if own and not skip_mismatch:
                 raise ValueError(f"{_describe(obj)} has {len(own)} weights but '{filepath}' has "
@@ -248,6 +264,14 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
                 raise
             warnings.warn(f"Skipping weights of {_describe(obj)}: they do not match "
                           f"'{filepath}' at '{where}'", stacklevel=3)
+    for obj, store, where in custom:
+        try:
+            obj.load_own_variables(store)
+        except ValueError:
+            if not skip_mismatch:
+                raise
+            warnings.warn(f"Skipping weights of {_describe(obj)}: its load_own_variables() "
+                          f"rejected '{filepath}' at '{where}'", stacklevel=3)
     for v, arr in pending:
         v.assign(arr)
     if optimizer_entry is not None:

@@ -24,7 +24,7 @@ def _model_spec(model) -> dict:
     from fastkeras.saving import model_files, serialization
     spec = model_files._model_spec(model) if model.built else serialization.serialize_layer(model)
     # Keras writes an empty compile_config for a model that is not compiled.
-    spec["compile_config"] = model_files._compile_spec(model) or {}
+    spec["compile_config"] = model.get_compile_config() or {}
     return model_files._jsonable(spec)
 
 

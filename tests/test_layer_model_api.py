@@ -477,3 +477,52 @@ def test_train_test_predict_functions(rng):
     assert "loss" in model.make_test_function()((x, y))
     np.testing.assert_allclose(np.asarray(model.make_predict_function()([(x,)])),
                                model.predict(x, verbose=0), rtol=1e-6)
+
+
+# --- compiling without a loss ----------------------------------------------------------------
+
+def added_loss_model(lib, with_dense=True):
+    class AddLoss(lib.layers.Layer):
+        def call(self, x):
+            self.add_loss(lib.ops.mean(lib.ops.square(x)))
+            return x
+
+    inputs = lib.Input((3,))
+    hidden = lib.layers.Dense(2, kernel_initializer="ones")(inputs) if with_dense else inputs
+    return lib.Model(inputs, AddLoss()(hidden))
+
+
+def test_compile_without_a_loss_trains_on_the_added_losses():
+    """Keras's subclassing guide: `compile(optimizer)` alone when layers `add_loss`; fit and
+    evaluate without targets; a model with no loss at all raises Keras's error."""
+    keras = keras3()
+    x = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
+    results = {}
+    for lib in (fk, keras):
+        model = added_loss_model(lib)
+        model.compile("sgd")
+        history = model.fit(x, epochs=2, verbose=0, shuffle=False)
+        results[lib] = history.history["loss"] + [model.evaluate(x, verbose=0)]
+        plain = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1)])
+        plain.compile("sgd")
+        with pytest.raises(ValueError, match="No loss to compute"):
+            plain.fit(x, x[:, :1], verbose=0)
+    np.testing.assert_allclose(results[fk], results[keras], rtol=1e-5)
+
+
+def test_compiling_again_without_a_loss_keeps_the_loss_and_metrics():
+    keras = keras3()
+    x = np.full((2, 3), 0.5, np.float32)
+    y = np.zeros((2, 3), np.float32)
+    results = {}
+    for lib in (fk, keras):
+        model = added_loss_model(lib, with_dense=False)
+        model.compile("adam", "mse", metrics=["mae"])
+        first = model.fit(x, y, verbose=0).history
+        model.compile("adam")
+        with pytest.warns(UserWarning, match="does not have any trainable weights"):
+            second = model.fit(x, y, verbose=0).history
+        assert sorted(second) == ["loss", "mae"]
+        assert model.get_compile_config()["loss"] is None
+        results[lib] = [first["loss"][0], second["loss"][0], second["mae"][0]]
+    np.testing.assert_allclose(results[fk], results[keras], rtol=1e-6)

@@ -88,11 +88,21 @@ class Model(Layer):
         from fastkeras import losses as losses_mod
         from fastkeras import optimizers as optimizers_mod
         self.optimizer = optimizers_mod.get(optimizer)
+        given = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                 "weighted_metrics": weighted_metrics}
+        previous = getattr(self, "_compile_specs", None) or {}
+        # As Keras: compiling again without a loss (or without metrics) keeps the ones the
+        # model was compiled with before.
+        if loss is None and previous.get("loss") is not None:
+            loss, loss_weights = previous["loss"], previous["loss_weights"]
+        if metrics is None and weighted_metrics is None:
+            metrics, weighted_metrics = previous.get("metrics"), previous.get("weighted_metrics")
+        self._compile_specs = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                               "weighted_metrics": weighted_metrics}
         self.loss = loss
         self._loss_fn = None
         self._multi = None
         n_outputs = self._known_output_count()
-        given_loss_weights = loss_weights
         if n_outputs == 1:  # one output: a one-entry list or dict is the entry itself
             loss, loss_weights = _single_entry(loss), _single_entry(loss_weights)
         if loss is not None and (n_outputs is not None and n_outputs > 1
@@ -129,9 +139,10 @@ class Model(Layer):
         self._jit_compile = None if jit_compile == "auto" else bool(jit_compile)
         self.train_function = self.test_function = self.predict_function = None
         self.compiled = True
-        self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
-                                "loss_weights": given_loss_weights,
-                                "weighted_metrics": weighted_metrics}
+        self._compile_config = {"optimizer": optimizer, "loss": given["loss"],
+                                "metrics": given["metrics"],
+                                "loss_weights": given["loss_weights"],
+                                "weighted_metrics": given["weighted_metrics"]}
 
     @property
     def run_eagerly(self):
@@ -222,7 +233,7 @@ class Model(Layer):
         if self._multi is None and not isinstance(y_pred, Tensor) and self._loss_fn is not None:
             # A subclassed model whose call returns several outputs: one loss for each.
             from fastkeras.models.compile_utils import OutputLosses
-            spec = self._compile_config
+            spec = self._compile_specs
             self._multi = OutputLosses(spec["loss"], spec["loss_weights"], spec["metrics"],
                                        spec["weighted_metrics"])
             self._loss_fn = self._multi
@@ -294,9 +305,9 @@ class Model(Layer):
         # A model whose own train_step/test_step computes the loss needs only an optimizer.
         if self.compiled and step_method is not None and _overrides(self, step_method):
             return
-        if not self.compiled or self._loss_fn is None:
-            raise RuntimeError("You must call `compile()` with a loss before training or "
-                               "evaluating the model.")
+        if not self.compiled:
+            raise RuntimeError("You must call `compile()` before training or evaluating the "
+                               "model.")
 
     # Keras's public step API, for subclassed models that customize `fit`/`evaluate`: override
     # train_step(data) / test_step(data) with `fastkeras.GradientTape` (tf-style), and return a
@@ -329,8 +340,6 @@ class Model(Layer):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss of (y, y_pred) plus the regularization penalties, as a tensor."""
-        if self._loss_fn is None:
-            raise RuntimeError("`compute_loss` needs a model compiled with a loss.")
         return self._compute_loss(y, y_pred, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -352,6 +361,16 @@ class Model(Layer):
         return out
 
     def _compute_loss(self, y, y_pred, sample_weight):
+        if self._loss_fn is None:
+            # compiled without a loss: the losses the layers add (add_loss, regularizers) are
+            # the loss, as in Keras
+            added = self.losses
+            if not added:
+                raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+            loss = added[0]
+            for penalty in added[1:]:
+                loss = loss + penalty
+            return loss
         try:
             loss = self._loss_fn(y, y_pred, sample_weight=sample_weight)
         except ValueError as e:
@@ -392,6 +411,9 @@ class Model(Layer):
             loss = self._compute_loss(y, y_pred, sample_weight)
         if variables is None:
             variables = self.trainable_weights
+        if not variables:  # as Keras: the step computes the loss and updates nothing
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+            return float(loss.value), metric_values(y_pred)
         grads = gradients(loss, variables, reuse_buffers=True,
                           in_place_updates=self.optimizer._in_place_scales(variables))
         # also applies variable constraints, as Keras

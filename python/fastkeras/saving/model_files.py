@@ -81,7 +81,7 @@ def compile_spec(model):
         opt["registered_name"] = object_registry.get_registered_name(type(model.optimizer))
     return {
         "optimizer": opt,
-        "loss": serialize_callable(model.loss, "losses", losses.ALL_OBJECTS_DICT),
+        "loss": serialize_callable(compile_config.get("loss"), "losses", losses.ALL_OBJECTS_DICT),
         "loss_weights": compile_config.get("loss_weights"),
         "metrics": serialize_callable(compile_config.get("metrics"), "metrics",
                                       metric_builtins),

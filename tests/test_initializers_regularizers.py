@@ -540,3 +540,14 @@ def test_regularizer_config_roundtrip():
     r = regularizers.L1L2(l1=0.25, l2=0.5)
     clone = regularizers.L1L2.from_config(r.get_config())
     assert clone.get_config() == {"l1": 0.25, "l2": 0.5}
+
+
+def test_regularizer_configs_match_keras():
+    keras = pytest.importorskip("keras")
+    for make in (lambda m: m.L1(0.01), lambda m: m.L2(0.003), lambda m: m.L1L2(0.01, 0.02),
+                 lambda m: m.l1(0.3), lambda m: m.OrthogonalRegularizer(0.02, "columns")):
+        ours, theirs = make(regularizers).get_config(), make(keras.regularizers).get_config()
+        assert ours == theirs
+    import fastkeras
+    assert fastkeras.callbacks.Callback().params is None
+    assert keras.callbacks.Callback().params is None

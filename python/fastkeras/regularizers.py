@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastkeras import ops
 
 
@@ -53,7 +55,8 @@ class L1(Regularizer):
         return ops.multiply(self.l1, ops.sum(ops.abs(x)))
 
     def get_config(self):
-        return {"l1": self.l1}
+        # as Keras writes it: the factor it keeps as a float32 tensor
+        return {"l1": float(np.float32(self.l1))}
 
 
 class L2(Regularizer):
@@ -95,7 +98,7 @@ class OrthogonalRegularizer(Regularizer):
         return ops.multiply(self.factor * 0.5 / pairs, ops.sum(ops.absolute(off_diagonal)))
 
     def get_config(self):
-        return {"factor": self.factor, "mode": self.mode}
+        return {"factor": float(np.float32(self.factor)), "mode": self.mode}  # as Keras
 
 
 orthogonal_regularizer = OrthogonalRegularizer

@@ -8,7 +8,7 @@ class Callback:
 
     def __init__(self):
         self.model = None
-        self.params = {}
+        self.params = None  # (as Keras, until fit sets them)
         self.validation_data = None
 
     def set_params(self, params):

@@ -66,10 +66,17 @@ def test_tensor_operators():
     np.testing.assert_array_equal(((a < 1.5) | (a > 2.5)).numpy(), [True, False, True])
     np.testing.assert_array_equal(((a > 1.5) ^ (a > 2.5)).numpy(), [False, True, False])
     np.testing.assert_array_equal((~(a > 1.5)).numpy(), [True, False, False])
-    # == and != keep Python's identity meaning, so Tensors work as dict keys.
-    b = Tensor(a.numpy().copy())
-    assert {a: 1}[a] == 1 and a in [a] and b not in [a]
-    assert (a == b) is False and (a != b) is True
+    # == and != compare element by element, as Keras's backend tensors do (the training
+    # guide's CategoricalTruePositives metric counts `y_true == y_pred`); Tensors still hash
+    # by identity, so they work as dict keys.
+    b = Tensor(np.array([1.0, 5.0, 3.0], dtype=np.float32))
+    np.testing.assert_array_equal((a == b).numpy(), [True, False, True])
+    np.testing.assert_array_equal((a != b).numpy(), [False, True, False])
+    np.testing.assert_array_equal((a == 2.0).numpy(), [False, True, False])
+    assert {a: 1, b: 2}[a] == 1 and a in [a] and len({a, b}) == 2
+    assert (a == None) is False and (a != None) is True
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(a == b)
 
 
 def test_convert_to_tensor_casts_and_rejects_sparse():

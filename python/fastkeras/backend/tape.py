@@ -163,8 +163,29 @@ class Tensor:
         from fastkeras import ops
         return ops.getitem(self, index)
 
-    # Comparisons and logic give boolean Tensors. `==` and `!=` keep Python's identity meaning
-    # so Tensors stay usable as dict keys and in `in` tests; use ops.equal / ops.not_equal.
+    # Comparisons and logic give boolean Tensors, `==` and `!=` too (element by element, as
+    # Keras's backend tensors compare: the guides' metrics count `y_true == y_pred`). Tensors
+    # stay hashable by identity, so they still work as dict keys.
+    def __eq__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        from fastkeras import ops
+        return ops.equal(self, other)
+
+    def __ne__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        from fastkeras import ops
+        return ops.not_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        if self.value.size != 1:
+            raise ValueError(f"The truth value of a Tensor with {self.value.size} elements is "
+                             f"ambiguous (shape {self.value.shape}); use ops.any / ops.all.")
+        return bool(self.value.reshape(()))
+
     def __lt__(self, other):
         from fastkeras import ops
         return ops.less(self, other)

@@ -198,7 +198,9 @@ def rnn(x, cell, kernel, recurrent_kernel, bias=None, initial_state=(), mask=Non
 
 # The rows each embedding table's reused gradient buffer holds from the last backward pass:
 # the next pass clears only those rows instead of the whole table.
-_rows_written = weakref.WeakKeyDictionary()
+# id(table variable) -> (weak reference to it, its gradient buffer, the rows last written).
+# (Keyed by identity: tensors compare element by element, so they cannot be weak-dict keys.)
+_rows_written: dict = {}
 
 
 def _sum_rows_by_id(ids: np.ndarray, grads: np.ndarray):
@@ -222,7 +224,8 @@ def embedding_lookup(embeddings, indices: np.ndarray):
 
     def backward(g, needs):
         grad = weight_gradient_buffer(embeddings)
-        last = _rows_written.get(embeddings)
+        entry = _rows_written.get(id(embeddings))
+        last = entry[1:] if entry is not None and entry[0]() is embeddings else None
         if last is not None and last[0] is grad:
             grad[last[1]] = 0.0
         else:  # a fresh array (or one this op has not written before)
@@ -231,7 +234,9 @@ def embedding_lookup(embeddings, indices: np.ndarray):
         if flat.size:
             rows, sums = _sum_rows_by_id(flat, np.asarray(g, np.float32).reshape(-1, table.shape[1]))
             grad[rows] = sums
-        _rows_written[embeddings] = (grad, rows)
+        key = id(embeddings)
+        _rows_written[key] = (weakref.ref(embeddings, lambda _, k=key: _rows_written.pop(k, None)),
+                              grad, rows)
         return (grad,)
 
     return make_op(out, (embeddings,), backward)

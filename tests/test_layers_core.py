@@ -63,7 +63,8 @@ def test_dense_values_match_numpy(act, rng):
 
 def test_dense_builds_on_first_call(rng):
     layer = Dense(3)
-    assert not layer.built and layer.kernel is None and layer.weights == []
+    assert not layer.built and layer.weights == []
+    assert not hasattr(layer, "kernel")  # as Keras: the kernel exists once the layer is built
     layer(rng.standard_normal((2, 5)).astype(np.float32))
     assert layer.built
     assert layer.kernel.shape == (5, 3) and layer.bias.shape == (3,)

@@ -137,8 +137,8 @@ def test_einsum_dense_gradients_and_errors(rng):
         fk.layers.EinsumDense("ab,bc->ac", output_shape=3, bias_axes="z").build((None, 4))
     with pytest.raises(ValueError, match="do not match at shared dimension 'b'"):
         fk.layers.EinsumDense("abc,cd->abd", output_shape=(7, 3)).build((None, 5, 4))
-    with pytest.raises(ValueError, match="lora_rank=4"):
-        fk.layers.EinsumDense("ab,bc->ac", output_shape=3, lora_rank=4)
+    with pytest.raises(ValueError, match="gptq_unpacked_column_size=4"):
+        fk.layers.EinsumDense("ab,bc->ac", output_shape=3, gptq_unpacked_column_size=4)
 
 
 # --- MultiHeadAttention ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 
 from fastkeras.backend import random as fk_random
 from fastkeras.callbacks.callback import Callback
+from fastkeras.random import SeedGenerator
 from fastkeras.saving import weights_h5
 from fastkeras.saving.files import atomic_path
 
@@ -22,8 +23,9 @@ class BackupAndRestore(Callback):
 
     The backup is one file, `backup_dir/latest.weights.h5`: the model's weights, the optimizer's
     state (iteration count, learning rate, slots) and, as an attribute, the training metadata
-    (the epoch to resume at, the last batch seen, and the state of fastkeras's random generator,
-    so a resumed run shuffles and drops out exactly as an uninterrupted one would). It is
+    (the epoch to resume at, the last batch seen, and the state of fastkeras's random generator
+    and of the layers' seed generators, so a resumed run shuffles and drops out exactly as an
+    uninterrupted one would). It is
     replaced atomically, so an interruption during a write leaves the previous backup intact.
 
     At the start of `fit`, an existing backup is loaded and training resumes at the first epoch
@@ -109,7 +111,9 @@ class BackupAndRestore(Callback):
             with atomic_path(self._prev_weights_path) as tmp:
                 shutil.copyfile(self._weights_path, tmp)
         metadata = {"epoch": resume_epoch, "batch": self._last_batch_seen,
-                    "rng_state": _jsonable(fk_random.generator().bit_generator.state)}
+                    "rng_state": _jsonable(fk_random.generator().bit_generator.state),
+                    "seed_generator_states": [np.asarray(g.state.value).tolist()
+                                              for g in _seed_generators(self.model)]}
         with atomic_path(self._weights_path) as tmp, h5py.File(tmp, "w") as f:
             weights_h5.write_weights(self.model, f)
             f.attrs["training_metadata"] = json.dumps(metadata)
@@ -129,6 +133,22 @@ class BackupAndRestore(Callback):
         state = metadata.get("rng_state")
         if state is not None:
             fk_random.generator().bit_generator.state = state
+        generators = _seed_generators(self.model)
+        states = metadata.get("seed_generator_states")
+        if states is not None and len(states) == len(generators):
+            for generator, value in zip(generators, states):
+                generator.state.assign(np.asarray(value, generator.state.value.dtype))
+
+
+def _seed_generators(model):
+    """The SeedGenerators the model's layers draw their randomness from (dropout masks,
+    noise), in a fixed order: each layer's `seed_generator` attribute, as Keras names it."""
+    found = []
+    for layer in model._all_layers():
+        generator = layer.__dict__.get("seed_generator")
+        if isinstance(generator, SeedGenerator) and all(generator is not g for g in found):
+            found.append(generator)
+    return found
 
 
 def _jsonable(state):

@@ -37,7 +37,7 @@ class _Monitor(Callback):
     With mode="auto" the direction is decided, as in Keras 3, when training starts: "loss"
     (or "val_loss") is minimized, a compiled metric goes its own way (accuracy up, mae down);
     anything else is an error asking for mode="min" or "max". `monitor_op` is then np.less
-    or np.greater."""
+    (and `min_delta` turns negative, as in Keras) or np.greater."""
 
     def __init__(self, monitor, mode, min_delta, best=None):
         super().__init__()
@@ -68,14 +68,17 @@ class _Monitor(Callback):
                 "tell whether that value should be maximized or minimized. Pass mode='max' to "
                 "keep the highest value, or mode='min' to keep the lowest.")
         self.monitor_op = np.greater if direction == "up" else np.less
+        if self.monitor_op is np.less:
+            # As Keras: the margin becomes negative for a minimized value, so an improvement
+            # is always monitor_op(value - min_delta, best).
+            self.min_delta = -self.min_delta
 
     def _is_improvement(self, value, reference):
         if reference is None:
             return True
         if self.monitor_op is None:
             self._set_monitor_op()
-        delta = self.min_delta if self.monitor_op is np.greater else -self.min_delta
-        return bool(self.monitor_op(value - delta, reference))
+        return bool(self.monitor_op(value - self.min_delta, reference))
 
 
 class EarlyStopping(_Monitor):
@@ -90,6 +93,20 @@ class EarlyStopping(_Monitor):
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
+        # The run's state, as Keras sets it here too (and again at the start of each fit).
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_weights = None
+
+    def get_monitor_value(self, logs):
+        """The monitored value in `logs`, or None (with a warning naming the available keys)
+        when it is missing."""
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not "
+                          f"available. Available metrics are: {','.join(logs)}", stacklevel=3)
+        return value
 
     def on_train_begin(self, logs=None):
         self.wait = 0
@@ -101,11 +118,7 @@ class EarlyStopping(_Monitor):
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor_op is None:
             self._set_monitor_op()
-        logs = logs or {}
-        current = logs.get(self.monitor)
-        if current is None:
-            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not "
-                          f"available. Available metrics are: {','.join(logs)}", stacklevel=2)
+        current = self.get_monitor_value(logs)
         if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:

@@ -167,7 +167,12 @@ class ProgbarLogger(Callback):
 
     def __init__(self):
         super().__init__()
+        # As Keras: the steps seen in the current epoch (or evaluation / prediction) and the
+        # bar's target, the number of steps (None until known: from the params, else from the
+        # first pass over data of unknown length).
+        self.seen = 0
         self.progbar = None
+        self.target = None
         self.verbose = 1
         self.epochs = 1
         self._mode = "train"
@@ -176,6 +181,7 @@ class ProgbarLogger(Callback):
         super().set_params(params)
         self.verbose = params.get("verbose", 1)
         self.epochs = params.get("epochs", 1)
+        self.target = params.get("steps")
 
     @property
     def wants_batch_logs(self) -> bool:
@@ -183,21 +189,24 @@ class ProgbarLogger(Callback):
         return (self.verbose == 1 and _interactive(sys.stdout)
                 and _io().is_interactive_logging_enabled())
 
-    def _start(self, target):
-        self.progbar = Progbar(target, verbose=self.verbose)
+    def _start(self):
+        self.progbar = Progbar(self.target, verbose=self.verbose)
         self.progbar._average = False  # the logs hold running means already
-        self._done = 0  # steps seen so far (the target when the data's length is unknown)
+        self.seen = 0
 
     def _final(self):
-        return self.params.get("steps") or self._done
+        if self.target is None:  # data of unknown length: its length is now known
+            self.target = self.seen
+            self.progbar.target = self.target
+        return self.target
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
             _io().print_msg(f"Epoch {epoch + 1}/{self.epochs}")
-        self._start(self.params.get("steps"))
+        self._start()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._done = batch + 1
+        self.seen = batch + 1
         if logs is not None:
             self.progbar.update(batch + 1, list(logs.items()), finalize=False)
 
@@ -208,11 +217,11 @@ class ProgbarLogger(Callback):
         if self.model is not None and getattr(self.model, "_in_fit", False):
             return
         self._mode = "test"
-        self._start(self.params.get("steps"))
+        self._start()
 
     def on_test_batch_end(self, batch, logs=None):
         if self._mode == "test" and self.progbar is not None:
-            self._done = batch + 1
+            self.seen = batch + 1
             self.progbar.update(batch + 1, list((logs or {}).items()), finalize=False)
 
     def on_test_end(self, logs=None):
@@ -221,10 +230,10 @@ class ProgbarLogger(Callback):
             self._mode = "train"
 
     def on_predict_begin(self, logs=None):
-        self._start(self.params.get("steps"))
+        self._start()
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._done = batch + 1
+        self.seen = batch + 1
         self.progbar.update(batch + 1, finalize=False)
 
     def on_predict_end(self, logs=None):

@@ -64,39 +64,45 @@ class CSVLogger(Callback):
         self.filename = os.fspath(filename)
         self.sep = separator
         self.append = append
-        self._file = None
-        self._writer = None
-        self._keys = None
+        # As Keras: the open file, its csv writer and column keys (set during training), and
+        # whether the header is still to be written (not when appending to a non-empty file).
+        self.csv_file = None
+        self.writer = None
+        self.keys = None
+        self.append_header = True
 
     def on_train_begin(self, logs=None):
-        has_rows = self.append and os.path.exists(self.filename) and \
-            os.path.getsize(self.filename) > 0
-        if self._file is not None:
-            self._file.close()
+        if self.append:
+            self.append_header = not (os.path.exists(self.filename)
+                                      and os.path.getsize(self.filename) > 0)
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
         # Open from the first epoch to the last (closed in on_train_end), not one block.
-        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
-        self._keys = None
-        self._append_header = not has_rows
+        self.csv_file = open(self.filename, "a" if self.append else "w",  # noqa: SIM115
+                             newline="")
+        self.writer = None
+        self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self._keys is None:
-            self._keys = sorted(logs)
-            if self._keys and not any(k.startswith("val_") for k in self._keys):
-                self._keys += ["val_" + k for k in self._keys]
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys,
-                                          delimiter=self.sep)
-            if self._append_header:
-                self._writer.writeheader()
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys += ["val_" + k for k in self.keys]
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys,
+                                         delimiter=self.sep)
+            if self.append_header:
+                self.writer.writeheader()
         row = {"epoch": epoch}
-        row.update({k: _csv_value(logs.get(k, "NA")) for k in self._keys})
-        self._writer.writerow(row)
-        self._file.flush()
+        row.update({k: _csv_value(logs.get(k, "NA")) for k in self.keys})
+        self.writer.writerow(row)
+        self.csv_file.flush()
 
     def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
 
 
 def _csv_value(value):

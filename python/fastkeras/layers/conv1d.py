@@ -40,8 +40,11 @@ class Conv1D(Conv2D):
     """1-D convolution over steps: kernel (kernel_size, in_channels, filters) as Keras stores it.
 
     padding: 'valid', 'same' or 'causal' (left padding only, so output t never sees input
-    after t).
+    after t). lora_rank / lora_alpha / `enable_lora()` as Conv2D's, with factors
+    lora_kernel_a (kernel_size, in_channels, rank) and lora_kernel_b (rank, filters).
     """
+
+    rank = 1  # spatial axes, Keras's `rank`
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True, **kwargs):
@@ -107,29 +110,31 @@ class Conv1D(Conv2D):
 class _Pooling1D(Layer):
     _pool = None
     _name = ""
+    pool_mode = None  # "max" or "average", as Keras's pooling layers say
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _single(pool_size, "pool_size", self._name)
-        self.strides = self.pool_size if strides is None else _single(strides, "strides",
-                                                                      self._name)
+        # One-element tuples, as Keras keeps them.
+        self.pool_size = (_single(pool_size, "pool_size", self._name),)
+        self.strides = self.pool_size if strides is None else (
+            _single(strides, "strides", self._name),)
         self.padding = _padding(padding, self._name)
         self.data_format = _data_format(data_format, self._name)
 
     def call(self, inputs):
         _check_rank3(self, inputs)
         x = _to_nwc(inputs, self.data_format)
-        if conv_output_length(x.shape[1], self.pool_size, self.strides, 1, self.padding) < 1:
+        (size,), (stride,) = self.pool_size, self.strides
+        if conv_output_length(x.shape[1], size, stride, 1, self.padding) < 1:
             raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
-                             f"is too small for pool_size={self.pool_size}")
-        y = type(self)._pool(ops.expand_dims(x, 1), (1, self.pool_size), (1, self.strides),
-                             self.padding)
+                             f"is too small for pool_size={size}")
+        y = type(self)._pool(ops.expand_dims(x, 1), (1, size), (1, stride), self.padding)
         return _from_nwc(ops.squeeze(y, 1), self.data_format)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"pool_size": (self.pool_size,), "padding": self.padding,
-                       "strides": (self.strides,), "data_format": self.data_format})
+        config.update({"pool_size": self.pool_size, "padding": self.padding,
+                       "strides": self.strides, "data_format": self.data_format})
         return config
 
 
@@ -137,12 +142,14 @@ class MaxPooling1D(_Pooling1D):
     """Max over windows of pool_size steps (strides default to pool_size)."""
     _pool = staticmethod(max_pool2d)
     _name = "MaxPooling1D"
+    pool_mode = "max"
 
 
 class AveragePooling1D(_Pooling1D):
     """Mean over windows of pool_size steps (padding cells not counted)."""
     _pool = staticmethod(avg_pool2d)
     _name = "AveragePooling1D"
+    pool_mode = "average"
 
 
 class GlobalAveragePooling1D(_GlobalPooling2D):

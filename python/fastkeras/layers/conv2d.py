@@ -13,6 +13,7 @@ from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend.tape import Tensor
 from fastkeras.layers.core import _check_positive_int, _serialize
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.lora import Absent, LoRA, adapted_weight, lora_arguments_rejected
 from fastkeras.ops.conv2d import (
     avg_pool2d,
     conv2d,
@@ -137,7 +138,7 @@ def _check_rank4(layer, inputs):
                          f"{(None,) + tuple(inputs.shape[1:])}")
 
 
-class Conv2D(Layer):
+class Conv2D(LoRA, Layer):
     """2-D convolution: `activation(conv2d(inputs, kernel) + bias)`.
 
     Args:
@@ -147,21 +148,37 @@ class Conv2D(Layer):
             row/column of padding goes at the bottom/right). data_format: 'channels_last'
             (N, H, W, C) or 'channels_first' (N, C, H, W). dilation_rate: int or pair.
         activation, use_bias, kernel/bias initializers, regularizers as for Dense.
+        lora_rank, lora_alpha: build with LoRA of the kernel (see `enable_lora`): factors
+            lora_kernel_a (kh, kw, in_channels, rank) and lora_kernel_b (rank, filters).
 
     Kernel shape (kh, kw, in_channels, filters) as Keras stores it.
     """
+
+    rank = 2  # spatial axes, Keras's `rank`
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        super().__init__(**lora_arguments_rejected(self, kwargs, lora_rank, lora_alpha))
         set_conv_arguments(self, "Conv2D", _pair, filters, kernel_size, strides, padding,
                            data_format, dilation_rate, groups, activation, use_bias,
                            kernel_initializer, bias_initializer, kernel_regularizer,
                            bias_regularizer, activity_regularizer, kernel_constraint,
                            bias_constraint)
+        if self._lora_supported:
+            self._set_lora_arguments(lora_rank, lora_alpha)
+
+    kernel = adapted_weight("kernel")
+
+    def convolution_op(self, inputs, kernel):
+        """Keras's `convolution_op`: the layer's convolution of `inputs` with `kernel` (its
+        strides, padding, dilation and data format), without bias or activation."""
+        rank = self.rank
+        return ops.conv(inputs, kernel, strides=self.strides[-rank:], padding=self.padding,
+                        dilation_rate=self.dilation_rate[-rank:], data_format=self.data_format)
 
     def build(self, input_shape):
         channels = conv_input_channels(self, "Conv2D", input_shape, 4)
@@ -181,14 +198,16 @@ class Conv2D(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     def call(self, inputs):
         _check_rank4(self, inputs)
         x = _to_nhwc(inputs, self.data_format)
         h, w, c = x.shape[1:]
-        if c != self.kernel.shape[2] * self.groups:
+        kernel = self.kernel
+        if c != kernel.shape[2] * self.groups:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
-                             f"expected {self.kernel.shape[2] * self.groups} input channels, "
+                             f"expected {kernel.shape[2] * self.groups} input channels, "
                              f"received input with shape {(None,) + tuple(inputs.shape[1:])}")
         oh = conv_output_length(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0],
                                 self.padding)
@@ -202,12 +221,12 @@ class Conv2D(Layer):
         fuse_relu = self.activation is activations_mod.relu
         bias = self.bias if self.use_bias else None
         if self.groups == 1:
-            y = conv2d(x, self.kernel, bias, self.strides, self.padding, self.dilation_rate,
+            y = conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
                        relu=fuse_relu)
         else:  # each group: its slice of input channels with its slice of filters
             cg, fg = c // self.groups, self.filters // self.groups
             parts = [conv2d(ops.getitem(x, (Ellipsis, slice(g * cg, (g + 1) * cg))),
-                            ops.getitem(self.kernel, (Ellipsis, slice(g * fg, (g + 1) * fg))),
+                            ops.getitem(kernel, (Ellipsis, slice(g * fg, (g + 1) * fg))),
                             None if bias is None else ops.getitem(bias, slice(g * fg, (g + 1) * fg)),
                             self.strides, self.padding, self.dilation_rate, relu=fuse_relu)
                      for g in range(self.groups)]
@@ -219,12 +238,13 @@ class Conv2D(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(conv_config(self))
-        return config
+        return self._lora_config(config)
 
 
 class _Pooling2D(Layer):
     _pool = None
     _name = ""
+    pool_mode = None  # "max" or "average", as Keras's pooling layers say
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  **kwargs):
@@ -259,12 +279,14 @@ class MaxPooling2D(_Pooling2D):
     """Max over pool_size windows moved by strides (default: pool_size, non-overlapping)."""
     _pool = staticmethod(max_pool2d)
     _name = "MaxPooling2D"
+    pool_mode = "max"
 
 
 class AveragePooling2D(_Pooling2D):
     """Mean over pool_size windows; with 'same' padding the padded cells are not counted."""
     _pool = staticmethod(avg_pool2d)
     _name = "AveragePooling2D"
+    pool_mode = "average"
 
 
 def fused_conv_pool(conv, pool, x):
@@ -336,6 +358,11 @@ class Conv2DTranspose(Conv2D):
     rule). p must be smaller than the stride.
     """
 
+    # Keras's transposed convolutions have no LoRA and no `convolution_op`.
+    _lora_supported = False
+    enable_lora = Absent()
+    convolution_op = Absent()
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), **kwargs):
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
@@ -393,6 +420,8 @@ Convolution2DTranspose = Conv2DTranspose
 class DepthwiseConv2D(Layer):
     """Each input channel convolved with its own `depth_multiplier` filters; output channels
     in_channels * depth_multiplier. Kernel (kh, kw, in_channels, depth_multiplier)."""
+
+    rank = 2  # spatial axes, Keras's `rank`
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,

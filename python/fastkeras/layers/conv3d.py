@@ -19,6 +19,7 @@ from fastkeras.layers.conv2d import (
     set_conv_arguments,
 )
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.lora import Absent, LoRA, adapted_weight, lora_arguments_rejected
 from fastkeras.layers.regularization import SpatialDropout3D
 from fastkeras.layers.reshaping import (
     Cropping2D,
@@ -293,7 +294,7 @@ def _pool3d(x, pool, strides, padding, kind):
 
 # --- convolutions ------------------------------------------------------------------------------
 
-class Conv3D(Layer):
+class Conv3D(LoRA, Layer):
     """3-D convolution over volumes: `activation(conv3d(inputs, kernel) + bias)`.
 
     Inputs (batch, depth, height, width, channels) for 'channels_last' or
@@ -301,21 +302,36 @@ class Conv3D(Layer):
     image_data_format). kernel_size, strides and dilation_rate: an int or 3 ints; padding
     'valid' or 'same'; groups splits input channels and filters into that many independent
     convolutions. Kernel shape (kd, kh, kw, in_channels / groups, filters), bias (filters,).
+    lora_rank / lora_alpha / `enable_lora()`: low-rank adaptation of the kernel as Conv2D's,
+    factors lora_kernel_a (kd, kh, kw, in_channels / groups, rank), lora_kernel_b (rank,
+    filters).
     """
 
     _name = "Conv3D"
+    rank = 3  # spatial axes, Keras's `rank`
 
     def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1, 1), groups=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        super().__init__(**lora_arguments_rejected(self, kwargs, lora_rank, lora_alpha))
         set_conv_arguments(self, self._name, _triple, filters, kernel_size, strides, padding,
                            data_format, dilation_rate, groups, activation, use_bias,
                            kernel_initializer, bias_initializer, kernel_regularizer,
                            bias_regularizer, activity_regularizer, kernel_constraint,
                            bias_constraint)
+        if self._lora_supported:
+            self._set_lora_arguments(lora_rank, lora_alpha)
+
+    kernel = adapted_weight("kernel")
+
+    def convolution_op(self, inputs, kernel):
+        """Keras's `convolution_op`: the layer's convolution of `inputs` with `kernel` (its
+        strides, padding, dilation and data format), without bias or activation."""
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate, data_format=self.data_format)
 
     def _channels(self, input_shape):
         return conv_input_channels(self, self._name, input_shape, 5)
@@ -339,6 +355,7 @@ class Conv3D(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     def _input(self, inputs, expected_channels):
         check_ndim(self, inputs, 5)
@@ -355,7 +372,8 @@ class Conv3D(Layer):
         return _from_ndhwc(y, self.data_format)
 
     def call(self, inputs):
-        x = self._input(inputs, self.kernel.shape[3] * self.groups)
+        kernel = self.kernel
+        x = self._input(inputs, kernel.shape[3] * self.groups)
         out = [conv_output_length(s, k, st, d, self.padding) for s, k, st, d in
                zip(x.shape[1:4], self.kernel_size, self.strides, self.dilation_rate)]
         if min(out) < 1:
@@ -363,7 +381,7 @@ class Conv3D(Layer):
                              f"small for kernel_size={self.kernel_size} with dilation_rate="
                              f"{self.dilation_rate} and padding='{self.padding}' (output "
                              f"would be {tuple(out)})")
-        y = conv3d(x, self.kernel, self.bias if self.use_bias else None, self.strides,
+        y = conv3d(x, kernel, self.bias if self.use_bias else None, self.strides,
                    self.padding, self.dilation_rate, self.groups)
         return self._finish(y)
 
@@ -378,7 +396,7 @@ class Conv3D(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(conv_config(self))
-        return config
+        return self._lora_config(config)
 
 
 class Conv3DTranspose(Conv3D):
@@ -392,6 +410,10 @@ class Conv3DTranspose(Conv3D):
     """
 
     _name = "Conv3DTranspose"
+    # Keras's transposed convolutions have no LoRA and no `convolution_op`.
+    _lora_supported = False
+    enable_lora = Absent()
+    convolution_op = Absent()
 
     def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
                  data_format=None, output_padding=None, dilation_rate=(1, 1, 1), **kwargs):
@@ -442,6 +464,7 @@ Convolution3DTranspose = Conv3DTranspose
 
 class _Pooling3D(Layer):
     _kind = None
+    pool_mode = None  # "max" or "average", as Keras's pooling layers say
 
     def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
@@ -480,12 +503,14 @@ class _Pooling3D(Layer):
 class MaxPooling3D(_Pooling3D):
     """Max over pool_size windows of volumes moved by strides (default: pool_size)."""
     _kind = "max"
+    pool_mode = "max"
 
 
 class AveragePooling3D(_Pooling3D):
     """Mean over pool_size windows of volumes; with 'same' padding padded cells are not
     counted. pool_size has no default, as in Keras."""
     _kind = "avg"
+    pool_mode = "average"
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None,
                  **kwargs):

@@ -16,6 +16,7 @@ from fastkeras.layers.layer import Layer
 from fastkeras.layers.reshaping import standardize_tuple
 from fastkeras.layers.rnn import (
     RNN,
+    _cell_setting,
     _ser,
     keep_mask,
     recurrent_arguments_config,
@@ -129,7 +130,7 @@ class ConvLSTMCell(Layer):
     def _masks(self, attr, shape, rate):
         masks = getattr(self, attr)
         if masks is None or masks[0].shape != shape:
-            masks = [keep_mask(self._rng, shape, rate) for _ in range(4)]
+            masks = [keep_mask(self.seed_generator, shape, rate) for _ in range(4)]
             setattr(self, attr, masks)
         return masks
 
@@ -197,6 +198,15 @@ def _cell_arguments(cell):
     }
 
 
+_CELL_SETTINGS = (
+    "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+    "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+    "bias_constraint", "dropout", "recurrent_dropout",
+)
+
+
 class _ConvLSTM(RNN):
     rank = 2
 
@@ -226,6 +236,8 @@ class _ConvLSTM(RNN):
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful,
                          activity_regularizer=activity_regularizer, **kwargs)
+        # Keras's ConvLSTM cell declares its (feature-map) state size as the single int -1.
+        self.single_state = True
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 3:
@@ -235,7 +247,7 @@ class _ConvLSTM(RNN):
         super().build(input_shape)
 
     def __getattr__(self, name):
-        # The cell's arguments read as the layer's (layer.filters, layer.padding, ...).
+        # The cell's other attributes read as the layer's too (layer.seed, ...).
         cell = self.__dict__.get("cell")
         if cell is not None and not name.startswith("_"):
             return getattr(cell, name)
@@ -273,3 +285,9 @@ class ConvLSTM3D(_ConvLSTM):
     return_sequences (batch, time, *new_dims, filters). Keras's arguments and defaults."""
 
     rank = 3
+
+
+# The cell's arguments as read-only properties of the layers, as Keras's ConvLSTM layers
+# expose them (ConvLSTM2D(4, 3).filters).
+for _name in _CELL_SETTINGS:
+    setattr(_ConvLSTM, _name, _cell_setting(_name))

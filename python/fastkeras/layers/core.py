@@ -15,10 +15,12 @@ from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
-from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, make_op
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.lora import LoRA, adapted_weight
 from fastkeras.layers.reshaping import standardize_data_format
+from fastkeras.random import SeedGenerator
+from fastkeras.random import _rng as _seeded_generator
 
 
 def _check_positive_int(value, arg, layer):
@@ -36,7 +38,7 @@ def _serialize(obj):
             "registered_name": None}
 
 
-class Dense(Layer):
+class Dense(LoRA, Layer):
     """`outputs = activation(inputs @ kernel + bias)` on the last axis of the input.
 
     Args:
@@ -45,6 +47,8 @@ class Dense(Layer):
         use_bias: whether to add a bias vector.
         kernel_initializer, bias_initializer: initializers (glorot_uniform, zeros).
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
+        lora_rank: build with LoRA of this rank (see `enable_lora`); as in Keras, the build
+            then uses lora_alpha = lora_rank. lora_alpha: the LoRA scale's numerator.
 
     Input shape: (batch, ..., input_dim). Output shape: (batch, ..., units).
     """
@@ -52,7 +56,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, quantization_config=None, **kwargs):
+                 lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
         if quantization_config is not None:
             raise ValueError("Dense: quantized layers are not supported. Received: "
@@ -67,9 +71,13 @@ class Dense(Layer):
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.kernel_constraint = constraints_mod.get(kernel_constraint)
         self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.kernel = None
+        self._set_lora_arguments(lora_rank, lora_alpha)
+        self._kernel = None
         self.bias = None
         self.supports_masking = True
+
+    _lora_build_keeps_alpha = False  # Keras's Dense enables build-time LoRA with alpha = rank
+    kernel = adapted_weight("kernel")
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -86,17 +94,24 @@ class Dense(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     def call(self, inputs):
-        if inputs.shape[-1] != self.kernel.shape[0]:
+        kernel = self._kernel
+        if inputs.shape[-1] != kernel.shape[0]:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
                              f"expected axis -1 of input shape to have value "
-                             f"{self.kernel.shape[0]}, but received input with shape "
+                             f"{kernel.shape[0]}, but received input with shape "
                              f"{(None,) + tuple(inputs.shape[1:])}")
+        if self.lora_enabled:  # as Keras: inputs @ (kernel + alpha / r * a @ b) + bias
+            y = ops.matmul(inputs, self.kernel)
+            if self.use_bias:
+                y = ops.add(y, self.bias)
+            return y if self.activation is activations_mod.linear else self.activation(y)
         lead = inputs.shape[:-1]
         x = inputs if inputs.ndim == 2 else ops.reshape(inputs, (-1, inputs.shape[-1]))
         fuse_relu = self.activation is activations_mod.relu
-        y = ops.dense(x, self.kernel, self.bias if self.use_bias else None, relu=fuse_relu)
+        y = ops.dense(x, kernel, self.bias if self.use_bias else None, relu=fuse_relu)
         if inputs.ndim != 2:
             y = ops.reshape(y, lead + (self.units,))
         if not fuse_relu and self.activation is not activations_mod.linear:
@@ -119,7 +134,7 @@ class Dense(Layer):
         })
         if self.activity_regularizer is not None:  # Keras's Dense writes it only when set
             config["activity_regularizer"] = _serialize(self.activity_regularizer)
-        return config
+        return self._lora_config(config)
 
 
 class Activation(Layer):
@@ -165,16 +180,24 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = noise_shape
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        if self.rate > 0:
+            # As Keras: the masks are drawn from this generator (each draw advances it), so
+            # a `seed` makes the sequence of masks reproducible. Without a seed its own seed
+            # is drawn from the global generator (`fastkeras.utils.set_random_seed`).
+            self.seed_generator = SeedGenerator(seed)
         self.supports_masking = True
+
+    def _generator(self) -> np.random.Generator:
+        """A numpy generator for one draw: the next state of `seed_generator`."""
+        return _seeded_generator(self.seed_generator)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
         if self.rate == 1:
             return ops.multiply(inputs, 0.0)
-        gen = self._rng if self._rng is not None else fk_random.generator()
-        keep = gen.random(self._noise_shape(inputs.shape), dtype=np.float32) >= self.rate
+        keep = self._generator().random(self._noise_shape(inputs.shape),
+                                        dtype=np.float32) >= self.rate
         scale = (keep / np.float32(1 - self.rate)).astype(np.float32)
         return ops.multiply(inputs, scale)
 

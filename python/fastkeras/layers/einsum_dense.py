@@ -11,6 +11,7 @@ from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.layers.core import _serialize
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.lora import LoRA, adapted_weight
 
 
 def einsum_dense_shapes(equation, bias_axes, input_shape, output_shape):
@@ -88,7 +89,7 @@ def einsum_dense_shapes(equation, bias_axes, input_shape, output_shape):
     return kernel_shape, bias_shape, full, in_axes, out_axes
 
 
-class EinsumDense(Layer):
+class EinsumDense(LoRA, Layer):
     """`activation(einsum(equation, inputs, kernel) + bias)`.
 
     The kernel's shape follows from the equation: each kernel index takes its size from the
@@ -96,6 +97,10 @@ class EinsumDense(Layer):
     `bias_axes` names the output indices the bias varies along. Example: `EinsumDense(
     "abc,cde->abde", output_shape=(None, 4, 8), bias_axes="de")` projects (batch, T, c) to
     (batch, T, 4, 8) with a (c, 4, 8) kernel.
+
+    `lora_rank` / `lora_alpha` / `enable_lora()`: low-rank adaptation of the kernel, with
+    factors lora_kernel_a (kernel.shape[:-1] + (rank,)) and lora_kernel_b (rank,
+    kernel.shape[-1]), as Keras's (see fastkeras.layers.lora).
     """
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None,
@@ -104,11 +109,10 @@ class EinsumDense(Layer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  gptq_unpacked_column_size=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        for arg, value in (("lora_rank", lora_rank), ("quantization_config",
-                                                      quantization_config),
+        for arg, value in (("quantization_config", quantization_config),
                            ("gptq_unpacked_column_size", gptq_unpacked_column_size)):
             if value:
-                raise ValueError(f"EinsumDense: LoRA and quantized kernels are not supported. "
+                raise ValueError(f"EinsumDense: quantized kernels are not supported. "
                                  f"Received: {arg}={value!r}")
         if not isinstance(equation, str):
             raise ValueError(f"EinsumDense: `equation` must be a string. Received: "
@@ -125,8 +129,11 @@ class EinsumDense(Layer):
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.kernel_constraint = constraints_mod.get(kernel_constraint)
         self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.kernel = None
+        self._set_lora_arguments(lora_rank, lora_alpha)
+        self._kernel = None
         self.bias = None
+
+    kernel = adapted_weight("kernel")
 
     def _kernel_init(self, in_axes, out_axes):
         """A variance-scaling initializer without axes gets the kernel's input and output axes
@@ -155,6 +162,7 @@ class EinsumDense(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     def call(self, inputs):
         y = ops.einsum(self.equation, inputs, self.kernel)
@@ -184,4 +192,4 @@ class EinsumDense(Layer):
             "bias_constraint": constraints_mod.serialize(self.bias_constraint),
             "quantization_config": None,
         })
-        return config
+        return self._lora_config(config)

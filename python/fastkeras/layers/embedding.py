@@ -9,10 +9,11 @@ from fastkeras import initializers as initializers_mod
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.layers.core import _check_positive_int
 from fastkeras.layers.layer import Layer
+from fastkeras.layers.lora import LoRA, adapted_weight
 from fastkeras.ops import rnn as rnn_ops
 
 
-class Embedding(Layer):
+class Embedding(LoRA, Layer):
     """Looks up row `i` of an (input_dim, output_dim) table for every integer id `i`.
 
     Args:
@@ -22,6 +23,9 @@ class Embedding(Layer):
         embeddings_regularizer, embeddings_constraint: optional.
         mask_zero: id 0 is padding: the layer outputs a mask (ids != 0) that recurrent layers
             use to skip those timesteps.
+        lora_rank: build with LoRA of this rank: the table is frozen and the layer looks ids
+            up in embeddings + lora_embeddings_a @ lora_embeddings_b (see `enable_lora`); as
+            in Keras, the build then uses lora_alpha = lora_rank.
 
     Input shape: (batch, ...) integer ids. Output shape: (batch, ..., output_dim).
 
@@ -31,7 +35,8 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 weights=None, lora_rank=None, quantization_config=None, **kwargs):
+                 weights=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):
         activity_regularizer = kwargs.pop("activity_regularizer", None)
         if quantization_config is not None:
             raise ValueError("Embedding: quantized embeddings are not supported; "
@@ -49,8 +54,15 @@ class Embedding(Layer):
         self.embeddings_constraint = constraints_mod.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
-        self.embeddings = None
+        self._set_lora_arguments(lora_rank, lora_alpha)
+        self._embeddings = None
         self._initial_weights = weights
+
+    _lora_weight = "embeddings"
+    _lora_constraint = "embeddings_constraint"
+    _lora_regularizer = "embeddings_regularizer"
+    _lora_build_keeps_alpha = False  # Keras's Embedding enables build-time LoRA with alpha = rank
+    embeddings = adapted_weight("embeddings")
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(name="embeddings",
@@ -62,6 +74,7 @@ class Embedding(Layer):
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
+        self._build_lora()
 
     def _ids(self, inputs):
         v = np.asarray(inputs.value if hasattr(inputs, "value") else inputs)
@@ -106,7 +119,7 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
             "quantization_config": None,
         })
-        return config
+        return self._lora_config(config)
 
 
 class ReversibleEmbedding(Embedding):

@@ -12,7 +12,6 @@ import numpy as np
 from fastkeras import activations as activations_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
-from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor
 from fastkeras.layers.attention import Attention
 from fastkeras.layers.conv1d import _check_rank3, _from_nwc, _single, _to_nwc
@@ -47,7 +46,7 @@ class GaussianDropout(Dropout):
             raise ValueError(f"Layer '{self.name}': GaussianDropout with rate=1 has infinite "
                              "noise variance (sqrt(rate / (1 - rate))) and cannot run in "
                              "training. Received: rate=1.0")
-        gen = self._rng if self._rng is not None else fk_random.generator()
+        gen = self._generator()
         stddev = np.float32(math.sqrt(self.rate / (1.0 - self.rate)))
         noise = gen.standard_normal(inputs.shape, dtype=np.float32) * stddev + np.float32(1)
         return ops.multiply(inputs, noise)
@@ -81,7 +80,7 @@ class AlphaDropout(Dropout):
             raise ValueError(f"Layer '{self.name}': AlphaDropout with rate=1 drops every input "
                              "and its affine correction ((1 - rate) ** -0.5) is infinite; it "
                              "cannot run in training. Received: rate=1.0")
-        gen = self._rng if self._rng is not None else fk_random.generator()
+        gen = self._generator()
         keep = gen.random(self._noise_shape(inputs.shape), dtype=np.float32) >= self.rate
         saturated = -_SELU_ALPHA * _SELU_SCALE
         a = ((1 - self.rate) * (1 + self.rate * saturated ** 2)) ** -0.5
@@ -154,6 +153,8 @@ class _Sequence1D:
 
     Subclasses: `class X(_Sequence1D, TwoDLayer, _RowKernels)` with `_row_kernels` naming the
     kernel weights."""
+
+    rank = 1  # spatial axes, Keras's `rank`
 
     @staticmethod
     def _args_1d(layer, kernel_size, strides, padding, data_format, dilation_rate):

@@ -83,6 +83,26 @@ class _ScaleShift(Layer):
         }
 
 
+_RENORM_CLIPPING_KEYS = ("rmax", "rmin", "dmax")
+
+
+def _check_renorm_clipping(clipping):
+    """BatchNormalization's `renorm_clipping` checked: a dict (None: {}) with only the keys
+    rmax, rmin, dmax, rmin <= rmax and dmax >= 0."""
+    clipping = clipping or {}
+    if not isinstance(clipping, dict) or set(clipping) - set(_RENORM_CLIPPING_KEYS):
+        raise ValueError(f"BatchNormalization: `renorm_clipping` may only have the keys "
+                         f"{list(_RENORM_CLIPPING_KEYS)}. Received: renorm_clipping={clipping!r}")
+    rmax, rmin, dmax = (clipping.get(k) for k in _RENORM_CLIPPING_KEYS)
+    if rmax is not None and rmin is not None and rmax < rmin:
+        raise ValueError(f"BatchNormalization: in `renorm_clipping`, rmax must not be less than "
+                         f"rmin. Received: rmax={rmax}, rmin={rmin}")
+    if dmax is not None and dmax < 0:
+        raise ValueError(f"BatchNormalization: in `renorm_clipping`, dmax must be "
+                         f"non-negative. Received: dmax={dmax}")
+    return clipping
+
+
 class BatchNormalization(_ScaleShift):
     """Normalizes its inputs per channel (the `axis` dimension).
 
@@ -95,6 +115,15 @@ class BatchNormalization(_ScaleShift):
     Weights, in order: gamma (if scale), beta (if center), moving_mean, moving_variance; the
     moving ones are non-trainable. Works on inputs of any rank: axis=-1 for (batch, features)
     or channels-last images, axis=1 for channels-first images.
+
+    Batch renormalization (`renorm=True`, Ioffe 2017), as Keras 3 computes it: in training the
+    batch-normalized values are corrected to `x_hat * r + d`, with `r = std_batch / std_renorm`
+    and `d = (mean_batch - mean_renorm) / std_renorm` treated as constants (no gradient),
+    clipped by `renorm_clipping` ({"rmin", "rmax", "dmax"}), where `mean_renorm` and
+    `std_renorm` are moving averages with momentum `renorm_momentum` (`std_renorm` at least
+    sqrt(epsilon)). Inference is unchanged. Three more non-trainable weights follow the
+    others, in Keras's order: moving_stddev (the inference standard deviation, averaged with
+    `momentum`; moving_variance is derived from it), renorm_mean and renorm_stddev.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -104,9 +133,10 @@ class BatchNormalization(_ScaleShift):
                  gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
-        if renorm:
-            raise ValueError("BatchNormalization: batch renormalization is not supported. "
-                             f"Received: renorm={renorm!r}")
+        self.renorm = bool(renorm)
+        if self.renorm:
+            renorm_clipping = _check_renorm_clipping(renorm_clipping)
+        self.renorm_clipping = renorm_clipping
         self.renorm_momentum = renorm_momentum
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise ValueError("Argument `axis` of BatchNormalization must be a single integer "
@@ -148,6 +178,20 @@ class BatchNormalization(_ScaleShift):
         self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
                                                initializer=self.moving_variance_initializer,
                                                trainable=False)
+        if self.renorm:
+            variance_init = self.moving_variance_initializer
+
+            def stddev_init(shape, dtype="float32"):
+                # The square root of what the moving variance starts from, as Keras.
+                return np.sqrt(np.asarray(variance_init(shape, dtype=dtype)))
+
+            self.moving_stddev = self.add_weight(shape=shape, name="moving_stddev",
+                                                 initializer=stddev_init, trainable=False)
+            self.renorm_mean = self.add_weight(shape=shape, name="renorm_mean",
+                                               initializer=self.moving_mean_initializer,
+                                               trainable=False)
+            self.renorm_stddev = self.add_weight(shape=shape, name="renorm_stddev",
+                                                 initializer=stddev_init, trainable=False)
         self._ndim = ndim
         super().build(input_shape)
 
@@ -174,7 +218,9 @@ class BatchNormalization(_ScaleShift):
                 raise ValueError("The mask provided should be one dimension less than the "
                                  f"inputs. Received: mask.shape={mask_shape}, "
                                  f"inputs.shape={tuple(inputs.shape)}")
-        if training and self.trainable:
+        if training and self.trainable and self.renorm:
+            outputs = self._renorm_training(inputs, mask)
+        elif training and self.trainable:
             if mask is None:
                 outputs, mean, variance = norm_ops.fused_batch_normalization(
                     inputs, scale=self.gamma, offset=self.beta, axis=self.axis,
@@ -193,6 +239,71 @@ class BatchNormalization(_ScaleShift):
         if half:
             outputs = ops.cast(outputs, "float16")
         return outputs
+
+    def _renorm_training(self, inputs, mask):
+        """Training with batch renormalization: x normalized by the batch's statistics (with
+        their gradient), then scaled by r * gamma and shifted by d * gamma + beta (r and d
+        constants), and the renorm and moving statistics updated."""
+        if mask is None:
+            x_hat, mean, variance = norm_ops.fused_batch_normalization(
+                inputs, axis=self.axis, epsilon=self.epsilon)
+        else:
+            mean, variance = self._masked_moments(inputs, mask)
+            x_hat = norm_ops.batch_normalization(inputs, mean, variance, axis=self.axis,
+                                                 epsilon=self.epsilon)
+        mean_v = np.asarray(mean.value, np.float32).reshape(-1)
+        variance_v = np.asarray(variance.value, np.float32).reshape(-1)
+        r, d = self._renorm_correction(mean_v, variance_v)
+        if self.gamma is not None:
+            scale = ops.multiply(self.gamma, r)
+            offset = ops.multiply(self.gamma, d)
+        else:
+            scale, offset = Tensor(r), Tensor(d)
+        if self.beta is not None:
+            offset = ops.add(offset, self.beta)
+        shape = [1] * inputs.ndim
+        shape[self.axis] = r.shape[0]
+        outputs = ops.add(ops.multiply(x_hat, ops.reshape(scale, shape)),
+                          ops.reshape(offset, shape))
+        if inputs.shape[self.axis] and inputs.value.size:
+            self._update_renorm_statistics(mean_v, variance_v)
+        return outputs
+
+    def _renorm_correction(self, mean, variance):
+        """(r, d) for the batch statistics, from the renorm moving statistics, clipped."""
+        one = np.float32
+        stddev = np.sqrt(variance + one(self.epsilon))
+        renorm_stddev = np.maximum(self.renorm_stddev.value.astype(np.float32),
+                                   np.sqrt(one(self.epsilon)))
+        r = stddev / renorm_stddev
+        d = (mean - self.renorm_mean.value.astype(np.float32)) / renorm_stddev
+        clipping = self.renorm_clipping
+        if clipping.get("rmin") is not None:
+            r = np.maximum(r, one(clipping["rmin"]))
+        if clipping.get("rmax") is not None:
+            r = np.minimum(r, one(clipping["rmax"]))
+        if clipping.get("dmax") is not None:
+            d = np.clip(d, -one(clipping["dmax"]), one(clipping["dmax"]))
+        return r.astype(np.float32), d.astype(np.float32)
+
+    def _update_renorm_statistics(self, mean, variance):
+        """The renorm averages (momentum renorm_momentum) and the inference ones (momentum):
+        moving_mean, moving_stddev, and moving_variance = moving_stddev**2 - epsilon (>= 0)."""
+        one = np.float32(1)
+        stddev = np.sqrt(variance + np.float32(self.epsilon))
+
+        def average(var, value, momentum):
+            momentum = np.float32(momentum)
+            new = var.value.astype(np.float32) * momentum + value * (one - momentum)
+            var.assign(new)
+            return new
+
+        average(self.renorm_mean, mean, self.renorm_momentum)
+        average(self.renorm_stddev, stddev, self.renorm_momentum)
+        average(self.moving_mean, mean, self.momentum)
+        moving_stddev = average(self.moving_stddev, stddev, self.momentum)
+        self.moving_variance.assign(
+            np.maximum(moving_stddev * moving_stddev - np.float32(self.epsilon), np.float32(0)))
 
     def _update_moving(self, mean, variance):
         m = np.float32(self.momentum)
@@ -227,8 +338,8 @@ class BatchNormalization(_ScaleShift):
             "moving_variance_initializer": serialize_initializer(
                 self.moving_variance_initializer),
             "synchronized": self.synchronized,
-            "renorm": False,
-            "renorm_clipping": None,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
             "renorm_momentum": self.renorm_momentum,
         })
         return config

@@ -102,6 +102,24 @@ class Normalization(Layer):
                                          initializer="zeros", trainable=False)
         self.built = True
 
+    @property
+    def mean(self):
+        """The mean the inputs are standardized with, shaped to broadcast against them (1 on
+        the reduced axes), as Keras's `Normalization.mean`: the `mean` given, or the adapted
+        one. None before the layer is built."""
+        return Tensor(self._statistics()[0].copy()) if self.built else None
+
+    @property
+    def variance(self):
+        """The variance the inputs are standardized with, shaped as `mean`. None before the
+        layer is built."""
+        return Tensor(self._statistics()[1].copy()) if self.built else None
+
+    def finalize_state(self):
+        """Keras recomputes `mean` and `variance` from the adapted statistics here (after
+        `adapt` and after loading weights). They are always read from the current statistics
+        here, so there is nothing to do; kept so code calling it runs."""
+
     def _statistics(self):
         if self.input_mean is not None:
             stats_shape = tuple(self._broadcast[d] for d in self._keep)

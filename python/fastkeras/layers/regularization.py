@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from fastkeras import ops
-from fastkeras.backend import random as fk_random
 from fastkeras.layers.core import Dropout
 from fastkeras.layers.layer import Layer
 from fastkeras.layers.reshaping import check_ndim, standardize_data_format
+from fastkeras.random import SeedGenerator
+from fastkeras.random import _rng as _seeded_generator
 
 
 class _SpatialDropout(Dropout):
@@ -92,13 +93,15 @@ class GaussianNoise(Layer):
                              f"value between 0 and 1. Received: stddev={stddev!r}")
         self.stddev = float(stddev)
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        if self.stddev > 0:
+            # As Keras: the noise is drawn from this generator (see Dropout).
+            self.seed_generator = SeedGenerator(seed)
         self.supports_masking = True
 
     def call(self, inputs, training=None):
         if not training or self.stddev == 0:
             return inputs
-        gen = self._rng if self._rng is not None else fk_random.generator()
+        gen = _seeded_generator(self.seed_generator)
         noise = gen.standard_normal(inputs.shape, dtype=np.float32) * np.float32(self.stddev)
         return ops.add(inputs, noise)
 

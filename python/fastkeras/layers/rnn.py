@@ -14,11 +14,12 @@ from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
-from fastkeras.backend import random as fk_random
 from fastkeras.backend.tape import Tensor, convert_to_tensor, make_op
 from fastkeras.layers.core import _check_positive_int
 from fastkeras.layers.layer import Layer, to_snake_case
 from fastkeras.ops import rnn as rnn_ops
+from fastkeras.random import SeedGenerator
+from fastkeras.random import _rng as _seeded_generator
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid")
 
@@ -51,7 +52,7 @@ def set_recurrent_arguments(cell, owner, args):
     """Checks and stores what every recurrent cell takes besides its size and activations
     (`args`: the constructor's arguments by name): use_bias, an initializer, regularizer and
     constraint for each of kernel, recurrent kernel and bias, the two dropout rates and the
-    seed of the dropout masks."""
+    seed of the dropout masks (and, as Keras, a `seed_generator` the masks are drawn from)."""
     cell.use_bias = bool(args["use_bias"])
     for part in _WEIGHT_PARTS:
         setattr(cell, f"{part}_initializer", initializers_mod.get(args[f"{part}_initializer"]))
@@ -60,7 +61,7 @@ def set_recurrent_arguments(cell, owner, args):
     cell.dropout = _rate(args["dropout"], "dropout", owner)
     cell.recurrent_dropout = _rate(args["recurrent_dropout"], "recurrent_dropout", owner)
     cell.seed = args["seed"]
-    cell._rng = None if cell.seed is None else np.random.default_rng(cell.seed)
+    cell.seed_generator = SeedGenerator(cell.seed)
 
 
 def recurrent_arguments_config(cell) -> dict:
@@ -78,15 +79,14 @@ def recurrent_arguments_config(cell) -> dict:
     return config
 
 
-def keep_mask(rng, shape, rate):
-    """A dropout mask: kept entries scaled by 1 / (1 - rate), dropped ones 0, drawn from `rng`
-    (a cell's seeded generator) or the global one. A rate of 1 drops every entry (Keras does
-    so for input dropout on its fused path, while its per-gate cells skip dropout at rate 1;
-    one rule here, and never a division by zero)."""
+def keep_mask(seed_generator, shape, rate):
+    """A dropout mask: kept entries scaled by 1 / (1 - rate), dropped ones 0, drawn with the
+    next state of `seed_generator` (a cell's `SeedGenerator`). A rate of 1 drops every entry
+    (Keras does so for input dropout on its fused path, while its per-gate cells skip dropout
+    at rate 1; one rule here, and never a division by zero)."""
     if rate >= 1:
         return np.zeros(shape, np.float32)
-    gen = rng if rng is not None else fk_random.generator()
-    keep = gen.random(shape, dtype=np.float32) >= rate
+    keep = _seeded_generator(seed_generator).random(shape, dtype=np.float32) >= rate
     return (keep / np.float32(1 - rate)).astype(np.float32)
 
 
@@ -170,6 +170,36 @@ class _Cell(Layer):
     def reset_recurrent_dropout_mask(self):
         self._recurrent_dropout_mask = None
 
+    def get_dropout_mask(self, step_input):
+        """The input dropout mask of the current sequence (drawn on first use, kept until
+        `reset_dropout_mask()`), as Keras's cells return it: a tensor shaped like `step_input`
+        (batch, features), or a list with one per gate when the gates draw their own
+        (`implementation=1`). None when `dropout` is 0."""
+        if not self.dropout > 0:
+            return None
+        batch, features = tuple(convert_to_tensor(step_input).shape)
+        if self._dropout_mask is None or self._dropout_mask.shape[0] != batch:
+            self._dropout_mask = self.input_dropout_mask(batch, features)
+        if self.dropout_mask_per_gate:
+            return [Tensor(np.ascontiguousarray(part))
+                    for part in np.split(self._dropout_mask, self.gates, axis=1)]
+        return Tensor(self._dropout_mask.reshape(batch, features))
+
+    def get_recurrent_dropout_mask(self, step_input):
+        """The recurrent dropout mask of the current sequence, on the state `step_input`
+        (batch, units): a tensor, or a list with one per gate for LSTM and GRU cells. None when
+        `recurrent_dropout` is 0."""
+        if not self.recurrent_dropout > 0:
+            return None
+        batch = convert_to_tensor(step_input).shape[0]
+        if self._recurrent_dropout_mask is None or \
+                self._recurrent_dropout_mask.shape[0] != batch:
+            self._recurrent_dropout_mask = self.recurrent_dropout_mask(batch)
+        if self.gates > 1:
+            return [Tensor(np.ascontiguousarray(part))
+                    for part in np.split(self._recurrent_dropout_mask, self.gates, axis=1)]
+        return Tensor(self._recurrent_dropout_mask)
+
     def _bias_shape(self):
         return (self.gates * self.units,)
 
@@ -198,13 +228,13 @@ class _Cell(Layer):
         super().build(input_shape)
 
     def _keep_mask(self, shape, rate):
-        return keep_mask(self._rng, shape, rate)
+        return keep_mask(self.seed_generator, shape, rate)
 
     @property
     def dropout_mask_per_gate(self):
-        """Whether each gate gets its own dropout masks (Keras: LSTM/GRU with recurrent
-        dropout run their per-gate implementation)."""
-        return self.gates > 1 and self.recurrent_dropout > 0
+        """Whether each gate gets its own dropout masks (Keras: LSTM/GRU cells in their
+        per-gate `implementation` 1, which recurrent dropout implies)."""
+        return self.gates > 1 and getattr(self, "implementation", 2) == 1
 
     def input_dropout_mask(self, batch, features):
         """(batch, gates * features) with one mask per gate when `dropout_mask_per_gate`,
@@ -242,6 +272,14 @@ class SimpleRNNCell(_Cell):
         super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
 
 
+def _implementation(value, recurrent_dropout):
+    """Keras's `implementation` of the LSTM and GRU cells: 2 (the gates' products computed
+    together, one input dropout mask for all gates) or 1 (gate by gate, each gate with its own
+    dropout masks), which recurrent dropout forces. Both give the same results without
+    dropout; here it only decides how dropout masks are drawn."""
+    return 1 if recurrent_dropout != 0 else value
+
+
 class LSTMCell(_Cell):
     """Keras's LSTM cell: gates i, f, c, o side by side in kernel (in, 4*units),
     recurrent_kernel (units, 4*units) and bias (4*units)."""
@@ -251,8 +289,10 @@ class LSTMCell(_Cell):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, **kwargs):
+        implementation = kwargs.pop("implementation", 2)
         super().__init__(units, activation=activation,
                          recurrent_activation=recurrent_activation, **kwargs)
+        self.implementation = _implementation(implementation, self.recurrent_dropout)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     def _bias_initializer(self):
@@ -283,8 +323,10 @@ class GRUCell(_Cell):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  reset_after=True, **kwargs):
+        implementation = kwargs.pop("implementation", 2)
         super().__init__(units, activation=activation,
                          recurrent_activation=recurrent_activation, **kwargs)
+        self.implementation = _implementation(implementation, self.recurrent_dropout)
         self.reset_after = bool(reset_after)
 
     def _bias_shape(self):
@@ -425,6 +467,8 @@ class RNN(Layer):
             raise ValueError(f"state_size must be an integer, or a list/tuple of integers (one "
                              f"for each state tensor). Received: state_size={state_size!r}")
         self.state_size = [state_size] if isinstance(state_size, int) else list(state_size)
+        # As Keras: whether the cell declares its state as one int (one state tensor).
+        self.single_state = isinstance(state_size, int)
 
     @property
     def units(self):
@@ -444,6 +488,13 @@ class RNN(Layer):
             if cell._build_input_shape is None:
                 cell._build_input_shape = step_shape
         super().build(input_shape)
+        from fastkeras.layers.input_layer import inferring_shapes
+        if self.stateful and input_shape[0] is not None and self.states is None \
+                and not inferring_shapes():
+            # As Keras, a stateful layer built for a known batch size has its states (zeros)
+            # from then on, before any call. (Shape-inference probes have a stand-in batch
+            # size; the states are then made on the first call.)
+            self._create_states(input_shape[0])
 
     def _record_build_shapes(self, input_shape, arg_shapes, kwarg_shapes):
         super()._record_build_shapes(input_shape, arg_shapes, kwarg_shapes)
@@ -473,16 +524,11 @@ class RNN(Layer):
     def _stateful_initial(self, batch):
         """The carried states as fresh tensors (the variables are overwritten after the call,
         while the recorded graph may still need the values it started from)."""
-        from fastkeras.backend.variable import Variable
         from fastkeras.layers.input_layer import inferring_shapes
         if inferring_shapes():
             return self.get_initial_state(batch)
         if self.states is None:
-            self.states = _map_nested(
-                lambda s: Variable(np.asarray(convert_to_tensor(s).value, np.float32),
-                                   name="rnn_state", trainable=False,
-                                   path=f"{self.name}/rnn_state"),
-                self.get_initial_state(batch))
+            self._create_states(batch)
         expected = _leaves(self.states)[0].shape[0]
         if expected != batch:
             raise ValueError(f"If an RNN is stateful, the batch size of the input sequences "
@@ -491,6 +537,15 @@ class RNN(Layer):
                              f"- Received batch size: {batch}")
         return _map_nested(lambda v: Tensor(v.value.copy()), self.states)
 
+    def _create_states(self, batch):
+        """The variables a stateful layer carries its states in, set to the initial states."""
+        from fastkeras.backend.variable import Variable
+        self.states = _map_nested(
+            lambda s: Variable(np.asarray(convert_to_tensor(s).value, np.float32),
+                               name="rnn_state", trainable=False,
+                               path=f"{self.name}/rnn_state"),
+            self.get_initial_state(batch))
+
     def _carry_states(self, states):
         from fastkeras.layers.input_layer import inferring_shapes
         if self.stateful and not inferring_shapes():
@@ -498,32 +553,52 @@ class RNN(Layer):
                 var.assign(convert_to_tensor(s).value)
 
     # --- the call ------------------------------------------------------------------------
+    def _standardize_mask(self, mask, batch, steps):
+        """The (batch, timesteps) boolean mask as a numpy array (the first of a list), or None."""
+        if isinstance(mask, (list, tuple)):
+            mask = next((m for m in mask if m is not None), None)
+        if mask is None:
+            return None
+        mask = np.asarray(mask.value if isinstance(mask, Tensor) else mask)
+        if mask.shape != (batch, steps):
+            raise ValueError(f"{type(self).__name__} '{self.name}': `mask` must have shape "
+                             f"(batch, timesteps) = {(batch, steps)}. Received: "
+                             f"mask.shape={mask.shape}")
+        return mask
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
         if sequences.ndim < 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape "
                              f"(batch, timesteps, ...). Received input shape: "
                              f"{(None,) + tuple(sequences.shape[1:])}")
         batch, steps = sequences.shape[:2]
-        if isinstance(mask, (list, tuple)):
-            mask = next((m for m in mask if m is not None), None)
-        if mask is not None:
-            mask = np.asarray(mask.value if isinstance(mask, Tensor) else mask)
-            if mask.shape != (batch, steps):
-                raise ValueError(f"{type(self).__name__} '{self.name}': `mask` must have shape "
-                                 f"(batch, timesteps) = {(batch, steps)}. Received: "
-                                 f"mask.shape={mask.shape}")
+        mask = self._standardize_mask(mask, batch, steps)
         if initial_state is None and self.stateful:
             initial_state = self._stateful_initial(batch)
-        if self._fused:
-            out, states = self._call_fused(sequences, initial_state, mask, training)
-        else:
-            out, states = self._call_steps(sequences, initial_state, mask, training)
+        last, outputs, states = self.inner_loop(sequences, initial_state, mask,
+                                                training=training)
         self._carry_states(states)
+        out = outputs if self.return_sequences else last
         if self.return_state:
             return [out, *states]
         return out
 
-    def _call_fused(self, sequences, initial_state, mask, training):
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """Runs the cell over every timestep, as Keras's `RNN.inner_loop`: `sequences`
+        (batch, timesteps, ...) from `initial_state` (a list of state tensors; None: the cell's
+        initial states), skipping the steps `mask` (batch, timesteps) marks False.
+
+        Returns `(last_output, outputs, states)`: the output of the last step processed, the
+        outputs of every step in processing order (with return_sequences; otherwise the last
+        output alone, (batch, 1, ...)) and the final states (a list). Stateful layers do not
+        update their states here; `call` does."""
+        sequences = convert_to_tensor(sequences)
+        mask = self._standardize_mask(mask, *sequences.shape[:2])
+        if self._fused:
+            return self._loop_fused(sequences, initial_state, mask, training)
+        return self._loop_steps(sequences, initial_state, mask, training)
+
+    def _loop_fused(self, sequences, initial_state, mask, training):
         cell = self.cell
         if sequences.ndim != 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape "
@@ -552,10 +627,11 @@ class RNN(Layer):
             recurrent_activation=cell._rec_act_name, go_backwards=self.go_backwards,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences, workspace=self._workspace)
-        out = outputs if self.return_sequences else last
-        return out, ([h, c] if c is not None else [h])
+        if outputs is None:
+            outputs = ops.expand_dims(last, 1)
+        return last, outputs, ([h, c] if c is not None else [h])
 
-    def _call_steps(self, sequences, initial_state, mask, training):
+    def _loop_steps(self, sequences, initial_state, mask, training):
         """The cell called once per timestep (any cell): Keras's loop, with masked steps
         keeping the states and repeating the previous output (or zeros)."""
         batch, steps = sequences.shape[:2]
@@ -591,8 +667,10 @@ class RNN(Layer):
                 outputs.append(out)
         finally:
             _reset_dropout_masks(self.cell)
-        out = ops.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
-        return out, states
+        last = outputs[-1]
+        stacked = ops.stack(outputs, axis=1) if self.return_sequences else \
+            ops.expand_dims(last, 1)
+        return last, stacked, states
 
     def _initial_states(self, initial_state, batch):
         if initial_state is None:
@@ -728,10 +806,39 @@ class StackedRNNCells(Layer):
         return cls(cells, **config)
 
 
+def _cell_setting(name):
+    """A read-only property of a recurrent layer giving its cell's `name` (Keras's LSTM, GRU
+    and SimpleRNN expose their cell's arguments so: `LSTM(4).dropout`)."""
+    def get(self):
+        return getattr(self.cell, name)
+    get.__name__ = name
+    get.__doc__ = f"The cell's `{name}` (read-only)."
+    return property(get)
+
+
+_USE_CUDNN_VALUES = ("auto", True, False)
+
+
 class _CellLayer(RNN):
     """SimpleRNN/LSTM/GRU: an RNN that builds its own cell from the layer's arguments."""
 
     cell_class = SimpleRNNCell
+    # Whether the layer takes Keras's `use_cudnn` (LSTM and GRU).
+    _takes_use_cudnn = False
+
+    activation = _cell_setting("activation")
+    use_bias = _cell_setting("use_bias")
+    kernel_initializer = _cell_setting("kernel_initializer")
+    recurrent_initializer = _cell_setting("recurrent_initializer")
+    bias_initializer = _cell_setting("bias_initializer")
+    kernel_regularizer = _cell_setting("kernel_regularizer")
+    recurrent_regularizer = _cell_setting("recurrent_regularizer")
+    bias_regularizer = _cell_setting("bias_regularizer")
+    kernel_constraint = _cell_setting("kernel_constraint")
+    recurrent_constraint = _cell_setting("recurrent_constraint")
+    bias_constraint = _cell_setting("bias_constraint")
+    dropout = _cell_setting("dropout")
+    recurrent_dropout = _cell_setting("recurrent_dropout")
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
@@ -739,8 +846,18 @@ class _CellLayer(RNN):
                       "batch_size", "input_dim", "autocast", "input_length")
         layer_kwargs = {k: kwargs.pop(k) for k in layer_keys if k in kwargs}
         activity_regularizer = kwargs.pop("activity_regularizer", None)
-        kwargs.pop("use_cudnn", None)
-        kwargs.pop("implementation", None)
+        owner = type(self).__name__
+        if self._takes_use_cudnn:
+            use_cudnn = kwargs.pop("use_cudnn", "auto")
+            if use_cudnn not in _USE_CUDNN_VALUES:
+                raise ValueError(f"Invalid value received for argument `use_cudnn` of {owner}: "
+                                 f"expected 'auto', True or False. Received: "
+                                 f"use_cudnn={use_cudnn!r}")
+        elif "use_cudnn" in kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to {owner}: "
+                             f"{{'use_cudnn': {kwargs['use_cudnn']!r}}}")
+        if not self._takes_use_cudnn:
+            kwargs.pop("implementation", None)  # accepted from old configs, as before
         # Named as Keras names the cell inside the layer ("lstm_cell"): weight paths in
         # legacy .h5 files read <layer>/lstm_cell/kernel.
         cell_name = to_snake_case(self.cell_class.__name__)
@@ -750,9 +867,34 @@ class _CellLayer(RNN):
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask, **layer_kwargs)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        if self._takes_use_cudnn:
+            # Kept as given (not serialized, as Keras). The kernels here are fastkeras's own;
+            # True fails, as on Keras's PyTorch backend, where no cuDNN-style kernel applies.
+            self.use_cudnn = use_cudnn
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self._takes_use_cudnn and self.use_cudnn is True:
+            self._check_cudnn_applies(mask)
+        return super().inner_loop(sequences, initial_state, mask, training=training)
+
+    def _check_cudnn_applies(self, mask):
+        """use_cudnn=True: the configurations where Keras (PyTorch backend) has no fused
+        kernel to use raise, as there: a mask, recurrent dropout, or a GRU with
+        reset_after=False. (Shape-inference probes do not raise; Keras's symbolic calls
+        do not either.)"""
+        from fastkeras.layers.input_layer import inferring_shapes
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        unsupported = (mask is not None or bool(self.recurrent_dropout)
+                       or getattr(self.cell, "reset_after", True) is False)
+        if unsupported and not inferring_shapes():
+            raise ValueError(f"{type(self).__name__} '{self.name}' was given use_cudnn=True, "
+                             "but this configuration (a mask, recurrent dropout, or a GRU with "
+                             "reset_after=False) has no cuDNN-style implementation. Use "
+                             "use_cudnn='auto' to run it with the generic implementation.")
 
     def __getattr__(self, name):
-        # The cell's arguments read as the layer's (layer.activation, layer.dropout, ...).
+        # The cell's other attributes read as the layer's too (layer.seed, ...).
         cell = self.__dict__.get("cell")
         if cell is not None and not name.startswith("_"):
             return getattr(cell, name)
@@ -803,6 +945,10 @@ class LSTM(_CellLayer):
     """
 
     cell_class = LSTMCell
+    _takes_use_cudnn = True
+
+    recurrent_activation = _cell_setting("recurrent_activation")
+    unit_forget_bias = _cell_setting("unit_forget_bias")
 
 
 class GRU(_CellLayer):
@@ -819,6 +965,10 @@ class GRU(_CellLayer):
     """
 
     cell_class = GRUCell
+    _takes_use_cudnn = True
+
+    recurrent_activation = _cell_setting("recurrent_activation")
+    reset_after = _cell_setting("reset_after")
 
 
 def _layer_signature(cell_class):
@@ -832,6 +982,9 @@ def _layer_signature(cell_class):
                 continue
             kind = p.POSITIONAL_OR_KEYWORD if p.name == "units" else p.KEYWORD_ONLY
             params[p.name] = p.replace(kind=kind)
+    if cell_class in (LSTMCell, GRUCell):
+        params["use_cudnn"] = inspect.Parameter("use_cudnn", inspect.Parameter.KEYWORD_ONLY,
+                                                default="auto")
     params["kwargs"] = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
     return inspect.Signature(list(params.values()))
 

@@ -62,7 +62,7 @@ class Bidirectional(Layer):
                                  "`go_backwards` value. Received: forward_layer.go_backwards="
                                  f"{layer.go_backwards}, backward_layer.go_backwards="
                                  f"{backward_layer.go_backwards}")
-            for attr in ("return_sequences", "return_state"):
+            for attr in ("stateful", "return_sequences", "return_state"):
                 if getattr(layer, attr) != getattr(backward_layer, attr):
                     raise ValueError(f"Forward layer and backward layer are expected to have "
                                      f"the same value for attribute '{attr}'")
@@ -73,10 +73,15 @@ class Bidirectional(Layer):
                                          go_backwards=not layer.go_backwards)
         else:
             self.backward_layer = backward_layer
+        # use_cudnn is not in configs: the copies keep the given layer's, as in Keras.
+        if hasattr(layer, "use_cudnn"):
+            self.forward_layer.use_cudnn = layer.use_cudnn
+            self.backward_layer.use_cudnn = layer.use_cudnn
         # As Keras: with sequences returned, masked steps output zeros in both directions.
         self.forward_layer.zero_output_for_mask = self.forward_layer.return_sequences
         self.backward_layer.zero_output_for_mask = self.backward_layer.return_sequences
         self.merge_mode = merge_mode
+        self.stateful = layer.stateful
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.supports_masking = True
@@ -84,6 +89,25 @@ class Bidirectional(Layer):
 
     def _saveable_children(self):
         return [("forward_layer", self.forward_layer), ("backward_layer", self.backward_layer)]
+
+    @property
+    def states(self):
+        """The forward layer's carried states then the backward layer's (a tuple), once both
+        stateful layers have them; otherwise None."""
+        forward, backward = self.forward_layer.states, self.backward_layer.states
+        if forward and backward:
+            return tuple(forward) + tuple(backward)
+        return None
+
+    def reset_state(self):
+        """Zeroes the states both directions carry between calls (stateful layers only)."""
+        if not self.stateful:
+            raise AttributeError("Layer must be stateful.")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self):
+        self.reset_state()
 
     def build(self, input_shape):
         for layer in (self.forward_layer, self.backward_layer):

@@ -173,10 +173,11 @@ def write_weights(model, f):
 
 # --- reading -------------------------------------------------------------------------------
 
-def stage_layer_weights(layer, arrays, filepath, where):
+def stage_layer_weights(layer, arrays, filepath, where, own=None):
     """(variable, array) pairs for one object's stored arrays, after checking their count and
-    shapes (ValueError naming the layer, the file, the place and both shapes)."""
-    own = own_variables(layer)
+    shapes (ValueError naming the layer, the file, the place and both shapes). `own`: what
+    the layer stores (default: its own variables)."""
+    own = own_variables(layer) if own is None else own
     if len(arrays) != len(own):
         raise ValueError(f"{_describe(layer)} expects {len(own)} weights "
                          f"{[tuple(v.shape) for v in own]}, but '{filepath}' has {len(arrays)} "
@@ -187,6 +188,13 @@ def stage_layer_weights(layer, arrays, filepath, where):
                              f"{tuple(v.shape)}, but '{filepath}' stores shape "
                              f"{tuple(arr.shape)} at '{where}'")
     return list(zip(own, arrays))
+
+
+class _Stored:
+    """What a layer's `save_own_variables` puts under one key: a name and a shape."""
+
+    def __init__(self, name, shape):
+        self.name, self.shape = name, shape
 
 
 def load_weights(model, filepath, skip_mismatch=False):
@@ -241,8 +249,12 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
                 optimizer_entry = (obj, f[where], where)
             continue
         own = own_variables(obj)
-        if type(obj).load_own_variables is not Layer.load_own_variables:
-            # the layer reads its own entry (after every other layer's weights were checked)
+        loader = type(obj).load_own_variables
+        builtin_loader = loader is not Layer.load_own_variables and \
+            loader.__module__.startswith("fastkeras.")
+        if loader is not Layer.load_own_variables and not builtin_loader:
+            # a user's layer reads its own entry (after every other layer's weights were
+            # checked)
             if where in f:
                 group = f[where]
                 custom.append((obj, {k: group[k][()] for k in group}, where))
@@ -258,7 +270,15 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
             continue
         arrays = _read_arrays(f[where])
         try:
-            pending.extend(stage_layer_weights(obj, arrays, filepath, where))
+            if builtin_loader:  # (LoRA layers store a merged kernel): checked like any other
+                expected = {}
+                obj.save_own_variables(expected)
+                stage_layer_weights(obj, arrays, filepath, where, [
+                    _Stored(getattr(v, "name", k), tuple(np.shape(getattr(v, "value", v))))
+                    for k, v in expected.items()])
+                custom.append((obj, {str(i): a for i, a in enumerate(arrays)}, where))
+            else:
+                pending.extend(stage_layer_weights(obj, arrays, filepath, where))
         except ValueError:
             if not skip_mismatch:
                 raise

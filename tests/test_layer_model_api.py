@@ -162,7 +162,8 @@ def test_compile_config_is_keras_serialized_and_overridable(tmp_path, rng):
     for lib in (fk, keras):
         model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1)])
         assert not model.get_compile_config()
-        model.compile(lib.optimizers.Adam(0.01), "mse", metrics=["mae"], loss_weights=[2.0])
+        model.compile(lib.optimizers.Adam(0.01, name="adam"), "mse", metrics=["mae"],
+                      loss_weights=[2.0])
         configs[lib] = model.get_compile_config()
     ours, theirs = configs[fk], configs[keras]
     assert set(ours) == set(theirs)

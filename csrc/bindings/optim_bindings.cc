@@ -7,11 +7,14 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "bindings/checks.h"
 #include "bindings/registry.h"
+#include "kernels/optim/muon_schedule_free.h"
 #include "kernels/optim/optim.h"
 
 namespace fastkeras::bindings {
@@ -286,8 +289,86 @@ void adafactor(const py::object& var, const py::object& grad, const py::object& 
   optim::adafactor_update(ops.var(), ops.grad(), r, c, vp, batch, rows, cols, p);
 }
 
-void decay(const py::object& var, float weight_decay, float learning_rate) {
-  const char* fn = "decay_weights";
+void muon(const py::object& var, const py::object& grad, const py::object& m, float learning_rate,
+          float momentum, float momentum_minus_1, bool nesterov, float a, float b, float c,
+          int steps, float epsilon, const py::object& rms_rate) {
+  const char* fn = "muon_update";
+  Operands ops(fn, var, grad);
+  ops.check_var_grad_disjoint();
+  const py::array& va = ops.var_array();
+  if (va.ndim() != 2) {
+    throw py::value_error(std::string(fn) + ": `var` must be 2-D (Muon's orthogonalised step), " +
+                          "received shape " + shape_str(va));
+  }
+  if (steps < 0) {
+    throw py::value_error(std::string(fn) + ": `steps` must be >= 0, received " +
+                          std::to_string(steps));
+  }
+  float* mp = ops.slot(m, "m");
+  const int64_t rows = static_cast<int64_t>(va.shape(0)), cols = static_cast<int64_t>(va.shape(1));
+  const bool adjust = !rms_rate.is_none();
+  const float rate = adjust ? rms_rate.cast<float>() : 1.0f;
+  const float dim_scale = std::sqrt(static_cast<float>(std::max(rows, cols)));
+  optim::MuonParams p{learning_rate,
+                      momentum,
+                      momentum_minus_1,
+                      nesterov,
+                      optim::NewtonSchulzParams{a, b, c, steps, epsilon},
+                      adjust,
+                      dim_scale,
+                      rate};
+  py::gil_scoped_release release;
+  optim::muon_update(ops.var(), ops.grad(), mp, rows, cols, p);
+}
+
+py::array_t<float> newton_schulz(const py::object& g, float a, float b, float c, int steps,
+                                 float epsilon) {
+  const char* fn = "newton_schulz";
+  if (!py::isinstance<py::array>(g)) {
+    throw py::type_error(std::string(fn) +
+                         ": `g` must be a float32 numpy array, received an object of type " +
+                         type_name(g));
+  }
+  py::array ga = g.cast<py::array>();
+  require_float32(ga, fn, "g");
+  if (ga.ndim() != 2) {
+    throw py::value_error(std::string(fn) + ": `g` must be 2-D, received shape " + shape_str(ga));
+  }
+  if (!(ga.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(fn) + ": `g` must be C-contiguous");
+  }
+  if (steps < 0) {
+    throw py::value_error(std::string(fn) + ": `steps` must be >= 0, received " +
+                          std::to_string(steps));
+  }
+  const int64_t rows = static_cast<int64_t>(ga.shape(0)), cols = static_cast<int64_t>(ga.shape(1));
+  py::array_t<float> out({ga.shape(0), ga.shape(1)});
+  const float* src = static_cast<const float*>(ga.data());
+  float* dst = out.mutable_data();
+  optim::NewtonSchulzParams p{a, b, c, steps, epsilon};
+  py::gil_scoped_release release;
+  optim::newton_schulz(src, dst, rows, cols, p);
+  return out;
+}
+
+void schedule_free_adamw(const py::object& var, const py::object& grad, const py::object& z,
+                         const py::object& v, float learning_rate, float one_minus_beta_2,
+                         float bias_correction_2, float epsilon, float beta_1,
+                         float one_minus_beta_1, float weight, float one_minus_weight,
+                         bool x_from_updated_z) {
+  Operands ops("schedule_free_adamw_update", var, grad);
+  ops.check_var_grad_disjoint();
+  float* zp = ops.slot(z, "z");
+  float* vp = ops.slot(v, "v");
+  optim::ScheduleFreeAdamWParams p{learning_rate, one_minus_beta_2, bias_correction_2,
+                                   epsilon,       beta_1,           one_minus_beta_1,
+                                   weight,        one_minus_weight, x_from_updated_z};
+  py::gil_scoped_release release;
+  optim::schedule_free_adamw_update(ops.var(), ops.grad(), zp, vp, ops.size(), p);
+}
+
+// The writable float32 C-contiguous data of an in-place update's `var` (errors name `fn`).
+py::array writable_var(const py::object& var, const char* fn) {
   if (!py::isinstance<py::array>(var)) {
     throw py::type_error(std::string(fn) +
                          ": `var` must be a float32 numpy array, received an object of type " +
@@ -300,6 +381,19 @@ void decay(const py::object& var, float weight_decay, float learning_rate) {
                           " must be C-contiguous");
   }
   if (!a.writeable()) throw py::value_error(std::string(fn) + ": `var` is read-only");
+  return a;
+}
+
+void scale(const py::object& var, float factor) {
+  py::array a = writable_var(var, "scale_weights");
+  float* data = static_cast<float*>(a.mutable_data());
+  const int64_t n = static_cast<int64_t>(a.size());
+  py::gil_scoped_release release;
+  optim::scale_weights(data, n, factor);
+}
+
+void decay(const py::object& var, float weight_decay, float learning_rate) {
+  py::array a = writable_var(var, "decay_weights");
   float* data = static_cast<float*>(a.mutable_data());
   const int64_t n = static_cast<int64_t>(a.size());
   py::gil_scoped_release release;
@@ -457,6 +551,26 @@ void register_optim(py::module_& m) {
         py::arg("clip_threshold"),
         "Adafactor step in place. For var of rank >= 2, row_stats has shape var.shape[:-1] and "
         "col_stats var.shape[:-2] + var.shape[-1:]; for lower ranks both are None.");
+  m.def("muon_update", &muon, py::arg("var"), py::arg("grad"), py::arg("m"),
+        py::arg("learning_rate"), py::arg("momentum"), py::arg("momentum_minus_1"),
+        py::arg("nesterov"), py::arg("a"), py::arg("b"), py::arg("c"), py::arg("steps"),
+        py::arg("epsilon"), py::arg("rms_rate"),
+        "Muon step in place for a 2-D var: momentum, Newton-Schulz orthogonalisation on the "
+        "GEMM, then var -= lr*o (scaled by sqrt(max(rows, cols))*rms_rate unless rms_rate is "
+        "None).");
+  m.def("newton_schulz", &newton_schulz, py::arg("g"), py::arg("a"), py::arg("b"), py::arg("c"),
+        py::arg("steps"), py::arg("epsilon"),
+        "Muon's quintic Newton-Schulz orthogonalisation of a 2-D float32 array (a new array).");
+  m.def("schedule_free_adamw_update", &schedule_free_adamw, py::arg("var"), py::arg("grad"),
+        py::arg("z"), py::arg("v"), py::arg("learning_rate"), py::arg("one_minus_beta_2"),
+        py::arg("bias_correction_2"), py::arg("epsilon"), py::arg("beta_1"),
+        py::arg("one_minus_beta_1"), py::arg("weight"), py::arg("one_minus_weight"),
+        py::arg("x_from_updated_z") = true,
+        "Schedule-Free AdamW step in place (z: the gradient sequence, Keras's momentum slot). "
+        "x_from_updated_z: recover x from z after this step's update (Keras's torch `apply`) "
+        "rather than before it (its `stateless_apply`).");
+  m.def("scale_weights", &scale, py::arg("var"), py::arg("factor"),
+        "var *= factor in place (the torch backend's decoupled weight decay).");
   m.def("decay_weights", &decay, py::arg("var"), py::arg("weight_decay"), py::arg("learning_rate"),
         "Decoupled weight decay in place: var -= var*wd*lr.");
   m.def("sum_squares", &sum_squares, py::arg("x"),

@@ -8,6 +8,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/optim/adam_rows.h"
+#include "kernels/optim/chunks.h"
 #include "kernels/parallel.h"
 
 // The update rules must round after every operation, as Keras's separate tensor ops do, so no
@@ -21,27 +22,6 @@
 
 namespace fastkeras::optim {
 namespace {
-
-// Elements per scheduling unit: chunks handed to threads are multiples of this.
-constexpr int64_t kGrain = 4096;
-
-// Runs fn(begin, end) over [0, n), on several threads when the work is large enough.
-template <typename Fn>
-void for_chunks(int64_t n, double flops_per_element, Fn&& fn) {
-  if (n <= 0) return;
-  const int64_t blocks = (n + kGrain - 1) / kGrain;
-  const int threads = threads_for(flops_per_element * static_cast<double>(n), blocks);
-  if (threads <= 1) {
-    fn(int64_t{0}, n);
-    return;
-  }
-  const int64_t blocks_per_thread = (blocks + threads - 1) / threads;
-  run_parallel(threads, [&](int t) {
-    const int64_t begin = std::min(n, t * blocks_per_thread * kGrain);
-    const int64_t end = std::min(n, (t + 1) * blocks_per_thread * kGrain);
-    if (begin < end) fn(begin, end);
-  });
-}
 
 // Runs fn(begin, end, sums) over fixed blocks of [0, n), where fn adds K partial sums of its
 // block into sums[0..K); the blocks' sums are then added in block order, so the totals do not

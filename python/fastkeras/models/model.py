@@ -409,12 +409,15 @@ class Model(Layer):
         with GradientTape():
             y_pred = self(x, training=True)
             loss = self._compute_loss(y, y_pred, sample_weight)
+            # as Keras: the gradients are those of the scaled loss (loss_scale_factor, a
+            # LossScaleOptimizer's dynamic scale), which the optimizer divides out again
+            scaled = self.optimizer.scale_loss(loss)
         if variables is None:
             variables = self.trainable_weights
         if not variables:  # as Keras: the step computes the loss and updates nothing
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)
             return float(loss.value), metric_values(y_pred)
-        grads = gradients(loss, variables, reuse_buffers=True,
+        grads = gradients(scaled, variables, reuse_buffers=True,
                           in_place_updates=self.optimizer._in_place_scales(variables))
         # also applies variable constraints, as Keras
         self.optimizer._apply_from_training_loop(grads, variables)

@@ -18,8 +18,12 @@ from fastkeras.optimizers.base_optimizer import BaseOptimizer, Optimizer
 from fastkeras.optimizers.ftrl import Ftrl
 from fastkeras.optimizers.lamb import Lamb
 from fastkeras.optimizers.lion import Lion
+from fastkeras.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from fastkeras.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
+from fastkeras.optimizers.muon import Muon
 from fastkeras.optimizers.nadam import Nadam
 from fastkeras.optimizers.rmsprop import RMSprop
+from fastkeras.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from fastkeras.optimizers.sgd import SGD
 
 __all__ = [
@@ -34,9 +38,14 @@ __all__ = [
     "Ftrl",
     "Lamb",
     "Lion",
+    "LossScaleOptimizer",
+    "MultiOptimizer",
+    "Muon",
     "Nadam",
     "Optimizer",
+    "OptimizerMap",
     "RMSprop",
+    "ScheduleFreeAdamW",
     "deserialize",
     "get",
     "schedules",
@@ -44,14 +53,16 @@ __all__ = [
 ]
 
 ALL_OBJECTS = {Optimizer, SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, Nadam, Adamax, Lion,
-               Ftrl, Lamb, Adafactor}
+               Ftrl, Lamb, Adafactor, Muon, ScheduleFreeAdamW, LossScaleOptimizer,
+               MultiOptimizer, OptimizerMap}
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 
 def serialize(optimizer) -> dict:
     """The optimizer as a JSON-compatible dict in Keras's format
-    (`{"module", "class_name", "config", "registered_name"}`)."""
-    if not isinstance(optimizer, Optimizer):
+    (`{"module", "class_name", "config", "registered_name"}`). An OptimizerMap serializes
+    the same way."""
+    if not isinstance(optimizer, (Optimizer, OptimizerMap)):
         raise TypeError(f"serialize: expected an Optimizer instance. Received: {optimizer!r}")
     builtin = ALL_OBJECTS_DICT.get(type(optimizer).__name__.lower()) is type(optimizer)
     return {

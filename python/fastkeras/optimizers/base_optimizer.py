@@ -710,22 +710,24 @@ class Optimizer:
             variable.assign(weight)
 
     def save_own_variables(self, store):
-        """Write the state into `store` under keys "0", "1", ... (Keras's layout)."""
-        for i, variable in enumerate(self._variables):
+        """Write the state (`variables`) into `store` under keys "0", "1", ... (Keras's
+        layout)."""
+        for i, variable in enumerate(self.variables):
             store[str(i)] = variable.numpy()
 
     def load_own_variables(self, store):
         """Read the state written by `save_own_variables` (skipped, with a warning, if the
         number of variables differs)."""
-        if len(store.keys()) != len(self._variables):
+        variables = self.variables
+        if len(store.keys()) != len(variables):
             msg = (f"Skipping variable loading for optimizer '{self.name}', because it has "
-                   f"{len(self._variables)} variables whereas the saved optimizer has "
+                   f"{len(variables)} variables whereas the saved optimizer has "
                    f"{len(store.keys())} variables. ")
             if not self.built:
                 msg += "This is likely because the optimizer has not been called/built yet."
             warnings.warn(msg, stacklevel=2)
             return
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(variables):
             variable.assign(np.asarray(store[str(i)]))
 
     # --- config ------------------------------------------------------------------------------

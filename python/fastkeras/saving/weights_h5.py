@@ -60,7 +60,10 @@ def _children(obj):
     saveable or a list of saveables."""
     from fastkeras.models.model import Model
     if _is_optimizer(obj):
-        return []
+        # A wrapping optimizer (LossScaleOptimizer, MultiOptimizer) names the optimizers it
+        # holds, which Keras also stores under their own paths.
+        children = getattr(obj, "_saveable_children", None)
+        return list(children()) if callable(children) else []
     attrs = {}
     listed = None
     if isinstance(obj, Model):
@@ -245,7 +248,10 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
     for path, obj in walk(model):
         where = _vars_path(path)
         if _is_optimizer(obj):
-            if where in f:
+            # The model's optimizer stores its whole state (a wrapper's includes the optimizers
+            # it holds, whose own entries repeat their part of it).
+            if where in f and (optimizer_entry is None
+                               or obj is getattr(model, "optimizer", None)):
                 optimizer_entry = (obj, f[where], where)
             continue
         own = own_variables(obj)

@@ -201,6 +201,9 @@ class DenseChain:
             return None
         f, (loss, g, wrt) = step
         optimizer = self.model.optimizer
+        scaled = optimizer.scale_loss(g)  # the scaled loss's gradient (see Model._train_step)
+        if scaled is not g:
+            g = np.ascontiguousarray(getattr(scaled, "value", scaled), dtype=np.float32)
         variables = self.variables
         scales = optimizer._in_place_scales(variables)
         step_grads = [None] * len(variables)

@@ -1048,3 +1048,29 @@ def test_fit_takes_gradients_of_the_scaled_loss(kind, functional):
     np.testing.assert_allclose(f_hist["loss"], k_hist["loss"], rtol=1e-5)
     for f, k in zip(f_model.get_weights(), k_model.get_weights()):
         np.testing.assert_allclose(f, keras.ops.convert_to_numpy(k), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1}),
+    ("SGD", {"learning_rate": 0.05, "weight_decay": 0.3, "momentum": 0.9}),
+    ("Lion", {"learning_rate": 0.001, "weight_decay": 0.5}),
+    ("RMSprop", {"learning_rate": 0.01, "weight_decay": 0.05}),
+])
+def test_weight_decay_is_keras_torch_multiplicative_form(name, kwargs):
+    """Weight decay as Keras's torch backend applies it, w *= 1 - wd * lr in float32: thirty
+    steps stay within a few float32 roundings of Keras (the subtractive form drifted ~3e-6),
+    and exactly equal for Lion, whose update has no other rounding differences."""
+    keras = _keras()
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(64, 33)).astype(np.float32)
+    grads = [rng.normal(size=w0.shape).astype(np.float32) for _ in range(30)]
+    out = []
+    for lib in (fk, keras):
+        v = lib.Variable(w0.copy())
+        opt = getattr(lib.optimizers, name)(**kwargs)
+        for g in grads:
+            opt.apply([lib.ops.convert_to_tensor(g)], [v])
+        out.append(np.asarray(lib.ops.convert_to_numpy(v)))
+    if name == "Lion":
+        np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_allclose(out[0], out[1], rtol=0, atol=1e-6)

@@ -649,14 +649,15 @@ class Optimizer:
         return use
 
     def _apply_weight_decay(self, variables):
+        # As Keras's torch backend decays: w *= 1 - weight_decay * learning_rate, the factor
+        # computed in float32.
         if self.weight_decay is None:
             return
         from fastkeras import _core
-        lr = f32(self.learning_rate)
-        wd = f32(self.weight_decay)
+        factor = float(_f32(1) - _f32(self.weight_decay) * _f32(self.learning_rate))
         for variable in variables:
             if self._use_weight_decay(variable):
-                _core.decay_weights(variable.value, wd, lr)
+                _core.scale_weights(variable.value, factor)
 
     # --- moving averages of the weights (use_ema) -----------------------------------------
 

@@ -100,16 +100,6 @@ class ScheduleFreeAdamW(Optimizer):
         finally:
             self._in_stateless_apply = False
 
-    def _apply_weight_decay(self, variables):
-        # Keras's torch backend decays these variables multiplicatively:
-        # w *= 1 - weight_decay * learning_rate (float32).
-        if self.weight_decay is None:
-            return
-        factor = float(_f32(1) - _f32(self.weight_decay) * _f32(self.learning_rate))
-        for variable in variables:
-            if self._use_weight_decay(variable):
-                _core.scale_weights(variable.value, factor)
-
     def get_config(self):
         config = super().get_config()
         config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -75,8 +75,9 @@ def test_pydataset_fit_matches_keras_with_validation_and_hooks():
     h_ours = ours.fit(f_train, epochs=3, validation_data=f_val, shuffle=False, verbose=0)
     _close(h_ours, h_theirs)
     assert (f_train.begins, f_train.ends) == (3, 3)
-    assert k_train.ends >= 3  # Keras also reads the dataset once before training
-    assert f_train.read == list(range(6)) * 3
+    assert k_train.ends >= 3
+    # as Keras, the first fit after compile reads one batch before training
+    assert f_train.read == [0] + list(range(6)) * 3 == k_train.read
     np.testing.assert_allclose(ours.evaluate(f_val, verbose=0),
                                theirs.evaluate(k_val, verbose=0), rtol=2e-5)
     np.testing.assert_allclose(ours.predict(f_val, verbose=0),
@@ -159,7 +160,8 @@ def test_shuffled_and_endless_pydatasets():
     model = _model(fk)
     data = _dataset_class(fk.utils.PyDataset)()
     model.fit(data, epochs=3, verbose=0)  # shuffle=True by default: batch order shuffled
-    epochs = [data.read[i * 6:(i + 1) * 6] for i in range(3)]
+    read = data.read[1:]  # (after the one batch read to set up the loss and metrics)
+    epochs = [read[i * 6:(i + 1) * 6] for i in range(3)]
     assert all(sorted(e) == list(range(6)) for e in epochs)
     assert any(e != list(range(6)) for e in epochs)
 
@@ -210,3 +212,34 @@ def test_arguments_such_data_cannot_take():
         warnings.simplefilter("always")
         model.fit(NoSuper(), verbose=0)
     assert any("super().__init__" in str(w.message) for w in caught)
+
+
+def test_shuffled_py_dataset_reads_batches_in_keras_order():
+    """A shuffled PyDataset's batch order comes from Python's `random` (seeded by
+    set_random_seed), and the first fit after compile reads one batch of an order of its own
+    first, as Keras does: the batches read and the losses equal Keras's."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.random((600, 20)).astype("float32")
+    y = rng.integers(0, 10, 600)
+    results = {}
+    for lib in (fk, keras):
+        read = []
+
+        class Batches(lib.utils.PyDataset):
+            def __len__(self):
+                return 19
+
+            def __getitem__(self, i):
+                read.append(i)
+                return x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]
+
+        model = lib.Sequential([lib.Input((20,)),
+                                lib.layers.Dense(10, "softmax", kernel_initializer="zeros")])
+        model.compile(lib.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        lib.utils.set_random_seed(3)
+        losses = model.fit(Batches(), epochs=2, verbose=0).history["loss"]
+        losses += model.fit(Batches(), epochs=1, verbose=0).history["loss"]
+        results[lib] = (read, losses)
+    assert results[fk][0] == results[keras][0]
+    np.testing.assert_allclose(results[fk][1], results[keras][1], rtol=1e-6)

@@ -484,8 +484,13 @@ class Model(Layer):
             if validation_split:
                 raise ValueError("`validation_split` is only supported for Tensors or NumPy "
                                  f"arrays. Found: x={type(x).__name__}")
+            source = _source(x, y, sample_weight, class_weight, shuffle)
+            if self._metrics is None and hasattr(source, "peek"):
+                # As Keras: the first fit after compile reads one batch to set up the loss and
+                # metrics, from an epoch of its own (a shuffled PyDataset draws that order too)
+                source.peek()
             return self._fit_loop(
-                _source(x, y, sample_weight, class_weight, shuffle), epochs, verbose,
+                source, epochs, verbose,
                 callbacks, validation_data, initial_epoch, steps_per_epoch, validation_steps,
                 validation_batch_size or batch_size, validation_freq)
         x, y = data_mod.to_arrays(x), data_mod.to_arrays(y)

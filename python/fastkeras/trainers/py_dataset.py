@@ -6,6 +6,7 @@ Each batch is `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`, as in Keras.
 
 from __future__ import annotations
 
+import random
 import types
 import warnings
 
@@ -100,9 +101,24 @@ class DatasetBatches:
             while True:
                 yield self.convert(unpack_batch(self.dataset[index], "a PyDataset"))
                 index += 1
-        order = self.rng.permutation(self.steps) if self.shuffle else range(self.steps)
+        order = range(self.steps)
+        if self.shuffle:  # as Keras: Python's `random` (which set_random_seed seeds) orders them
+            order = list(order)
+            random.shuffle(order)
         for index in order:
             yield self.convert(unpack_batch(self.dataset[int(index)], "a PyDataset"))
+
+    def peek(self):
+        """Reads the first batch of an epoch order of its own (drawing that order, as Keras
+        does when it reads one batch to build the model's loss and metrics)."""
+        if self.steps is None or self.steps < 1:
+            return
+        first = 0
+        if self.shuffle:
+            order = list(range(self.steps))
+            random.shuffle(order)
+            first = order[0]
+        unpack_batch(self.dataset[first], "a PyDataset")
 
     def end_epoch(self):
         self.dataset.on_epoch_end()

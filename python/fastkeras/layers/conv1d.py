@@ -28,6 +28,18 @@ def _check_rank3(layer, inputs):
                          f"{(None,) + tuple(inputs.shape[1:])}")
 
 
+def expose_1d(layer):
+    """Sets a 1-D layer's public kernel_size / strides / dilation_rate (and output_padding
+    when it has one) to Keras's 1-tuples, from the (1, n) pairs its 2-D base runs with
+    (`_kernel_hw`, `_strides_hw`, `_dilation_hw`, `_output_padding_hw`)."""
+    layer.kernel_size = (layer._kernel_hw[1],)
+    layer.strides = (layer._strides_hw[1],)
+    layer.dilation_rate = (layer._dilation_hw[1],)
+    output_padding = layer.__dict__.get("_output_padding_hw")
+    if output_padding is not None:
+        layer.output_padding = (output_padding[1],)
+
+
 def _to_nwc(x, data_format):
     return ops.transpose(x, (0, 2, 1)) if data_format == "channels_first" else x
 
@@ -54,6 +66,7 @@ class Conv1D(Conv2D):
                          padding="valid" if causal else padding, data_format=data_format,
                          dilation_rate=(1, _single(dilation_rate, "dilation_rate", "Conv1D")),
                          groups=groups, activation=activation, use_bias=use_bias, **kwargs)
+        expose_1d(self)
         if causal:
             self.padding = "causal"
 
@@ -79,7 +92,7 @@ class Conv1D(Conv2D):
         _check_rank3(self, inputs)
         x = _to_nwc(inputs, self.data_format)
         steps = x.shape[1]
-        k, d, s = self.kernel_size[1], self.dilation_rate[1], self.strides[1]
+        (k,), (d,), (s,) = self.kernel_size, self.dilation_rate, self.strides
         if self.padding == "causal":
             pads = ((0, 0), (d * (k - 1), 0))
         elif self.padding == "same":
@@ -92,19 +105,23 @@ class Conv1D(Conv2D):
                              f"is too small for kernel_size={k} with dilation_rate={d} and "
                              f"padding='{self.padding}'")
         fuse_relu = self.activation is activations_mod.relu
-        y = conv2d(ops.expand_dims(x, 1), self._kernel_2d(),
-                   self.bias if self.use_bias else None, self.strides, pads,
-                   self.dilation_rate, relu=fuse_relu)
+        image, kernel = ops.expand_dims(x, 1), self._kernel_2d()
+        bias = self.bias if self.use_bias else None
+        if self.groups == 1:
+            y = conv2d(image, kernel, bias, self._strides_hw, pads, self._dilation_hw,
+                       relu=fuse_relu)
+        else:  # each group: its slice of input channels with its slice of filters
+            cg, fg = x.shape[-1] // self.groups, self.filters // self.groups
+            parts = [conv2d(ops.getitem(image, (Ellipsis, slice(g * cg, (g + 1) * cg))),
+                            ops.getitem(kernel, (Ellipsis, slice(g * fg, (g + 1) * fg))),
+                            None if bias is None else ops.getitem(bias, slice(g * fg, (g + 1) * fg)),
+                            self._strides_hw, pads, self._dilation_hw, relu=fuse_relu)
+                     for g in range(self.groups)]
+            y = ops.concatenate(parts, axis=-1)
         y = ops.squeeze(y, 1)
         if not fuse_relu and self.activation is not activations_mod.linear:
             y = self.activation(y)
         return _from_nwc(y, self.data_format)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"kernel_size": (self.kernel_size[1],), "strides": (self.strides[1],),
-                       "dilation_rate": (self.dilation_rate[1],)})
-        return config
 
 
 class _Pooling1D(Layer):

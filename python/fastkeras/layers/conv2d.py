@@ -168,6 +168,11 @@ class Conv2D(LoRA, Layer):
                            kernel_initializer, bias_initializer, kernel_regularizer,
                            bias_regularizer, activity_regularizer, kernel_constraint,
                            bias_constraint)
+        # The geometry the 2-D kernels run with. A 1-D layer built on this one keeps (1, n)
+        # pairs here and Keras's 1-tuples in the public attributes.
+        self._kernel_hw = self.kernel_size
+        self._strides_hw = self.strides
+        self._dilation_hw = self.dilation_rate
         if self._lora_supported:
             self._set_lora_arguments(lora_rank, lora_alpha)
 
@@ -176,9 +181,8 @@ class Conv2D(LoRA, Layer):
     def convolution_op(self, inputs, kernel):
         """Keras's `convolution_op`: the layer's convolution of `inputs` with `kernel` (its
         strides, padding, dilation and data format), without bias or activation."""
-        rank = self.rank
-        return ops.conv(inputs, kernel, strides=self.strides[-rank:], padding=self.padding,
-                        dilation_rate=self.dilation_rate[-rank:], data_format=self.data_format)
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate, data_format=self.data_format)
 
     def build(self, input_shape):
         channels = conv_input_channels(self, "Conv2D", input_shape, 4)
@@ -187,8 +191,8 @@ class Conv2D(LoRA, Layer):
                              f"divisible by `groups`. Received: groups={self.groups}, input "
                              f"shape {tuple(input_shape)}")
         self.kernel = self.add_weight(name="kernel",
-                                      shape=self.kernel_size + (channels // self.groups,
-                                                                self.filters),
+                                      shape=self._kernel_hw + (channels // self.groups,
+                                                               self.filters),
                                       initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -209,10 +213,9 @@ class Conv2D(LoRA, Layer):
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
                              f"expected {kernel.shape[2] * self.groups} input channels, "
                              f"received input with shape {(None,) + tuple(inputs.shape[1:])}")
-        oh = conv_output_length(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0],
-                                self.padding)
-        ow = conv_output_length(w, self.kernel_size[1], self.strides[1], self.dilation_rate[1],
-                                self.padding)
+        (kh, kw), (sh, sw), (dh, dw) = self._kernel_hw, self._strides_hw, self._dilation_hw
+        oh = conv_output_length(h, kh, sh, dh, self.padding)
+        ow = conv_output_length(w, kw, sw, dw, self.padding)
         if oh < 1 or ow < 1:
             raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
                              f"is too small for kernel_size={self.kernel_size} with "
@@ -221,14 +224,14 @@ class Conv2D(LoRA, Layer):
         fuse_relu = self.activation is activations_mod.relu
         bias = self.bias if self.use_bias else None
         if self.groups == 1:
-            y = conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
+            y = conv2d(x, kernel, bias, self._strides_hw, self.padding, self._dilation_hw,
                        relu=fuse_relu)
         else:  # each group: its slice of input channels with its slice of filters
             cg, fg = c // self.groups, self.filters // self.groups
             parts = [conv2d(ops.getitem(x, (Ellipsis, slice(g * cg, (g + 1) * cg))),
                             ops.getitem(kernel, (Ellipsis, slice(g * fg, (g + 1) * fg))),
                             None if bias is None else ops.getitem(bias, slice(g * fg, (g + 1) * fg)),
-                            self.strides, self.padding, self.dilation_rate, relu=fuse_relu)
+                            self._strides_hw, self.padding, self._dilation_hw, relu=fuse_relu)
                      for g in range(self.groups)]
             y = ops.concatenate(parts, axis=-1)
         if not fuse_relu and self.activation is not activations_mod.linear:
@@ -384,6 +387,7 @@ class Conv2DTranspose(Conv2D):
                 raise ValueError("Strides must be greater than output padding. Received "
                                  f"strides={self.strides}, output_padding={output_padding}.")
         self.output_padding = output_padding
+        self._output_padding_hw = output_padding
 
     def add_weight(self, shape=None, name=None, **kwargs):
         if name == "kernel":  # (kh, kw, filters, in): output channels before input channels
@@ -400,8 +404,8 @@ class Conv2DTranspose(Conv2D):
                              f"with shape {(None,) + tuple(inputs.shape[1:])}")
         from fastkeras.ops.conv2d import conv2d_transpose
         y = conv2d_transpose(x, self.kernel, self.bias if self.use_bias else None,
-                             self.strides, self.padding, self.dilation_rate,
-                             output_padding=self.output_padding)
+                             self._strides_hw, self.padding, self._dilation_hw,
+                             output_padding=self._output_padding_hw)
         if self.activation is not activations_mod.linear:
             y = self.activation(y)
         return _from_nhwc(y, self.data_format)
@@ -445,6 +449,10 @@ class DepthwiseConv2D(Layer):
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
         self.depthwise_constraint = constraints_mod.get(depthwise_constraint)
         self.bias_constraint = constraints_mod.get(bias_constraint)
+        # The geometry the 2-D kernels run with (see Conv2D.__init__).
+        self._kernel_hw = self.kernel_size
+        self._strides_hw = self.strides
+        self._dilation_hw = self.dilation_rate
 
     def _channels(self, input_shape):
         if len(input_shape) != 4:
@@ -456,7 +464,7 @@ class DepthwiseConv2D(Layer):
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (channels, self.depth_multiplier),
+            name="kernel", shape=self._kernel_hw + (channels, self.depth_multiplier),
             initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
             constraint=self.depthwise_constraint)
         self.bias = None
@@ -471,14 +479,14 @@ class DepthwiseConv2D(Layer):
         from fastkeras.ops.depthwise import depthwise_conv2d
         _check_rank4(self, inputs)
         x = _to_nhwc(inputs, self.data_format)
-        oh = conv_output_length(x.shape[1], self.kernel_size[0], self.strides[0],
-                                self.dilation_rate[0], self.padding)
-        ow = conv_output_length(x.shape[2], self.kernel_size[1], self.strides[1],
-                                self.dilation_rate[1], self.padding)
+        (kh, kw), (sh, sw), (dh, dw) = self._kernel_hw, self._strides_hw, self._dilation_hw
+        oh = conv_output_length(x.shape[1], kh, sh, dh, self.padding)
+        ow = conv_output_length(x.shape[2], kw, sw, dw, self.padding)
         if oh < 1 or ow < 1:
             raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
                              f"is too small for kernel_size={self.kernel_size}")
-        return depthwise_conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate)
+        return depthwise_conv2d(x, kernel, bias, self._strides_hw, self.padding,
+                                self._dilation_hw)
 
     def call(self, inputs):
         y = self._depthwise(inputs, self.kernel, self.bias)
@@ -534,7 +542,7 @@ class SeparableConv2D(DepthwiseConv2D):
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.depthwise_kernel = self.add_weight(
-            name="depthwise_kernel", shape=self.kernel_size + (channels, self.depth_multiplier),
+            name="depthwise_kernel", shape=self._kernel_hw + (channels, self.depth_multiplier),
             initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
             constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(

@@ -14,7 +14,7 @@ from fastkeras import ops
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend.tape import Tensor
 from fastkeras.layers.attention import Attention
-from fastkeras.layers.conv1d import _check_rank3, _from_nwc, _single, _to_nwc
+from fastkeras.layers.conv1d import _check_rank3, _from_nwc, _single, _to_nwc, expose_1d
 from fastkeras.layers.conv2d import (
     Conv2DTranspose,
     DepthwiseConv2D,
@@ -148,11 +148,13 @@ class _RowKernels(Layer):
 
 class _Sequence1D:
     """The 1-D side of a convolution layer built on a 2-D one: validates the 1-D arguments,
-    builds the 2-D parent for (batch, 1, steps, channels) images, runs the 2-D kernels on
-    the sequence with its kernels given back their row axis, and writes Keras's 1-D config.
+    builds the 2-D parent for (batch, 1, steps, channels) images and runs the 2-D kernels on
+    the sequence with its kernels given back their row axis. The 2-D parent's geometry
+    (`_kernel_hw`, `_strides_hw`, ...) holds (1, n) pairs; the public attributes, and so the
+    config, Keras's 1-tuples.
 
     Subclasses: `class X(_Sequence1D, TwoDLayer, _RowKernels)` with `_row_kernels` naming the
-    kernel weights."""
+    kernel weights, whose `__init__` ends with `expose_1d(self)`."""
 
     rank = 1  # spatial axes, Keras's `rank`
 
@@ -192,11 +194,11 @@ class _Sequence1D:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
                              f"expected {self._channels} input channels, received input with "
                              f"shape {(None,) + tuple(inputs.shape[1:])}")
-        if fits and conv_output_length(x.shape[1], self.kernel_size[1], self.strides[1],
-                                       self.dilation_rate[1], self.padding) < 1:
+        if fits and conv_output_length(x.shape[1], self.kernel_size[0], self.strides[0],
+                                       self.dilation_rate[0], self.padding) < 1:
             raise ValueError(f"Layer '{self.name}': the input {(None,) + tuple(inputs.shape[1:])} "
-                             f"is too small for kernel_size={self.kernel_size[1]} with "
-                             f"dilation_rate={self.dilation_rate[1]} and "
+                             f"is too small for kernel_size={self.kernel_size[0]} with "
+                             f"dilation_rate={self.dilation_rate[0]} and "
                              f"padding='{self.padding}'")
         return ops.expand_dims(x, 1)
 
@@ -215,9 +217,8 @@ class _Sequence1D:
 
     def get_config(self):
         config = super().get_config()
-        for key in ("kernel_size", "strides", "dilation_rate", "output_padding"):
-            if config.get(key) is not None:
-                config[key] = (config[key][1],)
+        if config.get("output_padding") is not None:  # Conv2DTranspose writes a list
+            config["output_padding"] = tuple(config["output_padding"])
         return config
 
 
@@ -254,11 +255,13 @@ class Conv1DTranspose(_Sequence1D, Conv2DTranspose, _RowKernels):
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
                          output_padding=output_padding, data_format=data_format,
                          dilation_rate=dilation_rate, **kwargs)
+        expose_1d(self)
 
     def call(self, inputs):
         y = conv2d_transpose(self._image(inputs), self._row(self.kernel),
-                             self.bias if self.use_bias else None, self.strides, self.padding,
-                             self.dilation_rate, output_padding=self.output_padding)
+                             self.bias if self.use_bias else None, self._strides_hw,
+                             self.padding, self._dilation_hw,
+                             output_padding=self._output_padding_hw)
         return self._finish(y)
 
 
@@ -279,10 +282,11 @@ class DepthwiseConv1D(_Sequence1D, DepthwiseConv2D, _RowKernels):
         super().__init__(kernel_size, strides=strides, padding=padding,
                          depth_multiplier=depth_multiplier, data_format=data_format,
                          dilation_rate=dilation_rate, **kwargs)
+        expose_1d(self)
 
     def call(self, inputs):
         y = depthwise_conv2d(self._image(inputs, fits=True), self._row(self.kernel), self.bias,
-                             self.strides, self.padding, self.dilation_rate)
+                             self._strides_hw, self.padding, self._dilation_hw)
         return self._finish(y)
 
 
@@ -304,10 +308,11 @@ class SeparableConv1D(_Sequence1D, SeparableConv2D, _RowKernels):
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
                          data_format=data_format, dilation_rate=dilation_rate,
                          depth_multiplier=depth_multiplier, **kwargs)
+        expose_1d(self)
 
     def call(self, inputs):
         mid = depthwise_conv2d(self._image(inputs, fits=True), self._row(self.depthwise_kernel),
-                               None, self.strides, self.padding, self.dilation_rate)
+                               None, self._strides_hw, self.padding, self._dilation_hw)
         y = conv2d(mid, self._row(self.pointwise_kernel), self.bias, (1, 1), "valid", (1, 1))
         return self._finish(y)
 

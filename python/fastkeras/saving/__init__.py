@@ -1,5 +1,6 @@
 """Saving and loading (`fastkeras.saving`), as `keras.saving`."""
 
+from fastkeras.saving.file_editor import KerasFileEditor
 from fastkeras.saving.object_registry import (
     CustomObjectScope,
     custom_object_scope,
@@ -47,6 +48,7 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
         return _deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode, **kwargs)
 
 
-__all__ = ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
-           "get_registered_name", "get_registered_object", "load_model", "load_weights",
-           "register_keras_serializable", "save_model", "save_weights", "serialize_keras_object"]
+__all__ = ["CustomObjectScope", "KerasFileEditor", "custom_object_scope",
+           "deserialize_keras_object", "get_custom_objects", "get_registered_name",
+           "get_registered_object", "load_model", "load_weights", "register_keras_serializable",
+           "save_model", "save_weights", "serialize_keras_object"]

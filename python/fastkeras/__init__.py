@@ -24,11 +24,13 @@ from fastkeras import (
     regularizers,
 )
 from fastkeras.backend import GradientTape, Variable
+from fastkeras.backend.scopes import RematScope, StatelessScope, SymbolicScope, remat
 from fastkeras.dtype_policies import DTypePolicy, FloatDTypePolicy
 from fastkeras.initializers import Initializer
 from fastkeras.layers import Input, InputSpec, Layer
 from fastkeras.layers.input_layer import KerasTensor
 from fastkeras.models import Model, Sequential
+from fastkeras.ops.function import Function, Operation
 from fastkeras.regularizers import Regularizer
 
 __version__ = "0.1.0"
@@ -112,6 +114,7 @@ def __getattr__(name):
 __all__ = [
     "DTypePolicy",
     "FloatDTypePolicy",
+    "Function",
     "GradientTape",
     "Initializer",
     "Input",
@@ -119,8 +122,12 @@ __all__ = [
     "KerasTensor",
     "Layer",
     "Model",
+    "Operation",
     "Regularizer",
+    "RematScope",
     "Sequential",
+    "StatelessScope",
+    "SymbolicScope",
     "Variable",
     "__version__",
     "activations",
@@ -136,5 +143,6 @@ __all__ = [
     "ops",
     "random",
     "regularizers",
+    "remat",
     "version",
 ]

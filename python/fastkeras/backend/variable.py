@@ -11,6 +11,10 @@ from fastkeras.backend.tape import Tensor
 # their initial values (the probes' changes to them are undone afterwards).
 CREATION_LOGS: list = []
 
+# The active StatelessScopes (fastkeras.StatelessScope), innermost last: a write to a variable
+# inside one is noted by it first (it restores the variable when it exits).
+STATELESS_SCOPES: list = []
+
 
 class Variable(Tensor):
     """A named, mutable float32 array: a leaf of the autodiff graph.
@@ -88,6 +92,12 @@ class Variable(Tensor):
         self.requires_grad = bool(value)
 
     def assign(self, value) -> Variable:
+        if STATELESS_SCOPES:
+            STATELESS_SCOPES[-1]._touch(self)
+        return self._assign_value(value)
+
+    def _assign_value(self, value) -> Variable:
+        """`assign` without telling an active StatelessScope (the scope's own writes)."""
         arr = np.asarray(value.value if isinstance(value, Tensor) else value)
         if arr.shape != self.value.shape:
             raise ValueError(f"Variable '{self.path}' has shape {self.value.shape}; cannot assign "
@@ -96,10 +106,14 @@ class Variable(Tensor):
         return self
 
     def assign_add(self, delta) -> Variable:
+        if STATELESS_SCOPES:
+            STATELESS_SCOPES[-1]._touch(self)
         self.value += np.asarray(delta, dtype=self.value.dtype)
         return self
 
     def assign_sub(self, delta) -> Variable:
+        if STATELESS_SCOPES:
+            STATELESS_SCOPES[-1]._touch(self)
         self.value -= np.asarray(delta, dtype=self.value.dtype)
         return self
 

@@ -255,3 +255,6 @@ __all__ += ["deserialize", "serialize"]
 from fastkeras.layers.bounding_box_layers import MaxNumBoundingBoxes
 
 __all__ += ["MaxNumBoundingBoxes"]
+from fastkeras.layers.clahe import ContrastLimitedAdaptiveHistogramEqualization
+
+__all__ += ["ContrastLimitedAdaptiveHistogramEqualization"]

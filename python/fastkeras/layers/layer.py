@@ -338,6 +338,12 @@ class Layer:
         """Adds `loss` (a scalar tensor, e.g. a penalty computed in `call`) to the model's
         training loss, as Keras's `add_loss`: it counts for this call (the layer's next call
         replaces it) and appears in `layer.losses` / `model.losses`."""
+        from fastkeras.backend.variable import STATELESS_SCOPES
+        if STATELESS_SCOPES:  # inside a StatelessScope the scope collects (or drops) it
+            scope = STATELESS_SCOPES[-1]
+            if scope.collect_losses:
+                scope.add_loss(loss)
+            return
         self.__dict__.setdefault("_added_losses", []).append(loss)
         self._uses_add_loss = True
 

@@ -13,6 +13,7 @@ from fastkeras.applications import (
     mobilenet,
     mobilenet_v2,
     mobilenet_v3,
+    nasnet,
     resnet,
     resnet50,
     resnet_v2,
@@ -52,6 +53,7 @@ from fastkeras.applications.inception_v3 import InceptionV3
 from fastkeras.applications.mobilenet import MobileNet
 from fastkeras.applications.mobilenet_v2 import MobileNetV2
 from fastkeras.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from fastkeras.applications.nasnet import NASNetLarge, NASNetMobile
 from fastkeras.applications.resnet import ResNet50, ResNet101, ResNet152
 from fastkeras.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from fastkeras.applications.vgg16 import VGG16
@@ -90,6 +92,8 @@ __all__ = [
     "MobileNetV2",
     "MobileNetV3Large",
     "MobileNetV3Small",
+    "NASNetLarge",
+    "NASNetMobile",
     "ResNet50",
     "ResNet50V2",
     "ResNet101",
@@ -107,6 +111,7 @@ __all__ = [
     "mobilenet",
     "mobilenet_v2",
     "mobilenet_v3",
+    "nasnet",
     "resnet",
     "resnet50",
     "resnet_v2",

@@ -527,3 +527,37 @@ def test_compiling_again_without_a_loss_keeps_the_loss_and_metrics():
         assert model.get_compile_config()["loss"] is None
         results[lib] = [first["loss"][0], second["loss"][0], second["mae"][0]]
     np.testing.assert_allclose(results[fk], results[keras], rtol=1e-6)
+
+
+def test_variables_include_seed_states_as_in_keras():
+    """`variables` / `non_trainable_variables` hold the weights and the seed generators'
+    states (not metric variables), in Keras's order and with Keras's paths; `weights` stay
+    the weights."""
+    keras = keras3()
+    x = np.ones((4, 3), np.float32)
+    paths = {}
+    for lib in (fk, keras):
+        class Tracked(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.seen = lib.metrics.Sum(name="seen")
+
+            def call(self, inputs):
+                return inputs
+
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(4, name="d"),
+                                lib.layers.Dropout(0.5, seed=1), Tracked(name="t"),
+                                lib.layers.BatchNormalization(name="bn"),
+                                lib.layers.Dropout(0.3, seed=2)], name="seq")
+        model.compile("adam", "mse", metrics=["mae"])
+        model.fit(x, np.ones((4, 4), np.float32), verbose=0)
+        strip = lambda vs: [v.path.split("/")[-1] if "seed_generator" in v.path else v.path
+                            for v in vs]
+        paths[lib] = (strip(model.variables), strip(model.non_trainable_variables),
+                      [v.path for v in model.weights])
+        trainable = [np.asarray(lib.ops.convert_to_numpy(v)) for v in model.trainable_variables]
+        state = [lib.ops.convert_to_tensor(np.asarray(lib.ops.convert_to_numpy(v)))
+                 for v in model.non_trainable_variables]
+        _, new_state = model.stateless_call(trainable, state, x)
+        assert len(new_state) == len(model.non_trainable_variables)
+    assert paths[fk] == paths[keras]

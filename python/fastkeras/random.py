@@ -61,7 +61,8 @@ class SeedGenerator:
             raise ValueError(f"Argument `seed` must be an integer. Received: seed={seed}")
         # (seed, number of draws so far), as Keras's seed-generator state.
         self.state = Variable(np.array([int(seed) % 2**32, 0]), name="seed_generator_state",
-                              trainable=False, dtype="uint32")
+                              trainable=False, dtype="uint32",
+                              path=f"{name}/seed_generator_state")
 
     def next(self, ordered=True):
         """The current state (a copy); advances the generator."""

@@ -255,7 +255,15 @@ class Layer:
 
     @property
     def variables(self):
-        return self.weights
+        """As Keras: the weights and the states of the layers' seed generators (each layer's
+        own, then its sub-layers'); metric variables are in `metrics_variables`."""
+        seen, out = set(), []
+        for layer in self._all_layers():
+            for v in _own_variables(layer) + _seed_states(layer):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -275,7 +283,11 @@ class Layer:
 
     @property
     def non_trainable_variables(self):
-        return self.non_trainable_weights
+        """The non-trainable `variables`: non-trainable weights and seed generator states,
+        as in Keras."""
+        if not self._trainable:
+            return self.variables
+        return [v for v in self.variables if not v.trainable]
 
     @property
     def metrics(self) -> list:
@@ -676,6 +688,18 @@ def _variables_in(value):
     if isinstance(value, dict):
         return [v for v in value.values() if isinstance(v, Variable)]
     return []
+
+
+def _seed_states(layer):
+    """The states of the seed generators `layer` holds as attributes (in lists and dicts
+    too)."""
+    from fastkeras.random import SeedGenerator
+    out = []
+    for value in vars(layer).values():
+        items = value if isinstance(value, (list, tuple)) else \
+            list(value.values()) if isinstance(value, dict) else [value]
+        out.extend(item.state for item in items if isinstance(item, SeedGenerator))
+    return out
 
 
 def _own_variables(layer):

@@ -180,3 +180,37 @@ def test_compute_output_shape_keeps_free_dimensions_as_keras():
         assert tuple(ours) == tuple(make(keras3).compute_output_shape(shape)), shape
     merged = fk.layers.Concatenate().compute_output_shape([(None, None, 2), (None, None, 3)])
     assert tuple(merged) == (None, None, 5)
+
+
+def _free_dim_models(lib):
+    """Functional models over inputs with free sizes whose layers map probe sizes together
+    (a 16-stride patch convolution, global pooling, valid kernels larger than a small probe,
+    a Reshape absorbing free dims, a last-step LSTM) next to ones that keep them free."""
+    L = lib.layers
+    image = lib.Input((None, None, 3))
+    patches = L.Conv2D(4, 16, strides=16)(image)
+    pooled = L.MaxPooling2D(pool_size=14, strides=14)(L.Conv2D(4, 3, padding="same")(image))
+    big = L.Conv2D(4, 31)(image)
+    deep = image
+    for filters in (8, 16, 32):
+        deep = L.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(deep)
+        deep = L.BatchNormalization()(deep)
+    gap = L.GlobalAveragePooling2D()(deep)
+    seq = lib.Input((None, 6))
+    flat = L.Reshape((-1, 3))(seq)
+    last = L.LSTM(5)(seq)
+    every = L.LSTM(5, return_sequences=True)(seq)
+    outputs = [patches, pooled, big, deep, gap, flat, last, every]
+    return lib.Model([image, seq], outputs), outputs
+
+
+def test_free_dimension_shapes_match_keras():
+    keras = pytest.importorskip("keras")
+    ours, our_outputs = _free_dim_models(fk)
+    theirs, their_outputs = _free_dim_models(keras)
+    assert [tuple(t.shape) for t in our_outputs] == [tuple(t.shape) for t in their_outputs]
+    images = np.zeros((1, 40, 50, 3), np.float32)
+    steps = np.zeros((1, 7, 6), np.float32)
+    for out, expected in zip(ours.predict([images, steps], verbose=0),
+                             theirs.predict([images, steps], verbose=0)):
+        assert np.asarray(out).shape == np.asarray(expected).shape

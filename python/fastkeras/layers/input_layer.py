@@ -220,6 +220,11 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 # large enough for the usual kernels, and far enough apart that a stack of five stride-2
 # reductions still maps them to different lengths (64 -> 2, 97 -> 3).
 _PROBE_SIZES = (64, 97)
+# Tried first: small sizes make the probes of deep layers cheap (a 2048-channel convolution on
+# 16x16 and 23x23 instead of 64x64 and 97x97). Their result stands when the output keeps at
+# least as many free dimensions as the input has; otherwise (a global pooling, a stride that
+# maps both sizes to one length, a kernel larger than the probe) the large sizes decide.
+_SMALL_PROBE_SIZES = (16, 23)
 
 
 def _probe(x, free_size):
@@ -277,16 +282,37 @@ def infer_call(layer, inputs, args=(), kwargs=None):
     # do nothing): what the probes write into the layer's non-trainable and metric variables
     # (a counter, a running mean) is undone.
     # (and non-trainable variables the probes create are reset to their initial values)
+    free = _free_count((inputs, args, kwargs))
     _inferring[0] += 1
     try:
         with no_grad(), undo_state_changes(layer):
+            if free:
+                try:
+                    out = run(_SMALL_PROBE_SIZES[0])
+                    shapes = _agree(_none_batch(out), _none_batch(run(_SMALL_PROBE_SIZES[1])))
+                except Exception:  # noqa: BLE001 (too small for the layer: the large sizes decide)
+                    shapes = None
+                if shapes is not None and _free_count_of_shapes(shapes) >= free:
+                    return out, shapes
             out = run(_PROBE_SIZES[0])
             shapes = _none_batch(out)
-            if _free_dims((inputs, args, kwargs)):
+            if free:
                 shapes = _agree(shapes, _none_batch(run(_PROBE_SIZES[1])))
     finally:
         _inferring[0] -= 1
     return out, shapes
+
+
+def _free_count(x) -> int:
+    """The most free (None) non-batch dimensions any symbolic input has."""
+    return max((sum(d is None for d in t.shape[1:]) for t in _symbolic_leaves(x)), default=0)
+
+
+def _free_count_of_shapes(shapes) -> int:
+    """The fewest free non-batch dimensions among the inferred output shapes."""
+    if isinstance(shapes, list):
+        return min((_free_count_of_shapes(s) for s in shapes), default=0)
+    return sum(d is None for d in shapes[1:])
 
 
 class undo_state_changes:

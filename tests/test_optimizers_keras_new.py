@@ -1074,3 +1074,16 @@ def test_weight_decay_is_keras_torch_multiplicative_form(name, kwargs):
     if name == "Lion":
         np.testing.assert_array_equal(out[0], out[1])
     np.testing.assert_allclose(out[0], out[1], rtol=0, atol=1e-6)
+
+
+def test_ema_and_accumulation_slots_are_ordered_as_keras_stores_them():
+    keras = _keras()
+    names = []
+    for lib in (fk, keras):
+        a, b = lib.Variable(np.ones((2, 3), np.float32), name="a"), lib.Variable(
+            np.ones((3,), np.float32), name="b")
+        opt = lib.optimizers.Adam(0.01, use_ema=True, gradient_accumulation_steps=2,
+                                  name="adam")
+        opt.build([a, b])
+        names.append([v.name for v in opt.variables])
+    assert names[0] == names[1]

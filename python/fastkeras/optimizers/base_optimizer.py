@@ -237,12 +237,15 @@ class Optimizer:
             self._model_variables_moving_average = []
         if self.gradient_accumulation_steps:
             self._accumulated_gradients = []
+        # As Keras orders them (and so stores them): every moving average, then every
+        # gradient accumulator.
         for i, variable in enumerate(variables):
             self._trainable_variables_indices[id(variable)] = i
             if self.use_ema:
                 self._model_variables_moving_average.append(
                     self.add_variable_from_reference(variable, name="average"))
-            if self.gradient_accumulation_steps:
+        if self.gradient_accumulation_steps:
+            for variable in variables:
                 self._accumulated_gradients.append(
                     self.add_variable_from_reference(variable, name="gradient_accumulator"))
         self._trainable_variables = variables[:]

@@ -208,6 +208,18 @@ def global_pool(x, pooling, named=False):
     return x
 
 
+def pooled_classifier(x, include_top, pooling, classes, classifier_activation, weights,
+                      top_pool_name=None, named=False):
+    """The usual end of an ImageNet model: with its top, global average pooling (named
+    `top_pool_name`) and the "predictions" Dense layer; without it, `global_pool`."""
+    from fastkeras import layers
+    if not include_top:
+        return global_pool(x, pooling, named=named)
+    x = layers.GlobalAveragePooling2D(name=top_pool_name)(x)
+    validate_activation(classifier_activation, weights)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
 def validate_activation(classifier_activation, weights):
     """Pretrained classifier weights only go with a softmax or linear output."""
     if weights is None:

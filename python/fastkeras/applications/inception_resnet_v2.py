@@ -86,12 +86,8 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None,
                                block_idx=10)
 
     x = conv2d_bn(x, 1536, 1, name="conv_7b")
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling)
+    x = imagenet_utils.pooled_classifier(x, include_top, pooling, classes, classifier_activation,
+                                         weights, top_pool_name="avg_pool")
 
     model = imagenet_utils.functional(imagenet_utils.model_inputs(input_tensor, img_input), x,
                                       name)

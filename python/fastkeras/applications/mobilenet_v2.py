@@ -102,12 +102,8 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
                                   name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling)
+    x = imagenet_utils.pooled_classifier(x, include_top, pooling, classes, classifier_activation,
+                                         weights)
 
     if name is None:
         name = f"mobilenetv2_{alpha:0.2f}_{rows}"

@@ -6,6 +6,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/optim/chunks.h"
+#include "kernels/optim/optim.h"
 #include "kernels/parallel.h"
 
 // One rounding per operation, as in optim.cc: no contraction into fused multiply-adds.
@@ -35,28 +36,6 @@ void matmul(const float* a, const float* b, bool b_transposed, float* c, int64_t
   sgemm(g);
 }
 
-// Sum of squares in double over fixed blocks added in order (independent of the thread count).
-double sum_squares_blocked(const float* x, int64_t n) {
-  if (n <= 0) return 0.0;
-  const int64_t blocks = (n + kGrain - 1) / kGrain;
-  std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
-  const int threads = threads_for(2.0 * static_cast<double>(n), blocks);
-  const int64_t per_thread = (blocks + threads - 1) / threads;
-  run_parallel(threads, [&](int t) {
-    const int64_t first = t * per_thread;
-    const int64_t last = std::min(blocks, first + per_thread);
-    for (int64_t blk = first; blk < last; ++blk) {
-      double s = 0.0;
-      const int64_t e = std::min(n, (blk + 1) * kGrain);
-      for (int64_t i = blk * kGrain; i < e; ++i) s += static_cast<double>(x[i]) * x[i];
-      partial[static_cast<size_t>(blk)] = s;
-    }
-  });
-  double total = 0.0;
-  for (double s : partial) total += s;
-  return total;
-}
-
 }  // namespace
 
 void newton_schulz(const float* g, float* out, int64_t rows, int64_t cols,
@@ -75,7 +54,7 @@ void newton_schulz(const float* g, float* out, int64_t rows, int64_t cols,
     std::copy(g, g + n, x.begin());
   }
 
-  const float norm = static_cast<float>(std::sqrt(sum_squares_blocked(x.data(), n)));
+  const float norm = static_cast<float>(std::sqrt(sum_squares(x.data(), n)));
   const float denom = norm + p.epsilon;
   float* xp = x.data();
   for_chunks(n, 1.0, [=](int64_t b, int64_t e) {

@@ -410,6 +410,13 @@ class Optimizer:
         self.apply(list(grads), list(variables))
         return self._iterations
 
+    def _require_built_for_bare_grads(self):
+        if not self.built:
+            raise ValueError(
+                "When passing `grads` without `variables`, the optimizer must already be "
+                "built on a list of variables. Call `optimizer.build(trainable_variables)` "
+                "first.")
+
     def apply(self, grads, trainable_variables=None):
         """One update: `grads[i]` (an array, or None to skip) for `trainable_variables[i]`.
 
@@ -420,11 +427,7 @@ class Optimizer:
         if len(grads) == 0:
             return
         if trainable_variables is None:
-            if not self.built:
-                raise ValueError(
-                    "When passing `grads` without `variables`, the optimizer must already be "
-                    "built on a list of variables. Call `optimizer.build(trainable_variables)` "
-                    "first.")
+            self._require_built_for_bare_grads()
             if len(grads) != len(self._trainable_variables):
                 raise ValueError(
                     "When passing `grads` as a list of gradient tensors, the gradients must "

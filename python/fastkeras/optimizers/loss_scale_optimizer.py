@@ -121,10 +121,7 @@ class LossScaleOptimizer(Optimizer):
         grads = list(grads)
         if not self.built:
             if trainable_variables is None:
-                raise ValueError(
-                    "When passing `grads` without `variables`, the optimizer must already be "
-                    "built on a list of variables. Call `optimizer.build(trainable_variables)` "
-                    "first.")
+                self._require_built_for_bare_grads()
             self.build(list(trainable_variables))
         if self.check_finite(grads):
             self._handle_finite_grads(grads, trainable_variables)

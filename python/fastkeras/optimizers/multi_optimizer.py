@@ -258,11 +258,7 @@ class MultiOptimizer(Optimizer):
         if len(grads) == 0:
             return
         if trainable_variables is None:
-            if not self.built:
-                raise ValueError(
-                    "When passing `grads` without `variables`, the optimizer must already be "
-                    "built on a list of variables. Call `optimizer.build(trainable_variables)` "
-                    "first.")
+            self._require_built_for_bare_grads()
             trainable_variables = self._trainable_variables
         trainable_variables = list(trainable_variables)
         if not self.built:

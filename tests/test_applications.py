@@ -8,25 +8,10 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
+from app_compare import assert_same_outputs, fresh, images, randomize_bn, structure
 
 k3 = pytest.importorskip("keras")
 kapps = k3.applications
-
-
-def _fresh():
-    """Both libraries count automatic layer names from the start again."""
-    fk.utils.clear_session()
-    k3.backend.clear_session(free_memory=False)
-
-
-def _images(shape, seed=0, batch=2):
-    return np.random.default_rng(seed).uniform(0, 255, (batch,) + tuple(shape)).astype(
-        "float32")
-
-
-def _structure(model):
-    return [(type(layer).__name__, layer.name, tuple(layer.output.shape))
-            for layer in model.layers]
 
 
 def _weights(model):
@@ -35,32 +20,11 @@ def _weights(model):
 
 def assert_same_model(ours, theirs):
     assert ours.name == theirs.name
-    assert _structure(ours) == _structure(theirs)
+    assert structure(ours) == structure(theirs)
     assert _weights(ours) == _weights(theirs)
     assert len(ours.trainable_weights) == len(theirs.trainable_weights)
 
 
-def assert_same_outputs(ours, theirs, shape, seed=0):
-    x = _images(shape, seed)
-    expected = np.asarray(theirs.predict(x, verbose=0))
-    got = np.asarray(ours.predict(x, verbose=0))
-    assert got.shape == expected.shape
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
-
-
-def _randomize_bn(model, seed=1):
-    """Moving statistics away from 0/1, so the copied weights are all exercised."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if type(layer).__name__ == "BatchNormalization":
-            weights = layer.get_weights()
-            weights[-2] = rng.normal(0, 0.1, weights[-2].shape).astype("float32")
-            weights[-1] = rng.uniform(0.5, 1.5, weights[-1].shape).astype("float32")
-            layer.set_weights(weights)
-
-
-# (constructor, kwargs, predict?) -- small inputs; the deepest variants are only built.
 CASES = [
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="max"), True),
     ("VGG19", dict(include_top=True, classes=10, input_shape=(32, 32, 3),
@@ -94,14 +58,14 @@ CASES = [
 @pytest.mark.parametrize("ctor,kwargs,predict", CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_matches_keras(ctor, kwargs, predict):
-    _fresh()
+    fresh(fk, k3)
     theirs = getattr(kapps, ctor)(weights=None, **kwargs)
-    _fresh()
+    fresh(fk, k3)
     ours = getattr(fk.applications, ctor)(weights=None, **kwargs)
     assert isinstance(ours, fk.Model)
     assert_same_model(ours, theirs)
     if predict:
-        _randomize_bn(theirs)
+        randomize_bn(theirs)
         ours.set_weights(theirs.get_weights())
         assert_same_outputs(ours, theirs, kwargs["input_shape"])
 
@@ -129,7 +93,7 @@ def test_efficientnet_variants_pass_keras_arguments(variant, monkeypatch):
 
 def test_default_names_and_shapes():
     # names that depend on the arguments, and free image sizes without the top
-    _fresh()
+    fresh(fk, k3)
     m = fk.applications.MobileNet(weights=None, include_top=False, alpha=0.25)
     assert m.name == "mobilenet_0.25_None"
     assert m.input.shape == (None, None, None, 3)
@@ -140,7 +104,7 @@ def test_default_names_and_shapes():
     m = fk.applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3),
                                     alpha=0.35, name="mine", pooling="avg")
     assert m.name == "mine" and m.output.shape == (None, 1280)
-    x = _images((40, 56, 3), batch=1)
+    x = images((40, 56, 3), batch=1)
     assert fk.applications.MobileNet(weights=None, include_top=False, alpha=0.25).predict(
         x, verbose=0).shape == (1, 1, 1, 256)
 
@@ -168,9 +132,9 @@ def test_input_tensor():
                                             alpha=0.35, pooling="avg")
         return base
 
-    _fresh()
+    fresh(fk, k3)
     theirs = build(k3)
-    _fresh()
+    fresh(fk, k3)
     ours = build(fk)
     assert_same_model(ours, theirs)
     assert [t.shape for t in ours.inputs] == [(None, 32, 32, 3)]
@@ -244,12 +208,12 @@ def channels_first():
     ("EfficientNetB0", dict(include_top=False, input_shape=(3, 32, 32))),
 ])
 def test_channels_first(channels_first, ctor, kwargs):
-    _fresh()
+    fresh(fk, k3)
     theirs = getattr(kapps, ctor)(weights=None, **kwargs)
-    _fresh()
+    fresh(fk, k3)
     ours = getattr(fk.applications, ctor)(weights=None, **kwargs)
     assert_same_model(ours, theirs)
-    _randomize_bn(theirs)
+    randomize_bn(theirs)
     ours.set_weights(theirs.get_weights())
     assert_same_outputs(ours, theirs, kwargs["input_shape"])
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
+from app_compare import assert_same_outputs, fresh, images, structure
 from file_server import Server
 
 k3 = pytest.importorskip("keras")
@@ -19,21 +20,6 @@ kapps = k3.applications
 from keras.src.legacy.saving import legacy_h5_format
 
 MODULES = ["mobilenet_v3", "efficientnet_v2", "convnext", "inception_resnet_v2"]
-
-
-def _fresh():
-    fk.utils.clear_session()
-    k3.backend.clear_session(free_memory=False)
-
-
-def _images(shape, seed=0, batch=2):
-    return np.random.default_rng(seed).uniform(0, 255, (batch,) + tuple(shape)).astype(
-        "float32")
-
-
-def _structure(model):
-    return [(type(layer).__name__, layer.name, tuple(layer.output.shape))
-            for layer in model.layers]
 
 
 def _weights(model):
@@ -51,18 +37,9 @@ def _path(path):
 
 def assert_same_model(ours, theirs):
     assert ours.name == theirs.name
-    assert _structure(ours) == _structure(theirs)
+    assert structure(ours) == structure(theirs)
     assert _weights(ours) == _weights(theirs)
     assert len(ours.trainable_weights) == len(theirs.trainable_weights)
-
-
-def assert_same_outputs(ours, theirs, shape, seed=0):
-    x = _images(shape, seed)
-    expected = np.asarray(theirs.predict(x, verbose=0))
-    got = np.asarray(ours.predict(x, verbose=0))
-    assert got.shape == expected.shape
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
 
 
 def _randomize(model, seed=1):
@@ -116,9 +93,9 @@ CASES = [
 @pytest.mark.parametrize("ctor,kwargs,predict", CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_matches_keras(ctor, kwargs, predict):
-    _fresh()
+    fresh(fk, k3)
     theirs = getattr(kapps, ctor)(weights=None, **kwargs)
-    _fresh()
+    fresh(fk, k3)
     ours = getattr(fk.applications, ctor)(weights=None, **kwargs)
     assert isinstance(ours, fk.Model)
     assert_same_model(ours, theirs)
@@ -152,7 +129,7 @@ def test_preprocess_input(module):
     ours = getattr(fk.applications, module)
     theirs = getattr(kapps, module)
     for data_format in (None, "channels_first"):
-        x = _images((3, 4, 3))
+        x = images((3, 4, 3))
         np.testing.assert_allclose(ours.preprocess_input(x.copy(), data_format=data_format),
                                    theirs.preprocess_input(x.copy(), data_format=data_format),
                                    rtol=1e-6)
@@ -161,7 +138,7 @@ def test_preprocess_input(module):
                                    ops_np(theirs.preprocess_input(
                                        k3.ops.convert_to_tensor(ops_np(x)),
                                        data_format=data_format)), rtol=1e-6)
-        x = _images((4, 4, 3))
+        x = images((4, 4, 3))
         np.testing.assert_allclose(ours.preprocess_input(x.copy(), data_format=data_format),
                                    theirs.preprocess_input(x.copy(), data_format=data_format),
                                    rtol=1e-6)
@@ -238,7 +215,7 @@ def _save_legacy(model, path):
 def _imagenet_through_server(tmp_path, monkeypatch, module, ctor, url_constant, hash_key,
                              fname, kwargs, warns=None):
     ours_module = importlib.import_module(f"fastkeras.applications.{module}")
-    _fresh()
+    fresh(fk, k3)
     theirs = getattr(kapps, ctor)(weights=None, **kwargs)
     _randomize(theirs)
     path = _save_legacy(theirs, tmp_path / fname)
@@ -248,7 +225,7 @@ def _imagenet_through_server(tmp_path, monkeypatch, module, ctor, url_constant, 
         hashes = dict(ours_module.WEIGHTS_HASHES)
         hashes[hash_key] = (digest, digest)
         monkeypatch.setattr(ours_module, "WEIGHTS_HASHES", hashes)
-        _fresh()
+        fresh(fk, k3)
         if warns:
             with pytest.warns(UserWarning, match=warns):
                 ours = getattr(fk.applications, ctor)(weights="imagenet", **kwargs)
@@ -312,9 +289,9 @@ def channels_first():
     ("EfficientNetV2B0", dict(include_top=False, input_shape=(3, 32, 32))),
 ])
 def test_channels_first(channels_first, ctor, kwargs):
-    _fresh()
+    fresh(fk, k3)
     theirs = getattr(kapps, ctor)(weights=None, **kwargs)
-    _fresh()
+    fresh(fk, k3)
     ours = getattr(fk.applications, ctor)(weights=None, **kwargs)
     assert_same_model(ours, theirs)
     _randomize(theirs)
@@ -329,9 +306,9 @@ def test_input_tensor_mobilenet_v3():
         return lib.applications.MobileNetV3Small(weights=None, include_top=False,
                                                  input_tensor=x, pooling="avg")
 
-    _fresh()
+    fresh(fk, k3)
     theirs = build(k3)
-    _fresh()
+    fresh(fk, k3)
     ours = build(fk)
     assert_same_model(ours, theirs)
     ours.set_weights(theirs.get_weights())
@@ -360,7 +337,7 @@ def test_convnext_refuses_channels_first(channels_first):
 
 def test_convnext_keras_file_loads(tmp_path):
     # a .keras file of Keras's ConvNeXt names its LayerScale layers by their bare class name
-    _fresh()
+    fresh(fk, k3)
     theirs = kapps.ConvNeXtTiny(weights=None, include_top=True, classes=4,
                                 input_shape=(32, 32, 3))
     _randomize(theirs)
@@ -399,9 +376,9 @@ def ops_np(x):
 
 
 def test_nested_sequential_weight_paths():
-    _fresh()
+    fresh(fk, k3)
     theirs = kapps.ConvNeXtTiny(weights=None, include_top=False, input_shape=(32, 32, 3))
-    _fresh()
+    fresh(fk, k3)
     ours = fk.applications.ConvNeXtTiny(weights=None, include_top=False,
                                         input_shape=(32, 32, 3))
     assert ours.weights[0].path == theirs.weights[0].path
@@ -410,7 +387,7 @@ def test_nested_sequential_weight_paths():
 def test_imagenet_inception_resnet_v2(tmp_path, keras_home, monkeypatch):
     from fastkeras.applications import inception_resnet_v2
     kwargs = dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")
-    _fresh()
+    fresh(fk, k3)
     theirs = kapps.InceptionResNetV2(weights=None, **kwargs)
     _randomize(theirs)
     fname = inception_resnet_v2.WEIGHTS_FILES[1][0]
@@ -420,7 +397,7 @@ def test_imagenet_inception_resnet_v2(tmp_path, keras_home, monkeypatch):
         monkeypatch.setattr(inception_resnet_v2, "BASE_WEIGHT_URL", server.url)
         monkeypatch.setattr(inception_resnet_v2, "WEIGHTS_FILES",
                             (inception_resnet_v2.WEIGHTS_FILES[0], (fname, digest)))
-        _fresh()
+        fresh(fk, k3)
         ours = fk.applications.InceptionResNetV2(weights="imagenet", **kwargs)
         assert server.requests == [fname]
     assert_same_outputs(ours, theirs, kwargs["input_shape"])

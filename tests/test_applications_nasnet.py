@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
+from app_compare import assert_same_outputs, fresh, images, randomize_bn, structure
 from fastkeras.applications import nasnet
 from file_server import Server
 
@@ -39,21 +40,6 @@ def keras_unlocked(monkeypatch):
     monkeypatch.setattr(keras_nasnet, "backend", _NotTorch(keras_nasnet.backend))
 
 
-def _fresh():
-    fk.utils.clear_session()
-    k3.backend.clear_session(free_memory=False)
-
-
-def _images(shape, seed=0, batch=2):
-    return np.random.default_rng(seed).uniform(0, 255, (batch,) + tuple(shape)).astype(
-        "float32")
-
-
-def _structure(model):
-    return [(type(layer).__name__, layer.name, tuple(layer.output.shape))
-            for layer in model.layers]
-
-
 def _weights(model):
     return [("/".join(v.path.split("/")[-2:]), tuple(v.shape)) for v in model.weights]
 
@@ -65,34 +51,15 @@ def _counts(model):
 
 def assert_same_model(ours, theirs):
     assert ours.name == theirs.name
-    assert _structure(ours) == _structure(theirs)
+    assert structure(ours) == structure(theirs)
     assert _weights(ours) == _weights(theirs)
     assert _counts(ours) == _counts(theirs)
 
 
-def assert_same_outputs(ours, theirs, shape, seed=0):
-    x = _images(shape, seed)
-    expected = np.asarray(theirs.predict(x, verbose=0))
-    got = np.asarray(ours.predict(x, verbose=0))
-    assert got.shape == expected.shape
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
-
-
-def _randomize_bn(model, seed=1):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if type(layer).__name__ == "BatchNormalization":
-            weights = layer.get_weights()
-            weights[-2] = rng.normal(0, 0.1, weights[-2].shape).astype("float32")
-            weights[-1] = rng.uniform(0.5, 1.5, weights[-1].shape).astype("float32")
-            layer.set_weights(weights)
-
-
 def _build_both(ctor, **kwargs):
-    _fresh()
+    fresh(fk, k3)
     theirs = getattr(kapps, ctor)(weights=None, **kwargs)
-    _fresh()
+    fresh(fk, k3)
     ours = getattr(fk.applications, ctor)(weights=None, **kwargs)
     assert isinstance(ours, fk.Model)
     return ours, theirs
@@ -107,7 +74,7 @@ def test_mobile_default_matches_keras(keras_unlocked):
     assert ours.count_params() == 5326716
     assert_same_model(ours, theirs)
     assert ours.output.shape == (None, 1000)
-    _randomize_bn(theirs)
+    randomize_bn(theirs)
     ours.set_weights(theirs.get_weights())
     assert_same_outputs(ours, theirs, (224, 224, 3))
 
@@ -120,7 +87,7 @@ def test_mobile_default_matches_keras(keras_unlocked):
 def test_mobile_variants_match_keras(keras_unlocked, kwargs):
     ours, theirs = _build_both("NASNetMobile", **kwargs)
     assert_same_model(ours, theirs)
-    _randomize_bn(theirs, seed=2)
+    randomize_bn(theirs, seed=2)
     ours.set_weights(theirs.get_weights())
     assert_same_outputs(ours, theirs, kwargs["input_shape"])
 
@@ -129,7 +96,7 @@ def test_mobile_without_top_defaults_to_224(keras_unlocked):
     ours, theirs = _build_both("NASNetMobile", include_top=False)
     assert ours.input_shape == (None, 224, 224, 3)
     assert ours.output_shape == (None, 7, 7, 1056)
-    assert _structure(ours) == _structure(theirs)
+    assert structure(ours) == structure(theirs)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -143,7 +110,7 @@ def test_large_matches_keras(kwargs):
 
 
 def test_large_without_top_counts():
-    _fresh()
+    fresh(fk, k3)
     small = fk.applications.NASNetLarge(weights=None, include_top=False,
                                         input_shape=(32, 32, 3), pooling="max")
     assert small.count_params() == 84916818
@@ -157,23 +124,23 @@ def test_input_tensor(keras_unlocked):
         return lib.applications.NASNetMobile(weights=None, include_top=False,
                                              input_tensor=x, pooling="avg")
 
-    _fresh()
+    fresh(fk, k3)
     theirs = build(k3)
-    _fresh()
+    fresh(fk, k3)
     ours = build(fk)
-    assert _structure(ours) == _structure(theirs)
+    assert structure(ours) == structure(theirs)
     assert type(ours.layers[1]).__name__ == "Rescaling"
     ours.set_weights(theirs.get_weights())
     assert_same_outputs(ours, theirs, (40, 40, 3))
 
 
 def test_config_round_trip():
-    _fresh()
+    fresh(fk, k3)
     model = fk.applications.NASNetMobile(weights=None, include_top=False,
                                          input_shape=(32, 32, 3), pooling="avg")
     clone = fk.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
-    x = _images((32, 32, 3))
+    x = images((32, 32, 3))
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
 
@@ -191,11 +158,11 @@ def test_module_exports():
 
 def test_preprocess_input():
     for data_format in (None, "channels_first", "channels_last"):
-        x = _images((4, 5, 3))
+        x = images((4, 5, 3))
         np.testing.assert_allclose(
             nasnet.preprocess_input(x.copy(), data_format=data_format),
             kapps.nasnet.preprocess_input(x.copy(), data_format=data_format), rtol=1e-6)
-    x = _images((4, 5, 3))
+    x = images((4, 5, 3))
     got = fk.ops.convert_to_numpy(nasnet.preprocess_input(fk.ops.convert_to_tensor(x)))
     np.testing.assert_allclose(got, x / 127.5 - 1, rtol=1e-6, atol=1e-6)
 
@@ -232,7 +199,7 @@ def test_released_file_requests(keras_unlocked, monkeypatch, ctor, kwargs):
     monkeypatch.setattr(keras_file_utils, "get_file", _recorder(theirs))
     for builder, calls in ((getattr(fk.applications, ctor), ours),
                            (getattr(kapps, ctor), theirs)):
-        _fresh()
+        fresh(fk, k3)
         with pytest.raises(_Stop):
             builder(weights="imagenet", **kwargs)
     assert ours == theirs and len(ours) == 1
@@ -249,9 +216,9 @@ def test_large_with_top_file_entry():
 def test_imagenet_through_a_local_server(keras_unlocked, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     kwargs = dict(include_top=False, input_shape=(48, 48, 3), pooling="avg")
-    _fresh()
+    fresh(fk, k3)
     theirs = kapps.NASNetMobile(weights=None, **kwargs)
-    _randomize_bn(theirs, seed=3)
+    randomize_bn(theirs, seed=3)
     path = tmp_path / "released.h5"
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, theirs)
@@ -264,7 +231,7 @@ def test_imagenet_through_a_local_server(keras_unlocked, tmp_path, monkeypatch):
     monkeypatch.setattr(nasnet, "WEIGHTS_FILES", files)
     with Server({remote: body}) as server:
         monkeypatch.setattr(nasnet, "NASNET_MOBILE_WEIGHT_PATH_NO_TOP", server.url + remote)
-        _fresh()
+        fresh(fk, k3)
         ours = fk.applications.NASNetMobile(weights="imagenet", **kwargs)
         assert server.requests == [remote]
     assert (tmp_path / "keras_home" / "models" / "nasnet_mobile_no_top.h5").exists()
@@ -272,12 +239,12 @@ def test_imagenet_through_a_local_server(keras_unlocked, tmp_path, monkeypatch):
 
 
 def test_weights_from_a_file(tmp_path):
-    _fresh()
+    fresh(fk, k3)
     source = fk.applications.NASNetMobile(weights=None, include_top=True, classes=3,
                                           input_shape=(32, 32, 3))
     path = tmp_path / "nasnet.weights.h5"
     source.save_weights(path)
-    _fresh()
+    fresh(fk, k3)
     loaded = fk.applications.NASNetMobile(weights=str(path), include_top=True, classes=3,
                                           input_shape=(32, 32, 3))
     for a, b in zip(loaded.get_weights(), source.get_weights()):
@@ -287,7 +254,7 @@ def test_weights_from_a_file(tmp_path):
 # --- errors ----------------------------------------------------------------------------------
 
 def _message(fn, **kwargs):
-    _fresh()
+    fresh(fk, k3)
     with pytest.raises(ValueError) as info:
         fn(**kwargs)
     return str(info.value)

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
+from app_compare import fresh, images
 from fastkeras.applications import efficientnet, mobilenet, vgg16
 from file_server import Server
 
 k3 = pytest.importorskip("keras")
 from keras.src.legacy.saving import legacy_h5_format
-
-
-def _fresh():
-    fk.utils.clear_session()
-    k3.backend.clear_session(free_memory=False)
-
-
-def _images(shape, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, (2,) + tuple(shape)).astype("float32")
 
 
 def _perturb(model, seed=1):
@@ -50,7 +42,7 @@ def _md5(path):
 
 
 def _close(ours, theirs, shape):
-    x = _images(shape)
+    x = images(shape)
     expected = np.asarray(theirs.predict(x, verbose=0))
     got = np.asarray(ours.predict(x, verbose=0))
     scale = max(1.0, float(np.abs(expected).max()))
@@ -60,7 +52,7 @@ def _close(ours, theirs, shape):
 @pytest.mark.parametrize("fmt", ["weights.h5", "h5"])
 def test_weights_from_a_keras_file(tmp_path, fmt):
     kwargs = dict(include_top=True, classes=5, input_shape=(32, 32, 3), alpha=0.35)
-    _fresh()
+    fresh(fk, k3)
     theirs = k3.applications.MobileNetV2(weights=None, **kwargs)
     _perturb(theirs)
     path = tmp_path / f"mobilenet_v2.{fmt}"
@@ -68,7 +60,7 @@ def test_weights_from_a_keras_file(tmp_path, fmt):
         _save_legacy(theirs, path)
     else:
         theirs.save_weights(path)
-    _fresh()
+    fresh(fk, k3)
     ours = fk.applications.MobileNetV2(weights=str(path), **kwargs)
     _close(ours, theirs, kwargs["input_shape"])
     ours = fk.applications.MobileNetV2(weights=path, **kwargs)  # a Path works as well
@@ -78,18 +70,18 @@ def test_weights_from_a_keras_file(tmp_path, fmt):
 def test_legacy_file_with_automatic_layer_names(tmp_path):
     # InceptionV3's layers are named automatically; a legacy file is matched by order
     kwargs = dict(include_top=False, input_shape=(75, 75, 3), pooling="max")
-    _fresh()
+    fresh(fk, k3)
     k3.layers.Dense(1)  # the names in the file then differ from ours
     theirs = k3.applications.InceptionV3(weights=None, **kwargs)
     _perturb(theirs)
     path = _save_legacy(theirs, tmp_path / "inception.h5")
-    _fresh()
+    fresh(fk, k3)
     ours = fk.applications.InceptionV3(weights=str(path), **kwargs)
     _close(ours, theirs, kwargs["input_shape"])
 
 
 def test_weights_file_of_another_architecture(tmp_path):
-    _fresh()
+    fresh(fk, k3)
     theirs = k3.applications.MobileNet(weights=None, include_top=False, alpha=0.25,
                                        input_shape=(32, 32, 3))
     path = tmp_path / "mobilenet.weights.h5"
@@ -109,14 +101,14 @@ def keras_home(tmp_path, monkeypatch):
 def test_imagenet_mobilenet(tmp_path, keras_home, monkeypatch):
     # MobileNet's released files carry no hash; the file name encodes alpha and the size
     kwargs = dict(include_top=False, alpha=0.25, input_shape=(128, 128, 3))
-    _fresh()
+    fresh(fk, k3)
     theirs = k3.applications.MobileNet(weights=None, **kwargs)
     _perturb(theirs)
     fname = "mobilenet_2_5_128_tf_no_top.h5"
     body = _save_legacy(theirs, tmp_path / fname).read_bytes()
     with Server({f"mobilenet/{fname}": body}) as server:
         monkeypatch.setattr(mobilenet, "WEIGHTS_BASE_PATH", server.url + "mobilenet/")
-        _fresh()
+        fresh(fk, k3)
         ours = fk.applications.MobileNet(weights="imagenet", **kwargs)
         assert ours.name == "mobilenet_0.25_128"
         assert (keras_home / "models" / fname).read_bytes() == body
@@ -128,7 +120,7 @@ def test_imagenet_mobilenet(tmp_path, keras_home, monkeypatch):
 
 def test_imagenet_mobilenet_falls_back_to_224(tmp_path, keras_home, monkeypatch):
     fname = "mobilenet_2_5_224_tf_no_top.h5"
-    _fresh()
+    fresh(fk, k3)
     theirs = k3.applications.MobileNet(weights=None, include_top=False, alpha=0.25,
                                        input_shape=(100, 100, 3))
     body = _save_legacy(theirs, tmp_path / fname).read_bytes()
@@ -143,7 +135,7 @@ def test_imagenet_mobilenet_falls_back_to_224(tmp_path, keras_home, monkeypatch)
 
 def test_imagenet_with_hash(tmp_path, keras_home, monkeypatch):
     kwargs = dict(include_top=True, input_shape=(32, 32, 3))
-    _fresh()
+    fresh(fk, k3)
     theirs = k3.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     fname = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
     path = _save_legacy(theirs, tmp_path / fname)
@@ -169,7 +161,7 @@ def test_imagenet_efficientnet_matches_keras(tmp_path, keras_home, monkeypatch):
     # normalization: compare with Keras loading the same file as "imagenet"
     from keras.src.applications import efficientnet as keras_efficientnet
     kwargs = dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    _fresh()
+    fresh(fk, k3)
     source = k3.applications.EfficientNetB0(weights=None, **kwargs)
     _perturb(source)
     fname = "efficientnetb0_notop.h5"
@@ -182,7 +174,7 @@ def test_imagenet_efficientnet_matches_keras(tmp_path, keras_home, monkeypatch):
         return str(path)
 
     monkeypatch.setattr(keras_efficientnet.file_utils, "get_file", fake_get_file)
-    _fresh()
+    fresh(fk, k3)
     theirs = k3.applications.EfficientNetB0(weights="imagenet", **kwargs)
     assert seen[0][0] == fname
     assert seen[0][1] == keras_efficientnet.BASE_WEIGHTS_PATH + fname
@@ -191,7 +183,7 @@ def test_imagenet_efficientnet_matches_keras(tmp_path, keras_home, monkeypatch):
         monkeypatch.setattr(efficientnet, "WEIGHTS_BASE_PATH", server.url)
         hashes = dict(efficientnet.WEIGHTS_HASHES, b0=(None, _md5(path)))
         monkeypatch.setattr(efficientnet, "WEIGHTS_HASHES", hashes)
-        _fresh()
+        fresh(fk, k3)
         ours = fk.applications.EfficientNetB0(weights="imagenet", **kwargs)
         assert server.requests == [fname]
     assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]

@@ -24,6 +24,14 @@ from fastkeras.ops.conv2d import (
 )
 
 
+def convolution_op(layer, inputs, kernel):
+    """Keras's `convolution_op` of the convolution layers: the layer's convolution of `inputs`
+    with `kernel` (its strides, padding, dilation and data format), without bias or
+    activation."""
+    return ops.conv(inputs, kernel, strides=layer.strides, padding=layer.padding,
+                    dilation_rate=layer.dilation_rate, data_format=layer.data_format)
+
+
 def set_conv_arguments(layer, name, to_tuple, filters, kernel_size, strides, padding,
                        data_format, dilation_rate, groups, activation, use_bias,
                        kernel_initializer, bias_initializer, kernel_regularizer,
@@ -179,10 +187,7 @@ class Conv2D(LoRA, Layer):
     kernel = adapted_weight("kernel")
 
     def convolution_op(self, inputs, kernel):
-        """Keras's `convolution_op`: the layer's convolution of `inputs` with `kernel` (its
-        strides, padding, dilation and data format), without bias or activation."""
-        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
-                        dilation_rate=self.dilation_rate, data_format=self.data_format)
+        return convolution_op(self, inputs, kernel)
 
     def build(self, input_shape):
         channels = conv_input_channels(self, "Conv2D", input_shape, 4)

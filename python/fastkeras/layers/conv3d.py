@@ -16,6 +16,7 @@ from fastkeras.layers.conv2d import (
     _padding,
     conv_config,
     conv_input_channels,
+    convolution_op,
     set_conv_arguments,
 )
 from fastkeras.layers.layer import Layer
@@ -328,10 +329,7 @@ class Conv3D(LoRA, Layer):
     kernel = adapted_weight("kernel")
 
     def convolution_op(self, inputs, kernel):
-        """Keras's `convolution_op`: the layer's convolution of `inputs` with `kernel` (its
-        strides, padding, dilation and data format), without bias or activation."""
-        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
-                        dilation_rate=self.dilation_rate, data_format=self.data_format)
+        return convolution_op(self, inputs, kernel)
 
     def _channels(self, input_shape):
         return conv_input_channels(self, self._name, input_shape, 5)

@@ -1418,8 +1418,12 @@ def test_input_rank_is_adjusted_or_checked_as_keras_does():
     i = fk.Input((5,))
     functional = fk.Model(i, fk.layers.Dense(2)(i))
     assert functional.predict(np.ones((2, 5, 1)), verbose=0).shape == (2, 2)
-    for bad in (np.ones((2, 3, 5)), np.ones(5)):
-        with pytest.raises(ValueError, match="Invalid input shape"):
+    # as Keras: the model's input spec refuses the wrong size, the rank adjustment the rank
+    wrong_size = (r"incompatible with the layer: expected shape=\(None, 5\), found "
+                  r"shape=\(2, 3, 5\)")
+    for bad, message in ((np.ones((2, 3, 5)), wrong_size),
+                         (np.ones(5), "Invalid input shape")):
+        with pytest.raises(ValueError, match=message):
             functional.predict(bad, verbose=0)
     with pytest.raises(ValueError, match="expected min_ndim=2, found ndim=1"):
         fk.layers.Dense(1)(np.ones(6, np.float32))

@@ -19,6 +19,7 @@ import numpy as np
 
 from fastkeras.backend import random as _global
 from fastkeras.backend.config import floatx as _floatx
+from fastkeras.backend.config import np_dtype as _np_dtype
 from fastkeras.backend.tape import Tensor
 from fastkeras.backend.variable import Variable
 
@@ -107,7 +108,7 @@ def _shape(shape) -> tuple:
 
 
 def _float_dtype(dtype, fn):
-    dt = np.dtype(_floatx() if dtype is None else dtype)
+    dt = _np_dtype(dtype)
     if dt.kind != "f":
         raise ValueError(f"`keras.random.{fn}` requires a floating point `dtype`. "
                          f"Received: dtype={dtype}")
@@ -154,7 +155,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
     """Integers drawn uniformly from [minval, maxval)."""
-    dt = np.dtype(dtype)
+    dt = _np_dtype(dtype)
     if dt.kind not in "iu":
         raise ValueError("`keras.random.randint` requires an integer `dtype`. "
                          f"Received: dtype={dtype}")
@@ -207,7 +208,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
     gumbel = -np.log(-np.log(rng.random((z.shape[0], int(num_samples), z.shape[1])) + 1e-300)
                      + 1e-300)
-    return Tensor(np.argmax(z[:, None, :] + gumbel, axis=-1).astype(np.dtype(dtype)))
+    return Tensor(np.argmax(z[:, None, :] + gumbel, axis=-1).astype(_np_dtype(dtype)))
 
 
 def gamma(shape, alpha, dtype=None, seed=None):

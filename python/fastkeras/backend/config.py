@@ -10,6 +10,8 @@ follows Keras's non-TensorFlow backends.
 
 from __future__ import annotations
 
+import numpy as np
+
 _settings = {"epsilon": 1e-7, "floatx": "float32", "image_data_format": "channels_last"}
 
 _KERAS_FLOATS = ("bfloat16", "float16", "float32", "float64")
@@ -72,6 +74,16 @@ ALLOWED_DTYPES = ("float16", "float32", "float64", *_INTS[:4], *_INTS[4:], "bflo
                   "string", *_FLOAT8, "int4", "uint4", *_COMPLEX)
 _PYTHON_TYPES = {bool: "bool", int: "int32", float: "float32", str: "string",
                  complex: "complex64", "int": "int32"}
+
+
+def np_dtype(dtype):
+    """The numpy dtype for a `dtype` argument, None giving floatx. As Keras, Python's own
+    types name 32-bit dtypes (`float` is float32, `int` int32), not numpy's 64-bit ones."""
+    if dtype is None:
+        return np.dtype(floatx())
+    if dtype is float or dtype is int or dtype is complex:
+        return np.dtype(_PYTHON_TYPES[dtype])
+    return np.dtype(dtype)
 
 
 def standardize_dtype(dtype) -> str:

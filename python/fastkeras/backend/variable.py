@@ -51,6 +51,9 @@ class Variable(Tensor):
         initial value (an array, tensor or number), or an initializer (a name or callable)
         together with `shape`. Without `dtype`, an array keeps its dtype and Python numbers
         become float32 / int32 / bool."""
+        if dtype is not None:
+            from fastkeras.backend.config import np_dtype
+            dtype = np_dtype(dtype)
         if isinstance(initializer, str) or (callable(initializer)
                                             and not isinstance(initializer, Tensor)):
             if shape is None:
@@ -72,7 +75,9 @@ class Variable(Tensor):
             raise ValueError(f"Initial value has shape {arr.shape}, but the `shape` argument "
                              f"is {tuple(shape)}")
         super().__init__(arr, requires_grad=trainable)
-        name = name or "variable"
+        if not name:  # as Keras: unnamed variables are 'variable', 'variable_1', ...
+            from fastkeras.layers.layer import unique_name
+            name = unique_name("variable")
         if not isinstance(name, str) or "/" in name:
             raise ValueError("Argument `name` must be a string and cannot contain character "
                              f"`/`. Received: name={name!r}")

@@ -686,7 +686,9 @@ class Layer:
                 return [symbolic(s) for s in shape]
             return KerasTensor(tuple(shape))
 
-        return infer_call(self, symbolic(input_shape))[1]
+        out, shapes = infer_call(self, symbolic(input_shape))
+        # several outputs keep the call's structure (a tuple for an RNN's output and states)
+        return tuple(shapes) if isinstance(out, tuple) and isinstance(shapes, list) else shapes
 
     def _maybe_build(self, inputs, args=(), kwargs=None):
         if not self.built:
@@ -808,14 +810,19 @@ class Layer:
 
     @property
     def input(self):
-        """The symbolic input(s) of this layer's first call on KerasTensors, as in Keras."""
-        return self._first_node("input").inputs
+        """The symbolic input(s) of this layer's first call on KerasTensors, as in Keras: the
+        one tensor, or a list of every tensor the call took (an RNN's `initial_state` too)."""
+        tensors = self._first_node("input").parent_tensors()
+        return tensors[0] if len(tensors) == 1 else tensors
 
     @property
     def output(self):
         """The symbolic output(s) of this layer's first call on KerasTensors (for a model made
-        of its layers, e.g. `Model(model.input, model.layers[2].output)`), as in Keras."""
-        return self._first_node("output").outputs
+        of its layers, e.g. `Model(model.input, model.layers[2].output)`), as in Keras: the one
+        tensor, or a list of them (an LSTM's output and states)."""
+        from fastkeras.layers.input_layer import _symbolic_leaves
+        tensors = _symbolic_leaves(self._first_node("output").outputs)
+        return tensors[0] if len(tensors) == 1 else tensors
 
     def _first_node(self, what):
         if not self._inbound_nodes:
@@ -1026,7 +1033,8 @@ def _layer_dtype(dtype, owner):
             isinstance(dtype, str) and ("mixed" in dtype or "16" in dtype)):
         policy = dtype_policies.get(dtype)
         return dtype_policies.check_supported(policy, f"{owner}(dtype={policy.name!r})")
-    return str(np.dtype(dtype))
+    from fastkeras.backend.config import np_dtype
+    return str(np_dtype(dtype))
 
 
 def dtype_policy_config(dtype):

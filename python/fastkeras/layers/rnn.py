@@ -23,6 +23,7 @@ from fastkeras.random import _rng as _seeded_generator
 from fastkeras.utils.signatures import positional_as_keras
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid")
+_CELL_WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 
 
 def _rate(value, arg, owner):
@@ -908,9 +909,13 @@ class _CellLayer(RNN):
 
     def __getattr__(self, name):
         # The cell's other attributes read as the layer's too (layer.seed, ...).
+        # Not its weights: as Keras, those are the cell's (`layer.cell.kernel`).
         cell = self.__dict__.get("cell")
-        if cell is not None and not name.startswith("_"):
-            return getattr(cell, name)
+        if cell is not None and not name.startswith("_") and name not in _CELL_WEIGHTS:
+            try:
+                return getattr(cell, name)
+            except AttributeError:
+                pass
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def get_config(self):

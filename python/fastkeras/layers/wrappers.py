@@ -53,15 +53,17 @@ class Bidirectional(Layer):
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Invalid merge mode. Received: merge_mode={merge_mode!r}. "
                              f"Merge mode should be one of {list(_MERGE_MODES)}")
+        if backward_layer is not None and not isinstance(backward_layer, RNN):
+            raise ValueError(f"Bidirectional: `backward_layer` must be a recurrent layer. "
+                             f"Received: backward_layer={backward_layer!r}")
+        # As Keras: the backward copy always reads the sequence backwards, so a `layer` that
+        # already does has no direction left for it.
+        backwards = True if backward_layer is None else backward_layer.go_backwards
+        if backwards == layer.go_backwards:
+            raise ValueError("Forward layer and backward layer should have different "
+                             "`go_backwards` value. Received: forward_layer.go_backwards "
+                             f"{layer.go_backwards}, backward_layer.go_backwards={backwards}")
         if backward_layer is not None:
-            if not isinstance(backward_layer, RNN):
-                raise ValueError(f"Bidirectional: `backward_layer` must be a recurrent layer. "
-                                 f"Received: backward_layer={backward_layer!r}")
-            if backward_layer.go_backwards == layer.go_backwards:
-                raise ValueError("Forward layer and backward layer should have different "
-                                 "`go_backwards` value. Received: forward_layer.go_backwards="
-                                 f"{layer.go_backwards}, backward_layer.go_backwards="
-                                 f"{backward_layer.go_backwards}")
             for attr in ("stateful", "return_sequences", "return_state"):
                 if getattr(layer, attr) != getattr(backward_layer, attr):
                     raise ValueError(f"Forward layer and backward layer are expected to have "
@@ -70,7 +72,7 @@ class Bidirectional(Layer):
         self.forward_layer = _clone(layer, name="forward_" + layer.name)
         if backward_layer is None:
             self.backward_layer = _clone(layer, name="backward_" + layer.name,
-                                         go_backwards=not layer.go_backwards)
+                                         go_backwards=True)
         else:
             self.backward_layer = backward_layer
         # use_cudnn is not in configs: the copies keep the given layer's, as in Keras.

@@ -178,6 +178,31 @@ class Functional(Model):
         self._output_shape = [t.shape for t in self.outputs] if len(self.outputs) > 1 \
             else self.outputs[0].shape
 
+    @property
+    def input_spec(self):
+        """As Keras: each Input's shape (any batch size; a trailing axis of size 1 may be
+        left off or added), named by its Input layer or its `inputs=` dict key, so a call on
+        data of another shape fails naming the model and the input. One set explicitly wins."""
+        if "_manual_input_spec" in self.__dict__ or "_inputs_struct" not in self.__dict__:
+            return self.__dict__.get("_manual_input_spec")
+        from fastkeras.layers.input_spec import InputSpec
+
+        def spec(t, name):
+            shape = tuple(t.shape)
+            return InputSpec(shape=(None,) + shape[1:] if shape else shape, name=name,
+                             allow_last_axis_squeeze=True)
+
+        struct = self._inputs_struct
+        if isinstance(struct, dict):
+            if not all(isinstance(t, KerasTensor) for t in struct.values()):
+                return None  # a nested structure: not checked, as in Keras
+            return [spec(struct[k], k) for k in sorted_keys(struct)]
+        return [spec(t, t._layer.name) for t in self.inputs]
+
+    @input_spec.setter
+    def input_spec(self, value):
+        self.__dict__["_manual_input_spec"] = value
+
     def _trace(self):
         """The layer calls between inputs and outputs, each after the calls it depends on:
         (layer, call inputs, the call's output KerasTensors seen)."""

@@ -987,7 +987,9 @@ class Model(Layer):
             raise ValueError(f"Provide only a layer name or a layer index. Received: "
                              f"index={index}, name={name}.")
         if index is not None:
-            if not isinstance(index, int) or not -len(layers) <= index < len(layers):
+            # as Keras: any integer type; a negative index past the start is list indexing's
+            # IndexError, a non-integer its TypeError
+            if len(layers) <= index:
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
                                  f"has {len(layers)} layers.")
             return layers[index]

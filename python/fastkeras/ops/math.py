@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastkeras.backend.config import np_dtype as _np_dtype
 from fastkeras.backend.tape import Tensor, make_op
 from fastkeras.backend.tape import convert_to_tensor as _convert_to_tensor
 
@@ -85,6 +86,8 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
     if sparse or ragged:
         raise ValueError("fastkeras.ops.convert_to_tensor: sparse and ragged tensors are not "
                          f"supported. Received: sparse={sparse!r}, ragged={ragged!r}")
+    if dtype is not None and dtype != "string":
+        dtype = _np_dtype(dtype)
     t = _convert_to_tensor(x, dtype)
     if dtype is not None and t.value.dtype != np.dtype(dtype):
         return cast(t, dtype)
@@ -383,6 +386,7 @@ def clip(x, x_min, x_max):
 
 def cast(x, dtype):
     x = _t(x)
+    dtype = _np_dtype(dtype)
     out = x.value.astype(dtype)
     if np.dtype(dtype).kind != "f":
         return Tensor(out)
@@ -648,8 +652,8 @@ def shape(x):
 
 
 def zeros_like(x, dtype=None):
-    return Tensor(np.zeros_like(_view(x), dtype=dtype))
+    return Tensor(np.zeros_like(_view(x), dtype=None if dtype is None else _np_dtype(dtype)))
 
 
 def ones_like(x, dtype=None):
-    return Tensor(np.ones_like(_view(x), dtype=dtype))
+    return Tensor(np.ones_like(_view(x), dtype=None if dtype is None else _np_dtype(dtype)))

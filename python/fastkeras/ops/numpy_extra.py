@@ -16,6 +16,7 @@ import numpy as np
 
 from fastkeras.backend.config import epsilon as _epsilon
 from fastkeras.backend.config import floatx as _floatx
+from fastkeras.backend.config import np_dtype as _np_dtype
 from fastkeras.backend.tape import Tensor, make_op
 from fastkeras.ops import math as _m
 from fastkeras.ops import nn as _nn
@@ -153,7 +154,7 @@ def _cum_int_dtype(v: np.ndarray):
 
 
 def _dtype(dtype):
-    return np.dtype(_floatx() if dtype is None else dtype)
+    return _np_dtype(dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def arange(start, stop=None, step=None, dtype=None):
         out = np.arange(0, args[0], args[1] if step is not None else 1)
     else:
         out = np.arange(args[0], args[1], args[2] if step is not None else 1)
-    return Tensor(out.astype(dtype))
+    return Tensor(out.astype(_np_dtype(dtype)))
 
 
 def zeros(shape, dtype=None):
@@ -193,7 +194,7 @@ def full(shape, fill_value, dtype=None):
 
 def full_like(x, fill_value, dtype=None):
     xv = _np(x)
-    dt = xv.dtype if dtype is None else np.dtype(dtype)
+    dt = xv.dtype if dtype is None else _np_dtype(dtype)
     if dt == np.float64 and not isinstance(x, Tensor):
         dt = np.dtype(np.float32)
     return Tensor(np.array(np.broadcast_to(_np(fill_value), xv.shape), dtype=dt))

@@ -57,6 +57,8 @@ class SGD(Optimizer):
                 or not self._plain_step_possible()):
             return None
         index = self._trainable_variables_indices
+        if any(id(v) not in index for v in variables):
+            return None  # `apply` refuses the step before any variable changes
         alpha = -f32(self._current_learning_rate())
         return {id(v): alpha for v in variables
                 if id(v) in index and getattr(v, "constraint", None) is None}

@@ -87,7 +87,7 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     return Tensor(onehot) if from_tensor else onehot
 
 
-def normalize(x, axis=-1, order=2) -> np.ndarray:
+def normalize(x, axis=-1, order=2):
     """Divides ``x`` by its ``order``-norm along ``axis`` (norms of 0 are left alone).
 
     Args:
@@ -97,10 +97,14 @@ def normalize(x, axis=-1, order=2) -> np.ndarray:
             absolute values, ``numpy.inf``: largest absolute value).
 
     Returns:
-        A new numpy array of the same shape. Floating inputs keep their dtype; integer
-        inputs come back as float64, as numpy's division gives.
+        For a numpy array, a new numpy array of the same shape (floating inputs keep their
+        dtype; integer inputs come back as float64, as numpy's division gives). Anything else
+        (a tensor, a list) gives a tensor, as Keras's `ops.normalize` does.
     """
-    arr = _as_numpy(x)
+    if not isinstance(x, np.ndarray):
+        from fastkeras import ops
+        return ops.normalize(x, axis=-1 if axis is None else axis, order=order)
+    arr = x
     if axis is None:
         axis = -1
     norm = np.linalg.norm(arr, ord=order, axis=axis, keepdims=True)

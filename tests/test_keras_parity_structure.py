@@ -1,0 +1,218 @@
+"""Keras-compatibility of model structure and small APIs, each checked against real Keras 3
+running the same code: a functional model's input spec, layer.input/.output of calls with
+several tensors, multi-output shapes, get_layer indices, Bidirectional direction checks, a
+refused training step leaving the weights alone, Python types as dtypes, utils.normalize on
+tensors and the names of unnamed variables."""
+
+import numpy as np
+import pytest
+
+import fastkeras as fk
+
+keras = pytest.importorskip("keras")
+
+LIBS = [fk, keras]
+IDS = ["fastkeras", "keras"]
+
+
+def _np(value):
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _error(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the type and text are what is compared
+        return type(e).__name__, str(e)
+    return None
+
+
+def _base(lib):
+    i = lib.Input((8, 8, 3), name="img")
+    return lib.Model(i, lib.layers.Conv2D(2, 3, name="conv")(i), name="base")
+
+
+def test_a_functional_model_refuses_inputs_of_another_size_as_keras():
+    want = ("ValueError", ("Input 0 with name 'img' of layer 'base' is incompatible with the "
+                           "layer: expected shape=(None, 8, 8, 3), found shape=(2, 9, 9, 3)"))
+    for lib in LIBS:
+        base = _base(lib)
+        assert [s.shape for s in base.input_spec] == [(None, 8, 8, 3)]
+        assert _error(lambda: base(np.zeros((2, 9, 9, 3), "float32"))) == want
+        assert _error(lambda: base.predict(np.zeros((2, 9, 9, 3), "float32"),
+                                           verbose=0))[0] == "ValueError"
+        symbolic = _error(lambda: base(lib.Input((9, 9, 3))))
+        assert symbolic[0] == "ValueError" and "expected shape=(None, 8, 8, 3)" in symbolic[1]
+        assert tuple(base(np.zeros((2, 8, 8, 3), "float32")).shape) == (2, 6, 6, 2)
+        # a trailing axis of size 1 may be left off, as the rank adjustment allows
+        i = lib.Input((4, 1))
+        squeeze = lib.Model(i, lib.layers.Flatten()(i))
+        assert tuple(squeeze.predict(np.ones((3, 4), "float32"), verbose=0).shape) == (3, 4)
+        # dict inputs: one spec per key, in sorted key order
+        inputs = {"y": lib.Input((2,), name="y"), "x": lib.Input((3,), name="x")}
+        joined = lib.Model(inputs, lib.layers.Concatenate()([inputs["x"], inputs["y"]]))
+        assert [s.shape for s in joined.input_spec] == [(None, 3), (None, 2)]
+        bad = _error(lambda: joined({"x": np.zeros((2, 3), "float32"),
+                                     "y": np.zeros((2, 4), "float32")}))
+        assert bad[0] == "ValueError" and "Input 1 with name 'y'" in bad[1], bad
+        missing = _error(lambda: joined({"x": np.zeros((2, 3), "float32")}))
+        assert missing[0] == "ValueError" and 'Missing data for input "y"' in missing[1]
+        # a spec set by hand replaces the derived one
+        base.input_spec = None
+        assert base.input_spec is None
+        assert tuple(base(np.zeros((1, 9, 9, 3), "float32")).shape) == (1, 7, 7, 2)
+
+
+def test_a_refused_sgd_step_leaves_every_weight_as_it_was():
+    # Unfreezing a layer without compiling again: the step raises and changes nothing.
+    # (The forward pass has run: BatchNormalization's moving statistics move, in both.)
+    x = np.random.default_rng(0).normal(size=(16, 5)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 1)).astype("float32")
+    weights, after = None, []
+    for lib in LIBS:
+        i = lib.Input((5,))
+        norm = lib.layers.BatchNormalization(name="b2")
+        model = lib.Model(i, lib.layers.Dense(1, name="d")(norm(i)))
+        if weights is None:
+            weights = [_np(w) for w in model.get_weights()]
+        model.set_weights(weights)
+        norm.trainable = False
+        model.compile("sgd", "mse")
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        learned = ("d/kernel", "d/bias", "b2/gamma", "b2/beta")
+        before = {w.path: _np(w).copy() for w in model.weights if w.path in learned}
+        norm.trainable = True
+        with pytest.raises(ValueError, match="Unknown variable: .*b2/gamma"):
+            model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        assert len(before) == 4
+        for w in model.weights:
+            if w.path in learned:
+                np.testing.assert_array_equal(before[w.path], _np(w))
+        after.append([_np(w) for w in model.get_weights()])
+    for a, b in zip(*after):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_get_layer_takes_any_integer_index_as_keras():
+    results = []
+    for lib in LIBS:
+        model = _base(lib)
+        got = [model.get_layer(index=np.int64(1)).name, model.get_layer(index=-1).name]
+        for index in (2, -3, 1.0):
+            got.append(_error(lambda: model.get_layer(index=index))[0])
+        results.append(got)
+    assert results[0] == results[1] == ["conv", "conv", "ValueError", "IndexError",
+                                        "TypeError"]
+
+
+def _seq2seq(lib):
+    enc_in = lib.Input((None, 3), name="enc")
+    _, h, c = lib.layers.LSTM(4, return_state=True, name="encoder")(enc_in)
+    dec_in = lib.Input((None, 5), name="dec")
+    decoder = lib.layers.LSTM(4, return_sequences=True, return_state=True, name="decoder")
+    seq, _, _ = decoder(dec_in, initial_state=[h, c])
+    out = lib.layers.Dense(5, activation="softmax", name="out")(seq)
+    return lib.Model([enc_in, dec_in], out)
+
+
+def test_layer_input_and_output_list_every_tensor_of_the_call_as_keras():
+    weights = None
+    results = []
+    for lib in LIBS:
+        model = _seq2seq(lib)
+        if weights is None:
+            weights = [_np(w) for w in model.get_weights()]
+        model.set_weights(weights)
+        encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+        assert type(encoder.output) is list and len(encoder.output) == 3
+        assert type(decoder.input) is list
+        assert [tuple(t.shape) for t in decoder.input] == [(None, None, 5), (None, 4),
+                                                           (None, 4)]
+        # keras.io's seq2seq inference models, rebuilt from the trained model's layers
+        states = encoder.output[1:]
+        encoder_model = lib.Model(model.input[0], states)
+        h_in, c_in = lib.Input((4,)), lib.Input((4,))
+        seq, h, c = decoder(model.input[1], initial_state=[h_in, c_in])
+        decoder_model = lib.Model([model.input[1], h_in, c_in],
+                                  [model.get_layer("out")(seq), h, c])
+        x = np.random.default_rng(2).normal(size=(2, 6, 3)).astype("float32")
+        state_values = encoder_model.predict(x, verbose=0)
+        assert type(state_values) is list
+        step = np.zeros((2, 1, 5), "float32")
+        probs, h1, _ = decoder_model.predict([step] + state_values, verbose=0)
+        # a model straight from one layer call's inputs and outputs
+        whole = lib.Model(decoder.input, decoder.output)
+        assert len(whole.inputs) == 3 and len(whole.outputs) == 3
+        shapes = decoder.compute_output_shape((2, 6, 5))
+        results.append((_np(probs), _np(h1), type(shapes).__name__,
+                        [tuple(s) for s in shapes]))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
+    assert results[0][2:] == results[1][2:] == ("tuple", [(2, 6, 4), (2, 4), (2, 4)])
+
+
+def test_recurrent_layers_keep_their_cells_weights_to_the_cell_as_keras():
+    for lib in LIBS:
+        lstm = lib.layers.LSTM(3)
+        lstm.build((None, 2, 4))
+        assert not hasattr(lstm, "kernel") and not hasattr(lstm, "recurrent_kernel")
+        assert lstm.units == 3 and tuple(lstm.cell.kernel.shape) == (4, 12)
+        with pytest.raises(AttributeError, match="'LSTM' object has no attribute"):
+            lstm.get_output_at  # noqa: B018 - the lookup is what is checked
+
+
+def test_bidirectional_refuses_two_backward_directions_as_keras():
+    want = ("ValueError", ("Forward layer and backward layer should have different "
+                           "`go_backwards` value. Received: forward_layer.go_backwards True, "
+                           "backward_layer.go_backwards=True"))
+    for lib in LIBS:
+        assert _error(lambda: lib.layers.Bidirectional(
+            lib.layers.LSTM(2, go_backwards=True))) == want
+        both = lib.layers.Bidirectional(lib.layers.LSTM(2))
+        assert both.backward_layer.go_backwards and not both.forward_layer.go_backwards
+
+
+def test_python_types_name_32_bit_dtypes_as_keras():
+    results = []
+    for lib in LIBS:
+        ops = lib.ops
+        values = [ops.ones((1,), dtype=float), ops.cast(np.ones(2), float),
+                  ops.arange(3, dtype=int), ops.zeros((2,), dtype=int),
+                  ops.full((2,), 3, dtype=float), ops.convert_to_tensor([1, 2], dtype=int),
+                  ops.zeros_like(np.ones(2), dtype=int),
+                  lib.random.normal((2,), dtype=float, seed=1),
+                  lib.random.randint((2,), 0, 5, dtype=int, seed=1)]
+        got = [lib.backend.standardize_dtype(v.dtype) for v in values]
+        got.append(lib.Input((1,), dtype=int).dtype)
+        got.append(lib.layers.Dense(1, dtype=float).dtype)
+        got.append(lib.backend.standardize_dtype(lib.Variable(np.ones(2), dtype=int,
+                                                              trainable=False).dtype))
+        results.append(got)
+    assert results[0] == results[1]
+    assert results[0] == ["float32", "float32", "int32", "int32", "float32", "int32", "int32",
+                          "float32", "int32", "int32", "float32", "int32"]
+
+
+def test_normalize_gives_a_tensor_for_tensors_and_lists_as_keras():
+    data = np.array([[3.0, 4.0], [0.0, 0.0]], "float32")
+    for lib in LIBS:
+        for given in (lib.ops.convert_to_tensor(data), data.tolist()):
+            out = lib.utils.normalize(given)
+            assert lib.ops.is_tensor(out)
+            np.testing.assert_allclose(_np(out), [[0.6, 0.8], [0.0, 0.0]], atol=1e-6)
+        assert isinstance(lib.utils.normalize(data), np.ndarray)
+
+
+def test_unnamed_variables_get_numbered_names_as_keras():
+    results = []
+    for lib in LIBS:
+        lib.backend.clear_session()
+        first, second = lib.Variable(np.ones(2)), lib.Variable(np.ones(2))
+        named = lib.Variable(np.ones(2), name="variable")
+        third = lib.Variable(np.ones(2))
+        results.append([(v.name, v.path) for v in (first, second, named, third)])
+    assert results[0] == results[1]
+    assert [name for name, _ in results[0]] == ["variable", "variable_1", "variable",
+                                                "variable_2"]

@@ -216,3 +216,14 @@ def test_unnamed_variables_get_numbered_names_as_keras():
     assert results[0] == results[1]
     assert [name for name, _ in results[0]] == ["variable", "variable_1", "variable",
                                                 "variable_2"]
+
+
+def test_a_verbose_2_progress_bar_prints_only_a_known_target_as_keras(capsys):
+    for lib in LIBS:
+        unknown = lib.utils.Progbar(target=None, verbose=2)
+        unknown.update(2, [("loss", 2.0)], finalize=True)
+        assert capsys.readouterr().out == ""
+        known = lib.utils.Progbar(target=2, verbose=2)
+        known.update(2, [("loss", 2.0)], finalize=True)
+        line = capsys.readouterr().out
+        assert line.startswith("2/2 - ") and line.endswith("loss: 2.0000\n"), line

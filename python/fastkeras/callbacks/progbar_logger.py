@@ -138,10 +138,10 @@ class Progbar:
         elif finalize:
             if self.verbose == 1:
                 _io().write(self._line(current, values, now, live) + "\n", self.stream)
-            else:
+            elif self.target:  # as Keras: verbose=2 has no line for an unknown target
                 elapsed = now - self.start
                 per = elapsed / max(current, 1)
-                parts = [f"{current}/{self.target or current}", _format_time(elapsed),
+                parts = [f"{current}/{self.target}", _format_time(elapsed),
                          _format_per_step(per, self.unit_name)] + [
                     f"{k}: {_format_value(v, signed=True)}" for k, v in (values or [])]
                 _io().write(" - ".join(parts) + "\n", self.stream)

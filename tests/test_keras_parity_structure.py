@@ -227,3 +227,64 @@ def test_a_verbose_2_progress_bar_prints_only_a_known_target_as_keras(capsys):
         known.update(2, [("loss", 2.0)], finalize=True)
         line = capsys.readouterr().out
         assert line.startswith("2/2 - ") and line.endswith("loss: 2.0000\n"), line
+
+
+def _gpt_like(lib):
+    tokens = lib.Input((6,), dtype="int32")
+    x = lib.layers.Embedding(12, 8, name="emb")(tokens)
+    x = lib.layers.Dense(8, activation="relu", name="block")(x)
+    logits = lib.layers.Dense(12, name="logits")(x)
+    return lib.Model(tokens, [logits, x])
+
+
+def test_targets_go_to_the_outputs_that_have_a_loss_as_keras():
+    # keras.io's miniature GPT: outputs=[logits, x], loss=[loss_fn, None], fit(x, y)
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 12, size=(16, 6)).astype("int32")
+    y = rng.integers(0, 12, size=(16, 6)).astype("int32")
+    weights, results = None, []
+    for lib in LIBS:
+        model = _gpt_like(lib)
+        if weights is None:
+            weights = [_np(w) for w in model.get_weights()]
+        model.set_weights(weights)
+        loss = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile("adam", loss=[loss, None])
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        results.append((history.history["loss"], model.evaluate(x, y, verbose=0)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)
+
+
+def test_attention_takes_inputs_of_any_rank_as_keras():
+    rng = np.random.default_rng(4)
+    results = []
+    for lib in LIBS:
+        got = []
+        for shape in ((2, 3, 5, 4), (2, 8)):
+            q = rng.normal(size=shape).astype("float32")
+            v = rng.normal(size=shape).astype("float32")
+            out, scores = lib.layers.Attention()([q, v], return_attention_scores=True)
+            got.append((_np(out), _np(scores)))
+        results.append(got)
+        rng = np.random.default_rng(4)
+    for (a_out, a_scores), (b_out, b_scores) in zip(*results):
+        np.testing.assert_allclose(a_out, b_out, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a_scores, b_scores, rtol=1e-5, atol=1e-6)
+    assert results[0][0][1].shape == (2, 3, 5, 5)
+
+
+def test_a_model_of_dict_inputs_given_a_list_as_keras():
+    one, two = np.array([[1.0]], "float32"), np.array([[2.0]], "float32")
+    for lib in LIBS:
+        b, a = lib.Input((1,), name="b"), lib.Input((1,), name="a")
+        joined = lib.layers.Concatenate()([a, b * 10.0])
+        unsorted = lib.Model({"b": b, "a": a}, joined)
+        refused = _error(lambda: unsorted([one, two]))
+        assert refused[0] == "ValueError"
+        assert "The structure of `inputs` doesn't match the expected structure." in refused[1]
+        assert "Expected: {'b': 'b', 'a': 'a'}" in refused[1]
+        in_order = lib.Model({"a": a, "b": b}, joined)
+        with pytest.warns(UserWarning, match="doesn't match the expected structure"):
+            taken = in_order([one, two])
+        np.testing.assert_allclose(_np(taken), [[1.0, 20.0]])

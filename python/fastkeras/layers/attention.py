@@ -75,7 +75,7 @@ class Attention(Layer):
 
     def _scores(self, query, key):
         if self.score_mode == "dot":
-            scores = ops.matmul(query, ops.transpose(key, (0, 2, 1)))
+            scores = ops.matmul(query, ops.swapaxes(key, -2, -1))
             return scores if self.scale is None else ops.multiply(scores, self.scale)
         summed = ops.add(ops.expand_dims(query, -2), ops.expand_dims(key, -3))
         if self.scale is not None:
@@ -91,7 +91,7 @@ class Attention(Layer):
         v_mask = _mask_array(mask[1]) if mask else None
         scores = self._scores(q, k)
         tq, tv = scores.shape[-2], scores.shape[-1]
-        keep = None if v_mask is None else v_mask[:, None, :]  # (batch, 1, Tv)
+        keep = None if v_mask is None else np.expand_dims(v_mask, -2)  # (batch, 1, Tv)
         if use_causal_mask:
             causal = np.tril(np.ones((1, tq, tv), bool))
             keep = causal if keep is None else keep & causal

@@ -275,15 +275,33 @@ class OutputLosses:
             return [y.get(name) for name in self.names]
         if isinstance(y, (list, tuple)):
             if len(y) != n:
+                matched = self._targets_of_lossy_outputs(list(y))
+                if matched is not None:
+                    return matched
                 raise ValueError(f"The model has {n} outputs {self.names}, but `y` holds "
                                  f"{len(y)} arrays. Pass one target per output (a list in "
                                  "output order, or a dict keyed by output name).")
             return list(y)
         if y is None:
             raise ValueError(f"The model has {n} outputs {self.names}: `y` is required.")
+        matched = self._targets_of_lossy_outputs([y])
+        if matched is not None:
+            return matched
         raise ValueError(f"The model has {n} outputs {self.names}, but `y` is a single array "
                          f"of shape {np.shape(y)}. Pass one target per output (a list in "
                          "output order, or a dict keyed by output name).")
+
+    def _targets_of_lossy_outputs(self, flat):
+        """As Keras, when the loss leaves some outputs out (`loss=[fn, None]`): targets for
+        just the outputs that have a loss, in order (None for the others); None when their
+        number differs."""
+        lossy = [i for i, fn in enumerate(getattr(self, "losses", ())) if fn is not None]
+        if not lossy or len(flat) != len(lossy):
+            return None
+        out = [None] * len(self.names)
+        for i, target in zip(lossy, flat):
+            out[i] = target
+        return out
 
     def _split_weights(self, sample_weight):
         if sample_weight is None or not isinstance(sample_weight, (list, tuple, dict)):

@@ -3,6 +3,8 @@ KerasTensors recorded. Running the model replays those calls in order on real te
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastkeras.layers.input_layer import InputLayer, KerasTensor, flat_outputs, sorted_keys
@@ -141,6 +143,9 @@ class Functional(Model):
             outputs = outputs[0]
         # As Keras: dicts of inputs/outputs are taken in sorted key order (model.outputs,
         # output_names, the layers' order and so the weights', predict's keys).
+        # (The order given is kept for one check: Keras refuses a list for a dict of inputs
+        # whose keys were not given sorted.)
+        self._input_keys_given = list(inputs) if isinstance(inputs, dict) else None
         if isinstance(inputs, dict):
             inputs = {k: inputs[k] for k in sorted_keys(inputs)}
         if isinstance(outputs, dict):
@@ -549,6 +554,8 @@ class Functional(Model):
             for key, t in keyed:
                 values[id(t)] = inputs[key]
         else:
+            if isinstance(self._inputs_struct, dict):
+                self._check_unkeyed_inputs(inputs)
             flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
             if len(flat) != len(self.inputs):
                 raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s), "
@@ -576,6 +583,23 @@ class Functional(Model):
             for t in outs:
                 values[id(t)] = flat[t._index]
         return _map(self._outputs_struct, lambda t: values[id(t)])
+
+    def _check_unkeyed_inputs(self, inputs):
+        """As Keras, for a model of dict inputs given a list (or one tensor): taken in sorted
+        key order with a warning when the keys were given sorted, else a ValueError."""
+        given = getattr(self, "_input_keys_given", None) or list(self._inputs_struct)
+        expected = {k: self._inputs_struct[k]._layer.name for k in given}
+        received = [f"Tensor(shape={tuple(np.shape(v))})" for v in
+                    (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+        if not isinstance(inputs, (list, tuple)):
+            received = received[0]
+        elif isinstance(inputs, tuple):
+            received = tuple(received)
+        message = ("The structure of `inputs` doesn't match the expected structure.\n"
+                   f"Expected: {expected}\nReceived: inputs={received}")
+        if given != sorted(given):
+            raise ValueError(message)
+        warnings.warn(message, stacklevel=3)
 
     def _output_names_for(self, y_pred):
         if isinstance(self._outputs_struct, dict):

@@ -288,3 +288,70 @@ def test_a_model_of_dict_inputs_given_a_list_as_keras():
         with pytest.warns(UserWarning, match="doesn't match the expected structure"):
             taken = in_order([one, two])
         np.testing.assert_allclose(_np(taken), [[1.0, 20.0]])
+
+
+def _dense_model(lib, weights=None):
+    model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2), lib.layers.Dense(1)])
+    if weights is not None:
+        model.set_weights(weights)
+    return model
+
+
+def _small_data():
+    rng = np.random.default_rng(5)
+    return rng.normal(size=(10, 3)).astype("float32"), rng.normal(size=(10, 1)).astype("float32")
+
+
+def test_batch_methods_update_the_loss_tracker_as_keras():
+    x, y = _small_data()
+    weights, results = None, []
+    for lib in LIBS:
+        model = _dense_model(lib, weights)
+        if weights is None:
+            weights = [_np(w) for w in model.get_weights()]
+        model.compile("sgd", "mse", metrics=["mae"])
+        got = [model.train_on_batch(x, y)]
+        got.append({k: float(_np(v)) for k, v in model.get_metrics_result().items()})
+        got.append(model.test_on_batch(x, y))
+        got.append(float(_np(model.metrics[0].result())))
+        results.append(got)
+    fk_got, keras_got = results
+    np.testing.assert_allclose(fk_got[0], keras_got[0], rtol=1e-5)
+    assert fk_got[1].keys() == keras_got[1].keys() and fk_got[1]["loss"] > 0
+    for key in keras_got[1]:
+        np.testing.assert_allclose(fk_got[1][key], keras_got[1][key], rtol=1e-5)
+    np.testing.assert_allclose(fk_got[2], keras_got[2], rtol=1e-5)
+    np.testing.assert_allclose(fk_got[3], keras_got[3], rtol=1e-5)
+    assert fk_got[3] == pytest.approx(fk_got[2][0])
+
+
+def test_a_per_sample_loss_is_logged_as_its_mean_as_keras():
+    x, y = _small_data()
+    weights, results = None, []
+    for lib in LIBS:
+        model = _dense_model(lib, weights)
+        if weights is None:
+            weights = [_np(w) for w in model.get_weights()]
+        model.compile("sgd", lib.losses.MeanSquaredError(reduction="none"))
+        results.append((model.evaluate(x, y, batch_size=5, verbose=0),
+                        model.test_on_batch(x, y)))
+        if lib is fk:  # training needs a scalar: a clear error (Keras's torch backend fails)
+            with pytest.raises(ValueError, match="must be a scalar; it has shape \\(5,\\)"):
+                model.fit(x, y, batch_size=5, verbose=0)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+def test_run_eagerly_alone_gives_no_jit_warning_and_short_data_warns_as_keras():
+    import warnings
+    x, y = _small_data()
+    for lib in LIBS:
+        model = _dense_model(lib)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model.compile("sgd", "mse", run_eagerly=True)
+        with pytest.warns(UserWarning, match="jit_compile"):
+            model.compile("sgd", "mse", run_eagerly=True, jit_compile=True)
+        with pytest.warns(UserWarning, match="Your input ran out of data"):
+            model.evaluate(x, y, batch_size=5, steps=4, verbose=0)
+        with pytest.warns(UserWarning, match="Your input ran out of data"):
+            assert model.predict(x, batch_size=5, steps=4, verbose=0).shape == (10, 1)

@@ -203,11 +203,12 @@ class Model(Layer):
                              f"Received: steps_per_execution={steps_per_execution!r}")
         self.steps_per_execution = int(steps_per_execution)
         self.run_eagerly = run_eagerly
-        if jit_compile and run_eagerly:
+        if jit_compile is True and run_eagerly:  # ("auto" gives way without a word)
             warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
                           "Disabling `jit_compile`.", stacklevel=2)
             jit_compile = False
-        self._jit_compile = None if jit_compile == "auto" else bool(jit_compile)
+        self._jit_compile = None if jit_compile == "auto" and not run_eagerly else \
+            bool(jit_compile) and not run_eagerly
         self.train_function = self.test_function = self.predict_function = None
         self.compiled = True
         self._compile_config = {"optimizer": optimizer, "loss": given["loss"],
@@ -533,6 +534,11 @@ class Model(Layer):
             # as Keras: the gradients are those of the scaled loss (loss_scale_factor, a
             # LossScaleOptimizer's dynamic scale), which the optimizer divides out again
             scaled = self.optimizer.scale_loss(loss)
+        if np.ndim(loss.value):
+            raise ValueError(f"The loss to train on must be a scalar; it has shape "
+                             f"{tuple(np.shape(loss.value))} (a loss with reduction='none' "
+                             "gives one value per sample). Use a reducing `reduction` "
+                             "such as 'sum_over_batch_size' for training.")
         if variables is None:
             variables = self.trainable_weights
         if not variables:  # as Keras: the step computes the loss and updates nothing
@@ -548,7 +554,10 @@ class Model(Layer):
         with no_grad():
             y_pred = self._loop_call(x, False)
             loss = self._step_loss(x, y, y_pred, sample_weight, training=False)
-        return float(loss.value), metric_values(y_pred)
+        # as Keras's "loss" tracker: a loss of one value per sample (reduction='none') is
+        # logged as their mean
+        value = loss.value if not np.ndim(loss.value) else np.mean(loss.value, dtype=np.float32)
+        return float(value), metric_values(y_pred)
 
     # --- loops -----------------------------------------------------------------------------
     def _make_callbacks(self, callbacks, verbose, epochs, steps, add_history):
@@ -824,8 +833,10 @@ class Model(Layer):
         loss_sum, seen, logs = 0.0, 0, {}
         chain = None if custom else DenseChain.plan(self, None, training=False)
         custom_logs = {}
+        ran = 0
         for step, (bx, by, bsw) in enumerate(
                 batches if n_steps is None else itertools.islice(batches, n_steps)):
+            ran = step + 1
             cbs.on_test_batch_begin(step)
             if custom:  # the model's own test_step: its returned dict is the logs
                 custom_logs = _custom_logs(self.test_step(_pack(bx, by, bsw)))
@@ -846,6 +857,7 @@ class Model(Layer):
             cbs.on_test_batch_end(step, logs)
             if self.stop_evaluating:
                 break
+        _warn_if_short(steps, ran, self.stop_evaluating)
         if not isinstance(batches, data_mod.BatchIterator):
             batches.end_epoch()
         logs = custom_logs if custom else self._loop_logs(loss_sum, seen) if seen else {}
@@ -897,10 +909,11 @@ class Model(Layer):
         cbs, _ = self._make_callbacks(callbacks, verbose, 1, n_steps, False)
         self.stop_predicting = False
         cbs.on_predict_begin()
-        outputs = []
+        outputs, ran = [], 0
         with no_grad():
             for step, (bx, _, _) in enumerate(
                     batches if n_steps is None else itertools.islice(batches, n_steps)):
+                ran = step + 1
                 cbs.on_predict_batch_begin(step)
                 out = None if chain is None else chain.predict_step(bx)
                 if out is None:
@@ -911,6 +924,7 @@ class Model(Layer):
                 cbs.on_predict_batch_end(step, {"outputs": outputs[-1]})
                 if self.stop_predicting:
                     break
+        _warn_if_short(steps, ran, self.stop_predicting)
         if source:
             batches.end_epoch()
         cbs.on_predict_end()
@@ -938,7 +952,7 @@ class Model(Layer):
         self._reset_metrics()
         loss, y_pred = self._train_step(x, y, sample_weight)
         self._update_metrics(y, y_pred, sample_weight)
-        return self._single_batch_result(loss, return_dict)
+        return self._single_batch_result(self._track_loss(loss, x), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._check_compiled("test_step")
@@ -953,7 +967,7 @@ class Model(Layer):
         self._reset_metrics()
         loss, y_pred = self._test_step(x, y, sample_weight)
         self._update_metrics(y, y_pred, sample_weight)
-        return self._single_batch_result(loss, return_dict)
+        return self._single_batch_result(self._track_loss(loss, x), return_dict)
 
     def _custom_batch_result(self, logs, return_dict):
         self._build_optimizer()
@@ -1117,6 +1131,12 @@ def _flatten_paths(tree, prefix=""):
         else:
             out[path] = value
     return out
+
+
+def _warn_if_short(steps, ran, stopped):
+    """Keras's warning when the data ends before the `steps` asked of evaluate or predict."""
+    if steps is not None and ran < steps and not stopped:
+        warnings.warn(py_dataset.RAN_OUT_OF_DATA, stacklevel=3)
 
 
 class _StepsPerEpoch:

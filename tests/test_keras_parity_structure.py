@@ -242,12 +242,8 @@ def test_targets_go_to_the_outputs_that_have_a_loss_as_keras():
     rng = np.random.default_rng(3)
     x = rng.integers(0, 12, size=(16, 6)).astype("int32")
     y = rng.integers(0, 12, size=(16, 6)).astype("int32")
-    weights, results = None, []
-    for lib in LIBS:
-        model = _gpt_like(lib)
-        if weights is None:
-            weights = [_np(w) for w in model.get_weights()]
-        model.set_weights(weights)
+    results = []
+    for lib, model in _with_same_weights(_gpt_like):
         loss = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
         model.compile("adam", loss=[loss, None])
         history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
@@ -290,11 +286,20 @@ def test_a_model_of_dict_inputs_given_a_list_as_keras():
         np.testing.assert_allclose(_np(taken), [[1.0, 20.0]])
 
 
-def _dense_model(lib, weights=None):
-    model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2), lib.layers.Dense(1)])
-    if weights is not None:
+def _dense_model(lib):
+    return lib.Sequential([lib.Input((3,)), lib.layers.Dense(2), lib.layers.Dense(1)])
+
+
+def _with_same_weights(build):
+    """(library, model) for each library: the models `build(lib)` makes, all starting from
+    the first one's weights."""
+    weights = None
+    for lib in LIBS:
+        model = build(lib)
+        if weights is None:
+            weights = [_np(w) for w in model.get_weights()]
         model.set_weights(weights)
-    return model
+        yield lib, model
 
 
 def _small_data():
@@ -304,11 +309,8 @@ def _small_data():
 
 def test_batch_methods_update_the_loss_tracker_as_keras():
     x, y = _small_data()
-    weights, results = None, []
-    for lib in LIBS:
-        model = _dense_model(lib, weights)
-        if weights is None:
-            weights = [_np(w) for w in model.get_weights()]
+    results = []
+    for _, model in _with_same_weights(_dense_model):
         model.compile("sgd", "mse", metrics=["mae"])
         got = [model.train_on_batch(x, y)]
         got.append({k: float(_np(v)) for k, v in model.get_metrics_result().items()})
@@ -327,11 +329,8 @@ def test_batch_methods_update_the_loss_tracker_as_keras():
 
 def test_a_per_sample_loss_is_logged_as_its_mean_as_keras():
     x, y = _small_data()
-    weights, results = None, []
-    for lib in LIBS:
-        model = _dense_model(lib, weights)
-        if weights is None:
-            weights = [_np(w) for w in model.get_weights()]
+    results = []
+    for lib, model in _with_same_weights(_dense_model):
         model.compile("sgd", lib.losses.MeanSquaredError(reduction="none"))
         results.append((model.evaluate(x, y, batch_size=5, verbose=0),
                         model.test_on_batch(x, y)))

@@ -354,3 +354,49 @@ def test_run_eagerly_alone_gives_no_jit_warning_and_short_data_warns_as_keras():
             model.evaluate(x, y, batch_size=5, steps=4, verbose=0)
         with pytest.warns(UserWarning, match="Your input ran out of data"):
             assert model.predict(x, batch_size=5, steps=4, verbose=0).shape == (10, 1)
+
+
+_FRESH_LOAD = """
+import sys
+import numpy as np
+import fastkeras
+model = fastkeras.models.load_model(sys.argv[1])
+np.save(sys.argv[2], model.predict(np.load(sys.argv[3]), verbose=0))
+"""
+
+
+def test_files_with_the_applications_own_layers_load_anywhere(tmp_path):
+    # ConvNeXt's LayerScale and InceptionResNetV2's CustomScaleLayer are written under
+    # Keras's modules, so Keras finds them; fastkeras finds them in a fresh process too.
+    import json
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    from fastkeras.applications.convnext import LayerScale
+    from fastkeras.applications.inception_resnet_v2 import CustomScaleLayer
+    i = fk.Input((4, 3))
+    x = LayerScale(0.5, 3, name="scale")(i)
+    out = CustomScaleLayer(0.2, name="residual")([i, x])
+    model = fk.Model(i, out)
+    model.get_layer("scale").set_weights([np.array([1.0, 2.0, 3.0], "float32")])
+    data = np.random.default_rng(6).normal(size=(2, 4, 3)).astype("float32")
+    want = model.predict(data, verbose=0)
+    path = str(tmp_path / "apps.keras")
+    model.save(path)
+    layers = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]["layers"]
+    specs = {entry["class_name"]: (entry["module"], entry["registered_name"]) for entry in layers}
+    assert specs["LayerScale"] == ("keras.src.applications.convnext", "LayerScale")
+    assert specs["CustomScaleLayer"] == ("keras.src.applications.inception_resnet_v2",
+                                         "CustomScaleLayer")
+    theirs = keras.models.load_model(path)
+    np.testing.assert_allclose(_np(theirs.predict(data, verbose=0)), want, rtol=1e-6)
+    keras_path = str(tmp_path / "apps_keras.keras")
+    theirs.save(keras_path)
+    np.save(tmp_path / "x.npy", data)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    for saved in (path, keras_path):
+        subprocess.run([sys.executable, "-c", _FRESH_LOAD, saved, str(tmp_path / "out.npy"),
+                        str(tmp_path / "x.npy")], check=True, env=env)
+        np.testing.assert_allclose(np.load(tmp_path / "out.npy"), want, rtol=1e-6)

@@ -43,11 +43,20 @@ def register_keras_serializable(package="Custom", name=None):
     return decorator
 
 
+# The applications' own layers are written under Keras's modules for them.
+_OWN_APPLICATIONS = "fastkeras.applications."
+_KERAS_APPLICATIONS = "keras.src.applications."
+
+
 def keras_module_and_name(cls) -> tuple:
     """(module, registered_name) as Keras writes them for a class that is not one of the
     built-in layers: a class registered under a Keras package ("keras.distillation>Distiller",
     fastkeras's own) is written as that module with no registered name; a class defined in
     __main__ has no module."""
+    if cls.__module__.startswith(_OWN_APPLICATIONS):
+        # an application's own layer (ConvNeXt's LayerScale): Keras's module, and the class
+        # name as Keras gives an unregistered class
+        return _KERAS_APPLICATIONS + cls.__module__[len(_OWN_APPLICATIONS):], cls.__name__
     registered = get_registered_name(cls)
     package, _, _ = registered.partition(">")
     if registered != package and package.split(".")[0] == "keras":
@@ -134,6 +143,22 @@ def lookup(config: dict, custom_objects=None, module_objects=None):
         obj = get_registered_object(key, custom_objects, module_objects)
         if obj is not None:
             return obj
+    return _application_class(config)
+
+
+def _application_class(config):
+    """A layer class of one of the applications' modules, found by the module a file names
+    (Keras's or this library's), which need not have been imported yet."""
+    module = config.get("module") or ""
+    for prefix in (_KERAS_APPLICATIONS, _OWN_APPLICATIONS):
+        if module.startswith(prefix):
+            import importlib
+            try:
+                found = importlib.import_module(_OWN_APPLICATIONS + module[len(prefix):])
+            except ImportError:
+                return None
+            obj = getattr(found, str(config.get("class_name")), None)
+            return obj if isinstance(obj, type) else None
     return None
 
 

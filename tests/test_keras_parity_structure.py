@@ -400,3 +400,10 @@ def test_files_with_the_applications_own_layers_load_anywhere(tmp_path):
         subprocess.run([sys.executable, "-c", _FRESH_LOAD, saved, str(tmp_path / "out.npy"),
                         str(tmp_path / "x.npy")], check=True, env=env)
         np.testing.assert_allclose(np.load(tmp_path / "out.npy"), want, rtol=1e-6)
+
+
+def test_integer_lookup_takes_only_an_int64_vocabulary_as_keras():
+    # (Keras's lookup layers need TensorFlow to be built at all; the message is its source's.)
+    assert _error(lambda: fk.layers.IntegerLookup(vocabulary_dtype="int32")) == (
+        "ValueError", ("Only `vocabulary_dtype='int64'` is supported at this time. Received: "
+                       "vocabulary_dtype=int32"))

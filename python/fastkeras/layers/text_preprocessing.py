@@ -507,9 +507,9 @@ class IntegerLookup(_IndexLookup):
                  vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
                  output_mode="int", sparse=False, pad_to_max_tokens=False,
                  oov_method="floormod", salt=None, name=None, **kwargs):
-        if vocabulary_dtype not in ("int64", "int32"):
-            raise ValueError("IntegerLookup: `vocabulary_dtype` must be an integer dtype "
-                             f"('int64'). Received: vocabulary_dtype={vocabulary_dtype!r}")
+        if vocabulary_dtype != "int64":  # as Keras
+            raise ValueError("Only `vocabulary_dtype='int64'` is supported at this time. "
+                             f"Received: vocabulary_dtype={vocabulary_dtype}")
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices,
                          mask_token=mask_token, oov_token=oov_token,
                          vocabulary_dtype=vocabulary_dtype, vocabulary=vocabulary,

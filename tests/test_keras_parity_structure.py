@@ -407,3 +407,52 @@ def test_integer_lookup_takes_only_an_int64_vocabulary_as_keras():
     assert _error(lambda: fk.layers.IntegerLookup(vocabulary_dtype="int32")) == (
         "ValueError", ("Only `vocabulary_dtype='int64'` is supported at this time. Received: "
                        "vocabulary_dtype=int32"))
+
+
+def test_binary_accuracy_takes_any_threshold_as_keras():
+    y = np.array([[1.0], [0.0], [1.0], [0.0]], "float32")
+    logits = np.array([[0.3], [-0.2], [-0.1], [0.4]], "float32")
+    results = []
+    for lib in LIBS:
+        metric = lib.metrics.BinaryAccuracy(threshold=0.0)
+        metric.update_state(y, logits)
+        results.append((float(_np(metric.result())), metric.get_config()["threshold"]))
+    assert results[0] == results[1] == (0.5, 0.0)
+
+
+def test_summary_lists_stateless_layers_of_an_unbuilt_model_as_keras(capsys):
+    texts = []
+    for lib in LIBS:
+        layers = lib.layers
+        lib.Sequential([layers.Embedding(10, 4), layers.Dropout(0.2),
+                        layers.GlobalAveragePooling1D(), layers.Dense(1)]).summary()
+        rows = [line.split("│") for line in capsys.readouterr().out.split("\n")
+                if line.count("│") == 4]
+        texts.append([row[3].strip() for row in rows if row[3].strip()])
+    assert texts[0] == texts[1] == ["0 (unbuilt)", "0", "0", "0 (unbuilt)"]
+
+
+def test_load_weights_refuses_an_unknown_file_format_as_keras(tmp_path):
+    path = str(tmp_path / "my_checkpoint")
+    errors = [_error(lambda: _dense_model(lib).load_weights(path)) for lib in LIBS]
+    assert errors[0][0] == errors[1][0] == "ValueError"
+    assert errors[0][1].startswith(f"File format not supported: filepath={path}. Keras 3 only")
+
+
+def test_text_vectorization_with_a_custom_standardize_reloads(tmp_path):
+    # (Keras's TextVectorization needs TensorFlow; its from_config deserializes the function.)
+    def custom_standardization(texts):
+        return np.char.lower(texts)
+
+    layer = fk.layers.TextVectorization(standardize=custom_standardization,
+                                        output_sequence_length=3)
+    layer.adapt(["The cat", "a Dog", "the dog"])
+    model = fk.Sequential([fk.Input((1,), dtype="string"), layer])
+    path = str(tmp_path / "text.keras")
+    model.save(path)
+    loaded = fk.models.load_model(
+        path, custom_objects={"custom_standardization": custom_standardization})
+    data = np.array([["THE Dog"], ["cat"]])
+    np.testing.assert_array_equal(_np(loaded.predict(data, verbose=0)),
+                                  _np(model.predict(data, verbose=0)))
+    assert loaded.layers[0]._standardize is custom_standardization

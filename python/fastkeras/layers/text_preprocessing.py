@@ -771,6 +771,12 @@ class TextVectorization(Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        # custom `standardize`/`split` functions come back from their saved form (found in
+        # custom_objects or the registry), as Keras's from_config does
+        from fastkeras.saving import deserialize_keras_object
+        for key in ("standardize", "split"):
+            if isinstance(config.get(key), dict):
+                config[key] = deserialize_keras_object(config[key])
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
         return cls(**config)

@@ -191,13 +191,11 @@ class BinaryAccuracy(MeanMetricWrapper):
     Args:
         name: defaults to ``"binary_accuracy"``.
         dtype: state/result dtype.
-        threshold: predictions above it count as 1; must lie in (0, 1). Default 0.5.
+        threshold: predictions above it count as 1. Default 0.5; any number, as in Keras
+            (0.0 for a model that outputs logits).
     """
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        if threshold is not None and (threshold <= 0 or threshold >= 1):
-            raise ValueError("Invalid value for argument `threshold`. Expected a value in "
-                             f"interval (0, 1). Received: threshold={threshold}")
         super().__init__(fn=binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
         self._direction = "up"

@@ -120,6 +120,22 @@ def _shape_from_build(layer):
     return shape if isinstance(shape, (tuple, list)) else None
 
 
+# The layers Keras marks built when they are made (they have no state to build), so a
+# summary before the model is built lists them as "0", not "0 (unbuilt)".
+_KERAS_BUILT_AT_INIT = frozenset(
+    ["Activation", "ActivityRegularization", "AlphaDropout", "Dropout", "ELU",
+     "GaussianDropout", "GaussianNoise", "Identity", "LeakyReLU", "Masking", "ReLU", "Softmax",
+     "UnitNormalization", "Reshape"]
+    + [f"{kind}{dims}D" for kind in ("MaxPooling", "AveragePooling", "GlobalMaxPooling",
+                                     "GlobalAveragePooling", "SpatialDropout")
+       for dims in (1, 2, 3)])
+
+
+def _built_at_init(layer):
+    return any(klass.__name__ in _KERAS_BUILT_AT_INIT
+               and klass.__module__.startswith("fastkeras.") for klass in type(layer).__mro__)
+
+
 def layer_rows(layers, connections, expand_nested, show_trainable, level=0):
     """One row (a list of cell texts) per layer, and with `expand_nested` one per layer of
     each nested model under it, indented with Keras's "└" marks."""
@@ -130,7 +146,7 @@ def layer_rows(layers, connections, expand_nested, show_trainable, level=0):
         if shape is None:
             shape = _shape_from_build(layer)
         if not getattr(layer, "built", True):
-            params = "0 (unbuilt)"
+            params = "0" if _built_at_init(layer) else "0 (unbuilt)"
         else:
             params = f"{layer.count_params():,}" if hasattr(layer, "count_params") else "0"
         row = [f"{prefix}{layer.name} ({type(layer).__name__})", _shape_str(shape), params]

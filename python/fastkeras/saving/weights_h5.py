@@ -216,6 +216,10 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     if by_name and not legacy:
         raise ValueError("Invalid keyword arguments: 'by_name' only supports loading legacy "
                          f"'.h5' or '.hdf5' files. Received: {filepath}")
+    if not filepath.endswith((".keras", ".weights.h5", ".h5", ".hdf5")):
+        raise ValueError(f"File format not supported: filepath={filepath}. Keras 3 only "
+                         "supports V3 `.keras` files, `.weights.h5` files, legacy H5 format "
+                         "files (`.h5` extension), or Orbax checkpoints.")
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No such file: '{filepath}'")
     if not model.built:

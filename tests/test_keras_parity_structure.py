@@ -456,3 +456,26 @@ def test_text_vectorization_with_a_custom_standardize_reloads(tmp_path):
     np.testing.assert_array_equal(_np(loaded.predict(data, verbose=0)),
                                   _np(model.predict(data, verbose=0)))
     assert loaded.layers[0]._standardize is custom_standardization
+
+
+def test_schedules_take_an_array_of_steps_as_keras():
+    # The overfitting tutorial plots a schedule over many steps at once.
+    steps = np.array([0, 25, 100, 150, 1000], "float32")
+    results = []
+    for lib in LIBS:
+        schedules = lib.optimizers.schedules
+        made = [schedules.InverseTimeDecay(0.001, 100, 1.0),
+                schedules.InverseTimeDecay(0.001, 100, 1.0, staircase=True),
+                schedules.ExponentialDecay(0.1, 100, 0.5),
+                schedules.CosineDecay(0.1, 500, alpha=0.1),
+                schedules.PolynomialDecay(0.1, 200, cycle=True),
+                schedules.PolynomialDecay(0.1, 200),
+                schedules.CosineDecayRestarts(0.1, 100, t_mul=2.0, m_mul=0.9)]
+        results.append([_np(lib.ops.convert_to_numpy(s(steps))) for s in made])
+    for ours, theirs in zip(*results):
+        assert ours.shape == (5,) and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    warmup = fk.optimizers.schedules.CosineDecay(0.0, 500, warmup_target=0.1, warmup_steps=100)
+    values = _np(warmup(steps))
+    np.testing.assert_allclose(values[:3], [0.0, 0.025, 0.1], rtol=1e-6)
+    assert values[2] == _np(warmup(100))

@@ -30,17 +30,18 @@ __all__ = [
 _f32 = np.float32
 
 
-def _step_value(step, schedule_name: str):
-    """The step as a numpy scalar (integer steps stay integers)."""
+def _step_value(step, schedule_name: str, vector_ok: bool = True):
+    """The step as a numpy scalar (integer steps stay integers), or an array of steps (as
+    Keras's schedules take one, to plot them: `schedule(np.arange(1000))`)."""
     value = step.value if isinstance(step, Tensor) else step
     try:
         arr = np.asarray(value)
     except Exception:  # noqa: BLE001 - report anything unusable the same way
         arr = None
-    if arr is None or arr.ndim != 0 or arr.dtype.kind not in "biuf":
+    if arr is None or (arr.ndim != 0 and not vector_ok) or arr.dtype.kind not in "biuf":
         raise TypeError(f"{schedule_name}: `step` must be a scalar number (the optimizer "
                         f"iteration). Received: step={step!r}")
-    return arr[()]
+    return arr[()] if arr.ndim == 0 else arr
 
 
 def _require_number(value, arg: str, cls_name: str, allow_none: bool = False):
@@ -158,7 +159,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step):
-        s = _step_value(step, "PiecewiseConstantDecay")
+        s = _step_value(step, "PiecewiseConstantDecay", vector_ok=False)  # (Keras's fails too)
         # Boundaries are compared in the step's type: an integer step sees integer boundaries.
         integer_step = np.asarray(s).dtype.kind in "biu"
         chosen = self.values[-1]
@@ -220,9 +221,10 @@ class CosineDecay(LearningRateSchedule):
         target = _f32(self.warmup_target)
         warmup_steps = _f32(self.warmup_steps)
         s = np.minimum(s, decay_steps + warmup_steps)
-        if s < warmup_steps:
-            return _rate((target - initial) * (s / warmup_steps) + initial)
-        return _rate(self._decay(s - warmup_steps, decay_steps, target))
+        with np.errstate(divide="ignore", invalid="ignore"):  # (no warmup: never chosen)
+            warming = (target - initial) * (s / warmup_steps) + initial
+        return _rate(np.where(s < warmup_steps, warming,
+                              self._decay(s - warmup_steps, decay_steps, target)))
 
     def get_config(self):
         return {
@@ -264,7 +266,7 @@ class PolynomialDecay(LearningRateSchedule):
         s = _f32(_step_value(step, "PolynomialDecay"))
         span = _f32(self.decay_steps)
         if self.cycle:
-            span = span * (_f32(1.0) if s == 0 else np.ceil(s / span))
+            span = span * np.where(s == 0, _f32(1.0), np.ceil(s / span))
         else:
             s = np.minimum(s, span)
         fraction = s / span

@@ -479,3 +479,21 @@ def test_schedules_take_an_array_of_steps_as_keras():
     values = _np(warmup(steps))
     np.testing.assert_allclose(values[:3], [0.0, 0.025, 0.1], rtol=1e-6)
     assert values[2] == _np(warmup(100))
+
+
+def test_load_weights_skips_the_state_of_an_unbuilt_optimizer_as_keras(tmp_path):
+    x, y = _small_data()
+    results = []
+    for lib, model in _with_same_weights(_dense_model):
+        model.compile(lib.optimizers.Adam(0.01), "mse")
+        model.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0)
+        path = str(tmp_path / f"{lib.__name__}.weights.h5")
+        model.save_weights(path)
+        fresh = _dense_model(lib)
+        fresh.compile(lib.optimizers.Adam(0.01), "mse")
+        with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):
+            fresh.load_weights(path)
+        history = fresh.fit(x, y, batch_size=5, epochs=1, shuffle=False, verbose=0)
+        results.append((int(_np(fresh.optimizer.iterations)), history.history["loss"][0]))
+    assert results[0][0] == results[1][0] == 2  # counted from 0 again
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)

@@ -228,7 +228,7 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     if filepath.endswith(".keras"):
         from fastkeras.saving import saving_api
         with saving_api.open_keras_weights(filepath) as f:
-            load_weights_from(model, f, filepath, skip_mismatch)
+            load_weights_from(model, f, filepath, skip_mismatch, build_optimizer=False)
         return
     try:
         f = h5py.File(filepath, "r")
@@ -240,7 +240,7 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
             group = f.get("model_weights", f)
             legacy_h5.load_model_weights(model, group, filepath, skip_mismatch, by_name)
             return
-        load_weights_from(model, f, filepath, skip_mismatch)
+        load_weights_from(model, f, filepath, skip_mismatch, build_optimizer=False)
 
 
 def _read_arrays(group):
@@ -251,10 +251,12 @@ def _read_arrays(group):
                          f"datasets numbered 0..{len(group) - 1} ({sorted(group)})") from e
 
 
-def load_weights_from(model, f, filepath, skip_mismatch=False):
+def load_weights_from(model, f, filepath, skip_mismatch=False, build_optimizer=True):
     """Loads from an open h5py File (a .weights.h5, or the one inside a .keras zip). Nothing
     is changed unless every layer's weights fit; optimizer state that does not match the
-    optimizer is skipped with a warning, as Keras does."""
+    optimizer is skipped with a warning, as Keras does. With `build_optimizer` (loading a
+    whole model) an optimizer not yet built is built to take the saved state; without it
+    (`model.load_weights`) its state is skipped, as Keras's is."""
     if "layers" not in f and "vars" not in f:
         raise ValueError(f"'{filepath}' is not a Keras .weights.h5 file: it has neither a "
                          f"'layers' nor a 'vars' group (top-level keys: {sorted(f.keys())})")
@@ -317,21 +319,24 @@ def load_weights_from(model, f, filepath, skip_mismatch=False):
     for v, arr in pending:
         v.assign(arr)
     if optimizer_entry is not None:
-        load_optimizer_state(model, *optimizer_entry, filepath)
+        load_optimizer_state(model, *optimizer_entry, filepath, build=build_optimizer)
 
 
-def load_optimizer_state(model, optimizer, group, where, filepath):
-    """Restores the optimizer's variables (iteration count, learning rate, slots). An
-    optimizer not yet built is built for the model's trainable weights first, so a freshly
-    loaded model continues training where the saved one stopped. State that does not fit
-    (another optimizer, another model) is skipped whole, with a warning, as Keras does."""
+def load_optimizer_state(model, optimizer, group, where, filepath, build=True):
+    """Restores the optimizer's variables (iteration count, learning rate, slots). With
+    `build`, an optimizer not yet built is built for the model's trainable weights first, so a
+    freshly loaded model continues training where the saved one stopped. State that does not
+    fit (an unbuilt optimizer, another optimizer or model) is skipped whole, with Keras's
+    warning."""
     arrays = _read_arrays(group) if isinstance(group, h5py.Group) else list(group)
-    if (not optimizer.built and len(arrays) != len(optimizer.variables) and model.built):
+    if (build and not optimizer.built and len(arrays) != len(optimizer.variables)
+            and model.built):
         optimizer.build(model.trainable_weights)
     own = optimizer.variables
     if len(arrays) != len(own):
-        warnings.warn(f"Skipping the state of optimizer '{optimizer.name}': it has {len(own)} "
-                      f"variables, '{filepath}' stores {len(arrays)} at '{where}'", stacklevel=3)
+        warnings.warn(f"Skipping variable loading for optimizer '{optimizer.name}', because it "
+                      f"has {len(own)} variables whereas the saved optimizer has "
+                      f"{len(arrays)} variables. ", stacklevel=3)
         return
     for v, arr in zip(own, arrays):
         if tuple(arr.shape) != tuple(v.shape):

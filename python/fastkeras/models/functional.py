@@ -187,9 +187,19 @@ class Functional(Model):
     def input_spec(self):
         """As Keras: each Input's shape (any batch size; a trailing axis of size 1 may be
         left off or added), named by its Input layer or its `inputs=` dict key, so a call on
-        data of another shape fails naming the model and the input. One set explicitly wins."""
+        data of another shape fails naming the model and the input. One set explicitly wins.
+        (Made once: every call of the model reads it.)"""
         if "_manual_input_spec" in self.__dict__ or "_inputs_struct" not in self.__dict__:
             return self.__dict__.get("_manual_input_spec")
+        if "_derived_input_spec" not in self.__dict__:
+            self.__dict__["_derived_input_spec"] = self._specs_of_inputs()
+        return self.__dict__["_derived_input_spec"]
+
+    @input_spec.setter
+    def input_spec(self, value):
+        self.__dict__["_manual_input_spec"] = value
+
+    def _specs_of_inputs(self):
         from fastkeras.layers.input_spec import InputSpec
 
         def spec(t, name):
@@ -203,10 +213,6 @@ class Functional(Model):
                 return None  # a nested structure: not checked, as in Keras
             return [spec(struct[k], k) for k in sorted_keys(struct)]
         return [spec(t, t._layer.name) for t in self.inputs]
-
-    @input_spec.setter
-    def input_spec(self, value):
-        self.__dict__["_manual_input_spec"] = value
 
     def _trace(self):
         """The layer calls between inputs and outputs, each after the calls it depends on:

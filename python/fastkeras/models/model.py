@@ -203,12 +203,12 @@ class Model(Layer):
                              f"Received: steps_per_execution={steps_per_execution!r}")
         self.steps_per_execution = int(steps_per_execution)
         self.run_eagerly = run_eagerly
-        if jit_compile is True and run_eagerly:  # ("auto" gives way without a word)
+        if jit_compile is True and run_eagerly:
             warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
                           "Disabling `jit_compile`.", stacklevel=2)
+        if run_eagerly:  # ("auto" gives way without a word)
             jit_compile = False
-        self._jit_compile = None if jit_compile == "auto" and not run_eagerly else \
-            bool(jit_compile) and not run_eagerly
+        self._jit_compile = None if jit_compile == "auto" else bool(jit_compile)
         self.train_function = self.test_function = self.predict_function = None
         self.compiled = True
         self._compile_config = {"optimizer": optimizer, "loss": given["loss"],

@@ -153,10 +153,6 @@ def _cum_int_dtype(v: np.ndarray):
     return np.dtype(np.int32) if v.dtype.kind == "b" else v.dtype
 
 
-def _dtype(dtype):
-    return _np_dtype(dtype)
-
-
 # --------------------------------------------------------------------------------------------
 # creation
 
@@ -176,11 +172,11 @@ def arange(start, stop=None, step=None, dtype=None):
 
 
 def zeros(shape, dtype=None):
-    return Tensor(np.zeros(shape, dtype=_dtype(dtype)))
+    return Tensor(np.zeros(shape, dtype=_np_dtype(dtype)))
 
 
 def ones(shape, dtype=None):
-    return Tensor(np.ones(shape, dtype=_dtype(dtype)))
+    return Tensor(np.ones(shape, dtype=_np_dtype(dtype)))
 
 
 def empty(shape, dtype=None):
@@ -189,7 +185,7 @@ def empty(shape, dtype=None):
 
 
 def full(shape, fill_value, dtype=None):
-    return Tensor(np.array(np.broadcast_to(_np(fill_value), shape), dtype=_dtype(dtype)))
+    return Tensor(np.array(np.broadcast_to(_np(fill_value), shape), dtype=_np_dtype(dtype)))
 
 
 def full_like(x, fill_value, dtype=None):
@@ -201,21 +197,21 @@ def full_like(x, fill_value, dtype=None):
 
 
 def eye(N, M=None, k=0, dtype=None):
-    return Tensor(np.eye(N, M, k=k, dtype=_dtype(dtype)))
+    return Tensor(np.eye(N, M, k=k, dtype=_np_dtype(dtype)))
 
 
 def identity(n, dtype=None):
-    return Tensor(np.eye(n, dtype=_dtype(dtype)))
+    return Tensor(np.eye(n, dtype=_np_dtype(dtype)))
 
 
 def tri(N, M=None, k=0, dtype=None):
-    return Tensor(np.tri(N, M, k=k, dtype=_dtype(dtype)))
+    return Tensor(np.tri(N, M, k=k, dtype=_np_dtype(dtype)))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """`num` evenly spaced values from start to stop (arrays of starts/stops give one sequence
     per element, laid out along `axis`)."""
-    dt = _dtype(dtype)
+    dt = _np_dtype(dtype)
     out, step = np.linspace(_np(start), _np(stop), num=num, endpoint=endpoint, retstep=True,
                             axis=axis)
     out = Tensor(out.astype(dt))

@@ -497,3 +497,22 @@ def test_load_weights_skips_the_state_of_an_unbuilt_optimizer_as_keras(tmp_path)
         results.append((int(_np(fresh.optimizer.iterations)), history.history["loss"][0]))
     assert results[0][0] == results[1][0] == 2  # counted from 0 again
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)
+
+
+def test_the_root_namespace_lists_its_lazily_imported_names_as_keras():
+    # Tab completion reads dir(): the submodules imported on first use must be there before it.
+    import subprocess
+    import sys
+    code = ("import fastkeras, sys; names = dir(fastkeras); "
+            "print(sorted(n for n in ('optimizers', 'losses', 'metrics', 'datasets', 'utils', "
+            "'Loss', 'Metric', 'Optimizer', 'layers') if n not in names))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_legacy_optimizers_explain_they_are_gone_as_keras(lib):
+    for name in ("Adam", "SGD", "RMSprop", "Adagrad", "Ftrl", "Optimizer"):
+        with pytest.raises(ImportError, match=r"`keras.optimizers.legacy` is not supported"):
+            getattr(lib.optimizers.legacy, name)(learning_rate=1e-3)

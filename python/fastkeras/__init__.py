@@ -96,19 +96,27 @@ class device:
         return False
 
 
+# Submodules imported on first use, which keeps `import fastkeras` light.
+_LAZY_MODULES = ("losses", "metrics", "optimizers", "datasets", "utils", "saving",
+                 "preprocessing", "tree", "applications", "dtype_policies",
+                 "mixed_precision", "visualization", "distillation", "wrappers")
+
+
 def __getattr__(name):
-    # These submodules are imported on first use, which keeps `import fastkeras` light.
     import importlib
     if name in _LAZY_CLASSES:
         module = importlib.import_module(f"fastkeras.{_LAZY_CLASSES[name]}")
         return getattr(module, name)
-    if name in ("losses", "metrics", "optimizers", "datasets", "utils", "saving",
-                "preprocessing", "tree", "applications", "dtype_policies",
-                "mixed_precision", "visualization", "distillation", "wrappers"):
+    if name in _LAZY_MODULES:
         module = importlib.import_module(f"fastkeras.{name}")
         globals()[name] = module
         return module
     raise AttributeError(f"module 'fastkeras' has no attribute '{name}'")
+
+
+def __dir__():
+    # What a notebook's tab completion lists: the lazy names too, before their first use.
+    return sorted(set(globals()) | set(_LAZY_CLASSES) | set(_LAZY_MODULES))
 
 
 __all__ = [

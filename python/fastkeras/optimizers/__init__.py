@@ -7,7 +7,7 @@ variable per step.
 
 from __future__ import annotations
 
-from fastkeras.optimizers import schedules
+from fastkeras.optimizers import legacy, schedules
 from fastkeras.optimizers.adadelta import Adadelta
 from fastkeras.optimizers.adafactor import Adafactor
 from fastkeras.optimizers.adagrad import Adagrad
@@ -48,6 +48,7 @@ __all__ = [
     "ScheduleFreeAdamW",
     "deserialize",
     "get",
+    "legacy",
     "schedules",
     "serialize",
 ]

@@ -516,3 +516,47 @@ def test_legacy_optimizers_explain_they_are_gone_as_keras(lib):
     for name in ("Adam", "SGD", "RMSprop", "Adagrad", "Ftrl", "Optimizer"):
         with pytest.raises(ImportError, match=r"`keras.optimizers.legacy` is not supported"):
             getattr(lib.optimizers.legacy, name)(learning_rate=1e-3)
+
+
+def _nested_net(lib):
+    layers = lib.layers
+
+    class Net(lib.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.blocks = [[layers.Dense(4, name=f"a{i}"), layers.Dense(4, name=f"b{i}")]
+                           for i in range(2)]
+            self.heads = {"x": {"y": layers.Dense(3, name="h")}}
+            self.late = [[], ()]
+            self.late[0].append(layers.Dense(2, name="late"))  # tracked in an inner list too
+            self.out = layers.Dense(1, name="o")
+
+        def call(self, x):
+            for a, b in self.blocks:
+                x = b(a(x))
+            return self.out(self.late[0][0](self.heads["x"]["y"](x)))
+
+    net = Net()
+    net(np.ones((1, 4), "float32"))
+    return net
+
+
+def test_layers_in_nested_lists_and_dicts_are_tracked_trained_and_saved_as_keras(tmp_path):
+    x = np.random.default_rng(0).random((8, 4)).astype("float32")
+    y = np.random.default_rng(1).random((8, 1)).astype("float32")
+    nets = {}
+    for lib, name in zip(LIBS, IDS):
+        net = nets[name] = _nested_net(lib)
+        assert [l.name for l in net.layers] == ["a0", "b0", "a1", "b1", "h", "late", "o"]
+        assert len(net.weights) == 14 and net.count_params() == 106
+        before = _np(net.blocks[0][0].kernel).copy()
+        net.compile("sgd", "mse")
+        net.fit(x, y, verbose=0)
+        assert not np.allclose(before, _np(net.blocks[0][0].kernel))  # the inner block trained
+    # the same file layout both ways ("blocks/container/dense", ...)
+    for src, dst in (("keras", "fastkeras"), ("fastkeras", "keras")):
+        path = str(tmp_path / f"{src}.weights.h5")
+        nets[src].save_weights(path)
+        nets[dst].load_weights(path)
+        np.testing.assert_allclose(_np(nets[dst].predict(x, verbose=0)),
+                                   _np(nets[src].predict(x, verbose=0)), rtol=1e-5, atol=1e-6)

@@ -296,7 +296,7 @@ class Layer:
                 "_tracked_layers" in self.__dict__:
             # As Keras: a list or dict attribute keeps tracking what is added to it later
             # (`self.blocks = []; self.blocks.append(Dense(4))`).
-            value = (_TrackedList if type(value) is list else _TrackedDict)(value, self, key)
+            value = _tracked(value, self, key)
         self._track_held(value, layers=public, variables=key not in _UNTRACKED_ATTRIBUTES)
         object.__setattr__(self, key, value)
 
@@ -888,8 +888,19 @@ class _Tracking:
     def __init__(self, items, owner, key):
         super().__init__(items)
         self._owner, self._key = owner, key
+        self._wrap_nested()
+
+    def _wrap_nested(self):
+        # Lists and dicts inside it track what is added to them too (`self.blocks = [[], []]`
+        # then `self.blocks[0].append(Dense(4))`), as Keras's nested containers do.
+        keys = self.keys() if isinstance(self, dict) else range(len(self))
+        for k in list(keys):
+            item = super().__getitem__(k)
+            if type(item) in (list, dict):
+                super().__setitem__(k, _tracked(item, self._owner, self._key))
 
     def _added(self, values):
+        self._wrap_nested()
         self._owner._track_held(list(values), variables=self._key not in _UNTRACKED_ATTRIBUTES)
 
     def __reduce_ex__(self, protocol):
@@ -943,26 +954,33 @@ class _TrackedDict(_Tracking, dict):
         return value
 
 
-def _variables_in(value):
-    if isinstance(value, Variable):
+def _tracked(value, owner, key):
+    return (_TrackedList if type(value) is list else _TrackedDict)(value, owner, key)
+
+
+def _held(value, cls, depth=0):
+    """The instances of `cls` in `value`: itself, or those in its lists, tuples and dicts at
+    any depth (not inside other objects), in order."""
+    if isinstance(value, cls):
         return [value]
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if isinstance(v, Variable)]
+    if depth > 32:  # a container holding itself
+        return []
     if isinstance(value, dict):
-        return [v for v in value.values() if isinstance(v, Variable)]
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _held(item, cls, depth + 1)]
     return []
+
+
+def _variables_in(value):
+    return _held(value, Variable)
 
 
 def _seed_states(layer):
     """The states of the seed generators `layer` holds as attributes (in lists and dicts
     too)."""
     from fastkeras.random import SeedGenerator
-    out = []
-    for value in vars(layer).values():
-        items = value if isinstance(value, (list, tuple)) else \
-            list(value.values()) if isinstance(value, dict) else [value]
-        out.extend(item.state for item in items if isinstance(item, SeedGenerator))
-    return out
+    return [g.state for value in vars(layer).values() for g in _held(value, SeedGenerator)]
 
 
 def _own_variables(layer):
@@ -1144,13 +1162,7 @@ def _attach_masks(outputs, masks):
 
 
 def _layers_in(value):
-    if isinstance(value, Layer):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if isinstance(v, Layer)]
-    if isinstance(value, dict):
-        return [v for v in value.values() if isinstance(v, Layer)]
-    return []
+    return _held(value, Layer)
 
 
 def _contains(x, cls) -> bool:

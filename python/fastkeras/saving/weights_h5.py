@@ -85,7 +85,7 @@ def _children(obj):
                 items = list(value.values()) if isinstance(value, dict) else list(value)
                 if listed is not None and items == listed:
                     continue  # already under "layers"
-                if any(_is_saveable(v) for v in items):
+                if _held_saveables(items):
                     attrs[key] = items
     out = []
     if _is_graph_model(obj):  # Keras visits a graph's layers before anything else
@@ -107,25 +107,48 @@ def walk(root):
         for key, child in _children(obj):
             child_path = f"{path}/{key}" if path else key
             if isinstance(child, list):
-                used = {}
-                for item in child:
-                    if not _is_saveable(item):
-                        continue
-                    # (a class Keras names differently keeps Keras's name for its path)
-                    base = to_snake_case(getattr(type(item), "_keras_class_name",
-                                                 type(item).__name__))
-                    if base in used:
-                        used[base] += 1
-                        name = f"{base}_{used[base]}"
-                    else:
-                        used[base] = 0
-                        name = base
-                    visit(item, f"{child_path}/{name}")
+                visit_container(child, child_path, set())
             else:
                 visit(child, child_path)
 
+    def visit_container(items, path, containers):
+        if id(items) in containers:
+            return
+        containers.add(id(items))
+        used = {}
+        for item in items:
+            if _is_saveable(item):
+                # (a class Keras names differently keeps Keras's name for its path)
+                name = _unique(to_snake_case(getattr(type(item), "_keras_class_name",
+                                                     type(item).__name__)), used)
+                visit(item, f"{path}/{name}")
+            elif isinstance(item, (list, tuple, dict)):
+                # A list or dict inside the container: Keras's "container", "container_1", ...
+                name = _unique("container", used)
+                nested = list(item.values()) if isinstance(item, dict) else list(item)
+                visit_container(nested, f"{path}/{name}", containers)
+
     visit(root, "")
     return out
+
+
+def _unique(base, used):
+    """base the first time, then base_1, base_2, ... (counted in `used`)."""
+    if base in used:
+        used[base] += 1
+        return f"{base}_{used[base]}"
+    used[base] = 0
+    return base
+
+
+def _held_saveables(items):
+    for item in items:
+        if _is_saveable(item):
+            return True
+        if isinstance(item, (list, tuple, dict)) and _held_saveables(
+                list(item.values()) if isinstance(item, dict) else item):
+            return True
+    return False
 
 
 def own_variables(obj):

@@ -560,3 +560,36 @@ def test_layers_in_nested_lists_and_dicts_are_tracked_trained_and_saved_as_keras
         nets[dst].load_weights(path)
         np.testing.assert_allclose(_np(nets[dst].predict(x, verbose=0)),
                                    _np(nets[src].predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_add_weight_resolves_constraints_and_keeps_aggregation_and_overwrite_as_keras(optimizer):
+    outs = []
+    for lib in LIBS:
+        class Scaled(lib.layers.Layer):
+            def build(self, shape):
+                self.w = self.add_weight(shape=(2,), name="w", constraint="non_neg",
+                                         initializer=lib.initializers.Constant(0.05))
+                self.g = self.add_weight(shape=(2,), name="g", initializer="zeros",
+                                         overwrite_with_gradient=True)
+                self.s = self.add_weight(shape=(), name="s", initializer="zeros",
+                                         aggregation="sum", trainable=False)
+
+            def call(self, x):
+                return x * self.w + x * self.g
+
+        i = lib.Input((2,))
+        layer = Scaled(name="scaled")
+        model = lib.Model(i, layer(i))
+        model.compile(lib.optimizers.get({"class_name": optimizer,
+                                          "config": {"learning_rate": 1.0}}), "mse")
+        model.fit(np.ones((4, 2), "float32"), np.full((4, 2), -1.0, "float32"), batch_size=4,
+                  verbose=0)
+        assert type(layer.w.constraint).__name__ == "NonNeg"
+        assert layer.s.aggregation == "sum" and layer.g.overwrite_with_gradient is True
+        bad = _error(lambda: layer.add_weight(shape=(), aggregation="foo"))
+        assert bad[0] == "ValueError" and "aggregation=foo" in bad[1]
+        outs.append((_np(layer.w).tolist(), _np(layer.g).tolist()))
+    # w clipped at +0.0 by the constraint; g replaced by its gradient, not stepped
+    assert outs[0] == outs[1]
+    assert str(outs[0][0]) == "[0.0, 0.0]" and outs[0][1] == pytest.approx([1.05, 1.05])

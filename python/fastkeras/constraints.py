@@ -80,7 +80,7 @@ class NonNeg(Constraint):
 
     def __call__(self, w):
         w = _as_array(w)
-        return (w * (w >= 0)).astype(w.dtype)
+        return np.maximum(w, 0).astype(w.dtype)  # as Keras: +0.0, not -0.0, for negatives
 
 
 class UnitNorm(Constraint):

@@ -46,11 +46,20 @@ class Variable(Tensor):
 
     def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True,
                  autocast: bool = True, aggregation: str = "none", synchronization: str = "auto",
-                 name: str | None = None, path: str | None = None):
+                 name: str | None = None, path: str | None = None, **kwargs):
         """Keras's `Variable(initializer, shape=None, dtype=None, trainable=True, ...)`: the
         initial value (an array, tensor or number), or an initializer (a name or callable)
         together with `shape`. Without `dtype`, an array keeps its dtype and Python numbers
         become float32 / int32 / bool."""
+        # (other keyword arguments are backend-specific in Keras, which ignores them here)
+        if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+            raise ValueError("Invalid value for argument `aggregation`. Expected one of "
+                             "`None`, `'none'`, `'mean'`, `'sum'`, `'only_first_replica'`. "
+                             f"Received: aggregation={aggregation}")
+        if synchronization not in (None, "none", "on_read", "on_write", "auto"):
+            raise ValueError("Invalid value for argument `synchronization`. Expected one of "
+                             "`None`, `'none'`, `'on_read'`, `'on_write'`, `'auto'`. "
+                             f"Received: synchronization={synchronization}")
         if dtype is not None:
             from fastkeras.backend.config import np_dtype
             dtype = np_dtype(dtype)
@@ -89,8 +98,8 @@ class Variable(Tensor):
         self.path = path
         self.trainable = trainable
         self.autocast = bool(autocast)
-        self.aggregation = aggregation
-        self.synchronization = synchronization
+        self.aggregation = aggregation or "none"
+        self.synchronization = synchronization or "none"
         self.overwrite_with_gradient = False
         self._grad_buffer = None
         self._grad_pass = -1

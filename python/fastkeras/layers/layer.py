@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import regularizers as regularizers_mod
 from fastkeras.backend.tape import Tensor, convert_to_tensor
@@ -322,7 +323,8 @@ class Layer:
 
     # --- weights ---------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
-                   regularizer=None, constraint=None, name=None, **kwargs):
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None, **kwargs):
         shape = standardize_shape(shape or (), "shape")
         if initializer is None:
             initializer = "glorot_uniform" if dtype in (None, "float32") else "zeros"
@@ -330,10 +332,12 @@ class Layer:
         value = init(shape, dtype=dtype or "float32")
         name = name or unique_name("variable")  # as Keras: one counter for all unnamed
         v = Variable(value, name=name, trainable=trainable and self._trainable,
-                     path=variable_path(self, name), dtype=dtype or "float32")
+                     path=variable_path(self, name), dtype=dtype or "float32",
+                     autocast=autocast, aggregation=aggregation)
         v._declared_trainable = trainable
         v.regularizer = regularizers_mod.get(regularizer)
-        v.constraint = constraint
+        v.constraint = constraints_mod.get(constraint)
+        v.overwrite_with_gradient = overwrite_with_gradient
         self._own_weights.append(v)
         return v
 

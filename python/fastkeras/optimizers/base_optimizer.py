@@ -462,11 +462,22 @@ class Optimizer:
                           "loss. If using `model.compile()`, did you forget to provide a "
                           "`loss` argument?", stacklevel=2)
 
+        if any(v.overwrite_with_gradient for v in kept_vars):
+            # As Keras: such a variable takes its gradient as its new value, and is left out
+            # of the update rule (Keras's hook for float8 scaling factors).
+            pairs = list(zip(kept_grads, kept_vars))
+            for g, v in pairs:
+                if v.overwrite_with_gradient:
+                    v.assign(g)
+            kept = [(g, v) for g, v in pairs if not v.overwrite_with_gradient]
+            kept_grads, kept_vars = [g for g, _ in kept], [v for _, v in kept]
+
         if self.loss_scale_factor is not None:
             scale = _f32(self.loss_scale_factor)
             kept_grads = [g / scale for g in kept_grads]
 
-        self._backend_apply_gradients(kept_grads, kept_vars)
+        if kept_grads:
+            self._backend_apply_gradients(kept_grads, kept_vars)
 
         # Variable constraints run after the update (as in Keras), on the raw array.
         for variable in kept_vars:
@@ -528,7 +539,8 @@ class Optimizer:
             for g, v in zip(grads, variables):
                 if not (type(g) is np.ndarray and g.dtype == _F32 and g.flags.c_contiguous
                         and g.shape == v.value.shape and id(v) in index
-                        and getattr(v, "constraint", None) is None):
+                        and getattr(v, "constraint", None) is None
+                        and not v.overwrite_with_gradient):
                     break
             else:
                 self._plain_checked = list(zip(grads, variables))

@@ -60,7 +60,8 @@ class SGD(Optimizer):
         if any(id(v) not in index for v in variables):
             return None  # `apply` refuses the step before any variable changes
         alpha = -f32(self._current_learning_rate())
-        return {id(v): alpha for v in variables if getattr(v, "constraint", None) is None}
+        return {id(v): alpha for v in variables if getattr(v, "constraint", None) is None
+                and not v.overwrite_with_gradient}
 
     def _update_many(self, grads, variables, learning_rate):
         moms = None

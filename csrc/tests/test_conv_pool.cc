@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
@@ -91,6 +92,25 @@ TEST(ConvReluMaxPool, TiesKeepTheFirstCell) {
   for (size_t i = 0; i < y.size(); ++i) {
     EXPECT_NEAR(y[i], 0.9f, 1e-6);
     EXPECT_EQ(which[i], 0);
+  }
+}
+
+TEST(ConvReluMaxPool, NanAnywhereInAWindowWins) {
+  const Conv2DShape s = shape(1, 6, 6, 1, 3, 16);
+  if (!conv_relu_maxpool_applicable(s)) GTEST_SKIP() << "no AVX-512";
+  // A NaN pixel at (0, 3) makes the convolution outputs (0, 1), (0, 2) and (0, 3) NaN: the
+  // second cell of window 0 and the first of window 1. The lower windows see none.
+  std::vector<float> x(36, 1.0f), w(9 * 16, 0.1f), y(4 * 16);
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<int32_t> which(4 * 16, -1);
+  conv_relu_maxpool_forward(s, x.data(), w.data(), nullptr, y.data(), which.data());
+  for (int64_t f = 0; f < 16; ++f) {
+    EXPECT_TRUE(std::isnan(y[f])) << f;
+    EXPECT_EQ(which[f], 1) << f;
+    EXPECT_TRUE(std::isnan(y[16 + f])) << f;
+    EXPECT_EQ(which[16 + f], 0) << f;
+    EXPECT_NEAR(y[32 + f], 0.9f, 1e-6);
+    EXPECT_NEAR(y[48 + f], 0.9f, 1e-6);
   }
 }
 

@@ -100,20 +100,35 @@ TEST(MaxPool2D, MatchesNaiveLoops) {
   set_gemm_isa(best_isa());
 }
 
-TEST(MaxPool2D, NanWinsOnlyAsTheFirstCell) {
+TEST(MaxPool2D, NanAnywhereInTheWindowWins) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
   for (Isa isa : supported_isas()) {
     set_gemm_isa(isa);
     SCOPED_TRACE(isa_name(isa));
-    Pool2DShape s = pool_shape({1, 2, 4, 1, 2, 2, 2, 2, 0, 0, 0, 0});
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    // Window 0: NaN first, so it stays; window 1: NaN later never beats the first cell.
-    std::vector<float> x = {nan, 1, 5, nan, 2, 3, 0, nan}, y(2);
-    std::vector<int32_t> arg(2);
-    maxpool2d_forward(s, x.data(), y.data(), arg.data());
-    EXPECT_TRUE(std::isnan(y[0]));
-    EXPECT_EQ(arg[0], 0);
-    EXPECT_EQ(y[1], 5.0f);
-    EXPECT_EQ(arg[1], 2);
+    // One channel, then 19 (a full AVX-512 chunk and a tail), with the NaN of each 2x2 window
+    // in each of its four cells in turn; the fourth window has none.
+    for (int64_t c : {1, 19}) {
+      Pool2DShape s = pool_shape({1, 2, 8, c, 2, 2, 2, 2, 0, 0, 0, 0});
+      std::vector<float> x(static_cast<size_t>(2 * 8 * c));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7);
+      const int64_t cells[4][2] = {{0, 0}, {0, 3}, {1, 4}, {1, 7}};  // (row, column) per window
+      for (int64_t ch = 0; ch < c; ++ch) {
+        for (int win = 0; win < 3; ++win) x[(cells[win][0] * 8 + cells[win][1]) * c + ch] = nan;
+        // a second NaN later in window 2: the first one's index is kept
+        x[(1 * 8 + 5) * c + ch] = nan;
+      }
+      std::vector<float> y(4 * c);
+      std::vector<int32_t> arg(4 * c);
+      maxpool2d_forward(s, x.data(), y.data(), arg.data());
+      for (int64_t ch = 0; ch < c; ++ch) {
+        for (int win = 0; win < 3; ++win) {
+          SCOPED_TRACE(::testing::Message() << "c=" << c << " ch=" << ch << " window " << win);
+          EXPECT_TRUE(std::isnan(y[win * c + ch]));
+          EXPECT_EQ(arg[win * c + ch], (cells[win][0] * 8 + cells[win][1]) * c + ch);
+        }
+        EXPECT_FALSE(std::isnan(y[3 * c + ch]));
+      }
+    }
   }
   set_gemm_isa(best_isa());
 }

@@ -34,8 +34,8 @@ void conv_relu_maxpool_backward(const Conv2DShape& s, const float* x, const floa
 
 #if defined(FASTKERAS_X86)
 // One window's max over its four cells' f filters (ukernel_avx512_conv_pool.cc): y[k] and
-// which[k] = the max of cells[0..3][k] and its cell, the first cell winning ties (and keeping a
-// NaN), as maxpool2d_forward.
+// which[k] = the max of cells[0..3][k] and its cell, the first cell winning ties and the first
+// NaN winning over everything, as maxpool2d_forward.
 void pool_window_avx512(const float* const* cells, int64_t f, float* y, int32_t* which);
 // One window's output gradient: cells[a][k] = dy[k] where which[k] == a and y[k] > 0, else 0.
 void unpool_window_avx512(const float* y, const float* dy, const int32_t* which, int64_t f,

@@ -20,8 +20,11 @@ void pool_window_avx512(const float* const* cells, int64_t f, float* y, int32_t*
     __m512i at = _mm512_setzero_si512();
     for (int a = 1; a < 4; ++a) {
       const __m512 v = _mm512_maskz_loadu_ps(m, cells[a] + k);
-      // Ordered greater-than: false against a NaN, so a NaN neither wins nor is displaced.
-      const __mmask16 larger = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+      // Strictly larger, or the first NaN: a NaN in any cell is the max, and nothing (no
+      // later NaN either) displaces it.
+      const __mmask16 larger =
+          _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+          (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
       best = _mm512_mask_mov_ps(best, larger, v);
       at = _mm512_mask_mov_epi32(at, larger, _mm512_set1_epi32(a));
     }

@@ -59,7 +59,8 @@ void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* 
           continue;
         }
         // The window's first cell seeds the max; later cells replace it only when strictly
-        // larger (ties keep the first). Written as masks so the compiler vectorizes it.
+        // larger (ties keep the first) or NaN, so a NaN anywhere in the window is the result
+        // (as in Keras). Written as masks so the compiler vectorizes it.
         const int64_t first = (y0 * s.w + x0) * s.c;
         for (int64_t ch = 0; ch < s.c; ++ch) best[ch] = xi[first + ch];
         if (where) {
@@ -74,14 +75,15 @@ void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* 
             if (where) {
               for (int64_t ch = 0; ch < C; ++ch) {
                 const float v = row[ch], b = best[ch];
-                const int32_t m = -static_cast<int32_t>(v > b);
-                best[ch] = v > b ? v : b;
+                const bool take = v > b || (v != v && b == b);  // (the first NaN stays)
+                const int32_t m = -static_cast<int32_t>(take);
+                best[ch] = take ? v : b;
                 where[ch] = (where[ch] & ~m) | ((base32 + static_cast<int32_t>(ch)) & m);
               }
             } else {
               for (int64_t ch = 0; ch < C; ++ch) {
                 const float v = row[ch], b = best[ch];
-                best[ch] = v > b ? v : b;
+                best[ch] = (v > b || (v != v && b == b)) ? v : b;
               }
             }
           }

@@ -14,9 +14,9 @@ struct Pool2DShape {
 };
 
 // y[n, oy, ox, c] = max over the window; argmax[...] = the winning input's flat index within
-// its image ((iy * w + ix) * c + ch), the first one on ties (a NaN wins only as the window's
-// first cell). A window entirely in padding (impossible with TF's padding rules) gives -inf and
-// index -1.
+// its image ((iy * w + ix) * c + ch), the first one on ties; a NaN anywhere in the window is the
+// max (the first NaN's index), as in Keras. A window entirely in padding (impossible with TF's
+// padding rules) gives -inf and index -1.
 void maxpool2d_forward(const Pool2DShape& s, const float* x, float* y, int32_t* argmax);
 // dx = 0, then dx[argmax] += dy (dx is overwritten). Non-overlapping windows (stride >= window,
 // the usual case) take one pass that writes every cell once; there an index is only compared

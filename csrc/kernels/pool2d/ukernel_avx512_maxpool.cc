@@ -47,13 +47,16 @@ void maxpool2d_image_forward_avx512(const Pool2DShape& s, const float* xi, float
         const __mmask16 m = lane_mask(C - c0);
         __m512 best = _mm512_maskz_loadu_ps(m, xi + first + c0);
         __m512i win = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(first + c0)), kLanes);
-        // Later cells replace the max only when strictly larger: ties keep the first cell and
-        // a NaN wins only as the first cell (an ordered compare is false against NaN).
+        // Later cells replace the max only when strictly larger (ties keep the first cell) or
+        // the window's first NaN: once a NaN is the max nothing replaces it, so a NaN anywhere
+        // wins.
         for (int64_t iy = y0; iy < y1; ++iy) {
           for (int64_t ix = iy == y0 ? x0 + 1 : x0; ix < x1; ++ix) {
             const int64_t base = (iy * s.w + ix) * C + c0;
             const __m512 v = _mm512_maskz_loadu_ps(m, xi + base);
-            const __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, best, _CMP_GT_OQ);
+            const __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, best, _CMP_GT_OQ) |
+                                 (_mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q) &
+                                  _mm512_mask_cmp_ps_mask(m, best, best, _CMP_ORD_Q));
             best = _mm512_mask_mov_ps(best, gt, v);
             win = _mm512_mask_mov_epi32(
                 win, gt, _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(base)), kLanes));

@@ -27,7 +27,8 @@ RANDOM_NAMES = ["random_normal", "random_uniform", "truncated_normal", "variance
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6)])
 def test_shape_and_default_dtype(name, shape):
     out = initializers.get(name)(shape)
-    assert isinstance(out, np.ndarray)
+    assert isinstance(out, Tensor)  # a tensor, as Keras's
+    out = np.asarray(out)
     assert out.shape == shape
     assert out.dtype == np.float32
     assert np.all(np.isfinite(out))
@@ -86,7 +87,7 @@ def _check_truncated(x, std, mean=0.0):
     ("lecun_uniform", math.sqrt(3 / FAN_IN)),
 ])
 def test_uniform_variance_scaling_limits(name, limit):
-    _check_uniform(initializers.get(name)(SHAPE).astype(np.float64), limit)
+    _check_uniform(np.asarray(initializers.get(name)(SHAPE)).astype(np.float64), limit)
 
 
 @pytest.mark.parametrize("name,std", [
@@ -95,33 +96,33 @@ def test_uniform_variance_scaling_limits(name, limit):
     ("lecun_normal", math.sqrt(1 / FAN_IN)),
 ])
 def test_truncated_variance_scaling_std(name, std):
-    _check_truncated(initializers.get(name)(SHAPE).astype(np.float64), std)
+    _check_truncated(np.asarray(initializers.get(name)(SHAPE)).astype(np.float64), std)
 
 
 def test_random_normal_statistics():
-    x = initializers.RandomNormal(mean=1.5, stddev=0.3)(SHAPE).astype(np.float64)
+    x = np.asarray(initializers.RandomNormal(mean=1.5, stddev=0.3)(SHAPE)).astype(np.float64)
     np.testing.assert_allclose(x.mean(), 1.5, atol=0.003)
     np.testing.assert_allclose(x.std(), 0.3, rtol=0.01)
     assert np.abs(x - 1.5).max() > 3 * 0.3  # untruncated
 
 
 def test_random_normal_defaults():
-    x = initializers.RandomNormal()(SHAPE).astype(np.float64)
+    x = np.asarray(initializers.RandomNormal()(SHAPE)).astype(np.float64)
     np.testing.assert_allclose(x.std(), 0.05, rtol=0.01)
     np.testing.assert_allclose(x.mean(), 0.0, atol=0.001)
 
 
 def test_random_uniform_statistics():
-    x = initializers.RandomUniform(minval=-1.0, maxval=3.0)(SHAPE).astype(np.float64)
+    x = np.asarray(initializers.RandomUniform(minval=-1.0, maxval=3.0)(SHAPE)).astype(np.float64)
     assert x.min() >= -1.0 and x.max() <= 3.0
     assert x.min() < -0.99 and x.max() > 2.99
     np.testing.assert_allclose(x.mean(), 1.0, atol=0.01)
-    x = initializers.RandomUniform()(SHAPE)
+    x = np.asarray(initializers.RandomUniform()(SHAPE))
     assert x.min() >= -0.05 and x.max() <= 0.05 and x.max() > 0.049
 
 
 def test_truncated_normal_within_two_std():
-    x = initializers.TruncatedNormal(mean=0.5, stddev=0.2)(SHAPE).astype(np.float64)
+    x = np.asarray(initializers.TruncatedNormal(mean=0.5, stddev=0.2)(SHAPE)).astype(np.float64)
     assert x.min() >= 0.5 - 0.4 - 1e-6 and x.max() <= 0.5 + 0.4 + 1e-6
     assert x.min() < 0.5 - 0.39 and x.max() > 0.5 + 0.39
     # a unit normal truncated at +-2 has std 0.8796
@@ -136,7 +137,7 @@ def test_truncated_normal_within_two_std():
 def test_variance_scaling_modes(mode, n, distribution):
     scale = 3.0
     x = initializers.VarianceScaling(scale=scale, mode=mode, distribution=distribution)(SHAPE)
-    x = x.astype(np.float64)
+    x = np.asarray(x, np.float64)
     std = math.sqrt(scale / n)
     if distribution == "uniform":
         _check_uniform(x, math.sqrt(3 * scale / n))
@@ -149,9 +150,9 @@ def test_variance_scaling_modes(mode, n, distribution):
 
 def test_variance_scaling_conv_fans():
     # (kh, kw, in, out): fan_in = kh*kw*in = 3*3*32 = 288
-    x = initializers.HeNormal()((3, 3, 32, 64)).astype(np.float64)
+    x = np.asarray(initializers.HeNormal()((3, 3, 32, 64))).astype(np.float64)
     _check_truncated(x, math.sqrt(2 / 288))
-    x = initializers.GlorotUniform()((5, 5, 16, 32)).astype(np.float64)
+    x = np.asarray(initializers.GlorotUniform()((5, 5, 16, 32))).astype(np.float64)
     limit = math.sqrt(6 / (25 * 16 + 25 * 32))
     assert np.abs(x).max() <= limit + 1e-7 and np.abs(x).max() > 0.98 * limit
 
@@ -195,7 +196,7 @@ def test_variance_scaling_fans_from_named_axes():
 
 @pytest.mark.parametrize("shape", [(64, 32), (32, 64), (50, 50)])
 def test_orthogonal(shape):
-    q = initializers.Orthogonal()(shape).astype(np.float64)
+    q = np.asarray(initializers.Orthogonal()(shape)).astype(np.float64)
     rows, cols = shape
     if rows >= cols:
         np.testing.assert_allclose(q.T @ q, np.eye(cols), atol=1e-5)
@@ -204,9 +205,9 @@ def test_orthogonal(shape):
 
 
 def test_orthogonal_gain_and_3d():
-    q = initializers.Orthogonal(gain=2.5)((30, 10)).astype(np.float64)
+    q = np.asarray(initializers.Orthogonal(gain=2.5)((30, 10))).astype(np.float64)
     np.testing.assert_allclose(q.T @ q, 6.25 * np.eye(10), atol=1e-4)
-    q3 = initializers.Orthogonal()((4, 5, 8)).astype(np.float64)
+    q3 = np.asarray(initializers.Orthogonal()((4, 5, 8))).astype(np.float64)
     assert q3.shape == (4, 5, 8)
     flat = q3.reshape(20, 8)
     np.testing.assert_allclose(flat.T @ flat, np.eye(8), atol=1e-5)

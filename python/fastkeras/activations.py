@@ -37,13 +37,19 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     from fastkeras.backend.tape import convert_to_tensor
     x = convert_to_tensor(x)
     v = x.value
-    keep = v > threshold
-    out = np.where(keep, v, negative_slope * (v - threshold)).astype(v.dtype)
-    slope = np.where(keep, 1.0, negative_slope).astype(v.dtype)
+    # Keras's composition: the part above the threshold (0 below it, NaN to 0 when there is a
+    # threshold), capped at max_value, minus negative_slope * relu(threshold - x). No 0 * inf
+    # products, so -inf gives 0 (or -inf with a slope), as in Keras.
+    above = v > threshold
+    out = np.where(above, v, 0) if threshold != 0 else np.maximum(v, 0)
+    slope = above.astype(v.dtype)
     if max_value is not None:
-        capped = out >= max_value
-        out = np.where(capped, max_value, out).astype(v.dtype)
-        slope = np.where(capped, 0.0, slope).astype(v.dtype)
+        slope = np.where(out >= max_value, 0, slope)
+        out = np.clip(out, 0, max_value)
+    if negative_slope != 0.0:
+        out = out - negative_slope * np.maximum(threshold - v, 0)
+        slope = slope + negative_slope * (v < threshold)
+    out, slope = out.astype(v.dtype), slope.astype(v.dtype)
     from fastkeras.backend.tape import make_op
     return make_op(out, (x,), lambda g, needs: (g * slope,))
 

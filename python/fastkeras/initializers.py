@@ -36,6 +36,18 @@ class Initializer:
     def __call__(self, shape, dtype="float32"):
         raise NotImplementedError
 
+    def __init_subclass__(cls, **kwargs):
+        # The built-in initializers give a tensor, as Keras's do (`float(init((1, 1)))`, ops
+        # on it); a user's subclass returns what its own __call__ returns.
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and cls.__module__ == __name__:
+            def tensor_call(self, shape, dtype="float32", _call=call):
+                from fastkeras.backend.tape import Tensor
+                return Tensor(_call(self, shape, dtype=dtype))
+            tensor_call.__doc__ = call.__doc__
+            cls.__call__ = tensor_call
+
     def get_config(self):
         return {}
 

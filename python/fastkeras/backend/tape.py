@@ -149,11 +149,19 @@ class Tensor:
     def __repr__(self):
         return f"<Tensor shape={self.value.shape} dtype={self.value.dtype}>\n{self.value!r}"
 
+    # A tensor of one value, of any rank, converts to a Python number, as torch's and
+    # TensorFlow's do (numpy 2 refuses arrays of rank > 0).
     def __float__(self):
-        return float(self.value)
+        return float(self._one_value("float"))
 
     def __int__(self):
-        return int(self.value)
+        return int(self._one_value("int"))
+
+    def _one_value(self, kind):
+        if self.value.size != 1:
+            raise TypeError(f"Only tensors of a single element convert to a Python {kind}; "
+                            f"received a tensor of shape {self.value.shape}")
+        return self.value.reshape(())
 
     def __index__(self):  # `names[ops.argmax(p)]`, `range(t)`: integer tensors of one value
         if self.value.dtype.kind not in "iub":
@@ -285,33 +293,44 @@ class Tensor:
         from fastkeras import ops
         return ops.greater_equal(self, other)
 
+    # &, |, ^ and ~ are bitwise on integer tensors (`~t` of int32 5 is -6) and logical on
+    # booleans, as torch's and numpy's are; on floats they stay logical.
     def __and__(self, other):
-        from fastkeras import ops
-        return ops.logical_and(self, other)
+        return _bitwise_or_logical("and", self, other)
 
     def __rand__(self, other):
-        from fastkeras import ops
-        return ops.logical_and(other, self)
+        return _bitwise_or_logical("and", other, self)
 
     def __or__(self, other):
-        from fastkeras import ops
-        return ops.logical_or(self, other)
+        return _bitwise_or_logical("or", self, other)
 
     def __ror__(self, other):
-        from fastkeras import ops
-        return ops.logical_or(other, self)
+        return _bitwise_or_logical("or", other, self)
 
     def __xor__(self, other):
-        from fastkeras import ops
-        return ops.logical_xor(self, other)
+        return _bitwise_or_logical("xor", self, other)
 
     def __rxor__(self, other):
-        from fastkeras import ops
-        return ops.logical_xor(other, self)
+        return _bitwise_or_logical("xor", other, self)
 
     def __invert__(self):
         from fastkeras import ops
+        if self.value.dtype.kind in "iu":
+            return ops.bitwise_invert(self)
         return ops.logical_not(self)
+
+
+def _bitwise_or_logical(kind, a, b):
+    from fastkeras import ops
+
+    def integral(x):
+        kinds = np.asarray(x.value if isinstance(x, Tensor) else x).dtype.kind
+        return kinds in "iub"
+    if integral(a) and integral(b) and not all(
+            np.asarray(x.value if isinstance(x, Tensor) else x).dtype.kind == "b"
+            for x in (a, b)):
+        return getattr(ops, f"bitwise_{kind}")(a, b)
+    return getattr(ops, f"logical_{kind}")(a, b)
 
 
 # The numpy ufuncs of the binary operators, by name, and the ops that record them.

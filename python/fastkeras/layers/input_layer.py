@@ -103,8 +103,48 @@ class KerasTensor:
     def __rmatmul__(self, other):
         return _ops().matmul(other, self)
 
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops().mod(other, self)
+
+    def __round__(self, ndigits=None):
+        return _ops().round(self, decimals=ndigits or 0)
+
     def __neg__(self):
         return _ops().negative(self)
+
+    # A placeholder has no value: as Keras's, it refuses to be a truth value, a number, an
+    # array or a sequence.
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor cannot be used as a boolean.")
+
+    def __iter__(self):
+        raise NotImplementedError("Iterating over a symbolic KerasTensor is not supported.")
+
+    def __contains__(self, item):
+        raise NotImplementedError("Iterating over a symbolic KerasTensor is not supported.")
+
+    def _no_value(self, what):
+        return ValueError("A KerasTensor is symbolic: it's a placeholder for a shape and a "
+                          "dtype. It doesn't have any actual numerical value. You cannot "
+                          f"convert it to {what}.")
+
+    def __int__(self):
+        raise self._no_value("an int")
+
+    def __float__(self):
+        raise self._no_value("a float")
+
+    def __array__(self, dtype=None, copy=None):
+        raise self._no_value("a NumPy array")
 
     def __abs__(self):
         return _ops().abs(self)

@@ -215,6 +215,19 @@ def one_hot(x, num_classes, axis=-1, dtype="float32", sparse=False):
     return Tensor(out)
 
 
+def _gemm_ready(a) -> bool:
+    """Whether the GEMM kernel reads the 2-D float32 `a` in place: one axis of unit stride,
+    the other a positive whole number of floats spanning it (a C or Fortran array, or a slice
+    of one along its outer axis)."""
+    if a.ndim != 2 or 0 in a.shape:
+        return True
+    (rows, cols), (s0, s1) = a.shape, a.strides
+    if (cols <= 1 or s1 == 4) and (rows <= 1 or (s0 > 0 and s0 % 4 == 0 and s0 // 4 >= cols)):
+        return True
+    return (rows <= 1 or s0 == 4) and (cols <= 1 or (s1 > 0 and s1 % 4 == 0
+                                                     and s1 // 4 >= rows))
+
+
 def dense(x, kernel, bias=None, relu=False):
     """act(x @ kernel + bias) for 2-D x in one GEMM call (bias and relu fused); backward is one
     dense_backward call writing the kernel/bias gradients into buffers the variables own."""
@@ -222,6 +235,8 @@ def dense(x, kernel, bias=None, relu=False):
     xv = x.value
     if xv.dtype != np.float32:
         xv = xv.astype(np.float32)
+    if not _gemm_ready(xv):  # e.g. a reversed or stepped slice (`t[:, ::2]`): copied once
+        xv = np.ascontiguousarray(xv)
     w = kernel.value
     bv = bias.value if bias is not None else None
     y = np.empty((xv.shape[0], w.shape[1]), dtype=np.float32)

@@ -1,0 +1,139 @@
+"""Edge cases of input and numerics checked against real Keras 3 running the same code: strided
+array views, non-finite values through activations and pooling, one-value tensors as Python
+numbers, labels outside the class range."""
+
+import numpy as np
+import pytest
+
+import fastkeras as fk
+
+keras = pytest.importorskip("keras")
+
+LIBS = [fk, keras]
+IDS = ["fastkeras", "keras"]
+
+
+def _np(value):
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def test_dense_takes_reversed_and_stepped_views_as_keras():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (6, 8)).astype("float32")
+    kernel = rng.uniform(-1, 1, (4, 3)).astype("float32")
+    outs = []
+    for lib in LIBS:
+        layer = lib.layers.Dense(3)
+        layer.build((None, 4))
+        layer.set_weights([kernel, np.zeros(3, "float32")])
+        # a reversed and a stepped view, and the same step inside a model
+        got = [_np(layer(x[::-1, ::2])), _np(layer(x[:, 1::2]))]
+        i = lib.Input((5, 8))
+        out = lib.layers.Dense(3)(lib.layers.Lambda(lambda t: t[:, -1, ::2])(i))
+        model = lib.Model(i, out)
+        model.layers[-1].set_weights([kernel, np.ones(3, "float32")])
+        seq = np.stack([x[:5]] * 2)
+        got.append(_np(model.predict(seq, verbose=0)))
+        model.compile("sgd", "mse")
+        got.append(model.fit(seq, np.ones((2, 3), "float32"), verbose=0).history["loss"])
+        outs.append(got)
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_value": 6.0}, {"threshold": 0.2},
+                                    {"negative_slope": 0.1, "max_value": 3.0},
+                                    {"negative_slope": 0.1, "threshold": 0.5}])
+def test_relu_with_arguments_handles_infinities_and_nan_as_keras(kwargs):
+    v = np.array([-np.inf, -3e38, -1.0, 0.0, 0.3, 0.5, 7.0, np.inf, np.nan], "float32")
+    outs = [_np(lib.layers.ReLU(**kwargs)(v)) for lib in LIBS]
+    np.testing.assert_array_equal(outs[0], outs[1])
+    finite = ~np.isnan(outs[1])
+    np.testing.assert_array_equal(np.signbit(outs[0][finite]), np.signbit(outs[1][finite]))  # no -0
+    np.testing.assert_array_equal(_np(fk.activations.relu(v, **kwargs)), outs[1])
+
+
+def test_relu_with_arguments_has_keras_gradients():
+    v = np.array([-2.0, -0.5, 0.2, 0.7, 2.5, 4.0], "float32")
+    kwargs = {"negative_slope": 0.1, "max_value": 3.0, "threshold": 0.5}
+    x = fk.Variable(v)
+    with fk.GradientTape() as tape:
+        y = fk.ops.sum(fk.activations.relu(x, **kwargs))
+    got = _np(tape.gradient(y, x))
+    import torch
+    t = torch.tensor(v, requires_grad=True)
+    keras.activations.relu(t, **kwargs).sum().backward()
+    np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_one_value_tensors_of_any_rank_are_python_numbers_as_keras(lib):
+    # keras.io's reproducibility recipe prints float(initializer(shape=(1, 1)))
+    for name in ("glorot_uniform", "he_normal", "orthogonal", "zeros", "ones"):
+        value = lib.initializers.get(name)(shape=(1, 1))
+        assert lib.ops.is_tensor(value)
+        assert isinstance(float(value), float)
+    assert float(lib.ops.ones((1, 1))) == 1.0 and int(lib.ops.full((1, 1, 1), 3)) == 3
+    with pytest.raises((TypeError, ValueError, RuntimeError)):
+        float(lib.ops.ones((2,)))
+
+
+@pytest.mark.parametrize("where", range(4))
+def test_max_pooling_gives_nan_for_a_nan_anywhere_in_the_window_as_keras(where):
+    x = np.arange(1, 33, dtype="float32").reshape(1, 4, 4, 2)
+    x[0, where // 2, where % 2, :] = np.nan  # one cell of the first 2x2 window
+    x1 = x.reshape(1, 16, 2).copy()
+    x1[0, 8 + where % 2, 1] = np.nan  # and one of window 4 in the 1-D case, second channel only
+    outs = []
+    for lib in LIBS:
+        got = [_np(lib.layers.MaxPooling2D(2)(x)), _np(lib.layers.MaxPooling1D(2)(x1)),
+               _np(lib.ops.max_pool(x, 2))]
+        # a first layer of a CNN (the fused convolution and pooling) fed a NaN pixel
+        i = lib.Input((6, 6, 1))
+        model = lib.Sequential([i, lib.layers.Conv2D(16, 3, activation="relu"),
+                                lib.layers.MaxPooling2D(2), lib.layers.Flatten()])
+        model.set_weights([np.full((3, 3, 1, 16), 0.1, "float32"), np.zeros(16, "float32")])
+        img = np.ones((2, 6, 6, 1), "float32")
+        img[0, 0, 3 - where % 2, 0] = np.nan
+        got.append(_np(model.predict(img, verbose=0)))
+        outs.append(got)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_bitwise_operators_on_integer_tensors_as_keras(lib):
+    t = lib.ops.convert_to_tensor(np.array([0, 1, 5, 6], "int32"))
+    b = lib.ops.convert_to_tensor(np.array([True, False, True, False]))
+    got = {"~t": ~t, "t&3": t & 3, "1|t": 1 | t, "t^t": t ^ t, "~b": ~b, "b&True": b & True,
+           "b|b": b | b}
+    want = {"~t": [-1, -2, -6, -7], "t&3": [0, 1, 1, 2], "1|t": [1, 1, 5, 7], "t^t": [0] * 4,
+            "~b": [False, True, False, True], "b&True": [True, False, True, False],
+            "b|b": [True, False, True, False]}
+    for key, value in got.items():
+        v = _np(value)
+        assert v.tolist() == want[key], key
+        assert (v.dtype == bool) == (key in ("~b", "b&True", "b|b")), key
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_keras_tensor_operators_and_refusals_as_keras(lib):
+    i = lib.Input((4,), dtype="int32")
+    f = lib.Input((4,))
+    outs = [i // 2, 7 // i, i % 3, 5 % i, round(f)]
+    assert [tuple(o.shape) for o in outs] == [(None, 4)] * 5
+    model = lib.Model([i, f], outs)
+    x = np.array([[1, 2, 3, 4]], "int32")
+    y = np.array([[0.4, 1.6, -2.5, 3.5]], "float32")
+    got = [_np(o).tolist() for o in model.predict([x, y], verbose=0)]
+    assert got[:4] == [[[0, 1, 1, 2]], [[7, 3, 2, 1]], [[1, 2, 0, 1]], [[0, 1, 2, 1]]]
+    assert got[4] == [[0.0, 2.0, -2.0, 4.0]]
+    with pytest.raises(TypeError, match="cannot be used as a boolean"):
+        bool(f)
+    with pytest.raises(ValueError, match="symbolic"):
+        float(f)
+    with pytest.raises(NotImplementedError):
+        list(f)

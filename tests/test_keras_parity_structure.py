@@ -593,3 +593,36 @@ def test_add_weight_resolves_constraints_and_keeps_aggregation_and_overwrite_as_
     # w clipped at +0.0 by the constraint; g replaced by its gradient, not stepped
     assert outs[0] == outs[1]
     assert str(outs[0][0]) == "[0.0, 0.0]" and outs[0][1] == pytest.approx([1.05, 1.05])
+
+
+def _graph_in_init_model_class(lib):
+    # keras.io's "packaging models" recipe: a Model subclass that builds its graph in __init__
+    @lib.saving.register_keras_serializable(package="parity_graph_in_init")
+    class GraphInInit(lib.Model):
+        def __init__(self, units=3, **kwargs):
+            inputs = lib.Input(shape=(4,))
+            outputs = lib.layers.Dense(units, name="head")(inputs)
+            super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    return GraphInInit
+
+
+def test_a_subclass_building_its_graph_in_init_saves_and_reloads_as_keras(tmp_path):
+    x = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
+    models, preds = {}, {}
+    for lib, name in zip(LIBS, IDS):
+        cls = _graph_in_init_model_class(lib)
+        model = models[name] = cls(name="packaged")
+        config = model.get_config()
+        assert sorted(config) == ["dtype", "name", "trainable"]
+        again = cls.from_config(config)
+        assert type(again) is cls and again.name == "packaged"
+        assert type(lib.models.clone_model(model)).__name__ == "Functional"
+        model.save(str(tmp_path / f"{name}.keras"))
+        preds[name] = _np(model.predict(x, verbose=0))
+    for lib, name in zip(LIBS, IDS):
+        for source in IDS:
+            loaded = lib.models.load_model(str(tmp_path / f"{source}.keras"))
+            assert type(loaded).__name__ == "GraphInInit"
+            np.testing.assert_allclose(_np(loaded.predict(x, verbose=0)), preds[source],
+                                       rtol=1e-6)

@@ -3,11 +3,13 @@ KerasTensors recorded. Running the model replays those calls in order on real te
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
 
 from fastkeras.layers.input_layer import InputLayer, KerasTensor, flat_outputs, sorted_keys
+from fastkeras.layers.layer import Layer
 from fastkeras.models.model import Model
 from fastkeras.ops.symbolic import Operation
 
@@ -125,6 +127,16 @@ def _from_intermediate_inputs(inputs, outputs):
     graph._inputs_struct, graph._outputs_struct, graph.name = inputs, outputs, "model"
     new_outputs = Functional.call(graph, [fresh[id(t)] for t in flat])
     return _map(inputs, lambda t: fresh[id(t)]), new_outputs
+
+
+def _functional_like_constructor(cls) -> bool:
+    """Whether cls's constructor takes a functional model's arguments (Keras's test: the same
+    named arguments as Functional's, or *args and **kwargs)."""
+    spec = inspect.getfullargspec(cls.__init__)
+    if spec.args[1:] in (["inputs", "outputs", "name"], ["inputs", "outputs", "name",
+                                                          "trainable"]):
+        return True
+    return spec.varargs is not None and spec.varkw is not None
 
 
 class Functional(Model):
@@ -322,6 +334,11 @@ class Functional(Model):
     def get_config(self):
         from fastkeras.ops.symbolic import serialize_arg
         from fastkeras.saving.serialization import serialize_layer
+        if not _functional_like_constructor(type(self)):
+            # A subclass that builds its graph in its own __init__ (keras.io's
+            # `MnistModel(keras.Model)`): as Keras, its config is a plain model's (name,
+            # trainable, dtype), which its constructor takes back.
+            return Layer.get_config(self)
         node_index = self._node_indices()
 
         def history(t):
@@ -397,6 +414,21 @@ class Functional(Model):
     def from_config(cls, config, custom_objects=None):
         """Rebuilds the model from `get_config()` (ours or Keras 3's): creates every layer, then
         replays the recorded calls in an order where each call's inputs already exist."""
+        graph_config = all(k in config for k in ("name", "layers", "input_layers",
+                                                 "output_layers"))
+        if not (graph_config and (cls in (Functional, Model) or _functional_like_constructor(cls))):
+            # As Keras: a subclass with its own constructor is made by that constructor
+            try:
+                return cls(**config)
+            except TypeError as e:
+                raise TypeError(
+                    "Unable to revive model from config. When overriding the `get_config()` "
+                    "method, make sure that the returned config contains all items used as "
+                    f"arguments in the constructor to {cls}, which is the default behavior. "
+                    "You can override this default behavior by defining a `from_config(cls, "
+                    f"config)` class method to specify how to create an instance of "
+                    f"{cls.__name__} from its config.\n\nReceived config={config}\n\n"
+                    f"Error encountered during deserialization: {e}") from e
         from fastkeras.ops.symbolic import deserialize_arg, operation_from_config
         from fastkeras.saving import saving_api
         layers, pending = {}, []

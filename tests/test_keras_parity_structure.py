@@ -626,3 +626,35 @@ def test_a_subclass_building_its_graph_in_init_saves_and_reloads_as_keras(tmp_pa
             assert type(loaded).__name__ == "GraphInInit"
             np.testing.assert_allclose(_np(loaded.predict(x, verbose=0)), preds[source],
                                        rtol=1e-6)
+
+
+def test_an_overridden_convolution_op_is_what_the_layer_computes_as_keras():
+    # keras.io's "customizing the convolution operation" recipe: weight standardization
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 6, 2)).astype("float32")
+    y = rng.standard_normal((4, 4, 4, 3)).astype("float32")
+    kernel = rng.standard_normal((3, 3, 2, 3)).astype("float32")
+    bias = rng.standard_normal(3).astype("float32")
+    results = []
+    for lib in LIBS:
+        ops = lib.ops
+
+        class StandardizedConv2D(lib.layers.Conv2D):
+            def convolution_op(self, inputs, kernel):
+                mean, var = ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+                return ops.conv(inputs, (kernel - mean) / ops.sqrt(var + 1e-10),
+                                padding="valid", strides=list(self.strides),
+                                dilation_rate=self.dilation_rate)
+
+        model = lib.Sequential([lib.Input((6, 6, 2)), StandardizedConv2D(3, 3,
+                                                                         activation="tanh")])
+        model.set_weights([kernel, bias])
+        out = _np(model.predict(x, verbose=0))
+        model.compile(lib.optimizers.SGD(0.1), "mse")
+        loss = model.fit(x, y, batch_size=4, verbose=0).history["loss"]
+        results.append((out, loss, [_np(w) for w in model.weights]))
+    (a_out, a_loss, a_w), (b_out, b_loss, b_w) = results
+    np.testing.assert_allclose(a_out, b_out, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a_loss, b_loss, rtol=1e-5)
+    for a, b in zip(a_w, b_w):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -32,6 +32,18 @@ def convolution_op(layer, inputs, kernel):
                     dilation_rate=layer.dilation_rate, data_format=layer.data_format)
 
 
+def call_through_convolution_op(layer, inputs):
+    """Keras's convolution call when a subclass overrides `convolution_op` (keras.io's
+    weight-standardized Conv2D): its result, plus the bias, then the activation."""
+    outputs = layer.convolution_op(inputs, layer.kernel)
+    if layer.use_bias:
+        rank = len(layer.kernel_size)
+        shape = (1,) * (rank + 1) + (layer.filters,) if layer.data_format == "channels_last" \
+            else (1, layer.filters) + (1,) * rank
+        outputs = ops.add(outputs, ops.reshape(layer.bias, shape))
+    return outputs if layer.activation is None else layer.activation(outputs)
+
+
 def set_conv_arguments(layer, name, to_tuple, filters, kernel_size, strides, padding,
                        data_format, dilation_rate, groups, activation, use_bias,
                        kernel_initializer, bias_initializer, kernel_regularizer,
@@ -210,6 +222,8 @@ class Conv2D(LoRA, Layer):
         self._build_lora()
 
     def call(self, inputs):
+        if type(self).convolution_op is not Conv2D.convolution_op:
+            return call_through_convolution_op(self, inputs)
         _check_rank4(self, inputs)
         x = _to_nhwc(inputs, self.data_format)
         h, w, c = x.shape[1:]

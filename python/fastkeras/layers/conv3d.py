@@ -14,6 +14,7 @@ from fastkeras.backend.tape import convert_to_tensor, make_op
 from fastkeras.layers.conv2d import (
     _data_format,
     _padding,
+    call_through_convolution_op,
     conv_config,
     conv_input_channels,
     convolution_op,
@@ -370,6 +371,8 @@ class Conv3D(LoRA, Layer):
         return _from_ndhwc(y, self.data_format)
 
     def call(self, inputs):
+        if type(self).convolution_op is not Conv3D.convolution_op:
+            return call_through_convolution_op(self, inputs)
         kernel = self.kernel
         x = self._input(inputs, kernel.shape[3] * self.groups)
         out = [conv_output_length(s, k, st, d, self.padding) for s, k, st, d in

@@ -658,3 +658,31 @@ def test_an_overridden_convolution_op_is_what_the_layer_computes_as_keras():
     np.testing.assert_allclose(a_loss, b_loss, rtol=1e-5)
     for a, b in zip(a_w, b_w):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_an_error_in_call_names_the_layer_and_its_arguments_as_keras(lib):
+    class Boom(lib.layers.Layer):
+        def call(self, inputs, training=None):
+            if inputs.shape[0] == 5:  # the data's batch, not a symbolic build's probe
+                raise KeyError("the weights are missing")
+            return inputs
+
+    class Outer(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Boom()
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    x = np.ones((5, 3), "float32")
+    for call in (lambda: Outer()(x),
+                 lambda: lib.Sequential([lib.Input((3,)), Outer()]).predict(x, verbose=0)):
+        with pytest.raises(KeyError) as info:
+            call()
+        text = info.value.args[0]
+        assert text.startswith("Exception encountered when calling Boom.call().\n\n")
+        assert "the weights are missing" in text and "Outer.call()" not in text  # innermost
+        assert "Arguments received by Boom.call():\n  \u2022 inputs=" in text
+        assert text.endswith("\u2022 training=None") or "\u2022 training=False" in text

@@ -786,7 +786,10 @@ class Layer:
             call_mask = mask
         if self._call_has_mask and call_mask is not None:
             kwargs["mask"] = call_mask
-        outputs = self.call(inputs, *args, **kwargs)
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - re-raised with the call's context
+            raise _with_call_context(self, e, inputs, args, kwargs) from None
         if self.activity_regularizer is not None:
             add_activity_losses(self, outputs)
         if self.supports_masking and (mask is not None or
@@ -956,6 +959,43 @@ class _TrackedDict(_Tracking, dict):
         value = super().setdefault(key, default)
         self._added([value])
         return value
+
+
+def _format_call_argument(value):
+    if isinstance(value, Tensor):
+        return f"Tensor(shape={tuple(value.shape)}, dtype={value.value.dtype})"
+    if isinstance(value, (list, tuple)):
+        return type(value)(_format_call_argument(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _format_call_argument(v) for k, v in value.items()}
+    return value
+
+
+def _with_call_context(layer, error, inputs, args, kwargs):
+    """`error`, raised by layer.call, as Keras re-raises it: the same type with a message that
+    names the layer's class and lists the call's arguments. Only the innermost failing call
+    adds this."""
+    if getattr(error, "_keras_call_info_injected", False):
+        return error
+    try:
+        signature = inspect.signature(layer.call)
+        bound = signature.bind(inputs, *args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return error
+    lines = []
+    for param in signature.parameters.values():
+        value = bound.get(param.name, param.default)
+        lines.append(f"  \u2022 {param.name}={_format_call_argument(value)}")
+    name = f"{type(layer).__name__}.call()"
+    message = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    text = (f"Exception encountered when calling {name}.\n\n\x1b[1m{message}\x1b[0m\n\n"
+            f"Arguments received by {name}:\n" + "\n".join(lines))
+    try:
+        new = type(error)(text)
+    except Exception:  # noqa: BLE001 - an exception type taking other arguments
+        new = RuntimeError(text)
+    new._keras_call_info_injected = True
+    return new.with_traceback(error.__traceback__)
 
 
 def _tracked(value, owner, key):

@@ -137,3 +137,28 @@ def test_keras_tensor_operators_and_refusals_as_keras(lib):
         float(f)
     with pytest.raises(NotImplementedError):
         list(f)
+
+
+def _free_length_shapes(lib):
+    ops, Input = lib.ops, lib.Input
+    i = Input((None, 8))
+    return {
+        "slice": i[:, 3:].shape,
+        "slice then Conv1D": lib.layers.Conv1D(4, 3)(i[:, 3:]).shape,
+        "conv": ops.conv(Input((None, None, 3)), np.ones((5, 5, 3, 2), "float32")).shape,
+        "index": Input((None,), dtype="int32")[:, 5].shape,
+        "top_k": [t.shape for t in ops.top_k(Input((None,)), 3)],
+        "split": [t.shape for t in ops.split(Input((None,)), 3, axis=-1)],
+        "reshape": ops.reshape(Input((None, 4)), (-1, 6, 2)).shape,
+        "max_pool": ops.max_pool(Input((None, None, 3)), 4).shape,
+    }
+
+
+def test_ops_on_free_lengths_infer_keras_shapes():
+    got, want = (_free_length_shapes(lib) for lib in LIBS)
+    for key in want:
+        norm = (lambda s: [tuple(x) for x in s]) if isinstance(want[key], list) else tuple
+        assert norm(got[key]) == norm(want[key]), key
+    i = fk.Input((None, 8))
+    model = fk.Model(i, fk.layers.Conv1D(4, 3)(i[:, 3:]))
+    assert model.predict(np.ones((2, 10, 8), "float32"), verbose=0).shape == (2, 5, 4)

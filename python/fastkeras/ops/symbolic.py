@@ -224,6 +224,17 @@ def is_symbolic(x) -> bool:
     return False
 
 
+def _leaves(x):
+    """The KerasTensors in x's lists, tuples and dicts."""
+    if type(x) is KerasTensor:
+        return [x]
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, (list, tuple)):
+        return [t for v in x for t in _leaves(v)]
+    return []
+
+
 class Operation:
     """One op used in a functional graph. Subclasses (made by `install`) fix `_fn`, the eager
     op, and the Keras names; instances hold the op's config."""
@@ -278,9 +289,9 @@ class Operation:
             return self._record(args, kwargs, specs, tuple if len(specs) > 1 else None)
         from fastkeras.backend.tape import no_grad
         fn = type(self)._fn
-        results = []
-        for size in (2, 3):
-            def probe(x, size=size):
+
+        def run(size):
+            def probe(x):
                 if type(x) is KerasTensor:
                     shape = tuple(size if d is None else d for d in x.shape)
                     if x.dtype == "string":  # text: probe words
@@ -289,30 +300,59 @@ class Operation:
                 if type(x) in (list, tuple):
                     return type(x)(probe(v) for v in x)
                 return x
+            with no_grad(), np.errstate(all="ignore"):
+                return fn(*[probe(a) for a in args], **{k: probe(v) for k, v in kwargs.items()},
+                          **self._eager_kwargs())
+
+        def specs_at(sizes):
+            results = [run(size) for size in sizes]
+            multi = isinstance(results[0], (list, tuple))
+            outs_a = list(results[0]) if multi else [results[0]]
+            outs_b = list(results[1]) if multi else [results[1]]
+            specs = []
+            for a, b in zip(outs_a, outs_b):
+                a, b = np.asarray(a), np.asarray(b)
+                if a.ndim != b.ndim:
+                    shape = (None,) * a.ndim
+                else:
+                    shape = tuple(None if da != db else int(da)
+                                  for da, db in zip(a.shape, b.shape))
+                specs.append((shape, str(a.dtype)))
+            return specs, type(results[0]) if multi else None
+
+        # Probe sizes for the free (None) dimensions, as a layer's: moderate ones first, large
+        # ones when those leave a fixed size (`x[:, 3:]` of a free length, a window larger than
+        # the probe), tiny ones for ops that take only short lengths. A fixed size of 0 is
+        # never a free dimension's answer while another pair can tell.
+        # (when only the batch is free, the tiny sizes come first: they keep the probes of
+        # large inputs cheap)
+        leaves = _leaves((args, kwargs))
+        if any(None in t.shape[1:] for t in leaves):
+            pairs = ((12, 18), (72, 108), (2, 3))
+        else:
+            pairs = ((2, 3), (12, 18), (72, 108)) if any(t.shape[:1] == (None,)
+                                                         for t in leaves) else ((2, 3),)
+        found, first_error = None, None
+        for sizes in pairs:
             try:
-                with no_grad(), np.errstate(all="ignore"):
-                    results.append(fn(*[probe(a) for a in args],
-                                      **{k: probe(v) for k, v in kwargs.items()},
-                                      **self._eager_kwargs()))
+                specs, container = specs_at(sizes)
             except (ValueError, TypeError, IndexError) as e:
-                shapes = [a.shape if type(a) is KerasTensor else
-                          [v.shape if type(v) is KerasTensor else v for v in a]
-                          if type(a) in (list, tuple) else a for a in args]
-                raise ValueError(f"Operation '{self.name}' ({type(self).__name__}) cannot be "
-                                 f"applied to inputs {shapes} with config {self._config}: "
-                                 f"{e}") from e
-        multi = isinstance(results[0], (list, tuple))
-        outs_a = list(results[0]) if multi else [results[0]]
-        outs_b = list(results[1]) if multi else [results[1]]
-        specs = []
-        for a, b in zip(outs_a, outs_b):
-            a, b = np.asarray(a), np.asarray(b)
-            if a.ndim != b.ndim:
-                shape = (None,) * a.ndim
-            else:
-                shape = tuple(None if da != db else int(da) for da, db in zip(a.shape, b.shape))
-            specs.append((shape, str(a.dtype)))
-        return self._record(args, kwargs, specs, type(results[0]) if multi else None)
+                first_error = first_error or e
+                continue
+            if found is None:
+                found = (specs, container)
+            if not any(0 in shape for shape, _ in specs):
+                found = (specs, container)
+                break
+        if found is None:
+            shapes = [a.shape if type(a) is KerasTensor else
+                      [v.shape if type(v) is KerasTensor else v for v in a]
+                      if type(a) in (list, tuple) else a for a in args]
+            raise ValueError(f"Operation '{self.name}' ({type(self).__name__}) cannot be "
+                             f"applied to inputs {shapes} with config {self._config}: "
+                             f"{first_error}") from first_error
+        specs, container = found
+        return self._record(args, kwargs, specs, container)
 
     def _record(self, args, kwargs, specs, container):
         """The graph node of this call with outputs of the given (shape, dtype)s, collected in

@@ -686,3 +686,18 @@ def test_an_error_in_call_names_the_layer_and_its_arguments_as_keras(lib):
         assert "the weights are missing" in text and "Outer.call()" not in text  # innermost
         assert "Arguments received by Boom.call():\n  \u2022 inputs=" in text
         assert text.endswith("\u2022 training=None") or "\u2022 training=False" in text
+
+
+def test_compile_from_config_and_load_model_keep_the_execution_settings_as_keras(tmp_path):
+    for lib, name in zip(LIBS, IDS):
+        model = _dense_model(lib)
+        model.compile("sgd", "mse", steps_per_execution=2, run_eagerly=True)
+        config = model.get_compile_config()
+        again = _dense_model(lib)
+        again.compile_from_config(config)
+        assert (again.steps_per_execution, again.run_eagerly) == (2, True)
+        model.save(str(tmp_path / f"{name}.keras"))
+    for lib in LIBS:
+        for name in IDS:
+            loaded = lib.models.load_model(str(tmp_path / f"{name}.keras"))
+            assert (loaded.steps_per_execution, loaded.run_eagerly) == (2, True)

@@ -152,8 +152,11 @@ def compile_from_config(model, training_config, custom_objects=None, filepath=No
                           "Alternatively, you can call `compile()` manually after loading.",
                           stacklevel=2)
             return
+    # (as Keras: the execution settings come back too; jit_compile has no effect here)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                  loss_weights=training_config.get("loss_weights"), weighted_metrics=weighted)
+                  loss_weights=training_config.get("loss_weights"), weighted_metrics=weighted,
+                  run_eagerly=bool(training_config.get("run_eagerly") or False),
+                  steps_per_execution=training_config.get("steps_per_execution") or 1)
     if model.built and model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_weights)
 

@@ -162,3 +162,44 @@ def test_ops_on_free_lengths_infer_keras_shapes():
     i = fk.Input((None, 8))
     model = fk.Model(i, fk.layers.Conv1D(4, 3)(i[:, 3:]))
     assert model.predict(np.ones((2, 10, 8), "float32"), verbose=0).shape == (2, 5, 4)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_arguments_leaving_nothing_to_compute_raise_as_keras(lib):
+    with pytest.raises(ValueError, match="`n` should be a positive integer"):
+        lib.layers.RepeatVector(0)
+    with pytest.raises((ValueError, RuntimeError)):  # (torch's own error in Keras)
+        lib.ops.conv(np.ones((1, 5, 5, 1), "float32"), np.ones((7, 7, 1, 4), "float32"))
+    with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
+        lib.layers.ConvLSTM2D(2, 7)(np.ones((1, 2, 5, 5, 1), "float32"))
+    with pytest.raises((ValueError, IndexError)):  # Keras: an IndexError from its loop
+        lib.layers.LSTM(3)(np.ones((2, 0, 2), "float32"))
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_text_is_not_taken_for_numbers_as_keras(lib):
+    model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
+    with pytest.raises(ValueError, match="Invalid dtype"):
+        model.predict(np.array([["1.5", "2"]]), verbose=0)
+    with pytest.raises(ValueError, match="Invalid dtype"):
+        model.set_weights([np.full((2, 1), "1.5"), np.zeros(1, "float32")])
+
+
+def test_steps_per_epoch_zero_means_the_whole_data_as_keras():
+    x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
+    histories = []
+    for lib in LIBS:
+        model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1, kernel_initializer="ones")])
+        model.compile("sgd", "mse")
+        histories.append(model.fit(x, y, batch_size=4, steps_per_epoch=0, shuffle=False,
+                                   verbose=0).history["loss"])
+        with pytest.raises(ValueError):
+            model.fit(x, y, steps_per_epoch=-3, verbose=0)
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_a_softmax_over_one_unit_warns_as_keras(lib):
+    # a classic mistake: Dense(1, activation="softmax") for two classes always outputs 1
+    with pytest.warns(UserWarning, match="softmax over axis -1 of a tensor of shape"):
+        lib.layers.Dense(1, activation="softmax")(np.ones((2, 3), "float32"))

@@ -701,3 +701,29 @@ def test_compile_from_config_and_load_model_keep_the_execution_settings_as_keras
         for name in IDS:
             loaded = lib.models.load_model(str(tmp_path / f"{name}.keras"))
             assert (loaded.steps_per_execution, loaded.run_eagerly) == (2, True)
+
+
+def test_losses_list_call_losses_before_weight_penalties_as_keras():
+    got = []
+    for lib in LIBS:
+        class AddsLoss(lib.layers.Layer):
+            def call(self, x):
+                self.add_loss(lib.ops.sum(x))
+                return x
+
+        i = lib.Input((3,))
+        dense = lib.layers.Dense(2, kernel_regularizer=lib.regularizers.L2(0.1),
+                                 activity_regularizer="l2", name="d")
+        model = lib.Model(i, AddsLoss()(dense(i)))
+        dense.kernel.assign(np.ones((3, 2), "float32"))
+        model(np.ones((2, 3), "float32"))
+        got.append(([round(float(_np(v)), 5) for v in dense.losses],
+                    [round(float(_np(v)), 5) for v in model.losses]))
+    assert got[0] == got[1] == ([0.18, 0.6], [0.18, 12.0, 0.6])
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_dtype_policy_is_settable_as_keras(lib):
+    layer = lib.layers.Dense(2)
+    layer.dtype_policy = "float32"
+    assert layer.dtype_policy.name == "float32" and layer.compute_dtype == "float32"

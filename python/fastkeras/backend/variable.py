@@ -124,6 +124,10 @@ class Variable(Tensor):
     def _assign_value(self, value) -> Variable:
         """`assign` without telling an active StatelessScope (the scope's own writes)."""
         arr = np.asarray(value.value if isinstance(value, Tensor) else value)
+        if arr.dtype.kind in "USO" and self.value.dtype.kind not in "USO":
+            # as Keras: text is not a number ("1.5" is not silently parsed)
+            raise ValueError(f"Invalid dtype: {arr.dtype} (assigning to variable "
+                             f"'{self.path}' of dtype {self.value.dtype})")
         if arr.shape != self.value.shape:
             raise ValueError(f"Variable '{self.path}' has shape {self.value.shape}; cannot assign "
                              f"a value of shape {arr.shape}")

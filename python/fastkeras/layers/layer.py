@@ -276,6 +276,12 @@ class Layer:
         from fastkeras.dtype_policies import DTypePolicy
         return DTypePolicy(self.dtype)
 
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        # as Keras: a policy, its name or its config; 16-bit policies raise (see _layer_dtype)
+        self.dtype = _dtype_from_policy_config(value) if isinstance(value, dict) else \
+            _layer_dtype(value, type(self).__name__)
+
     @property
     def compute_dtype(self):
         return self.dtype
@@ -469,13 +475,17 @@ class Layer:
     def losses(self) -> list:
         """Regularization penalties of this layer's (and sublayers') weights, their activity
         penalties and the losses their last calls added with `add_loss`, as tensors."""
+        # Keras's order: each layer's losses from its last call (add_loss, then the activity
+        # penalty added after the call), layer by layer, then every weight penalty.
+        layers = self._all_layers()
         out = []
-        for layer in self._all_layers():
+        for layer in layers:
+            out.extend(getattr(layer, "_added_losses", []))
+            out.extend(getattr(layer, "_activity_losses", []))
+        for layer in layers:
             for v in layer._own_weights:
                 if v.regularizer is not None and v.trainable:
                     out.append(v.regularizer(v))
-            out.extend(getattr(layer, "_activity_losses", []))
-            out.extend(getattr(layer, "_added_losses", []))
         return out
 
     def add_loss(self, loss):

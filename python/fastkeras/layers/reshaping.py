@@ -372,8 +372,8 @@ class RepeatVector(Layer):
             n = operator.index(n)
         except (TypeError, OverflowError):
             raise TypeError(f"Expected an integer value for `n`, got {type(n)}.") from None
-        if n < 0:
-            raise ValueError(f"Argument `n` must be a non-negative integer. Received: n={n}")
+        if n <= 0:
+            raise ValueError(f"Argument `n` should be a positive integer. Received: n={n}")
         self.n = int(n)
 
     def compute_output_shape(self, input_shape):

@@ -582,6 +582,10 @@ class RNN(Layer):
                              f"(batch, timesteps, ...). Received input shape: "
                              f"{(None,) + tuple(sequences.shape[1:])}")
         batch, steps = sequences.shape[:2]
+        if steps == 0:  # (Keras fails on it too; there is no last output to give)
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs at least one timestep. "
+                             "Received input shape: "
+                             f"{(None,) + tuple(sequences.shape[1:])}")
         mask = self._standardize_mask(mask, batch, steps)
         if initial_state is None and self.stateful:
             initial_state = self._stateful_initial(batch)

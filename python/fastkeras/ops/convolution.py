@@ -57,6 +57,15 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
                          f"{tuple(convert_to_tensor(inputs).shape)}, kernel.shape="
                          f"{tuple(w.shape)}")
     groups = channels // w.shape[-2]
+    if padding == "valid":
+        sizes = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in
+                 zip(x.shape[1:-1], w.shape[:-2], strides, dilation)]
+        if min(sizes) <= 0:  # as Keras: an empty output is an error, not a result
+            raise ValueError(f"Computed output size would be zero or negative. Received "
+                             f"`inputs shape={tuple(convert_to_tensor(inputs).shape)}`, "
+                             f"`kernel shape={tuple(w.shape)}`, "
+                             f"`dilation_rate={list(dilation)}`, `strides={list(strides)}`, "
+                             f"`padding={padding}`.")
     int_dtype = _m.integer_product_dtype(x.value, w.value, int8_widens=False)
     if int_dtype is not None:
         y = _m.integer_product(

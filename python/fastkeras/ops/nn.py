@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math as _pymath
+import warnings
 
 import numpy as np
 
@@ -174,6 +175,12 @@ def gelu(x, approximate=True):
 def softmax(x, axis=-1):
     x = _t(x)
     xv = _float(x)
+    if isinstance(axis, int) and -xv.ndim <= axis < xv.ndim and xv.shape[axis] == 1:
+        # (`Dense(1, activation="softmax")` for two classes: always 1, so nothing is learned)
+        warnings.warn(f"You are using a softmax over axis {axis} of a tensor of shape "
+                      f"{tuple(xv.shape)}. This axis has size 1. The softmax operation will "
+                      "always return the value 1, which is likely not what you intended. Did "
+                      "you mean to use a sigmoid instead?", stacklevel=2)
     if xv.ndim == 2 and axis in (-1, 1) and xv.flags.c_contiguous and xv.dtype == np.float32:
         y = _core.softmax_rows(xv)  # the usual classifier output: one kernel call
     else:
@@ -234,6 +241,10 @@ def dense(x, kernel, bias=None, relu=False):
     x = convert_to_tensor(x)
     xv = x.value
     if xv.dtype != np.float32:
+        if xv.dtype.kind in "USO":  # as Keras: text is not a number ("1.5" is not parsed)
+            raise ValueError(f"Invalid dtype: {xv.dtype} (a Dense layer takes numbers; map "
+                             "text to numbers first, e.g. with StringLookup or "
+                             "TextVectorization)")
         xv = xv.astype(np.float32)
     if not _gemm_ready(xv):  # e.g. a reversed or stepped slice (`t[:, ::2]`): copied once
         xv = np.ascontiguousarray(xv)

@@ -1,22 +1,16 @@
 """Edge cases of input and numerics checked against real Keras 3 running the same code: strided
 array views, non-finite values through activations and pooling, one-value tensors as Python
-numbers, labels outside the class range."""
+numbers, tensor operators, ops on free lengths, arguments that leave nothing to compute and
+text given as numbers."""
 
 import numpy as np
 import pytest
 
 import fastkeras as fk
+from side_by_side import as_numpy as _np
+from side_by_side import both_libraries
 
-keras = pytest.importorskip("keras")
-
-LIBS = [fk, keras]
-IDS = ["fastkeras", "keras"]
-
-
-def _np(value):
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+keras, LIBS, IDS = both_libraries()
 
 
 def test_dense_takes_reversed_and_stepped_views_as_keras():

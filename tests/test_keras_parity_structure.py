@@ -8,25 +8,11 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
+from side_by_side import as_numpy as _np
+from side_by_side import both_libraries
+from side_by_side import error_of as _error
 
-keras = pytest.importorskip("keras")
-
-LIBS = [fk, keras]
-IDS = ["fastkeras", "keras"]
-
-
-def _np(value):
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def _error(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - the type and text are what is compared
-        return type(e).__name__, str(e)
-    return None
+keras, LIBS, IDS = both_libraries()
 
 
 def _base(lib):

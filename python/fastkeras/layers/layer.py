@@ -473,8 +473,8 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization penalties of this layer's (and sublayers') weights, their activity
-        penalties and the losses their last calls added with `add_loss`, as tensors."""
+        """The losses the last calls of this layer and its sublayers added (`add_loss`, then
+        activity penalties), then its weights' regularization penalties, as tensors."""
         # Keras's order: each layer's losses from its last call (add_loss, then the activity
         # penalty added after the call), layer by layer, then every weight penalty.
         layers = self._all_layers()
@@ -917,7 +917,9 @@ class _Tracking:
                 super().__setitem__(k, _tracked(item, self._owner, self._key))
 
     def _added(self, values):
-        self._wrap_nested()
+        values = list(values)
+        if any(type(v) in (list, dict) for v in values):
+            self._wrap_nested()
         self._owner._track_held(list(values), variables=self._key not in _UNTRACKED_ATTRIBUTES)
 
     def __reduce_ex__(self, protocol):

@@ -197,3 +197,34 @@ def test_a_softmax_over_one_unit_warns_as_keras(lib):
     # a classic mistake: Dense(1, activation="softmax") for two classes always outputs 1
     with pytest.warns(UserWarning, match="softmax over axis -1 of a tensor of shape"):
         lib.layers.Dense(1, activation="softmax")(np.ones((2, 3), "float32"))
+
+
+_TARGET_GRAD_LOSSES = [
+    ("MeanSquaredError", {}), ("MeanAbsoluteError", {}), ("MeanAbsolutePercentageError", {}),
+    ("MeanSquaredLogarithmicError", {}), ("Huber", {"delta": 0.3}), ("LogCosh", {}),
+    ("Poisson", {}), ("KLDivergence", {}), ("CosineSimilarity", {"axis": -1}), ("Hinge", {}),
+    ("SquaredHinge", {}), ("CategoricalHinge", {}), ("CategoricalCrossentropy", {}),
+    ("CategoricalCrossentropy", {"from_logits": True, "label_smoothing": 0.1}),
+    ("BinaryCrossentropy", {}), ("BinaryCrossentropy", {"from_logits": True}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", _TARGET_GRAD_LOSSES,
+                         ids=[f"{n}{'-' + '-'.join(k) if k else ''}"
+                              for n, k in _TARGET_GRAD_LOSSES])
+def test_built_in_losses_pass_gradients_to_a_target_on_the_tape_as_keras(name, kwargs):
+    # a distillation's teacher or a self-supervised target branch: y_true is a network's output
+    import torch
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0.05, 0.9, (4, 3)).astype("float32")
+    p = rng.uniform(0.05, 0.9, (4, 3)).astype("float32")
+    tv, pv = fk.Variable(t), fk.Variable(p)
+    with fk.GradientTape() as tape:
+        loss = getattr(fk.losses, name)(**kwargs)(tv * 1.0, pv * 1.0)
+    got = [_np(g) for g in tape.gradient(loss, [tv, pv])]
+    tt, pt = (torch.tensor(a, requires_grad=True) for a in (t, p))
+    want_loss = getattr(keras.losses, name)(**kwargs)(tt * 1.0, pt * 1.0)
+    want_loss.backward()
+    np.testing.assert_allclose(float(_np(loss)), float(want_loss.detach()), rtol=1e-5)
+    np.testing.assert_allclose(got[0], tt.grad.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got[1], pt.grad.numpy(), rtol=1e-4, atol=1e-6)

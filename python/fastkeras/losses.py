@@ -975,6 +975,128 @@ def _prep_binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False,
 
 
 # ----------------------------------------------------------------------------------------------
+# Targets that carry a gradient
+# ----------------------------------------------------------------------------------------------
+# The kernels above differentiate with respect to y_pred only, which is all a training loop
+# needs. When y_true is itself a tensor on the tape (a network's output: the teacher of a
+# distillation, the target branch of a self-supervised pair), the loss is composed of ops
+# instead, so the gradient reaches both sides, as in Keras.
+
+def _tracks_gradient(y_true) -> bool:
+    return isinstance(y_true, Tensor) and y_true.requires_grad and grad_enabled()
+
+
+def _same_rank(t, p):
+    """Keras's squeeze_or_expand_to_same_rank for the target-gradient forms."""
+    from fastkeras import ops
+    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        return ops.squeeze(t, -1), p
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        return (ops.expand_dims(t, -1), p) if t.ndim == 1 else (t, ops.squeeze(p, -1))
+    return t, p
+
+
+def _hinge_targets(t):
+    binary = bool(np.all((t.value == 0) | (t.value == 1)))
+    return 2.0 * t - 1.0 if binary else t
+
+
+def _target_forms():
+    from fastkeras import ops
+    eps = _epsilon()
+
+    def mean_last(fn):
+        return lambda t, p: ops.mean(fn(t, p), axis=-1)
+
+    def huber_form(t, p, delta=1.0):
+        e = p - t
+        a = ops.abs(e)
+        return ops.mean(ops.where(a <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta),
+                        axis=-1)
+
+    def cosine_form(t, p, axis=-1):
+        return -ops.sum(ops.normalize(t, axis=axis) * ops.normalize(p, axis=axis), axis=axis)
+
+    def categorical_hinge_form(t, p):
+        positive = ops.sum(t * p, axis=-1)
+        negative = ops.max((1.0 - t) * p, axis=-1)
+        return ops.maximum(negative - positive + 1.0, 0.0)
+
+    def kld_form(t, p):
+        t, p = ops.clip(t, eps, 1.0), ops.clip(p, eps, 1.0)
+        return ops.sum(t * ops.log(t / p), axis=-1)
+
+    def cce_form(t, p, from_logits=False, label_smoothing=0.0, axis=-1):
+        if label_smoothing:
+            t = t * (1.0 - label_smoothing) + label_smoothing / p.shape[axis]
+        if from_logits:
+            return -ops.sum(t * ops.log_softmax(p, axis=axis), axis=axis)
+        p = ops.clip(p / ops.sum(p, axis=axis, keepdims=True), eps, 1.0 - eps)
+        return -ops.sum(t * ops.log(p), axis=axis)
+
+    def bce_form(t, p, from_logits=False, label_smoothing=0.0, axis=-1):
+        if label_smoothing:
+            t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        if from_logits:
+            values = ops.relu(p) - p * t + ops.log1p(ops.exp(-ops.abs(p)))
+        else:
+            p = ops.clip(p, eps, 1.0 - eps)
+            values = -(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p))
+        return ops.mean(values, axis=axis)
+
+    return {
+        "mse": mean_last(lambda t, p: ops.square(t - p)),
+        "mae": mean_last(lambda t, p: ops.abs(t - p)),
+        "mape": lambda t, p: 100.0 * ops.mean(
+            ops.abs((t - p) / ops.maximum(ops.abs(t), eps)), axis=-1),
+        "msle": mean_last(lambda t, p: ops.square(
+            ops.log(ops.maximum(p, eps) + 1.0) - ops.log(ops.maximum(t, eps) + 1.0))),
+        "huber": huber_form,
+        "log_cosh": mean_last(lambda t, p: (p - t) + ops.softplus(-2.0 * (p - t))
+                              - float(_LOG2)),
+        "poisson": mean_last(lambda t, p: p - t * ops.log(p + eps)),
+        "kld": kld_form,
+        "cosine": cosine_form,
+        "hinge": lambda t, p: ops.mean(ops.maximum(1.0 - _hinge_targets(t) * p, 0.0), axis=-1),
+        "squared_hinge": lambda t, p: ops.mean(
+            ops.square(ops.maximum(1.0 - _hinge_targets(t) * p, 0.0)), axis=-1),
+        "categorical_hinge": categorical_hinge_form,
+        "cce": cce_form,
+        "bce": bce_form,
+    }
+
+
+def _with_target_gradient(prepare, form_name):
+    """prepare, except for a target on the tape: then the op-composed form of the loss."""
+    def prepare_any(y_true, y_pred, **kwargs):
+        if not _tracks_gradient(y_true):
+            return prepare(y_true, y_pred, **kwargs)
+        t, p = _same_rank(y_true, _pred_tensor(y_pred))
+        return _from_values(_target_forms()[form_name](t, p, **kwargs))
+    prepare_any.__name__ = prepare.__name__
+    prepare_any.__doc__ = prepare.__doc__
+    return prepare_any
+
+
+_prep_mean_squared_error = _with_target_gradient(_prep_mean_squared_error, "mse")
+_prep_mean_absolute_error = _with_target_gradient(_prep_mean_absolute_error, "mae")
+_prep_mean_absolute_percentage_error = _with_target_gradient(
+    _prep_mean_absolute_percentage_error, "mape")
+_prep_mean_squared_logarithmic_error = _with_target_gradient(
+    _prep_mean_squared_logarithmic_error, "msle")
+_prep_huber = _with_target_gradient(_prep_huber, "huber")
+_prep_log_cosh = _with_target_gradient(_prep_log_cosh, "log_cosh")
+_prep_poisson = _with_target_gradient(_prep_poisson, "poisson")
+_prep_kl_divergence = _with_target_gradient(_prep_kl_divergence, "kld")
+_prep_cosine_similarity = _with_target_gradient(_prep_cosine_similarity, "cosine")
+_prep_hinge = _with_target_gradient(_prep_hinge, "hinge")
+_prep_squared_hinge = _with_target_gradient(_prep_squared_hinge, "squared_hinge")
+_prep_categorical_hinge = _with_target_gradient(_prep_categorical_hinge, "categorical_hinge")
+_prep_categorical_crossentropy = _with_target_gradient(_prep_categorical_crossentropy, "cce")
+_prep_binary_crossentropy = _with_target_gradient(_prep_binary_crossentropy, "bce")
+
+
+# ----------------------------------------------------------------------------------------------
 # Function forms: per-sample values as a differentiable Tensor
 # ----------------------------------------------------------------------------------------------
 

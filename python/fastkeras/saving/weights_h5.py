@@ -111,12 +111,12 @@ def walk(root):
             else:
                 visit(child, child_path)
 
-    def visit_container(items, path, containers):
-        if id(items) in containers:
+    def visit_container(container, path, containers):
+        if id(container) in containers:  # (a container holding itself is visited once)
             return
-        containers.add(id(items))
+        containers.add(id(container))
         used = {}
-        for item in items:
+        for item in (container.values() if isinstance(container, dict) else container):
             if _is_saveable(item):
                 # (a class Keras names differently keeps Keras's name for its path)
                 name = _unique(to_snake_case(getattr(type(item), "_keras_class_name",
@@ -124,9 +124,7 @@ def walk(root):
                 visit(item, f"{path}/{name}")
             elif isinstance(item, (list, tuple, dict)):
                 # A list or dict inside the container: Keras's "container", "container_1", ...
-                name = _unique("container", used)
-                nested = list(item.values()) if isinstance(item, dict) else list(item)
-                visit_container(nested, f"{path}/{name}", containers)
+                visit_container(item, f"{path}/{_unique('container', used)}", containers)
 
     visit(root, "")
     return out
@@ -141,12 +139,13 @@ def _unique(base, used):
     return base
 
 
-def _held_saveables(items):
+def _held_saveables(items, depth=0):
+    """Whether a saveable is in `items`, or in the lists, tuples and dicts inside it."""
     for item in items:
         if _is_saveable(item):
             return True
-        if isinstance(item, (list, tuple, dict)) and _held_saveables(
-                list(item.values()) if isinstance(item, dict) else item):
+        if isinstance(item, (list, tuple, dict)) and depth < 32 and _held_saveables(
+                list(item.values()) if isinstance(item, dict) else item, depth + 1):
             return True
     return False
 

@@ -713,3 +713,19 @@ def test_dtype_policy_is_settable_as_keras(lib):
     layer = lib.layers.Dense(2)
     layer.dtype_policy = "float32"
     assert layer.dtype_policy.name == "float32" and layer.compute_dtype == "float32"
+
+
+def test_keras_legacy_h5_of_grouped_query_attention_loads(tmp_path):
+    # Keras's legacy .h5 names the layer by its Python class, GroupedQueryAttention
+    q, v = keras.Input((4, 5)), keras.Input((6, 5))
+    out = keras.layers.GroupQueryAttention(head_dim=3, num_query_heads=4,
+                                           num_key_value_heads=2)(q, v)
+    model = keras.Model([q, v], out)
+    rng = np.random.default_rng(0)
+    x = [rng.standard_normal((2, 4, 5)).astype("float32"),
+         rng.standard_normal((2, 6, 5)).astype("float32")]
+    path = str(tmp_path / "gqa.h5")
+    model.save(path)
+    loaded = fk.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), _np(model.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-6)

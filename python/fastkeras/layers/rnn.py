@@ -487,8 +487,8 @@ class RNN(Layer):
             step_shape = input_shape if self._fused else (input_shape[0],) + input_shape[2:]
             cell.build(step_shape)
             cell.built = True
-            if cell._build_input_shape is None:
-                cell._build_input_shape = step_shape
+            # As Keras records it: one timestep's shape, any batch size
+            cell._build_input_shape = (None,) + input_shape[2:]
         super().build(input_shape)
         from fastkeras.layers.input_layer import inferring_shapes
         if self.stateful and input_shape[0] is not None and self.states is None \

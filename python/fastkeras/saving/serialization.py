@@ -10,8 +10,15 @@ from fastkeras.saving import object_registry
 
 def _builtin_layers() -> dict:
     from fastkeras import layers
-    return {name: getattr(layers, name) for name in layers.__all__
-            if inspect.isclass(getattr(layers, name))}
+    table = {name: getattr(layers, name) for name in layers.__all__
+             if inspect.isclass(getattr(layers, name))}
+    # A class whose Python name in Keras differs from its exported one (GroupQueryAttention
+    # is Keras's GroupedQueryAttention, the name its legacy .h5 files record) is found by both.
+    for cls in list(table.values()):
+        alias = cls.__dict__.get("_keras_class_name")
+        if alias:
+            table.setdefault(alias, cls)
+    return table
 
 
 def _builtin_models() -> dict:

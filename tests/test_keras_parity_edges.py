@@ -228,3 +228,24 @@ def test_built_in_losses_pass_gradients_to_a_target_on_the_tape_as_keras(name, k
     np.testing.assert_allclose(float(_np(loss)), float(want_loss.detach()), rtol=1e-5)
     np.testing.assert_allclose(got[0], tt.grad.numpy(), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got[1], pt.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_a_float64_weight_of_a_custom_layer_trains_as_keras():
+    losses = []
+    for lib in LIBS:
+        class Scale(lib.layers.Layer):
+            def build(self, shape):
+                self.w = self.add_weight(shape=(4, 1), dtype="float64", initializer="ones")
+                self.unset = self.add_weight(shape=(3,), dtype="float64")  # glorot, as Keras
+
+            def call(self, t):
+                return lib.ops.matmul(t, lib.ops.cast(self.w, "float32"))
+
+        layer = Scale()
+        model = lib.Sequential([lib.Input((4,)), layer])
+        model.compile(lib.optimizers.Adam(0.1), "mse")
+        history = model.fit(np.ones((6, 4), "float32"), np.zeros((6, 1), "float32"), epochs=3,
+                            batch_size=6, verbose=0).history["loss"]
+        assert np.all(_np(layer.unset) != 0)
+        losses.append(history)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)

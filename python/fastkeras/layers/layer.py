@@ -332,13 +332,17 @@ class Layer:
                    autocast=True, regularizer=None, constraint=None, aggregation="none",
                    overwrite_with_gradient=False, name=None, **kwargs):
         shape = standardize_shape(shape or (), "shape")
-        if initializer is None:
-            initializer = "glorot_uniform" if dtype in (None, "float32") else "zeros"
+        floating = dtype is None or _is_floating_dtype(dtype)
+        if initializer is None:  # as Keras: glorot_uniform for floats, zeros otherwise
+            initializer = "glorot_uniform" if floating else "zeros"
+        # Floating weights are float32 whatever the dtype asked (float64 or 16-bit), as the
+        # layers compute in float32: the optimizers' kernels then update them.
+        dtype = "float32" if floating else dtype
         init = initializers_mod.get(initializer)
-        value = init(shape, dtype=dtype or "float32")
+        value = init(shape, dtype=dtype)
         name = name or unique_name("variable")  # as Keras: one counter for all unnamed
         v = Variable(value, name=name, trainable=trainable and self._trainable,
-                     path=variable_path(self, name), dtype=dtype or "float32",
+                     path=variable_path(self, name), dtype=dtype,
                      autocast=autocast, aggregation=aggregation)
         v._declared_trainable = trainable
         v.regularizer = regularizers_mod.get(regularizer)
@@ -1008,6 +1012,14 @@ def _with_call_context(layer, error, inputs, args, kwargs):
         new = RuntimeError(text)
     new._keras_call_info_injected = True
     return new.with_traceback(error.__traceback__)
+
+
+def _is_floating_dtype(dtype) -> bool:
+    from fastkeras.backend.config import np_dtype
+    try:
+        return np.dtype(np_dtype(dtype)).kind == "f"
+    except TypeError:  # a name numpy lacks, as bfloat16
+        return "float" in str(dtype)
 
 
 def _tracked(value, owner, key):

@@ -729,3 +729,14 @@ def test_keras_legacy_h5_of_grouped_query_attention_loads(tmp_path):
     loaded = fk.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), _np(model.predict(x, verbose=0)),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_a_built_dense_checks_its_input_size_by_its_input_spec_as_keras(lib):
+    layer = lib.layers.Dense(2, name="dense")
+    layer.build((None, 4))
+    assert layer.input_spec.min_ndim == 2 and layer.input_spec.axes == {-1: 4}
+    bad = _error(lambda: layer(np.ones((2, 5), "float32")))
+    assert bad[0] == "ValueError" and bad[1].startswith("Input 0 ")
+    assert ("of layer 'dense' is incompatible with the layer: expected axis -1 of input shape "
+            "to have value 4, but received input with shape (2, 5)") in bad[1]

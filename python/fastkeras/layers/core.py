@@ -94,6 +94,8 @@ class Dense(LoRA, Layer):
                                         initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
+        # as Keras: once built, the spec names the input size too (checked before `call`)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         super().build(input_shape)
         self._build_lora()
 

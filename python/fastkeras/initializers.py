@@ -44,7 +44,8 @@ class Initializer:
         if call is not None and cls.__module__ == __name__:
             def tensor_call(self, shape, dtype="float32", _call=call):
                 from fastkeras.backend.tape import Tensor
-                return Tensor(_call(self, shape, dtype=dtype))
+                out = _call(self, shape, dtype="float32" if dtype is None else dtype)
+                return out if isinstance(out, Tensor) else Tensor(out)
             tensor_call.__doc__ = call.__doc__
             cls.__call__ = tensor_call
 

@@ -321,14 +321,11 @@ class Tensor:
 
 
 def _bitwise_or_logical(kind, a, b):
+    """a & b (kind "and"), a | b or a ^ b: bitwise when both are integers or booleans and not
+    both booleans, logical otherwise."""
     from fastkeras import ops
-
-    def integral(x):
-        kinds = np.asarray(x.value if isinstance(x, Tensor) else x).dtype.kind
-        return kinds in "iub"
-    if integral(a) and integral(b) and not all(
-            np.asarray(x.value if isinstance(x, Tensor) else x).dtype.kind == "b"
-            for x in (a, b)):
+    kinds = {np.asarray(x.value if isinstance(x, Tensor) else x).dtype.kind for x in (a, b)}
+    if kinds <= set("iub") and kinds != {"b"}:
         return getattr(ops, f"bitwise_{kind}")(a, b)
     return getattr(ops, f"logical_{kind}")(a, b)
 

@@ -611,8 +611,8 @@ class Model(Layer):
         verbose = self._verbose(verbose)
         if steps_per_epoch is not None and not isinstance(steps_per_epoch, bool) and \
                 isinstance(steps_per_epoch, (int, np.integer)) and steps_per_epoch < 0:
-            raise ValueError("`steps_per_epoch` must be a positive integer or None. Received: "
-                             f"steps_per_epoch={steps_per_epoch}")
+            raise ValueError("`steps_per_epoch` must be a positive integer (None or 0: the "
+                             f"whole data). Received: steps_per_epoch={steps_per_epoch}")
         # as Keras: 0 means no limit (the whole data each epoch), like None
         epochs, steps_per_epoch = _debug_caps(epochs, steps_per_epoch or None)
         if py_dataset.is_batch_source(x):  # a PyDataset or a generator hands out batches

@@ -23,6 +23,7 @@ gradient where clipping is active.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import re
@@ -986,14 +987,13 @@ def _tracks_gradient(y_true) -> bool:
     return isinstance(y_true, Tensor) and y_true.requires_grad and grad_enabled()
 
 
-def _same_rank(t, p):
-    """Keras's squeeze_or_expand_to_same_rank for the target-gradient forms."""
-    from fastkeras import ops
-    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
-        return ops.squeeze(t, -1), p
-    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
-        return (ops.expand_dims(t, -1), p) if t.ndim == 1 else (t, ops.squeeze(p, -1))
-    return t, p
+def _same_rank(y_true, y_pred):
+    """y_true and y_pred (tensors) reshaped by Keras's rank reconciliation
+    (`_squeeze_or_expand`), keeping their gradient paths."""
+    y_true = y_true if isinstance(y_true, Tensor) else convert_to_tensor(y_true)
+    t, p = _squeeze_or_expand(np.empty(y_true.shape, np.bool_), np.empty(y_pred.shape,
+                                                                           np.bool_))
+    return _reshape_tensor(y_true, t.shape), _reshape_tensor(y_pred, p.shape)
 
 
 def _hinge_targets(t):
@@ -1001,6 +1001,7 @@ def _hinge_targets(t):
     return 2.0 * t - 1.0 if binary else t
 
 
+@functools.cache
 def _target_forms():
     from fastkeras import ops
     eps = _epsilon()
@@ -1297,12 +1298,7 @@ class LossFunctionWrapper(Loss):
         prepare = _PREPARERS.get(self.fn)
         if prepare is not None:
             return prepare(y_true, y_pred, **self._fn_kwargs).values()
-        y_pred = _pred_tensor(y_pred)
-        y_true = y_true if isinstance(y_true, Tensor) else convert_to_tensor(y_true)
-        t, p = _squeeze_or_expand(np.empty(y_true.shape, np.bool_), np.empty(y_pred.shape,
-                                                                               np.bool_))
-        y_true = _reshape_tensor(y_true, t.shape)
-        y_pred = _reshape_tensor(y_pred, p.shape)
+        y_true, y_pred = _same_rank(y_true, _pred_tensor(y_pred))
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self):

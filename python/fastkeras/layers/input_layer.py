@@ -126,10 +126,7 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor cannot be used as a boolean.")
 
-    def __iter__(self):
-        raise NotImplementedError("Iterating over a symbolic KerasTensor is not supported.")
-
-    def __contains__(self, item):
+    def __iter__(self):  # (and so `x in tensor` too)
         raise NotImplementedError("Iterating over a symbolic KerasTensor is not supported.")
 
     def _no_value(self, what):

@@ -12,6 +12,7 @@ import numpy as np
 from fastkeras import constraints as constraints_mod
 from fastkeras import initializers as initializers_mod
 from fastkeras import regularizers as regularizers_mod
+from fastkeras.backend.config import is_float_dtype
 from fastkeras.backend.tape import Tensor, convert_to_tensor
 from fastkeras.backend.variable import Variable
 
@@ -332,7 +333,7 @@ class Layer:
                    autocast=True, regularizer=None, constraint=None, aggregation="none",
                    overwrite_with_gradient=False, name=None, **kwargs):
         shape = standardize_shape(shape or (), "shape")
-        floating = dtype is None or _is_floating_dtype(dtype)
+        floating = dtype is None or is_float_dtype(dtype)
         if initializer is None:  # as Keras: glorot_uniform for floats, zeros otherwise
             initializer = "glorot_uniform" if floating else "zeros"
         # Floating weights are float32 whatever the dtype asked (float64 or 16-bit), as the
@@ -978,13 +979,11 @@ class _TrackedDict(_Tracking, dict):
 
 
 def _format_call_argument(value):
-    if isinstance(value, Tensor):
-        return f"Tensor(shape={tuple(value.shape)}, dtype={value.value.dtype})"
-    if isinstance(value, (list, tuple)):
-        return type(value)(_format_call_argument(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _format_call_argument(v) for k, v in value.items()}
-    return value
+    """A call argument as an error message shows it: each tensor by its shape and dtype."""
+    from fastkeras import tree
+    return tree.map_structure(
+        lambda v: f"Tensor(shape={tuple(v.shape)}, dtype={v.value.dtype})"
+        if isinstance(v, Tensor) else v, value)
 
 
 def _with_call_context(layer, error, inputs, args, kwargs):
@@ -1012,14 +1011,6 @@ def _with_call_context(layer, error, inputs, args, kwargs):
         new = RuntimeError(text)
     new._keras_call_info_injected = True
     return new.with_traceback(error.__traceback__)
-
-
-def _is_floating_dtype(dtype) -> bool:
-    from fastkeras.backend.config import np_dtype
-    try:
-        return np.dtype(np_dtype(dtype)).kind == "f"
-    except TypeError:  # a name numpy lacks, as bfloat16
-        return "float" in str(dtype)
 
 
 def _tracked(value, owner, key):

@@ -16,7 +16,7 @@ import inspect
 
 import numpy as np
 
-from fastkeras.layers.input_layer import KerasTensor, Node
+from fastkeras.layers.input_layer import KerasTensor, Node, _symbolic_leaves
 from fastkeras.layers.layer import to_snake_case, unique_name
 
 # op name -> (Keras module suffix, Keras class name, config argument names,
@@ -224,17 +224,6 @@ def is_symbolic(x) -> bool:
     return False
 
 
-def _leaves(x):
-    """The KerasTensors in x's lists, tuples and dicts."""
-    if type(x) is KerasTensor:
-        return [x]
-    if isinstance(x, dict):
-        x = list(x.values())
-    if isinstance(x, (list, tuple)):
-        return [t for v in x for t in _leaves(v)]
-    return []
-
-
 class Operation:
     """One op used in a functional graph. Subclasses (made by `install`) fix `_fn`, the eager
     op, and the Keras names; instances hold the op's config."""
@@ -326,7 +315,7 @@ class Operation:
         # never a free dimension's answer while another pair can tell.
         # (when only the batch is free, the tiny sizes come first: they keep the probes of
         # large inputs cheap)
-        leaves = _leaves((args, kwargs))
+        leaves = _symbolic_leaves((args, kwargs))
         if any(None in t.shape[1:] for t in leaves):
             pairs = ((12, 18), (72, 108), (2, 3))
         else:

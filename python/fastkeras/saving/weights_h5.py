@@ -17,7 +17,7 @@ import warnings
 import h5py
 import numpy as np
 
-from fastkeras.layers.layer import Layer, to_snake_case
+from fastkeras.layers.layer import Layer, _held, to_snake_case
 from fastkeras.saving.files import atomic_path
 
 # Attributes of the base classes that hold layers for bookkeeping, not as the user's children
@@ -139,15 +139,10 @@ def _unique(base, used):
     return base
 
 
-def _held_saveables(items, depth=0):
+def _held_saveables(items) -> bool:
     """Whether a saveable is in `items`, or in the lists, tuples and dicts inside it."""
-    for item in items:
-        if _is_saveable(item):
-            return True
-        if isinstance(item, (list, tuple, dict)) and depth < 32 and _held_saveables(
-                list(item.values()) if isinstance(item, dict) else item, depth + 1):
-            return True
-    return False
+    from fastkeras.optimizers.base_optimizer import Optimizer
+    return bool(_held(items, (Layer, Optimizer)))
 
 
 def own_variables(obj):

@@ -249,3 +249,24 @@ def test_a_float64_weight_of_a_custom_layer_trains_as_keras():
         assert np.all(_np(layer.unset) != 0)
         losses.append(history)
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_callbacks_see_verbose_as_given_as_keras():
+    seen = []
+    for lib in LIBS:
+        class Params(lib.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                got.append(dict(self.params))
+
+            on_test_begin = on_predict_begin = on_train_begin
+
+        got = []
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2)])
+        model.compile("sgd", "mse")
+        x, y = np.ones((6, 3), "float32"), np.ones((6, 2), "float32")
+        history = model.fit(x, y, batch_size=4, epochs=2, callbacks=[Params()])  # verbose "auto"
+        model.evaluate(x, y, callbacks=[Params()])
+        model.predict(x, callbacks=[Params()], verbose=2)
+        seen.append((got, history.params))
+    assert seen[0] == seen[1]
+    assert seen[0][1] == {"verbose": "auto", "epochs": 2, "steps": 2}

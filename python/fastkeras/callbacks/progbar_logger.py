@@ -193,7 +193,8 @@ class ProgbarLogger(Callback):
 
     def set_params(self, params):
         super().set_params(params)
-        self.verbose = params.get("verbose", 1)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else verbose
         self.epochs = params.get("epochs", 1)
         self.target = params.get("steps")
 

@@ -568,13 +568,14 @@ class Model(Layer):
             if history is None:
                 history = History()
                 cbs.append(history)
-        if verbose and not any(isinstance(c, ProgbarLogger) for c in cbs):
+        if self._verbose(verbose) and not any(isinstance(c, ProgbarLogger) for c in cbs):
             cbs.append(ProgbarLogger())  # last, as Keras: it prints what the others logged
         cl = CallbackList(cbs, model=self, verbose=verbose, epochs=epochs, steps=steps)
         return cl, history
 
     @staticmethod
     def _verbose(verbose):
+        """`verbose` as a number (Keras's "auto" is 1); raises on anything else."""
         if verbose == "auto":
             return 1
         if verbose not in (0, 1, 2, True, False):
@@ -608,7 +609,7 @@ class Model(Layer):
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         self._check_compiled("train_step")
-        verbose = self._verbose(verbose)
+        self._verbose(verbose)  # checked here; the callbacks' params keep it as given
         if steps_per_epoch is not None and not isinstance(steps_per_epoch, bool) and \
                 isinstance(steps_per_epoch, (int, np.integer)) and steps_per_epoch < 0:
             raise ValueError("`steps_per_epoch` must be a positive integer (None or 0: the "
@@ -803,7 +804,7 @@ class Model(Layer):
                  steps=None, callbacks=None, return_dict=False, _callbacks=None, **kwargs):
         self._check_compiled("test_step")
         custom = _overrides(self, "test_step")
-        verbose = self._verbose(verbose)
+        self._verbose(verbose)  # checked here; the callbacks' params keep it as given
         if _callbacks is None:  # (validation inside fit keeps fit's caps)
             steps = _debug_caps(None, steps)[1]
         if py_dataset.is_batch_source(x):
@@ -889,7 +890,7 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values  # a lone loss as a number, as Keras
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        verbose = self._verbose(verbose)
+        self._verbose(verbose)  # checked here; the callbacks' params keep it as given
         steps = _debug_caps(None, steps)[1]
         source = py_dataset.is_batch_source(x)
         if not source:

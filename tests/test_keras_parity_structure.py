@@ -740,3 +740,20 @@ def test_a_built_dense_checks_its_input_size_by_its_input_spec_as_keras(lib):
     assert bad[0] == "ValueError" and bad[1].startswith("Input 0 ")
     assert ("of layer 'dense' is incompatible with the layer: expected axis -1 of input shape "
             "to have value 4, but received input with shape (2, 5)") in bad[1]
+
+
+def test_an_empty_sequential_refuses_to_build_as_keras():
+    x = np.ones((4, 3), "float32")
+    got = []
+    for lib in LIBS:
+        errors = [_error(lambda: lib.Sequential(name="empty").predict(x, verbose=0)),
+                  _error(lambda: lib.Sequential(name="empty")(x)),
+                  _error(lambda: lib.Sequential(name="empty").count_params())]
+        model = lib.Sequential(name="empty")
+        model.compile("sgd", "mse")
+        errors.append(_error(lambda: model.fit(x, x, verbose=0)))
+        model.add(lib.layers.Dense(2))  # a failed build leaves the model usable
+        got.append((errors, model.predict(x, verbose=0).shape))
+    assert got[0] == got[1]
+    assert got[0][0][0] == ("ValueError", "Sequential model empty cannot be built because it has "
+                                          "no layers. Call `model.add(layer)`.")

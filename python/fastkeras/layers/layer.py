@@ -473,7 +473,7 @@ class Layer:
         if not self.built:
             raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the "
                              "layer isn't built. You can build it manually via: "
-                             f"`{self.name}.build(batch_input_shape)`.")
+                             "`layer.build(input_shape)`.")
         return int(sum(int(np.prod(v.shape)) for v in self.weights))
 
     @property

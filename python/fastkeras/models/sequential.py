@@ -120,6 +120,9 @@ class Sequential(Model):
         return self._layers[-1]._output_shape
 
     def build(self, input_shape=None):
+        if not self._layers and self._input_layer is None:
+            raise ValueError(f"Sequential model {self.name} cannot be built because it has no "
+                             "layers. Call `model.add(layer)`.")
         if input_shape is None:
             if self._input_layer is None:
                 raise ValueError("You must provide an `input_shape` argument.")

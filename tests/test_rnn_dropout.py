@@ -6,7 +6,7 @@ for the state, otherwise one input mask serves every gate; kept units are scaled
 import numpy as np
 import pytest
 
-from fastkeras import layers
+from fastkeras import layers, ops
 
 
 def sigmoid(v):
@@ -62,16 +62,22 @@ def gru_reference(x, w, r, b, in_masks, rec_masks, reset_after):
     return np.stack(outs, 1)
 
 
+@pytest.mark.parametrize("via_ops", [False, True], ids=["kernel", "ops"])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "gru_reset_before"])
-def test_training_call_uses_one_mask_per_gate(kind, rng):
+def test_training_call_uses_one_mask_per_gate(kind, via_ops, rng):
     x = rng.normal(size=(5, 4, 3)).astype(np.float32)
+    # The same activations given as new functions run the cell's steps as ops, not in the
+    # recurrent kernel: both apply the masks the same way.
+    acts = {"activation": lambda t: ops.tanh(t), "recurrent_activation": lambda t: ops.sigmoid(t)} \
+        if via_ops else {}
     if kind == "lstm":
         layer = layers.LSTM(6, dropout=0.3, recurrent_dropout=0.4, return_sequences=True,
-                            seed=11)
+                            seed=11, **acts)
     else:
         layer = layers.GRU(6, dropout=0.3, recurrent_dropout=0.4, return_sequences=True,
-                           reset_after=kind == "gru", seed=11)
+                           reset_after=kind == "gru", seed=11, **acts)
     layer(x)
+    assert layer.cell.in_kernel is not via_ops
     gates = 4 if kind == "lstm" else 3
     seen = record_masks(layer.cell)
     out = layer(x, training=True).value

@@ -38,15 +38,25 @@ def build(lib, spec):
     if spec == "embedding_time_distributed":
         return lib.Sequential([lib.Input((7,)), L.Embedding(12, 4), L.GRU(3, return_sequences=True),
                                L.TimeDistributed(L.Dense(2)), L.Flatten(), L.Dense(1)])
+    if spec == "other_activations":
+        # activations the recurrent kernel does not compute: the cells run them as ops
+        return lib.Sequential([
+            lib.Input((7,)), L.Embedding(12, 4, mask_zero=True),
+            L.LSTM(4, activation="softsign", recurrent_activation="swish",
+                   return_sequences=True),
+            L.GRU(3, activation="elu", return_sequences=True),
+            L.GRU(3, recurrent_activation=lambda t: lib.ops.sigmoid(2.0 * t), reset_after=False,
+                  return_sequences=True, go_backwards=True),
+            L.Bidirectional(L.SimpleRNN(2, activation="gelu")), L.Dense(1)])
     raise KeyError(spec)
 
 
 SPECS = ["lstm", "lstm_backwards_state", "gru", "simple_rnn", "bidirectional",
-         "embedding_masked", "embedding_time_distributed"]
+         "embedding_masked", "embedding_time_distributed", "other_activations"]
 
 
 def data(spec, rng):
-    if spec.startswith("embedding"):
+    if spec.startswith("embedding") or spec == "other_activations":
         x = rng.integers(1, 12, size=(6, 7))
         x[0, 4:] = 0
         x[3, 2:] = 0
@@ -112,6 +122,22 @@ def test_keras_model_file_with_sequence_layers_loads(tmp_path):
     assert fm.layers[2].dropout == 0.1
     x, _ = data("embedding_masked", np.random.default_rng(3))
     np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
+                               atol=ATOL)
+
+
+def test_model_files_with_other_recurrent_activations_load_both_ways(tmp_path):
+    x, _ = data("other_activations", np.random.default_rng(4))
+    km = keras.Sequential([keras.Input((7,)), keras.layers.Embedding(12, 4, mask_zero=True),
+                           keras.layers.LSTM(3, activation="gelu", return_sequences=True),
+                           keras.layers.GRU(2, recurrent_activation="softsign")])
+    km.save(tmp_path / "keras.keras")
+    fm = fk.models.load_model(tmp_path / "keras.keras")
+    np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
+                               atol=ATOL)
+    fm.set_weights([w + 0.01 for w in fm.get_weights()])
+    fm.save(tmp_path / "ours.keras")
+    back = keras.models.load_model(tmp_path / "ours.keras")
+    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), fm.predict(x, verbose=0),
                                atol=ATOL)
 
 

@@ -210,7 +210,7 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="units=-3"):
         layers.LSTM(-3)
     with pytest.raises(ValueError, match="activation"):
-        layers.GRU(3, activation="gelu")
+        layers.GRU(3, activation="gelux")
     with pytest.raises(ValueError, match="dropout"):
         layers.LSTM(3, dropout=1.5)
     with pytest.raises(ValueError, match="timesteps"):

@@ -33,13 +33,11 @@ def _rate(value, arg, owner):
     return float(value)
 
 
-def _kernel_activation(identifier, arg, owner):
-    """(function, kernel name) for an activation the recurrent kernel implements."""
+def _cell_activation(identifier):
+    """(function, kernel name): the activation, and its name when the recurrent kernel
+    computes it (None for any other activation, which the cells run with ops step by step)."""
     fn = activations_mod.get(identifier)
-    name = activations_mod.serialize(fn)
-    if name not in _KERNEL_ACTIVATIONS:
-        raise ValueError(f"{owner}: `{arg}` must be one of {list(_KERNEL_ACTIVATIONS)} (the "
-                         f"recurrent kernel computes these). Received: {arg}={identifier!r}")
+    name = next((n for n in _KERNEL_ACTIVATIONS if activations_mod.get(n) is fn), None)
     return fn, name
 
 
@@ -111,9 +109,8 @@ class _Cell(Layer):
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.units = _check_positive_int(units, "units", owner)
-        self.activation, self._act_name = _kernel_activation(activation, "activation", owner)
-        self.recurrent_activation, self._rec_act_name = _kernel_activation(
-            recurrent_activation, "recurrent_activation", owner)
+        self.activation, self._act_name = _cell_activation(activation)
+        self.recurrent_activation, self._rec_act_name = _cell_activation(recurrent_activation)
         set_recurrent_arguments(self, owner, locals())
         self.kernel = self.recurrent_kernel = self.bias = None
         self._dropout_mask = self._recurrent_dropout_mask = None
@@ -157,14 +154,67 @@ class _Cell(Layer):
                     self._recurrent_dropout_mask.shape[0] != batch:
                 self._recurrent_dropout_mask = self.recurrent_dropout_mask(batch)
             rec_mask = self._recurrent_dropout_mask
-        _, _, h, c = rnn_ops.rnn(
-            ops.expand_dims(x, 1), self.kernel_cell(), self.kernel, self.recurrent_kernel,
-            self.bias if self.use_bias else None, initial_state=states[:count],
-            input_mask=in_mask, recurrent_mask=rec_mask, activation=self._act_name,
-            recurrent_activation=self._rec_act_name, return_sequences=False)
+        if self.in_kernel:
+            _, _, h, c = rnn_ops.rnn(
+                ops.expand_dims(x, 1), self.kernel_cell(), self.kernel, self.recurrent_kernel,
+                self.bias if self.use_bias else None, initial_state=states[:count],
+                input_mask=in_mask, recurrent_mask=rec_mask, activation=self._act_name,
+                recurrent_activation=self._rec_act_name, return_sequences=False)
+        else:
+            h, c = self._step_with_ops(x, states[:count], in_mask, rec_mask)
         if self.cell_kind == "lstm":
             return h, [h, c]
         return h, ([h] if nested else h)
+
+    @property
+    def in_kernel(self) -> bool:
+        """Whether the C++ recurrent kernel computes this cell's activations; other
+        activations (any Keras activation or callable) run as ops, one step at a time."""
+        return self._act_name is not None and self._rec_act_name is not None
+
+    def _step_with_ops(self, x, states, in_mask, rec_mask):
+        """One step of Keras's cell formulas as ops: (h, c), c None unless LSTM. in_mask and
+        rec_mask (or None) hold one dropout mask per gate side by side, as the kernel takes
+        them."""
+        units, gates, act, rec_act = self.units, self.gates, self.activation, \
+            self.recurrent_activation
+        features = x.shape[-1]
+        kernels = ops.split(self.kernel, gates, axis=1)
+        recurrents = ops.split(self.recurrent_kernel, gates, axis=1)
+        h_prev = convert_to_tensor(states[0])
+
+        def masked(v, mask, width, g):
+            return v if mask is None else ops.multiply(v, mask[:, g * width:(g + 1) * width])
+
+        xs = [ops.matmul(masked(x, in_mask, features, g), kernels[g]) for g in range(gates)]
+        hs = [masked(h_prev, rec_mask, units, g) for g in range(gates)]
+        reset_after = self.cell_kind == "gru" and self.reset_after
+        if self.use_bias:
+            biases = ops.split(self.bias[0] if reset_after else self.bias, gates, axis=-1)
+            xs = [ops.add(v, b) for v, b in zip(xs, biases)]
+        if self.cell_kind == "simple":
+            h = act(ops.add(xs[0], ops.matmul(hs[0], recurrents[0])))
+            return h, None
+        if self.cell_kind == "lstm":
+            z = [ops.add(xs[g], ops.matmul(hs[g], recurrents[g])) for g in range(4)]
+            c = ops.add(ops.multiply(rec_act(z[1]), convert_to_tensor(states[1])),
+                        ops.multiply(rec_act(z[0]), act(z[2])))
+            return ops.multiply(rec_act(z[3]), act(c)), c
+        # GRU: gates z, r and the candidate h~
+        if reset_after:
+            inner = [ops.matmul(hs[g], recurrents[g]) for g in range(3)]
+            if self.use_bias:
+                inner = [ops.add(v, b) for v, b in
+                         zip(inner, ops.split(self.bias[1], 3, axis=-1))]
+            z = rec_act(ops.add(xs[0], inner[0]))
+            r = rec_act(ops.add(xs[1], inner[1]))
+            candidate = act(ops.add(xs[2], ops.multiply(r, inner[2])))
+        else:
+            z = rec_act(ops.add(xs[0], ops.matmul(hs[0], recurrents[0])))
+            r = rec_act(ops.add(xs[1], ops.matmul(hs[1], recurrents[1])))
+            candidate = act(ops.add(xs[2], ops.matmul(ops.multiply(r, hs[2]), recurrents[2])))
+        h = ops.add(ops.multiply(z, h_prev), ops.multiply(ops.subtract(1.0, z), candidate))
+        return h, None
 
     def reset_dropout_mask(self):
         self._dropout_mask = None
@@ -349,8 +399,8 @@ _CELLS = (SimpleRNNCell, LSTMCell, GRUCell)
 
 def _fusable(cell) -> bool:
     """Whether one C++ call can run `cell` over a whole sequence: a built-in cell whose step
-    (`call`) the user has not replaced."""
-    return isinstance(cell, _CELLS) and type(cell).call is _Cell.call
+    (`call`) the user has not replaced, with activations the kernel computes."""
+    return isinstance(cell, _CELLS) and type(cell).call is _Cell.call and cell.in_kernel
 
 
 def _is_nested(x) -> bool:

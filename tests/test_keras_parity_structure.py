@@ -757,3 +757,19 @@ def test_an_empty_sequential_refuses_to_build_as_keras():
     assert got[0] == got[1]
     assert got[0][0][0] == ("ValueError", "Sequential model empty cannot be built because it has "
                                           "no layers. Call `model.add(layer)`.")
+
+
+def test_bidirectional_from_a_built_config_is_built_as_keras():
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    got = []
+    for lib in LIBS:
+        layer = lib.layers.Bidirectional(lib.layers.LSTM(3))
+        layer(x)
+        again = lib.layers.Bidirectional.from_config(layer.get_config())
+        seen = [again.forward_layer.built, again.backward_layer.built,
+                [w.path for w in again.weights]]
+        again.set_weights(layer.get_weights())  # it raised: the forward layer was not built
+        np.testing.assert_allclose(_np(again(x)), _np(layer(x)), atol=1e-6)
+        got.append(seen)
+    assert got[0] == got[1]
+    assert got[0][:2] == [True, True]

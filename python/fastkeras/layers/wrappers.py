@@ -23,9 +23,15 @@ def _from_spec(spec):
 
 
 def _clone(layer, **overrides):
+    """A new layer from `layer`'s config with `overrides`, built as `layer` is (as Keras's
+    serialize-and-deserialize copy, which carries the build config)."""
     config = layer.get_config()
     config.update(overrides)
-    return type(layer).from_config(config)
+    clone = type(layer).from_config(config)
+    build_config = layer.get_build_config() if layer.built else None
+    if build_config:
+        clone.build_from_config(build_config)
+    return clone
 
 
 class Bidirectional(Layer):

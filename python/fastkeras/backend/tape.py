@@ -147,7 +147,14 @@ class Tensor:
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __repr__(self):
-        return f"<Tensor shape={self.value.shape} dtype={self.value.dtype}>\n{self.value!r}"
+        return f"Tensor({self.value}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+    def __str__(self):  # print("loss:", t) shows the values, as numpy prints them
+        return str(self.value)
+
+    def tolist(self):
+        """The values as (nested) Python lists of Python numbers, or one number."""
+        return self.value.tolist()
 
     # A tensor of one value, of any rank, converts to a Python number, as torch's and
     # TensorFlow's do (numpy 2 refuses arrays of rank > 0).
@@ -169,8 +176,8 @@ class Tensor:
                             f"index; received a {self.value.dtype} tensor")
         return int(self.value)
 
-    def __format__(self, spec):  # f"{loss:.4f}" on a one-value tensor, as with torch's
-        if spec and self.value.size == 1:
+    def __format__(self, spec):  # f"{loss:.4f}" and f"{loss}" on a one-value tensor, as torch's
+        if self.value.ndim == 0 or (spec and self.value.size == 1):
             return format(self.value.reshape(()).item(), spec)
         return format(str(self), spec)
 

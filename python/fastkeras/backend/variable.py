@@ -165,8 +165,12 @@ class Variable(Tensor):
         return self._grad_buffer
 
     def __repr__(self):
+        # as Keras prints it: one value as a Python number, an array as numpy prints it
+        value = self.value.item() if self.value.ndim == 0 else self.value
         return (f"<Variable path={self.path}, shape={self.value.shape}, dtype={self.value.dtype}, "
-                f"value={self.value!r}>")
+                f"value={value}>")
+
+    __str__ = __repr__  # print(variable) shows its path too, as Keras's
 
 
 def _value_dtype(value):

@@ -95,9 +95,6 @@ class IterationCounter(Variable):
 
     __hash__ = Variable.__hash__
 
-    def __repr__(self):
-        return f"<IterationCounter path={self.path}, value={int(self.value)}>"
-
 
 class Optimizer:
     """Base class of the optimizers (Keras 3's `keras.optimizers.Optimizer`).

@@ -270,3 +270,46 @@ def test_callbacks_see_verbose_as_given_as_keras():
         seen.append((got, history.params))
     assert seen[0] == seen[1]
     assert seen[0][1] == {"verbose": "auto", "epochs": 2, "steps": 2}
+
+
+def test_tensors_and_variables_print_as_keras():
+    got = []
+    for lib in LIBS:
+        t = lib.ops.sum(lib.ops.ones(3))
+        rate = lib.Variable(0.001, name="rate")
+        bias = lib.Variable(np.array([0.5, -2.0], "float32"), name="bias")
+        got.append([f"{t}", format(t), f"{t:.2f}", lib.ops.ones((2, 2)).tolist(), str(rate),
+                    repr(rate), str(bias)])
+    assert got[0] == got[1]
+    assert got[0][4] == "<Variable path=rate, shape=(), dtype=float32, value=0.0010000000474974513>"
+    # a one-line message: the values, as numpy prints them (Keras's torch tensors print as
+    # torch's do)
+    t = fk.ops.sum(fk.ops.ones(3))
+    assert "%s" % t == str(t) == "3.0" and repr(t) == "Tensor(3.0, shape=(), dtype=float32)"
+
+
+def test_progress_lines_show_long_times_in_seconds_as_keras(monkeypatch):
+    """An epoch over a minute shows its time in seconds, and the time per step leaves out the
+    (slow) first step, as Keras's verbose=2 line does: a fake clock read once at the start and
+    once per update."""
+    import contextlib
+    import importlib
+    import io
+    import types
+
+    lines = []
+    for lib in LIBS:
+        module = importlib.import_module("keras.src.utils.progbar" if lib is keras
+                                         else "fastkeras.callbacks.progbar_logger")
+        clock = iter([0, 1000, 1100, 1200, 1300])
+        fake = types.SimpleNamespace(time=lambda: float(next(clock)))
+        fake.perf_counter = fake.time
+        monkeypatch.setattr(module, "time", fake)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            bar = lib.utils.Progbar(4, verbose=2)
+            for step in range(1, 5):
+                bar.update(step, [("loss", 0.5)])
+        lines.append(out.getvalue())
+        monkeypatch.undo()
+    assert lines[0] == lines[1] == "4/4 - 1300s - 100s/step - loss: 0.5000\n"

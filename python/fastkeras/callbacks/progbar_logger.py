@@ -34,12 +34,14 @@ def _interactive(stream) -> bool:
         return False
 
 
-def _format_time(seconds: float) -> str:
-    if seconds >= 3600:
+def _format_eta(seconds: float) -> str:
+    """The time left, as Keras shows it: h:mm:ss over an hour, m:ss over a minute, else
+    whole seconds."""
+    if seconds > 3600:
         return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
-    if seconds >= 60:
+    if seconds > 60:
         return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
-    return f"{round(seconds)}s"
+    return f"{int(seconds)}s"
 
 
 def _format_per_step(seconds: float, unit: str = "step") -> str:
@@ -93,6 +95,7 @@ class Progbar:
         self._last_draw = 0.0
         self._last_len = 0
         self._seen_so_far = 0
+        self._first_step_done = None  # when step 1 ended: the time per step leaves it out
         self._values = {}        # name -> [weighted sum, weight], in the order first given
         self._average = True     # the training-loop logger passes running means already
 
@@ -118,14 +121,28 @@ class Progbar:
         return [(k, float(np.mean(total)) / max(1, count))
                 for k, (total, count) in self._values.items()]
 
+    def _note_step(self, current, now):
+        if current == 1 and self._first_step_done is None:
+            self._first_step_done = now
+
+    def _per_step(self, current, now):
+        """Seconds per step as Keras estimates them: after the first step, which is often
+        slower than the rest, where there are later ones."""
+        if not current:
+            return 0.0
+        if self._first_step_done is not None and current > 1:
+            return (now - self._first_step_done) / (current - 1)
+        return (now - self.start) / current
+
     def update(self, current, values=None, finalize=None):
         if finalize is None:  # as Keras: the last step of a known target finalizes the bar
             finalize = self.target is not None and current >= self.target
         values = self._shown(current, values, finalize)
         self._seen_so_far = current
+        now = time.perf_counter()
+        self._note_step(current, now)
         if self.verbose == 0:
             return
-        now = time.perf_counter()
         live = self.interactive and _io().is_interactive_logging_enabled()
         if self.verbose == 1 and live:
             if not finalize and now - self._last_draw < self.interval:
@@ -139,18 +156,15 @@ class Progbar:
             if self.verbose == 1:
                 _io().write(self._line(current, values, now, live) + "\n", self.stream)
             elif self.target:  # as Keras: verbose=2 has no line for an unknown target
-                elapsed = now - self.start
-                per = elapsed / max(current, 1)
-                parts = [f"{current}/{self.target}", _format_time(elapsed),
-                         _format_per_step(per, self.unit_name)] + [
+                parts = [f"{current}/{self.target}", f"{now - self.start:.0f}s",
+                         _format_per_step(self._per_step(current, now), self.unit_name)] + [
                     f"{k}: {_format_value(v, signed=True)}" for k, v in (values or [])]
                 _io().write(" - ".join(parts) + "\n", self.stream)
 
     def _line(self, current, values, now, live=None):
         if self.target is None and self._average:  # as Keras's: no bar for an unknown target
-            elapsed = now - self.start
-            text = (f"{current:7d}/Unknown {elapsed:.0f}s "
-                    f"{_format_per_step(elapsed / max(current, 1), self.unit_name)}")
+            text = (f"{current:7d}/Unknown {now - self.start:.0f}s "
+                    f"{_format_per_step(self._per_step(current, now), self.unit_name)}")
             for k, v in values or []:
                 text += f" - {k}: {_format_value(v)}"
             return text
@@ -163,13 +177,12 @@ class Progbar:
             bar = "\x1b[32m" + "━" * done + "\x1b[0m\x1b[37m" + "━" * (self.width - done) + "\x1b[0m"
         else:
             bar = "━" * done + " " * (self.width - done) if live else "━" * self.width
-        elapsed = now - self.start
-        per = elapsed / max(current, 1)
+        per = self._per_step(current, now)
         unit = self.unit_name
-        if current < target:
-            timing = f"{_format_time(per * (target - current))} {_format_per_step(per, unit)}"
-        else:
-            timing = f"{_format_time(elapsed)} {_format_per_step(per, unit)}"
+        # the time left while running; once done, the seconds it took
+        left = f"{_format_eta(per * (target - current))}" if current < target else \
+            f"{now - self.start:.0f}s"
+        timing = f"{left} {_format_per_step(per, unit)}"
         text = f"{current:>{digits}}/{target} {bar} {timing}"
         for k, v in values or []:
             text += f" - {k}: {_format_value(v)}"
@@ -224,6 +237,8 @@ class ProgbarLogger(Callback):
         self.seen = batch + 1
         if logs is not None:
             self.progbar.update(batch + 1, list(logs.items()), finalize=False)
+        elif batch == 0:  # no line to draw; the bar still notes when the first step ended
+            self.progbar._note_step(1, time.perf_counter())
 
     def on_epoch_end(self, epoch, logs=None):
         self.progbar.update(self._final(), list((logs or {}).items()), finalize=True)

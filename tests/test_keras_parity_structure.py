@@ -773,3 +773,21 @@ def test_bidirectional_from_a_built_config_is_built_as_keras():
         got.append(seen)
     assert got[0] == got[1]
     assert got[0][:2] == [True, True]
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=IDS)
+def test_weights_on_a_free_size_are_refused_and_leave_the_layer_unbuilt_as_keras(lib):
+    layers = [lib.layers.Dense(2), lib.layers.BatchNormalization()]
+    inputs = [lib.layers.Flatten()(lib.Input((None, 3))), lib.Input((8, 8, None))]
+    if lib is fk:  # (Keras's Conv2D raises a TypeError from inside its shape arithmetic)
+        layers.append(lib.layers.Conv2D(2, 3))
+        inputs.append(lib.Input((8, 8, None)))
+    for layer, x in zip(layers, inputs):
+        error = _error(lambda: layer(x))
+        assert error[0] == "ValueError"
+        assert ("Shapes used to initialize variables must be fully-defined (no `None` "
+                "dimensions)") in error[1]
+        assert not layer.built and layer.weights == []
+    # still usable on an input of defined sizes
+    assert tuple(layers[0](lib.Input((5,))).shape) == (None, 2)
+    assert tuple(layers[1](lib.Input((8, 8, 3))).shape) == (None, 8, 8, 3)

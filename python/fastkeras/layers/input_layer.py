@@ -412,10 +412,28 @@ class undo_state_changes:
         return False
 
 
+class _Unbuilt:
+    """The layers of `layer` (itself included) not built yet, as they are: a failed symbolic
+    call's probes may build them for a probe's sizes, which `restore()` undoes, so they stay
+    unbuilt as in Keras (and can still be called on other inputs)."""
+
+    def __init__(self, layer):
+        self.states = [(sub, dict(sub.__dict__), len(sub._own_weights), len(sub._tracked_layers))
+                       for sub in layer._all_layers() if not sub.built]
+
+    def restore(self):
+        for sub, attributes, weights, layers in self.states:
+            del sub._own_weights[weights:]  # (the same lists as in `attributes`)
+            del sub._tracked_layers[layers:]
+            sub.__dict__.clear()
+            sub.__dict__.update(attributes)
+
+
 def symbolic_call(layer, inputs, args, kwargs):
     """Calling a layer on KerasTensors: infer the output shape (building the layer on probe
     batches) and return KerasTensors that remember the call."""
     was_built, built_for = layer.built, layer._build_input_shape
+    unbuilt = None if was_built else _Unbuilt(layer)
     try:
         if not was_built and isinstance(inputs, KerasTensor) and _is_sequential(layer):
             layer.build(inputs.shape)  # its Input then keeps the free dims, not a probe's
@@ -425,6 +443,15 @@ def symbolic_call(layer, inputs, args, kwargs):
     except ValueError as e:
         built = (f" (it was built for input shape {_fmt(built_for)})"
                  if was_built and built_for is not None else "")
+        if not was_built and layer.built and _free_count((inputs, args, kwargs)) and \
+                "is incompatible with the layer" in str(e):
+            # built on one probe's sizes, its input spec refused another's: its weights
+            # follow a size the input leaves free
+            e = ValueError("its weights' shapes would depend on a dimension that is None "
+                           "there. Shapes used to initialize variables must be fully-defined "
+                           "(no `None` dimensions).")
+        if unbuilt is not None:
+            unbuilt.restore()
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on "
                          f"input shape {_fmt(_shapes(inputs))}, {_sources(inputs)}{built}: "
                          f"{e}") from e

@@ -17,7 +17,8 @@ from fastkeras.backend.config import (  # noqa: F401  (keras.config's settings, 
 
 
 def set_num_threads(n: int) -> None:
-    """Sets how many threads the C++ kernels may use (a positive integer).
+    """Sets how many threads the C++ kernels may use (a positive integer; more than 1024 counts
+    as 1024).
 
     The default is the ``FASTKERAS_NUM_THREADS`` environment variable if set, else the number
     of cores this process may run on. Small operations always run on one thread.

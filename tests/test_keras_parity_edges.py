@@ -285,7 +285,7 @@ def test_tensors_and_variables_print_as_keras():
     # a one-line message: the values, as numpy prints them (Keras's torch tensors print as
     # torch's do)
     t = fk.ops.sum(fk.ops.ones(3))
-    assert "%s" % t == str(t) == "3.0" and repr(t) == "Tensor(3.0, shape=(), dtype=float32)"
+    assert f"{t!s}" == str(t) == "3.0" and repr(t) == "Tensor(3.0, shape=(), dtype=float32)"
 
 
 def test_progress_lines_show_long_times_in_seconds_as_keras(monkeypatch):

@@ -755,8 +755,8 @@ def test_an_empty_sequential_refuses_to_build_as_keras():
         model.add(lib.layers.Dense(2))  # a failed build leaves the model usable
         got.append((errors, model.predict(x, verbose=0).shape))
     assert got[0] == got[1]
-    assert got[0][0][0] == ("ValueError", "Sequential model empty cannot be built because it has "
-                                          "no layers. Call `model.add(layer)`.")
+    assert got[0][0][0] == ("ValueError", ("Sequential model empty cannot be built because it "
+                                           "has no layers. Call `model.add(layer)`."))
 
 
 def test_bidirectional_from_a_built_config_is_built_as_keras():

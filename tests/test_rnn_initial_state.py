@@ -9,6 +9,7 @@ import pytest
 
 import fastkeras as fk
 from fastkeras.models.functional import Functional
+from side_by_side import files_cross_load
 
 keras = pytest.importorskip("keras")
 
@@ -85,16 +86,7 @@ def test_config_records_initial_state_and_round_trips():
 
 def test_keras_file_loads_here_and_ours_loads_in_keras(tmp_path):
     x, _ = data(np.random.default_rng(4))
-    km = encoder_decoder(keras)
-    km.save(tmp_path / "k.keras")
-    fm = fk.models.load_model(tmp_path / "k.keras")
-    np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
-                               atol=ATOL)
-    fm.set_weights([w + 0.01 for w in fm.get_weights()])
-    fm.save(tmp_path / "f.keras")
-    back = keras.models.load_model(tmp_path / "f.keras")
-    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), fm.predict(x, verbose=0),
-                               atol=ATOL)
+    files_cross_load(keras, encoder_decoder(keras), x, tmp_path, atol=ATOL)
 
 
 def test_wrong_number_of_symbolic_states_is_rejected():

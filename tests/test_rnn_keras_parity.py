@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastkeras as fk
+from side_by_side import files_cross_load
 
 keras = pytest.importorskip("keras")
 
@@ -130,15 +131,7 @@ def test_model_files_with_other_recurrent_activations_load_both_ways(tmp_path):
     km = keras.Sequential([keras.Input((7,)), keras.layers.Embedding(12, 4, mask_zero=True),
                            keras.layers.LSTM(3, activation="gelu", return_sequences=True),
                            keras.layers.GRU(2, recurrent_activation="softsign")])
-    km.save(tmp_path / "keras.keras")
-    fm = fk.models.load_model(tmp_path / "keras.keras")
-    np.testing.assert_allclose(fm.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)),
-                               atol=ATOL)
-    fm.set_weights([w + 0.01 for w in fm.get_weights()])
-    fm.save(tmp_path / "ours.keras")
-    back = keras.models.load_model(tmp_path / "ours.keras")
-    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), fm.predict(x, verbose=0),
-                               atol=ATOL)
+    files_cross_load(keras, km, x, tmp_path, atol=ATOL)
 
 
 # --- masks reaching the loss and the metrics -------------------------------------------------

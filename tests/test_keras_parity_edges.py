@@ -197,6 +197,16 @@ def test_a_softmax_over_one_unit_warns_as_keras(lib):
     # a classic mistake: Dense(1, activation="softmax") for two classes always outputs 1
     with pytest.warns(UserWarning, match="softmax over axis -1 of a tensor of shape"):
         lib.layers.Dense(1, activation="softmax")(np.ones((2, 3), "float32"))
+    # in a model: said once, with the data's shape (not on building the model)
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, activation="softmax")])
+        model.compile("sgd", "binary_crossentropy")
+        model.fit(np.ones((5, 3), "float32"), np.ones((5, 1), "float32"), batch_size=5,
+                  verbose=0)
+    said = [str(w.message) for w in seen if "softmax over axis" in str(w.message)]
+    assert len(said) == 1 and ("(5, 1)" in said[0] or "[5, 1]" in said[0])
 
 
 _TARGET_GRAD_LOSSES = [

@@ -172,11 +172,18 @@ def gelu(x, approximate=True):
     return _act(x, fwd, der)
 
 
+def _inferring_shapes() -> bool:
+    from fastkeras.layers.input_layer import inferring_shapes
+    return inferring_shapes()
+
+
 def softmax(x, axis=-1):
     x = _t(x)
     xv = _float(x)
-    if isinstance(axis, int) and -xv.ndim <= axis < xv.ndim and xv.shape[axis] == 1:
-        # (`Dense(1, activation="softmax")` for two classes: always 1, so nothing is learned)
+    if isinstance(axis, int) and -xv.ndim <= axis < xv.ndim and xv.shape[axis] == 1 and \
+            not _inferring_shapes():
+        # (`Dense(1, activation="softmax")` for two classes: always 1, so nothing is learned;
+        # as Keras, said on a real call, with its shape, not on the shape-inference probes)
         warnings.warn(f"You are using a softmax over axis {axis} of a tensor of shape "
                       f"{tuple(xv.shape)}. This axis has size 1. The softmax operation will "
                       "always return the value 1, which is likely not what you intended. Did "
